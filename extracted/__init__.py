@@ -1,0 +1,1 @@
+"""One self-contained service per extracted capability, each in its own subpackage (see DESIGN.md)."""

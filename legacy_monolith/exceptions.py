@@ -1,0 +1,75 @@
+"""Domain errors of the shop and the API's exception handler.
+
+Tree::
+
+    ShopError                       (409 unless a subclass says otherwise)
+    ├── OutOfStock                  409 out_of_stock      checkout, cart, stock adjustment
+    ├── InvalidTransition           409 invalid_transition shipment status, order cancel
+    └── ProtectedObject             409 protected          deleting what orders still reference
+
+Services raise these; the handler turns them into DRF-style bodies (``detail`` plus ``code``). Anything
+unexpected becomes a JSON 500 naming the request id, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from django.http import Http404
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class ShopError(Exception):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail, "code": self.code, **self.extra}
+
+
+class OutOfStock(ShopError):
+    code = "out_of_stock"
+
+
+class InvalidTransition(ShopError):
+    code = "invalid_transition"
+
+
+class ProtectedObject(ShopError):
+    code = "protected"
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ShopError):
+        return Response(exc.body(), status=exc.status_code)
+    if isinstance(exc, ProtectedError):
+        return Response(
+            {"detail": "This object is still referenced and cannot be deleted.", "code": "protected"},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+    response = exception_handler(exc, context)
+    if response is not None or isinstance(exc, Http404 | PermissionDenied):
+        return response
+    request = context.get("request")
+    request_id = getattr(getattr(request, "_request", request), "request_id", None)
+    logger.exception("unhandled error in API view", extra={"request_id": request_id})
+    return Response(
+        {"detail": "Internal server error.", "code": "server_error", "request_id": request_id},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from legacy_monolith.orders.models import Order
+
+
+class Shipment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PACKED = "packed"
+        SHIPPED = "shipped"
+        IN_TRANSIT = "in_transit"
+        DELIVERED = "delivered"
+        CANCELLED = "cancelled"
+
+    class Carrier(models.TextChoices):
+        POSTAL = "postal"
+        DHL = "dhl"
+        UPS = "ups"
+        FEDEX = "fedex"
+
+    order = models.OneToOneField(Order, related_name="shipment", on_delete=models.CASCADE)
+    carrier = models.CharField(max_length=20, choices=Carrier.choices, default=Carrier.POSTAL)
+    tracking_number = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class ShipmentEvent(models.Model):
+    shipment = models.ForeignKey(Shipment, related_name="events", on_delete=models.CASCADE)
+    status = models.CharField(max_length=20, choices=Shipment.Status.choices)
+    note = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]

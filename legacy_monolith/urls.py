@@ -1,0 +1,44 @@
+from django.urls import include, path, register_converter
+from drf_spectacular.views import SpectacularAPIView
+
+from legacy_monolith import errors, health
+from legacy_monolith.converters import IdConverter
+from legacy_monolith.accounts import views as account_pages
+from legacy_monolith.cart import views as cart_pages
+from legacy_monolith.catalog import views as catalog_pages
+from legacy_monolith.orders import views as order_pages
+
+register_converter(IdConverter, "id")
+
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.page_not_found
+handler500 = errors.server_error
+
+api = [
+    path("accounts/", include("legacy_monolith.accounts.urls")),
+    path("catalog/", include("legacy_monolith.catalog.urls")),
+    path("cart/", include("legacy_monolith.cart.urls")),
+    path("orders/", include("legacy_monolith.orders.urls")),
+    path("shipping/", include("legacy_monolith.shipping.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]
+
+pages = [
+    path("", catalog_pages.home, name="home"),
+    path("products/<id:product_id>/", catalog_pages.product_detail, name="product-detail"),
+    path("cart/", cart_pages.cart_page, name="cart-page"),
+    path("cart/add/", cart_pages.cart_add, name="cart-add"),
+    path("cart/items/<id:item_id>/", cart_pages.cart_update, name="cart-update"),
+    path("checkout/", order_pages.checkout_page, name="checkout"),
+    path("orders/", order_pages.order_list_page, name="order-list"),
+    path("orders/<id:order_id>/", order_pages.order_detail_page, name="order-detail"),
+    path("accounts/login/", account_pages.LoginPage.as_view(), name="login-page"),
+    path("accounts/logout/", account_pages.LogoutPage.as_view(), name="logout-page"),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("api/", include(api)),
+    *pages,
+]

@@ -1,0 +1,1 @@
+"""The migration engine: plans, data split, parity and analysis (see DESIGN.md)."""
