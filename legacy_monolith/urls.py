@@ -2,10 +2,10 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from legacy_monolith import errors, health
-from legacy_monolith.converters import IdConverter
 from legacy_monolith.accounts import views as account_pages
 from legacy_monolith.cart import views as cart_pages
 from legacy_monolith.catalog import views as catalog_pages
+from legacy_monolith.converters import IdConverter
 from legacy_monolith.orders import views as order_pages
 
 register_converter(IdConverter, "id")

@@ -21,6 +21,9 @@ class Cart(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"cart {self.pk} of {self.user_id or 'an anonymous visitor'}"
+
     def total(self) -> Decimal:
         return sum((item.line_total() for item in self.items.all()), Decimal("0.00"))
 
@@ -34,6 +37,9 @@ class CartItem(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["cart", "product"], name="cart_item_one_line_per_product")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x product {self.product_id}"
 
     def line_total(self) -> Decimal:
         # Always the product's current price: a cart is not a quote.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -9,11 +10,10 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from legacy_monolith.catalog import selectors, services
-from legacy_monolith.catalog.models import Category
 from legacy_monolith.catalog.filters import ProductFilter, StableOrderingFilter
+from legacy_monolith.catalog.models import Category
 from legacy_monolith.catalog.serializers import CategorySerializer, ProductSerializer, StockAdjustmentSerializer
 from legacy_monolith.permissions import IsStaffOrReadOnly
-from django_filters.rest_framework import DjangoFilterBackend
 
 
 class CategoryViewSet(viewsets.ModelViewSet):

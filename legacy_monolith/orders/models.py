@@ -31,12 +31,12 @@ class Order(models.Model):
     class Meta:
         ordering = ["-id"]
 
+    def __str__(self) -> str:
+        return self.number
+
     @property
     def number(self) -> str:
         return f"ORD-{self.pk:08d}"
-
-    def __str__(self) -> str:
-        return self.number
 
 
 class OrderLine(models.Model):
@@ -49,6 +49,9 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
 
     @property
     def line_total(self):

@@ -31,6 +31,9 @@ class Shipment(models.Model):
     class Meta:
         ordering = ["-id"]
 
+    def __str__(self) -> str:
+        return f"shipment {self.pk} ({self.status})"
+
 
 class ShipmentEvent(models.Model):
     shipment = models.ForeignKey(Shipment, related_name="events", on_delete=models.CASCADE)
@@ -40,3 +43,6 @@ class ShipmentEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -20,8 +20,8 @@ from legacy_monolith.orders.models import Order, OrderLine
 from legacy_monolith.seeding import SHOP_MODELS, STAFF_EMAIL, SeedSize, ShopSeeder, shop_digest
 from legacy_monolith.shipping.models import Shipment, ShipmentEvent
 
-PASSWORD_ENV = "SEED_PASSWORD"
-DEFAULT_PASSWORD = "shop-demo-password"  # demo data only; real shops never run seed_shop
+PASSWORD_ENV = "SEED_PASSWORD"  # noqa: S105 - the name of the variable, not a password
+DEFAULT_PASSWORD = "shop-demo-password"  # noqa: S105 - fake demo accounts only; real shops never seed
 
 
 def non_negative(value: str) -> int:
@@ -32,7 +32,10 @@ def non_negative(value: str) -> int:
 
 
 class Command(BaseCommand):
-    help = "Fill the shop with deterministic fake data (same --seed, same rows). Refuses a non-empty shop unless --reset."
+    help = (
+        "Fill the shop with deterministic fake data (same --seed, same rows). "
+        "Refuses a non-empty shop unless --reset."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--products", type=non_negative, default=200, help="number of products (default 200)")

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test command (`make test`, and what CI runs): lint, import contracts, migrations in step with
+# models, the suite on SQLite, then the suite again on PostgreSQL when a server answers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+PG_URL="${TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/shop}"
+PYTEST_ARGS=(-n "${PYTEST_WORKERS:-2}" --durations=10 "$@")
+
+echo "== ruff"
+"$BIN/ruff" check .
+echo "== import contracts"
+"$BIN/lint-imports"
+echo "== migrations match the models"
+env -u MONOLITH_DATABASE_URL "$BIN/python" manage.py makemigrations --check --dry-run
+
+echo "== test suite on SQLite"
+env -u MONOLITH_DATABASE_URL "$BIN/python" -m pytest "${PYTEST_ARGS[@]}"
+
+if "$BIN/python" - "$PG_URL" <<'PY'
+import sys
+import psycopg
+from urllib.parse import urlsplit, urlunsplit
+parts = urlsplit(sys.argv[1])
+try:
+    psycopg.connect(urlunsplit((parts.scheme, parts.netloc, "/postgres", "", "")), connect_timeout=3).close()
+except psycopg.Error as exc:
+    print(f"no PostgreSQL server answers at {parts.netloc}: {exc}".strip(), file=sys.stderr)
+    sys.exit(1)
+PY
+then
+  echo "== test suite on PostgreSQL ($PG_URL)"
+  MONOLITH_DATABASE_URL="$PG_URL" "$BIN/python" -m pytest "${PYTEST_ARGS[@]}"
+else
+  echo "== SKIPPED the PostgreSQL pass: no server answers (set TEST_POSTGRES_URL to point at one)"
+fi
