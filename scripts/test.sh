@@ -9,6 +9,8 @@ PYTEST_ARGS=(-n "${PYTEST_WORKERS:-2}" --durations=10 "$@")
 
 echo "== ruff"
 "$BIN/ruff" check .
+echo "== mypy (router/, extracted/)"
+"$BIN/mypy"
 echo "== import contracts"
 "$BIN/lint-imports"
 echo "== migrations match the models"

@@ -1,0 +1,15 @@
+"""Header names the router owns: hop-by-hop headers are never forwarded, identity headers never come from
+a client (the identity bridge alone sets them)."""
+
+from __future__ import annotations
+
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+    "trailer", "transfer-encoding", "upgrade",
+})
+IDENTITY = frozenset({"x-identity-token", "x-user-id", "x-user-is-staff", "x-authenticated-user",
+                      "x-remote-user", "remote-user"})
+# Set by the router itself, whatever the client sent.
+FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
+                        "x-real-ip"})
+NEVER_MATCHABLE = HOP_BY_HOP | IDENTITY
