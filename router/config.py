@@ -164,11 +164,12 @@ class RouteSpec(Spec):
     def _path(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(f"{value!r} must start with '/'")
-        probe = re.sub(r"\{[A-Za-z_][A-Za-z0-9_]*\}", "x", value)
+        probe = re.sub(r"(?<=/)\{[A-Za-z_][A-Za-z0-9_]*\}(?=/|$)", "x", value)
         if "{" in probe or "}" in probe:
             raise ValueError(f"{value!r}: parameters look like {{name}} and fill a whole segment")
         try:
-            normalised = normalise(probe)
+            # A route path is written decoded ('/café/'), as match() sees requests; UTF-8 is its wire form.
+            normalised = normalise(probe.encode("utf-8"))
         except PathRejected as exc:
             raise ValueError(f"{value!r}: {exc}") from None
         if normalised != probe and normalised + "/" != probe:
@@ -209,9 +210,11 @@ class FileSpec(Spec):
     def _listen(cls, value: str) -> str:
         return _check_listen(value)
 
-    @field_validator("max_body")
+    @field_validator("max_body", mode="before")
     @classmethod
-    def _size(cls, value: int | str) -> int:
+    def _size(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{value!r} is not a size (e.g. 10MiB, 500KB, 1048576)")
         if isinstance(value, int):
             if value < 0:
                 raise ValueError(f"{value} is not a size")
@@ -360,6 +363,12 @@ def _patterns_overlap(a: Pattern, b: Pattern) -> bool:
     return all(Pattern.is_param(x) or Pattern.is_param(y) or x == y for x, y in zip(a.parts, b.parts, strict=True))
 
 
+def _headers_disjoint(a: tuple[str, str | None] | None, b: tuple[str, str | None] | None) -> bool:
+    """Only one header with two different required values rules out a request matching both routes."""
+    return (a is not None and b is not None and a[0] == b[0] and a[1] is not None and b[1] is not None
+            and a[1] != b[1])
+
+
 def _ambiguities(table: RouteTable) -> list[str]:
     problems = []
     routes = list(table.routes)
@@ -369,7 +378,7 @@ def _ambiguities(table: RouteTable) -> list[str]:
                 continue
             if a.methods is not None and b.methods is not None and not a.methods & b.methods:
                 continue
-            if a.header is not None and b.header is not None and a.header != b.header:
+            if _headers_disjoint(a.header, b.header):
                 continue
             first, second = sorted((a.name, b.name))
             problems.append(

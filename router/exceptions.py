@@ -4,11 +4,18 @@ Tree::
 
     RouterError
     ├── ConfigError            a routes file is unusable; names the file, the field and the value
-    └── RequestRejected        a client request the router refuses to route (maps to a 4xx)
-        └── PathRejected       a path that is ambiguous to route (encoded slashes, NUL, bad escapes)
+    ├── RequestRejected        a client request the router refuses to route (maps to a 4xx)
+    │   ├── PathRejected       a path that is ambiguous to route (encoded slashes, NUL, bad escapes)
+    │   └── BodyTooLarge       more request body than max_body (413)
+    ├── ClientGone             the client disconnected before the answer was complete
+    └── UpstreamError          a backend could not be used; the core answers 502/503/504 (or falls back)
+        ├── UpstreamConnectError   refused, unreachable, reset before answering (502)
+        ├── UpstreamTimeout        no answer within the backend's timeouts (504)
+        ├── UpstreamProtocolError  an answer that is not valid HTTP (502)
+        └── CircuitOpen            the backend is failing and is not being tried (503)
 
-Upstream failures are not exceptions of the router's own: the forwarding core maps the client library's
-errors to 502/503/504 answers that name the route and the backend.
+Transports (``forwarding.py``) translate their client library's errors into UpstreamError, so the core
+never sees aiohttp's exception tree.
 """
 
 from __future__ import annotations
@@ -35,3 +42,35 @@ class RequestRejected(RouterError):
 
 class PathRejected(RequestRejected):
     pass
+
+
+class BodyTooLarge(RequestRejected):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes", status=413)
+
+
+class ClientGone(RouterError):
+    pass
+
+
+class UpstreamError(RouterError):
+    status = 502
+    kind = "upstream_error"
+
+
+class UpstreamConnectError(UpstreamError):
+    kind = "connect_failed"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    kind = "timeout"
+
+
+class UpstreamProtocolError(UpstreamError):
+    kind = "bad_response"
+
+
+class CircuitOpen(UpstreamError):
+    status = 503
+    kind = "circuit_open"

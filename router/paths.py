@@ -22,7 +22,13 @@ _SAFE = "/:@!$&'()*+,;=-._~"
 
 def normalise(raw_path: bytes | str) -> str:
     """Returns the decoded, normalised path (always starting with '/'), or raises PathRejected."""
-    raw = raw_path.encode("latin-1") if isinstance(raw_path, str) else raw_path
+    if isinstance(raw_path, str):
+        try:
+            raw = raw_path.encode("latin-1")  # a str is the raw path, one character per byte
+        except UnicodeEncodeError:
+            raise PathRejected("path has characters that are not bytes; percent-encode them") from None
+    else:
+        raw = raw_path
     if not raw.startswith(b"/"):
         raise PathRejected("path must start with '/'")
     if _BAD_ESCAPE.search(raw):

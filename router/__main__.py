@@ -1,0 +1,78 @@
+"""``python -m router serve|check``: run the strangler facade, or validate a routes file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from router import config as config_module
+from router.exceptions import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).with_name("routes.yaml")
+
+
+def _check(path: Path) -> int:
+    try:
+        cfg = config_module.load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    table = cfg.table
+    print(f"{path}: valid (table version {table.version}); listen {cfg.listen}, admin {cfg.admin.listen}")
+    print("backends:")
+    for backend in table.backends.values():
+        print(f"  {backend.name:<16} {', '.join(backend.targets)}  ({backend.balance}, health "
+              f"{backend.health_path} every {backend.health_interval:g}s)")
+    print("routes, most specific first:")
+    for route in table.routes:
+        methods = ",".join(sorted(route.methods)) if route.methods else "*"
+        extras = [f"canary {route.canary:g}%" if route.canary is not None else "",
+                  f"fallback {route.fallback}" if route.fallback else "",
+                  f"shadow {route.shadow.backend}" if route.shadow else "",
+                  f"header {route.header[0]}" + (f"={route.header[1]}" if route.header[1] else "")
+                  if route.header else ""]
+        print(f"  {route.name:<16} {route.pattern.kind:<6} {route.pattern.text:<32} {methods:<12} -> "
+              f"{route.backend}  {' '.join(e for e in extras if e)}".rstrip())
+    print(f"  {'(default)':<16} {'':<6} {'everything else':<32} {'*':<12} -> {table.default}")
+    for warning in cfg.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _serve(path: Path, listen: str | None) -> int:
+    import uvicorn
+
+    from router.server import build_app
+
+    try:
+        cfg = config_module.load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    host, _, port = (listen or cfg.listen).rpartition(":")
+    app = build_app(cfg, path)
+    uvicorn.run(app, host=host.strip("[]"), port=int(port), http="httptools", loop="uvloop", lifespan="on",
+                access_log=False, server_header=False, date_header=False, log_level="warning",
+                timeout_graceful_shutdown=10)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m router", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the router")
+    serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="routes file (default: %(default)s)")
+    serve.add_argument("--listen", help="host:port, overriding the file's 'listen'")
+    check = commands.add_parser("check", help="validate a routes file and print the resolved table")
+    check.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return _check(args.file)
+    return _serve(args.config, args.listen)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

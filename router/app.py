@@ -1,0 +1,271 @@
+"""The router's ASGI application: match, let the addons act, forward, answer.
+
+Everything that can go wrong on the way is answered by the router itself with a JSON body that names the
+route and the backend (``{"detail", "code", "route", "backend", "request_id"}``), never a traceback:
+400 for requests it will not route, 413 for bodies over the limit, 502/503/504 for upstream failures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from typing import Any, Protocol
+
+from router import paths
+from router.addons import AccessLog, Addon, Reply
+from router.balancing import Balancer
+from router.config import RouterConfig
+from router.exceptions import (
+    BodyTooLarge,
+    CircuitOpen,
+    ClientGone,
+    RequestRejected,
+    UpstreamError,
+)
+from router.flow import Flow
+from router.forwarding import AiohttpUpstream, Headers, Upstream, UpstreamRequest, UpstreamResponse
+from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY
+from router.health import ActiveChecker, HealthRegistry
+from router.state import TableHolder
+from router.table import IDEMPOTENT_METHODS, RouteTable
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("router")
+
+
+class Background(Protocol):
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_DROP_FROM_CLIENT = HOP_BY_HOP | IDENTITY | FORWARDING | {"x-request-id", "host"}
+_RETRYABLE_STATUS = frozenset({502, 503, 504})
+
+
+def _connection_listed(headers: Headers) -> set[str]:
+    """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 section 7.6.1)."""
+    listed: set[str] = set()
+    for name, value in headers:
+        if name == b"connection":
+            listed.update(token.strip().lower() for token in value.decode("latin-1").split(","))
+    return listed
+
+
+class RouterApp:
+    def __init__(self, config: RouterConfig, *, upstream: Upstream | None = None,
+                 addons: Sequence[Addon] | None = None) -> None:
+        self.upstream: Upstream = upstream or AiohttpUpstream()
+        self.health = HealthRegistry()
+        self.balancers: dict[tuple[str, tuple[str, ...]], Balancer] = {}
+        self.tables = TableHolder()
+        self.tables.listeners.append(self._on_new_config)
+        self.tables.swap(config, origin="start")
+        self.addons: list[Addon] = list(addons) if addons is not None else [AccessLog()]
+        self.checker = ActiveChecker(self.health, lambda: self.tables.current.table.backends)
+        # Started with the server and stopped with it, in this order (stopped in reverse).
+        self.background: list[Background] = [self.checker]
+
+    def _on_new_config(self, config: RouterConfig) -> None:
+        self.health.sync(config.table.backends)
+        for backend in config.table.backends.values():
+            key = (backend.name, backend.targets)
+            if key not in self.balancers:
+                self.balancers[key] = Balancer(backend)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle_http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            from router.websocket import proxy_websocket
+
+            await proxy_websocket(self, scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                for task in self.background:
+                    task.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for task in reversed(self.background):
+                    await task.stop()
+                await self.upstream.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- one HTTP request ---------------------------------------------------------------------------
+
+    async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        config = self.tables.current  # this request keeps this table to its end, whatever swaps happen
+        table = config.table
+        raw_headers: Headers = [(k.lower(), v) for k, v in scope["headers"]]
+        incoming_id = next((v for k, v in raw_headers if k == b"x-request-id"), b"")
+        request_id = incoming_id.decode() if _VALID_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
+        method: str = scope["method"]
+        client = scope.get("client") or ("unknown", 0)
+        host = next((v.decode("latin-1") for k, v in raw_headers if k == b"host"), "")
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        flow = Flow(method=method, path=raw_path.decode("latin-1"), query=scope.get("query_string", b""), headers=[],
+                    client=str(client[0]), scheme=scope.get("scheme", "http"), host=host, request_id=request_id,
+                    match=table.match(method, "/"), backend=table.default)
+        try:
+            flow.path = paths.normalise(raw_path)
+            length = self._content_length(raw_headers, config.max_body)
+            match_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers
+                             if k.decode("latin-1") not in IDENTITY | HOP_BY_HOP}
+            flow.match = table.match(method, flow.path, match_headers)
+            flow.backend = flow.match.backend
+            flow.headers = self._upstream_headers(raw_headers, flow)
+            for addon in self.addons:
+                reply = await addon.request(flow)
+                if reply is not None:
+                    await self._reply(send, flow, reply)
+                    return
+            await self._forward(table, flow, scope, receive, send, length, config.max_body)
+        except RequestRejected as exc:
+            flow.error = exc.reason
+            await self._reply(send, flow, Reply(exc.status, {"detail": exc.reason, "code": "rejected"}))
+        except ClientGone:
+            flow.error, flow.status = "client disconnected", 499
+        finally:
+            for addon in self.addons:
+                try:
+                    addon.done(flow)
+                except Exception:  # an addon's bug must not take the request down with it
+                    log.exception("addon %s failed in done()", type(addon).__name__)
+
+    @staticmethod
+    def _content_length(headers: Headers, limit: int) -> int | None:
+        values = [v for k, v in headers if k == b"content-length"]
+        if not values:
+            return None
+        if len(set(values)) > 1 or not values[0].isdigit():
+            raise RequestRejected("invalid or repeated Content-Length")
+        length = int(values[0])
+        if length > limit:
+            raise BodyTooLarge(limit)
+        return length
+
+    @staticmethod
+    def _upstream_headers(raw: Headers, flow: Flow) -> Headers:
+        drop = _DROP_FROM_CLIENT | _connection_listed(raw)
+        out = [(k, v) for k, v in raw if k.decode("latin-1") not in drop]
+        out.append((b"host", flow.host.encode("latin-1")))
+        out.append((b"x-forwarded-for", flow.client.encode()))
+        out.append((b"x-forwarded-proto", flow.scheme.encode()))
+        if flow.host:
+            out.append((b"x-forwarded-host", flow.host.encode("latin-1")))
+        out.append((b"x-request-id", flow.request_id.encode()))
+        return out
+
+    async def _forward(self, table: RouteTable, flow: Flow, scope: Scope, receive: Receive, send: Send,
+                       length: int | None, limit: int) -> None:
+        has_body = (length or 0) > 0 or any(k == b"transfer-encoding" for k, _ in scope["headers"])
+        route = flow.match.route
+        candidates = [flow.backend]
+        # A second attempt only when nothing can be done twice: an idempotent method without a body.
+        if route is not None and route.fallback and flow.method in IDEMPOTENT_METHODS and not has_body:
+            candidates.append(route.fallback)
+        body = self._body(receive, flow, limit) if has_body else None
+        failure: UpstreamError | None = None
+        for attempt, backend_name in enumerate(candidates):
+            last = attempt == len(candidates) - 1
+            response = await self._try_backend(table, flow, backend_name, body)
+            if isinstance(response, UpstreamError):
+                failure = response
+                continue
+            if response.status >= 500 and not last:
+                response.close()
+                failure = None
+                continue
+            flow.fallback_used = attempt > 0
+            await self._stream(send, flow, response)
+            return
+        if failure is None:  # the last candidate answered 5xx: covered above; this is for completeness
+            failure = UpstreamError("no backend answered")
+        flow.error = f"{failure.kind}: {failure}"
+        await self._reply(send, flow, Reply(failure.status, {
+            "detail": f"backend {flow.backend!r} of route {flow.route_name!r}: {failure}",
+            "code": failure.kind, "route": flow.route_name, "backend": flow.backend,
+        }, [(b"retry-after", b"1")] if failure.status == 503 else []))
+
+    async def _try_backend(self, table: RouteTable, flow: Flow, backend_name: str,
+                           body: AsyncIterator[bytes] | None) -> UpstreamResponse | UpstreamError:
+        backend = table.backends[backend_name]
+        flow.backend = backend_name
+        balancer = self.balancers[(backend.name, backend.targets)]
+        target = balancer.choose(self.health.usable(backend))
+        if target is None:
+            return CircuitOpen("every target is failing or down; not trying it")
+        flow.target = target
+        url = target + paths.encode(flow.path) + ("?" + flow.query.decode("latin-1") if flow.query else "")
+        balancer.acquire(target)
+        try:
+            response = await self.upstream.handle_request(UpstreamRequest(
+                method=flow.method, url=url, headers=flow.headers, body=body,
+                connect_timeout=backend.connect_timeout, read_timeout=backend.read_timeout,
+            ))
+        except UpstreamError as exc:
+            self.health.record(backend_name, target, ok=False)
+            return exc
+        finally:
+            balancer.release(target)
+        self.health.record(backend_name, target, ok=response.status not in _RETRYABLE_STATUS)
+        return response
+
+    @staticmethod
+    async def _body(receive: Receive, flow: Flow, limit: int) -> AsyncIterator[bytes]:
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            flow.bytes_in += len(chunk)
+            if flow.bytes_in > limit:
+                raise BodyTooLarge(limit)
+            more = message.get("more_body", False)
+            if chunk:
+                yield chunk
+
+    @staticmethod
+    async def _stream(send: Send, flow: Flow, response: UpstreamResponse) -> None:
+        drop = HOP_BY_HOP | _connection_listed(response.headers) | {"x-request-id"}
+        headers = [(k, v) for k, v in response.headers if k.lower().decode("latin-1") not in drop]
+        headers.append((b"x-request-id", flow.request_id.encode()))
+        flow.status = response.status
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        try:
+            async for chunk in response.iter_body():
+                flow.bytes_out += len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except UpstreamError as exc:
+            # The status line is gone already; all that is left is to cut the connection short.
+            flow.error = f"{exc.kind}: {exc}"
+            raise ClientGone() from exc
+        finally:
+            response.close()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    @staticmethod
+    async def _reply(send: Send, flow: Flow, reply: Reply) -> None:
+        body = json.dumps({**reply.body, "request_id": flow.request_id}).encode()
+        flow.status = reply.status
+        flow.bytes_out = len(body)
+        await send({"type": "http.response.start", "status": reply.status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", flow.request_id.encode()), *reply.headers,
+        ]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,42 @@
+"""One request's journey through the router, shared by the forwarding core and the addons."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from router.table import Match
+
+
+@dataclass
+class Flow:
+    method: str
+    path: str  # normalised
+    query: bytes
+    headers: list[tuple[bytes, bytes]]  # as they will be sent upstream (addons may edit)
+    client: str
+    scheme: str
+    host: str
+    request_id: str
+    match: Match
+    backend: str  # the backend chosen to serve it (a canary may change it)
+    started: float = field(default_factory=time.perf_counter)
+    status: int | None = None  # the status the client got
+    target: str | None = None  # the upstream URL base that served it
+    error: str | None = None  # why the router answered itself, if it did
+    fallback_used: bool = False
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+    @property
+    def route_name(self) -> str:
+        return self.match.route_name
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
