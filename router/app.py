@@ -49,6 +49,7 @@ class Background(Protocol):
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _DROP_FROM_CLIENT = HOP_BY_HOP | IDENTITY | FORWARDING | {"x-request-id", "host"}
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
+LIVENESS_PATH = "/__router/health"
 
 
 def _connection_listed(headers: Headers) -> set[str]:
@@ -108,6 +109,9 @@ class RouterApp:
     # -- one HTTP request ---------------------------------------------------------------------------
 
     async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == LIVENESS_PATH:
+            await self._liveness(send)
+            return
         config = self.tables.current  # this request keeps this table to its end, whatever swaps happen
         table = config.table
         raw_headers: Headers = [(k.lower(), v) for k, v in scope["headers"]]
@@ -145,6 +149,13 @@ class RouterApp:
                     addon.done(flow)
                 except Exception:  # an addon's bug must not take the request down with it
                     log.exception("addon %s failed in done()", type(addon).__name__)
+
+    async def _liveness(self, send: Send) -> None:
+        """The router's own liveness, for load balancers and supervisors; never forwarded."""
+        body = json.dumps({"status": "ok", "table_version": self.tables.version.number}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     def _content_length(headers: Headers, limit: int) -> int | None:

@@ -172,6 +172,8 @@ class RouteSpec(Spec):
             normalised = normalise(probe.encode("utf-8"))
         except PathRejected as exc:
             raise ValueError(f"{value!r}: {exc}") from None
+        if normalised == "/__router" or normalised.startswith("/__router/"):
+            raise ValueError(f"{value!r}: /__router/ is the router's own (liveness); no route may use it")
         if normalised != probe and normalised + "/" != probe:
             raise ValueError(f"{value!r} is not normalised (it would be {normalised!r}); it could never match")
         return value

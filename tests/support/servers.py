@@ -82,3 +82,34 @@ def running_shop(tmp_path: Path, *, workers: int = 2, seed_args: tuple[str, ...]
         with process:
             process.wait_healthy(f"{server.url}/healthz")
             yield server
+
+
+@contextmanager
+def running_upstream(tmp_path: Path, name: str = "upstream") -> Iterator[tuple[str, ManagedProcess]]:
+    """A fake backend (tests/support/upstream.py) on a free port: yields (base URL, process)."""
+    port = free_port()
+    process = ManagedProcess(f"upstream-{name}", [PYTHON, "-m", "tests.support.upstream", "--port", str(port),
+                                                  "--name", name],
+                             log_path=tmp_path / f"upstream-{name}.log", cwd=ROOT)
+    with process:
+        process.wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}", process
+
+
+@contextmanager
+def running_router(tmp_path: Path, routes_yaml: str, *, env: dict[str, str] | None = None
+                   ) -> Iterator[tuple[str, ManagedProcess, Path]]:
+    """``python -m router serve`` with the given routes file on a free port: yields (base URL, process, file).
+
+    ``routes_yaml`` may use ``{listen}`` and ``{admin_listen}``; both get free ports.
+    """
+    port, admin_port = free_port(), free_port()
+    config = tmp_path / "routes.yaml"
+    config.write_text(routes_yaml.replace("{listen}", f"127.0.0.1:{port}")
+                      .replace("{admin_listen}", f"127.0.0.1:{admin_port}"))
+    process = ManagedProcess("router", [PYTHON, "-m", "router", "serve", "--config", str(config),
+                                        "--listen", f"127.0.0.1:{port}"],
+                             log_path=tmp_path / "router.log", env=env, cwd=ROOT)
+    with process:
+        process.wait_healthy(f"http://127.0.0.1:{port}/__router/health")
+        yield f"http://127.0.0.1:{port}", process, config
