@@ -41,10 +41,8 @@ def _check(path: Path) -> int:
     return 0
 
 
-def _serve(path: Path, listen: str | None) -> int:
-    import uvicorn
-
-    from router.server import build_app
+def _serve(path: Path, listen: str | None, admin_listen: str | None) -> int:
+    from router.server import serve
 
     try:
         cfg = config_module.load(path)
@@ -52,11 +50,7 @@ def _serve(path: Path, listen: str | None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    host, _, port = (listen or cfg.listen).rpartition(":")
-    app = build_app(cfg, path)
-    uvicorn.run(app, host=host.strip("[]"), port=int(port), http="httptools", loop="uvloop", lifespan="on",
-                access_log=False, server_header=False, date_header=False, log_level="warning",
-                timeout_graceful_shutdown=10)
+    serve(cfg, path, listen=listen, admin_listen=admin_listen)
     return 0
 
 
@@ -66,12 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the router")
     serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="routes file (default: %(default)s)")
     serve.add_argument("--listen", help="host:port, overriding the file's 'listen'")
+    serve.add_argument("--admin-listen", help="host:port of the admin API, overriding the file's 'admin.listen'")
     check = commands.add_parser("check", help="validate a routes file and print the resolved table")
     check.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args.file)
-    return _serve(args.config, args.listen)
+    return _serve(args.config, args.listen, args.admin_listen)
 
 
 if __name__ == "__main__":

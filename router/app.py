@@ -196,10 +196,12 @@ class RouterApp:
             response = await self._try_backend(table, flow, backend_name, body)
             if isinstance(response, UpstreamError):
                 failure = response
+                flow.attempt_errors.append((backend_name, response.kind))
                 continue
             if response.status >= 500 and not last:
                 response.close()
                 failure = None
+                flow.attempt_errors.append((backend_name, f"status_{response.status}"))
                 continue
             flow.fallback_used = attempt > 0
             await self._stream(send, flow, response)

@@ -10,7 +10,9 @@ request) are checked after the schema, and every problem is reported at once, e.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +258,8 @@ class RouterConfig:
     admin: AdminSpec = field(default_factory=AdminSpec)
     identity: IdentitySpec | None = None
     warnings: tuple[str, ...] = ()
+    # The file's data as parsed; the admin API edits a copy and validates it through parse_data().
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def load(path: str | Path) -> RouterConfig:
@@ -276,6 +280,10 @@ def parse(text: str, *, source: str = "<routes>") -> RouterConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise ConfigError([f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_data(raw, source=source)
+
+
+def parse_data(raw: Any, *, source: str = "<routes>") -> RouterConfig:
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}: expected a mapping with 'backends', 'routes' and 'default' at the top"])
     try:
@@ -285,10 +293,12 @@ def parse(text: str, *, source: str = "<routes>") -> RouterConfig:
     problems = [f"{source}: {p}" for p in _cross_check(spec)]
     if problems:
         raise ConfigError(problems)
-    table = _build(spec, version=hashlib.sha256(text.encode()).hexdigest()[:12])
+    canonical = json.dumps(raw, sort_keys=True, default=str)
+    table = _build(spec, version=hashlib.sha256(canonical.encode()).hexdigest()[:12])
     return RouterConfig(table=table, source=source, listen=spec.listen, max_body=int(spec.max_body),
                         admin=spec.admin, identity=spec.identity,
-                        warnings=tuple(f"{source}: {w}" for w in unreachable_routes(table)))
+                        warnings=tuple(f"{source}: {w}" for w in unreachable_routes(table)),
+                        raw=copy.deepcopy(raw))
 
 
 def _describe(error: Any) -> str:

@@ -25,6 +25,7 @@ class Flow:
     target: str | None = None  # the upstream URL base that served it
     error: str | None = None  # why the router answered itself, if it did
     fallback_used: bool = False
+    attempt_errors: list[tuple[str, str]] = field(default_factory=list)  # (backend, kind) of failed tries
     bytes_in: int = 0
     bytes_out: int = 0
 

@@ -1,16 +1,72 @@
-"""Assembling the running router from a routes file: the ASGI app, its addons and the reloader."""
+"""Assembling and running the router: the public app and the admin API on two sockets of one uvicorn server.
+
+One process, one event loop, one table: the admin API swaps exactly the table the public side serves. The
+admin side only answers on its own socket (by default on loopback), never on the public one.
+"""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import uvicorn
+
 from router.addons import AccessLog
-from router.app import RouterApp
+from router.admin import AdminApp
+from router.app import Receive, RouterApp, Scope, Send
 from router.config import RouterConfig
+from router.metrics import Metrics
 from router.reload import Reloader
 
 
-def build_app(config: RouterConfig, path: Path) -> RouterApp:
-    app = RouterApp(config, addons=[AccessLog()])
-    app.background.append(Reloader(app.tables, path))
-    return app
+class Router:
+    """The whole running router: public ASGI app, admin app, and what they share."""
+
+    def __init__(self, config: RouterConfig, path: Path | None) -> None:
+        self.app = RouterApp(config, addons=[])
+        self.metrics = Metrics(self.app.health, self.app.tables)
+        self.reloader = Reloader(self.app.tables, path) if path is not None else None
+        # Order matters: later addons see what earlier ones decided (identity before canary, metrics and
+        # the access log last so they record the final backend and status).
+        self.app.addons.extend([self.metrics, AccessLog()])
+        if self.reloader is not None:
+            self.app.background.append(self.reloader)
+        self.admin = AdminApp(self.app.tables, self.metrics, token_env=config.admin.token_env,
+                              reloader=self.reloader)
+        self.admin_port: int | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and self.admin_port is not None:
+            server = scope.get("server") or (None, None)
+            if server[1] == self.admin_port:
+                await self.admin(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _bind(listen: str) -> socket.socket:
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, int(port)))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"cannot listen on {listen}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
+          admin_listen: str | None = None) -> None:
+    router = Router(config, path)
+    public = _bind(listen or config.listen)
+    admin = _bind(admin_listen or config.admin.listen)
+    router.admin_port = admin.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(
+        router, http="httptools", loop="uvloop", lifespan="on", access_log=False, server_header=False,
+        date_header=False, log_level="warning", timeout_graceful_shutdown=10, backlog=2048,
+    ))
+    server.run(sockets=[public, admin])

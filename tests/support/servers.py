@@ -31,10 +31,13 @@ class ShopServer:
     process: ManagedProcess
 
     def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603
-            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True,
-            timeout=600,
+        done = subprocess.run(  # noqa: S603
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600,
         )
+        if done.returncode != 0:  # CalledProcessError would hide the output that says why
+            raise RuntimeError(f"manage.py {' '.join(args)} exited with {done.returncode}:\n"
+                               f"{done.stdout[-2000:]}{done.stderr[-4000:]}")
+        return done
 
 
 @contextmanager
@@ -101,15 +104,18 @@ def running_router(tmp_path: Path, routes_yaml: str, *, env: dict[str, str] | No
                    ) -> Iterator[tuple[str, ManagedProcess, Path]]:
     """``python -m router serve`` with the given routes file on a free port: yields (base URL, process, file).
 
-    ``routes_yaml`` may use ``{listen}`` and ``{admin_listen}``; both get free ports.
+    ``routes_yaml`` may use ``{listen}`` and ``{admin_listen}``; both get free ports (the admin API's URL is
+    the base URL's port + nothing: read it from ``process.admin_url``).
     """
     port, admin_port = free_port(), free_port()
     config = tmp_path / "routes.yaml"
     config.write_text(routes_yaml.replace("{listen}", f"127.0.0.1:{port}")
                       .replace("{admin_listen}", f"127.0.0.1:{admin_port}"))
     process = ManagedProcess("router", [PYTHON, "-m", "router", "serve", "--config", str(config),
-                                        "--listen", f"127.0.0.1:{port}"],
+                                        "--listen", f"127.0.0.1:{port}", "--admin-listen",
+                                        f"127.0.0.1:{admin_port}"],
                              log_path=tmp_path / "router.log", env=env, cwd=ROOT)
+    process.admin_url = f"http://127.0.0.1:{admin_port}"  # type: ignore[attr-defined]
     with process:
         process.wait_healthy(f"http://127.0.0.1:{port}/__router/health")
         yield f"http://127.0.0.1:{port}", process, config
