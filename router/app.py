@@ -30,7 +30,7 @@ from router.forwarding import AiohttpUpstream, Headers, Upstream, UpstreamReques
 from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY
 from router.health import ActiveChecker, HealthRegistry
 from router.state import TableHolder
-from router.table import IDEMPOTENT_METHODS, RouteTable
+from router.table import IDEMPOTENT_METHODS, Backend, RouteTable
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,6 +61,17 @@ def _connection_listed(headers: Headers) -> set[str]:
     return listed
 
 
+def _capture(flow: Flow, name: str, chunk: bytes) -> None:
+    buffer = getattr(flow, name)
+    if buffer is None:
+        buffer = bytearray()
+        setattr(flow, name, buffer)
+    if len(buffer) + len(chunk) > flow.capture_limit:
+        flow.capture_overflow = True
+    elif not flow.capture_overflow:
+        buffer.extend(chunk)
+
+
 class RouterApp:
     def __init__(self, config: RouterConfig, *, upstream: Upstream | None = None,
                  addons: Sequence[Addon] | None = None) -> None:
@@ -81,6 +92,10 @@ class RouterApp:
             key = (backend.name, backend.targets)
             if key not in self.balancers:
                 self.balancers[key] = Balancer(backend)
+
+    def choose_target(self, backend: Backend) -> str | None:
+        """A target of ``backend`` that is up and whose circuit allows a request, by its balancing rule."""
+        return self.balancers[(backend.name, backend.targets)].choose(self.health.usable(backend))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -123,7 +138,7 @@ class RouterApp:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         flow = Flow(method=method, path=raw_path.decode("latin-1"), query=scope.get("query_string", b""), headers=[],
                     client=str(client[0]), scheme=scope.get("scheme", "http"), host=host, request_id=request_id,
-                    match=table.match(method, "/"), backend=table.default)
+                    match=table.match(method, "/"), backend=table.default, default_backend=table.default)
         try:
             flow.path = paths.normalise(raw_path)
             length = self._content_length(raw_headers, config.max_body)
@@ -187,7 +202,8 @@ class RouterApp:
         route = flow.match.route
         candidates = [flow.backend]
         # A second attempt only when nothing can be done twice: an idempotent method without a body.
-        if route is not None and route.fallback and flow.method in IDEMPOTENT_METHODS and not has_body:
+        if (route is not None and route.fallback and route.fallback != flow.backend
+                and flow.method in IDEMPOTENT_METHODS and not has_body):
             candidates.append(route.fallback)
         body = self._body(receive, flow, limit) if has_body else None
         failure: UpstreamError | None = None
@@ -219,7 +235,7 @@ class RouterApp:
         backend = table.backends[backend_name]
         flow.backend = backend_name
         balancer = self.balancers[(backend.name, backend.targets)]
-        target = balancer.choose(self.health.usable(backend))
+        target = self.choose_target(backend)
         if target is None:
             return CircuitOpen("every target is failing or down; not trying it")
         flow.target = target
@@ -251,6 +267,8 @@ class RouterApp:
                 raise BodyTooLarge(limit)
             more = message.get("more_body", False)
             if chunk:
+                if flow.capture_limit:
+                    _capture(flow, "request_body", chunk)
                 yield chunk
 
     @staticmethod
@@ -259,10 +277,15 @@ class RouterApp:
         headers = [(k, v) for k, v in response.headers if k.lower().decode("latin-1") not in drop]
         headers.append((b"x-request-id", flow.request_id.encode()))
         flow.status = response.status
+        capturing = flow.capture_limit > 0
+        if capturing:
+            flow.response_headers = headers
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         try:
             async for chunk in response.iter_body():
                 flow.bytes_out += len(chunk)
+                if capturing:
+                    _capture(flow, "response_body", chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except UpstreamError as exc:
             # The status line is gone already; all that is left is to cut the connection short.

@@ -13,3 +13,16 @@ IDENTITY = frozenset({"x-identity-token", "x-user-id", "x-user-is-staff", "x-aut
 FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
                         "x-real-ip"})
 NEVER_MATCHABLE = HOP_BY_HOP | IDENTITY
+
+
+def cookie_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+    """The value of cookie ``name`` from the request's Cookie headers (the first one wins)."""
+    wanted = name.encode("latin-1")
+    for key, value in headers:
+        if key != b"cookie":
+            continue
+        for part in value.split(b";"):
+            cookie_name, sep, cookie_value = part.strip().partition(b"=")
+            if sep and cookie_name == wanted:
+                return cookie_value.decode("latin-1")
+    return None

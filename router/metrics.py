@@ -4,12 +4,12 @@ API (and the plan executor's gates: request counts, error rates and latency perc
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from router.addons import Addon
@@ -80,8 +80,22 @@ class _CircuitCollector(Collector):
         yield up
 
 
+class _ShadowCollector(Collector):
+    def __init__(self, snapshot: Callable[[], dict[str, dict[str, int]]]) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("router_shadow", "Shadow requests per route by outcome",
+                                     labels=["route", "outcome"])
+        for route, figures in self.snapshot().items():
+            for outcome, count in figures.items():
+                family.add_metric([route, outcome], count)
+        yield family
+
+
 class Metrics(Addon):
-    def __init__(self, health: HealthRegistry, tables: TableHolder) -> None:
+    def __init__(self, health: HealthRegistry, tables: TableHolder,
+                 shadow_snapshot: Callable[[], dict[str, dict[str, int]]] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.tables = tables
         self.requests = Counter("router_requests", "Requests answered", ["route", "backend", "method", "code"],
@@ -95,6 +109,9 @@ class Metrics(Addon):
         self.version = Gauge("router_table_version", "Number of the routing table in use", registry=self.registry)
         self.version.set_function(lambda: self.tables.version.number)
         self.registry.register(_CircuitCollector(health))
+        self.shadow_snapshot = shadow_snapshot
+        if shadow_snapshot is not None:
+            self.registry.register(_ShadowCollector(shadow_snapshot))
         self.routes: dict[str, RouteFigures] = defaultdict(RouteFigures)
 
     def done(self, flow: Flow) -> None:
@@ -122,7 +139,10 @@ class Metrics(Addon):
             figures.fallbacks += 1
 
     def snapshot(self) -> dict[str, Any]:
-        return {name: figures.as_dict() for name, figures in sorted(self.routes.items())}
+        routes = {name: figures.as_dict() for name, figures in sorted(self.routes.items())}
+        for name, figures in (self.shadow_snapshot() if self.shadow_snapshot else {}).items():
+            routes.setdefault(name, RouteFigures().as_dict())["shadow"] = figures
+        return routes
 
     def reset(self) -> None:
         """Starts a new window for the per-route figures (Prometheus counters keep counting)."""

@@ -14,9 +14,12 @@ import uvicorn
 from router.addons import AccessLog
 from router.admin import AdminApp
 from router.app import Receive, RouterApp, Scope, Send
+from router.canary import Canary
 from router.config import RouterConfig
+from router.identity import IdentityBridge, secret_problem
 from router.metrics import Metrics
 from router.reload import Reloader
+from router.shadow import ShadowMirror
 
 
 class Router:
@@ -24,11 +27,15 @@ class Router:
 
     def __init__(self, config: RouterConfig, path: Path | None) -> None:
         self.app = RouterApp(config, addons=[])
-        self.metrics = Metrics(self.app.health, self.app.tables)
-        self.reloader = Reloader(self.app.tables, path) if path is not None else None
-        # Order matters: later addons see what earlier ones decided (identity before canary, metrics and
-        # the access log last so they record the final backend and status).
-        self.app.addons.extend([self.metrics, AccessLog()])
+        tables = self.app.tables
+        self.identity = IdentityBridge(tables)
+        self.shadow = ShadowMirror(tables, self.app.upstream, self.app.choose_target)
+        self.metrics = Metrics(self.app.health, tables, self.shadow.snapshot)
+        self.reloader = Reloader(tables, path) if path is not None else None
+        # Order matters: later addons see what earlier ones decided (identity before the canary, which is
+        # sticky by user; metrics and the access log last, to record the final backend and status).
+        self.app.addons.extend([self.identity, Canary(tables), self.shadow, self.metrics, AccessLog()])
+        self.app.background.extend([self.identity, self.shadow])
         if self.reloader is not None:
             self.app.background.append(self.reloader)
         self.admin = AdminApp(self.app.tables, self.metrics, token_env=config.admin.token_env,
@@ -61,6 +68,8 @@ def _bind(listen: str) -> socket.socket:
 
 def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
           admin_listen: str | None = None) -> None:
+    if config.identity is not None and (problem := secret_problem(config.identity)):
+        raise SystemExit(f"{config.source}: {problem}")
     router = Router(config, path)
     public = _bind(listen or config.listen)
     admin = _bind(admin_listen or config.admin.listen)

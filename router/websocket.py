@@ -33,7 +33,7 @@ async def proxy_websocket(app: RouterApp, scope: Scope, receive: Receive, send: 
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     match = table.match("GET", path, {k: v for k, v in headers.items() if k not in IDENTITY | HOP_BY_HOP})
     backend = table.backends[match.backend]
-    target = app.balancers[(backend.name, backend.targets)].choose(app.health.usable(backend))
+    target = app.choose_target(backend)
     if target is None or not isinstance(app.upstream, AiohttpUpstream):
         await send({"type": "websocket.close", "code": 1013})
         return

@@ -1,0 +1,156 @@
+"""The identity bridge: extracted services learn who is calling without the monolith's session store.
+
+For a request on a route (the default backend, the monolith, resolves identity itself), the router takes
+the caller's credential (``Authorization`` header or the session cookie), asks the monolith who that is
+(``identity.resolve_url``, e.g. ``/api/accounts/me/``; answers cached for ``cache_seconds``, concurrent
+look-ups of one credential coalesced), and passes the backend a short-lived signed token in
+``X-Identity-Token``: an HS256 JWT with ``sub`` (user id), ``staff``, ``iat``, ``exp``, ``iss`` and ``aud``.
+Any identity header the client sent was removed before this runs (see ``headers.IDENTITY``).
+
+Services verify the token with the shared secret; ``docs/identity_verifier.py`` is the small verifier they
+copy (services share no code with the router).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import httpx
+import jwt
+
+from router.addons import Addon, Reply
+from router.config import IdentitySpec
+from router.flow import Flow
+from router.headers import cookie_value
+from router.state import TableHolder
+
+log = logging.getLogger("router.identity")
+ISSUER = "strangler-router"
+AUDIENCE = "strangler-services"
+HEADER = b"x-identity-token"
+MIN_SECRET_LENGTH = 32
+CACHE_ENTRIES = 10_000
+RESOLVE_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    is_staff: bool
+
+
+def secret_problem(spec: IdentitySpec) -> str | None:
+    secret = os.environ.get(spec.secret_env, "")
+    if not secret:
+        return f"identity.secret_env: environment variable {spec.secret_env} is not set"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"identity.secret_env: {spec.secret_env} must hold at least {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def mint(identity: Identity, secret: str, ttl: float, now: float | None = None) -> str:
+    issued = int(now if now is not None else time.time())
+    claims = {"sub": identity.user_id, "staff": identity.is_staff, "iat": issued, "exp": issued + int(ttl),
+              "iss": ISSUER, "aud": AUDIENCE}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+class IdentityBridge(Addon):
+    def __init__(self, tables: TableHolder, client: httpx.AsyncClient | None = None) -> None:
+        self.tables = tables
+        self._client = client
+        self._cache: OrderedDict[str, tuple[float, Identity | None]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[Identity | None]] = {}
+        self.lookups = 0  # calls made to the monolith, for tests and metrics
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=RESOLVE_TIMEOUT)
+        return self._client
+
+    async def request(self, flow: Flow) -> Reply | None:
+        spec = self.tables.current.identity
+        if spec is None or flow.match.route is None:
+            return None
+        credential = self._credential(flow, spec)
+        if credential is None:
+            return None
+        identity = await self._resolve(spec, *credential)
+        if identity is None:
+            return None
+        secret = os.environ.get(spec.secret_env, "")
+        if len(secret) < MIN_SECRET_LENGTH:
+            log.error("identity token not minted: %s", secret_problem(spec))
+            return None
+        flow.user_id, flow.is_staff = identity.user_id, identity.is_staff
+        flow.headers.append((HEADER, mint(identity, secret, spec.token_ttl).encode()))
+        return None
+
+    @staticmethod
+    def _credential(flow: Flow, spec: IdentitySpec) -> tuple[str, str] | None:
+        authorization = flow.header(b"authorization")
+        if authorization:
+            return ("authorization", authorization.decode("latin-1"))
+        session = cookie_value(flow.headers, spec.session_cookie)
+        if session:
+            return ("cookie", f"{spec.session_cookie}={session}")
+        return None
+
+    async def _resolve(self, spec: IdentitySpec, header: str, value: str) -> Identity | None:
+        key = hashlib.sha256(f"{header}\x00{value}".encode()).hexdigest()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            self._cache.move_to_end(key)
+            return cached[1]
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Identity | None] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            identity, cacheable = await self._ask_monolith(spec, header, value)
+            if cacheable and spec.cache_seconds > 0:
+                self._cache[key] = (time.monotonic() + spec.cache_seconds, identity)
+                while len(self._cache) > CACHE_ENTRIES:
+                    self._cache.popitem(last=False)
+            future.set_result(identity)
+            return identity
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._pending[key]
+            if future.done() and not future.cancelled():
+                future.exception()  # mark retrieved: no "exception never retrieved" noise
+
+    async def _ask_monolith(self, spec: IdentitySpec, header: str, value: str) -> tuple[Identity | None, bool]:
+        self.lookups += 1
+        try:
+            response = await self.client().get(spec.resolve_url, headers={header: value})
+        except httpx.HTTPError as exc:
+            log.warning("identity look-up failed: %s: %s", type(exc).__name__, exc)
+            return None, False  # don't remember an outage as "anonymous"
+        if response.status_code in (401, 403):
+            return None, True
+        if response.status_code != 200:
+            log.warning("identity look-up answered %s", response.status_code)
+            return None, False
+        try:
+            data = response.json()
+            return Identity(user_id=str(int(data["id"])), is_staff=bool(data.get("is_staff", False))), True
+        except (ValueError, KeyError, TypeError):
+            log.warning("identity look-up gave an unexpected body")
+            return None, False
+
+    def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()

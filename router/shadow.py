@@ -1,0 +1,231 @@
+"""Shadow traffic: a route's requests also go, off the critical path, to a second backend.
+
+The client is answered by the route's backend as usual; the core keeps a copy of the exchange (bodies up
+to ``CAPTURE_LIMIT``) and, once the client has its answer, the request is queued for the shadow backend.
+Each route has its own bounded queue (``shadow.queue``): when it is full the shadow request is dropped and
+counted, so a slow shadow never slows or queues real traffic. Only the route's shadow methods (safe ones by
+default) are mirrored unless the route sets ``shadow_writes``.
+
+What happens to the two answers is the comparator's business: ``Comparator`` is the hook the comparison
+engine plugs into; the default one here checks status and body for equality (JSON structurally).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from router import paths
+from router.addons import Addon, Reply
+from router.exceptions import UpstreamError
+from router.flow import Flow
+from router.forwarding import Headers, Upstream, UpstreamRequest
+from router.state import TableHolder
+from router.table import Backend
+
+log = logging.getLogger("router.shadow")
+CAPTURE_LIMIT = 1024 * 1024
+SHADOW_HEADER = (b"x-shadow-request", b"1")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    status: int
+    headers: Headers
+    body: bytes
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    route: str
+    backend: str
+    method: str
+    path: str
+    query: bytes
+    headers: Headers
+    body: bytes | None
+    primary: Exchange
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    equal: bool
+    differences: tuple[str, ...] = ()
+
+
+class Comparator(Protocol):
+    def compare(self, job: ShadowJob, shadow: Exchange) -> Verdict: ...
+
+
+class EqualityComparator:
+    """Status and body equal; JSON bodies compared as data (key order and whitespace do not count)."""
+
+    def compare(self, job: ShadowJob, shadow: Exchange) -> Verdict:
+        differences = []
+        if job.primary.status != shadow.status:
+            differences.append(f"status: {job.primary.status} != {shadow.status}")
+        if _as_data(job.primary.body) != _as_data(shadow.body):
+            differences.append("body differs")
+        return Verdict(not differences, tuple(differences))
+
+
+def _as_data(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+@dataclass
+class ShadowFigures:
+    queued: int = 0
+    dropped: int = 0  # queue full, or the exchange too large to keep
+    compared: int = 0
+    equal: int = 0
+    different: int = 0
+    errors: int = 0  # the shadow backend failed to answer
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+@dataclass
+class _RouteQueue:
+    queue: asyncio.Queue[ShadowJob]
+    worker: asyncio.Task[None]
+
+
+class ShadowMirror(Addon):
+    def __init__(self, tables: TableHolder, upstream: Upstream, choose_target: Callable[[Backend], str | None],
+                 comparator: Comparator | None = None, *, workers_per_route: int = 2) -> None:
+        self.tables = tables
+        self.upstream = upstream
+        self.choose_target = choose_target
+        self.comparator: Comparator = comparator or EqualityComparator()
+        self.workers_per_route = workers_per_route
+        self.figures: dict[str, ShadowFigures] = defaultdict(ShadowFigures)
+        self._queues: dict[tuple[str, int], list[_RouteQueue]] = {}
+        self.listeners: list[Any] = []  # callables(job, shadow_exchange_or_None, verdict_or_None)
+        self._stopping = False
+
+    async def request(self, flow: Flow) -> Reply | None:
+        route = flow.match.route
+        if route is None or route.shadow is None:
+            return None
+        if flow.backend != route.shadow.backend and (route.shadow_writes or flow.method in route.shadow.methods):
+            flow.capture_limit = CAPTURE_LIMIT
+        return None
+
+    def done(self, flow: Flow) -> None:
+        route = flow.match.route
+        if route is None or route.shadow is None or not flow.capture_limit or flow.status is None:
+            return
+        figures = self.figures[route.name]
+        if flow.backend == route.shadow.backend:
+            return  # the shadow backend answered the client itself (a canary split): nothing to mirror
+        if flow.capture_overflow or flow.target is None:
+            figures.dropped += 1  # too big to compare, or the router answered itself
+            return
+        job = ShadowJob(
+            route=route.name, backend=route.shadow.backend, method=flow.method, path=flow.path, query=flow.query,
+            headers=[h for h in flow.headers] + [SHADOW_HEADER],
+            body=bytes(flow.request_body) if flow.request_body is not None else None,
+            primary=Exchange(flow.status, flow.response_headers, bytes(flow.response_body or b""),
+                             flow.elapsed_ms()),
+            request_id=flow.request_id,
+        )
+        queue = self._queue_for(route.name, route.shadow.queue)
+        try:
+            queue.put_nowait(job)
+            figures.queued += 1
+        except asyncio.QueueFull:
+            figures.dropped += 1
+
+    def _queue_for(self, route: str, size: int) -> asyncio.Queue[ShadowJob]:
+        key = (route, size)
+        if key not in self._queues:
+            queue: asyncio.Queue[ShadowJob] = asyncio.Queue(maxsize=size)
+            self._queues[key] = [_RouteQueue(queue, asyncio.get_running_loop().create_task(self._work(queue)))
+                                 for _ in range(self.workers_per_route)]
+        return self._queues[key][0].queue
+
+    async def _work(self, queue: asyncio.Queue[ShadowJob]) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                await self._run(job)
+            except Exception:  # a broken comparator must not kill the worker
+                log.exception("shadow comparison failed for %s %s", job.method, job.path)
+            finally:
+                queue.task_done()
+
+    async def _run(self, job: ShadowJob) -> None:
+        table = self.tables.current.table
+        backend = table.backends.get(job.backend)
+        figures = self.figures[job.route]
+        target = self.choose_target(backend) if backend is not None else None
+        if backend is None or target is None:
+            figures.errors += 1
+            return
+        url = target + paths.encode(job.path) + ("?" + job.query.decode("latin-1") if job.query else "")
+        started = time.perf_counter()
+        try:
+            response = await self.upstream.handle_request(UpstreamRequest(
+                method=job.method, url=url, headers=job.headers, body=job.body,
+                connect_timeout=backend.connect_timeout, read_timeout=backend.read_timeout))
+            body = bytearray()
+            try:
+                async for chunk in response.iter_body():
+                    body.extend(chunk)
+                    if len(body) > CAPTURE_LIMIT:
+                        figures.dropped += 1
+                        return
+            finally:
+                response.close()
+        except UpstreamError as exc:
+            figures.errors += 1
+            for listener in self.listeners:
+                listener(job, None, None)
+            log.info("shadow %s %s to %s failed: %s", job.method, job.path, job.backend, exc)
+            return
+        shadow = Exchange(response.status, response.headers, bytes(body), (time.perf_counter() - started) * 1000)
+        verdict = self.comparator.compare(job, shadow)
+        figures.compared += 1
+        if verdict.equal:
+            figures.equal += 1
+        else:
+            figures.different += 1
+        for listener in self.listeners:
+            listener(job, shadow, verdict)
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return {route: figures.as_dict() for route, figures in sorted(self.figures.items())}
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Waits until every queued shadow request has been handled (tests, graceful shutdown)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(q.queue.join() for qs in self._queues.values()
+                                                    for q in qs[:1])), timeout)
+
+    def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.drain(timeout=2.0)
+        for route_queues in self._queues.values():
+            for entry in route_queues:
+                entry.worker.cancel()
+        for route_queues in self._queues.values():
+            for entry in route_queues:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await entry.worker
+        self._queues.clear()
