@@ -113,6 +113,11 @@ class ShadowSpec(Spec):
     methods: list[str] = sorted(SAFE_METHODS)
     queue: Annotated[int, Field(ge=1, le=100_000)] = 100
 
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, value: list[str]) -> list[str]:
+        return _methods(value) or []
+
 
 def _methods(value: list[str] | None) -> list[str] | None:
     if value is None:
@@ -169,6 +174,9 @@ class RouteSpec(Spec):
         probe = re.sub(r"(?<=/)\{[A-Za-z_][A-Za-z0-9_]*\}(?=/|$)", "x", value)
         if "{" in probe or "}" in probe:
             raise ValueError(f"{value!r}: parameters look like {{name}} and fill a whole segment")
+        names = re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value)
+        if len(names) != len(set(names)):
+            raise ValueError(f"{value!r}: a parameter name appears twice")
         try:
             # A route path is written decoded ('/café/'), as match() sees requests; UTF-8 is its wire form.
             normalised = normalise(probe.encode("utf-8"))

@@ -128,7 +128,8 @@ class RouteTable:
 
     def __post_init__(self) -> None:
         # Most specific first, so the first route that accepts a request is the one that wins.
-        ordered = tuple(sorted(self.routes, key=Route.specificity, reverse=True))
+        # Ties (routes that cannot overlap, config.py checks) are listed by name so output is stable.
+        ordered = tuple(sorted(sorted(self.routes, key=lambda r: r.name), key=Route.specificity, reverse=True))
         object.__setattr__(self, "routes", ordered)
 
     def match(self, method: str, path: str, headers: Mapping[str, str] | None = None) -> Match:
