@@ -400,10 +400,10 @@ def _ambiguities(table: RouteTable) -> list[str]:
                 continue
             if _headers_disjoint(a.header, b.header):
                 continue
-            first, second = sorted((a.name, b.name))
+            first, second = sorted((a, b), key=lambda r: r.name)
             problems.append(
-                f"routes.{second}: as specific as routes.{first} and both match the same requests "
-                f"({a.pattern.text} vs {b.pattern.text}); make one narrower (methods, header or path)"
+                f"routes.{second.name}: as specific as routes.{first.name} and both match the same requests "
+                f"({second.pattern.text} vs {first.pattern.text}); make one narrower (methods, header or path)"
             )
     return problems
 
