@@ -403,7 +403,7 @@ def _ambiguities(table: RouteTable) -> list[str]:
             first, second = sorted((a, b), key=lambda r: r.name)
             problems.append(
                 f"routes.{second.name}: as specific as routes.{first.name} and both match the same requests "
-                f"({second.pattern.text} vs {first.pattern.text}); make one narrower (methods, header or path)"
+                f"({first.pattern.text} vs {second.pattern.text}); make one narrower (methods, header or path)"
             )
     return problems
 

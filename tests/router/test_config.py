@@ -473,7 +473,7 @@ def test_other_schema_errors(text: str, expected: str) -> None:
         ("a: {path: /api/catalog/, backend: catalog}\nb: {path: /api/catalog/, backend: orders}\n",
          "routes.b: as specific as routes.a and both match the same requests (/api/catalog/ vs /api/catalog/)"),
         ("b: {path: /api/catalog, backend: catalog}\na: {path: /api/catalog/, backend: orders}\n",
-         "routes.b: as specific as routes.a and both match the same requests (/api/catalog vs /api/catalog/)"),
+         "routes.b: as specific as routes.a and both match the same requests (/api/catalog/ vs /api/catalog)"),
         ("a: {path: /api/catalog/, backend: catalog, methods: [GET]}\n"
          "b: {path: /api/catalog/, backend: orders, methods: [HEAD, POST]}\n",
          "routes.b: as specific as routes.a and both match the same requests (/api/catalog/ vs /api/catalog/)"),
