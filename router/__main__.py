@@ -41,7 +41,7 @@ def _check(path: Path) -> int:
     return 0
 
 
-def _serve(path: Path, listen: str | None, admin_listen: str | None) -> int:
+def _serve(path: Path, listen: str | None, admin_listen: str | None, transport: str, access_log: bool) -> int:
     from router.server import serve
 
     try:
@@ -50,7 +50,7 @@ def _serve(path: Path, listen: str | None, admin_listen: str | None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    serve(cfg, path, listen=listen, admin_listen=admin_listen)
+    serve(cfg, path, listen=listen, admin_listen=admin_listen, transport=transport, access_log=access_log)
     return 0
 
 
@@ -61,12 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="routes file (default: %(default)s)")
     serve.add_argument("--listen", help="host:port, overriding the file's 'listen'")
     serve.add_argument("--admin-listen", help="host:port of the admin API, overriding the file's 'admin.listen'")
+    serve.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp",
+                       help="upstream client on the forwarding path (default: %(default)s; httpx for comparison)")
+    serve.add_argument("--no-access-log", action="store_true", help="skip the per-request JSON log line")
     check = commands.add_parser("check", help="validate a routes file and print the resolved table")
     check.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args.file)
-    return _serve(args.config, args.listen, args.admin_listen)
+    return _serve(args.config, args.listen, args.admin_listen, args.transport, not args.no_access_log)
 
 
 if __name__ == "__main__":

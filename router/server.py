@@ -16,6 +16,7 @@ from router.admin import AdminApp
 from router.app import Receive, RouterApp, Scope, Send
 from router.canary import Canary
 from router.config import RouterConfig
+from router.forwarding import AiohttpUpstream, HttpxUpstream
 from router.identity import IdentityBridge, secret_problem
 from router.metrics import Metrics
 from router.reload import Reloader
@@ -25,8 +26,10 @@ from router.shadow import ShadowMirror
 class Router:
     """The whole running router: public ASGI app, admin app, and what they share."""
 
-    def __init__(self, config: RouterConfig, path: Path | None) -> None:
-        self.app = RouterApp(config, addons=[])
+    def __init__(self, config: RouterConfig, path: Path | None, *, transport: str = "aiohttp",
+                 access_log: bool = True) -> None:
+        upstream = HttpxUpstream() if transport == "httpx" else AiohttpUpstream()
+        self.app = RouterApp(config, upstream=upstream, addons=[])
         tables = self.app.tables
         self.identity = IdentityBridge(tables)
         self.shadow = ShadowMirror(tables, self.app.upstream, self.app.choose_target)
@@ -34,7 +37,9 @@ class Router:
         self.reloader = Reloader(tables, path) if path is not None else None
         # Order matters: later addons see what earlier ones decided (identity before the canary, which is
         # sticky by user; metrics and the access log last, to record the final backend and status).
-        self.app.addons.extend([self.identity, Canary(tables), self.shadow, self.metrics, AccessLog()])
+        self.app.addons.extend([self.identity, Canary(tables), self.shadow, self.metrics])
+        if access_log:
+            self.app.addons.append(AccessLog())
         self.app.background.extend([self.identity, self.shadow])
         if self.reloader is not None:
             self.app.background.append(self.reloader)
@@ -67,15 +72,18 @@ def _bind(listen: str) -> socket.socket:
 
 
 def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
-          admin_listen: str | None = None) -> None:
+          admin_listen: str | None = None, transport: str = "aiohttp", access_log: bool = True) -> None:
     if config.identity is not None and (problem := secret_problem(config.identity)):
         raise SystemExit(f"{config.source}: {problem}")
-    router = Router(config, path)
+    router = Router(config, path, transport=transport, access_log=access_log)
     public = _bind(listen or config.listen)
     admin = _bind(admin_listen or config.admin.listen)
     router.admin_port = admin.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(
         router, http="httptools", loop="uvloop", lifespan="on", access_log=False, server_header=False,
         date_header=False, log_level="warning", timeout_graceful_shutdown=10, backlog=2048,
+        # The router is the edge: uvicorn's default would take a loopback client's X-Forwarded-For/-Proto as
+        # its address and scheme, letting it forge what the router itself sets for the backends.
+        proxy_headers=False,
     ))
     server.run(sockets=[public, admin])
