@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404
@@ -66,6 +66,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response = exception_handler(exc, context)
     if response is not None or isinstance(exc, Http404 | PermissionDenied):
         return response
+    if isinstance(exc, SuspiciousOperation):
+        # E.g. a body above DATA_UPLOAD_MAX_MEMORY_SIZE, met when a view first reads request.data: re-raised, so
+        # Django answers it as it does outside views (400 through handler400, logged under django.security).
+        return None
     request = context.get("request")
     request_id = getattr(getattr(request, "_request", request), "request_id", None)
     logger.exception("unhandled error in API view", extra={"request_id": request_id})

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from legacy_monolith.cart.services import MAX_LINE_QUANTITY
 from legacy_monolith.catalog.models import Product
+from legacy_monolith.fields import IdRelatedField
 
 
 class CartProductSerializer(serializers.ModelSerializer):
@@ -39,7 +40,7 @@ class CartSerializer(serializers.Serializer):
 
 
 class AddItemSerializer(serializers.Serializer):
-    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.filter(is_active=True))
+    product = IdRelatedField(queryset=Product.objects.filter(is_active=True))
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY, default=1)
 
 

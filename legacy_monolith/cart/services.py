@@ -76,7 +76,10 @@ def cart_merge(source: Cart, target: Cart) -> None:
             cart=target, product=item.product, defaults={"quantity": item.quantity}
         )
         if not created:
-            line.quantity = min(line.quantity + item.quantity, item.product.stock, MAX_LINE_QUANTITY)
+            # The cap applies to what is added: a line never drops below what the user already had (and so
+            # never to 0 when stock ran out meanwhile; checkout reports that shortage).
+            merged = min(line.quantity + item.quantity, item.product.stock, MAX_LINE_QUANTITY)
+            line.quantity = max(line.quantity, merged)
             line.save(update_fields=["quantity"])
     source.delete()
     _touch(target)

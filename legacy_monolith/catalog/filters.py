@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from legacy_monolith.catalog.models import Product
@@ -22,12 +24,30 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class StrictBooleanField(forms.Field):
+    """``true``/``false`` (or ``1``/``0``, any case); anything else is a 400 rather than a silently ignored filter."""
+
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise DjangoValidationError("Use true or false.", code="invalid") from None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class ProductFilter(django_filters.FilterSet):
     category = IdFilter(method="filter_category", label="Category id; products of its subcategories are included")
     search = django_filters.CharFilter(method="filter_search", max_length=200, label="Text in sku, name or description")
     min_price = django_filters.NumberFilter(field_name="price", lookup_expr="gte", min_value=0, max_digits=20)
     max_price = django_filters.NumberFilter(field_name="price", lookup_expr="lte", min_value=0, max_digits=20)
-    in_stock = django_filters.BooleanFilter(method="filter_in_stock")
+    in_stock = StrictBooleanFilter(method="filter_in_stock", label="true: stock above 0; false: none left")
 
     class Meta:
         model = Product
@@ -50,6 +70,16 @@ class StableOrderingFilter(OrderingFilter):
     """Adds the primary key as a last sort key, so pages never overlap or skip when prices tie."""
 
     def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            # DRF drops unknown fields silently; a typo would then sort by something else without a word.
+            terms = [term.strip() for term in params.split(",") if term.strip()]
+            if len(self.remove_invalid_fields(queryset, terms, view, request)) != len(terms):
+                allowed = ", ".join(name for name, _ in self.get_valid_fields(queryset, view, {"request": request}))
+                raise ValidationError(
+                    {self.ordering_param: [f"Unknown ordering field. Use a comma-separated list of: {allowed} "
+                                           "(prefix - for descending)."]}
+                )
         ordering = list(super().get_ordering(request, queryset, view) or [])
         if not any(field.lstrip("-") == "id" for field in ordering):
             ordering.append("id")

@@ -5,15 +5,19 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from legacy_monolith.catalog.models import Category, Product
+from legacy_monolith.fields import IdRelatedField
 
 
 class CategorySerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
+
     class Meta:
         model = Category
         fields = ["id", "name", "slug", "parent"]
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    serializer_related_field = IdRelatedField
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.00"))
     stock = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
 

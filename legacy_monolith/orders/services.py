@@ -26,7 +26,9 @@ SHIPPING_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "countr
 
 @transaction.atomic
 def checkout(*, user, cart: Cart | None, shipping: dict[str, str], carrier: str = Shipment.Carrier.POSTAL) -> Order:
-    items = list(CartItem.objects.filter(cart=cart).order_by("product_id")) if cart else []
+    # Locking the lines makes a second checkout of the same cart (a double-clicked "Place order") wait for
+    # this one, then find them gone, instead of ordering them again from a stale read.
+    items = list(CartItem.objects.select_for_update().filter(cart=cart).order_by("product_id")) if cart else []
     if not items:
         raise ValidationError({"cart": ["Your cart is empty."]})
     quantities = Counter({item.product_id: item.quantity for item in items})
