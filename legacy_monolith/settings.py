@@ -151,6 +151,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CarrierEnum": "legacy_monolith.shipping.models.Shipment.Carrier",
+        "ShipmentStatusEnum": "legacy_monolith.shipping.models.Shipment.Status",
+        "OrderStatusEnum": "legacy_monolith.orders.models.Order.Status",
+        "ShipmentStatusChangeEnum": ["packed", "shipped", "in_transit", "delivered"],
+    },
 }
 
 LOGGING = {

@@ -71,6 +71,7 @@ class MeApi(APIView):
 
 
 class AddressViewSet(viewsets.ModelViewSet):
+    queryset = Address.objects.none()  # the schema's model; get_queryset() scopes to the caller
     serializer_class = AddressSerializer
     permission_classes = [IsAuthenticated]
     pagination_class = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 
 from legacy_monolith.cart.models import Cart, CartItem
 from legacy_monolith.catalog.models import Product
@@ -31,7 +31,10 @@ def cart_add(cart: Cart, product: Product, quantity: int) -> CartItem:
         cart=cart, product=product, defaults={"quantity": quantity}
     )
     if not created:
-        item.quantity = min(item.quantity + quantity, MAX_LINE_QUANTITY)
+        if item.quantity + quantity > MAX_LINE_QUANTITY:
+            raise ValidationError({"quantity": [
+                f"A cart line holds at most {MAX_LINE_QUANTITY}; this one has {item.quantity} already."]})
+        item.quantity += quantity
     _check_stock(product, item.quantity)
     item.save()
     _touch(cart)

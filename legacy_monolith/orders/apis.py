@@ -8,10 +8,12 @@ from rest_framework.response import Response
 
 from legacy_monolith.cart.selectors import cart_for_request
 from legacy_monolith.orders import selectors, services
+from legacy_monolith.orders.models import Order
 from legacy_monolith.orders.serializers import CheckoutSerializer, OrderSerializer
 
 
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Order.objects.none()  # the schema's model; get_queryset() scopes to the caller
     serializer_class = OrderSerializer
     permission_classes = [IsAuthenticated]
     lookup_value_regex = r"[0-9]{1,18}"

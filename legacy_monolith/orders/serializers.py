@@ -51,7 +51,7 @@ class CheckoutSerializer(serializers.Serializer):
 
     address = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     shipping_address = ShippingAddressSerializer(required=False)
-    carrier = serializers.ChoiceField(choices=Shipment.Carrier.values, default=Shipment.Carrier.POSTAL)
+    carrier = serializers.ChoiceField(choices=Shipment.Carrier.choices, default=Shipment.Carrier.POSTAL)
 
     def validate(self, attrs):
         if ("address" in attrs) == ("shipping_address" in attrs):

@@ -24,6 +24,7 @@ class ShipmentFilter(django_filters.FilterSet):
 
 
 class ShipmentViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Shipment.objects.none()  # the schema's model; get_queryset() scopes to the caller
     serializer_class = ShipmentSerializer
     permission_classes = [IsAuthenticated]
     filter_backends = [DjangoFilterBackend]

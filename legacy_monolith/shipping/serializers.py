@@ -24,4 +24,4 @@ class StatusChangeSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     tracking_number = serializers.RegexField(r"^[A-Za-z0-9-]{4,64}$", required=False, default="",
                                              error_messages={"invalid": "4-64 letters, digits or dashes."})
-    carrier = serializers.ChoiceField(choices=Shipment.Carrier.values, required=False, default="")
+    carrier = serializers.ChoiceField(choices=Shipment.Carrier.choices, required=False)

@@ -421,3 +421,14 @@ def test_token_user_ignores_session_cart(client_for, customer, make_product):
 def test_user_model_is_default(customer):
     # Guard for the fixtures this file relies on.
     assert isinstance(customer, get_user_model())
+
+
+def test_adding_beyond_the_line_limit_is_refused_and_leaves_the_line(alice, customer, make_product):
+    product = make_product(stock=5000)
+    assert alice.post(ITEMS, {"product": product.pk, "quantity": 999}, format="json").status_code == 201
+    response = alice.post(ITEMS, {"product": product.pk, "quantity": 2}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"quantity": ["A cart line holds at most 1000; this one has 999 already."]}
+    assert lines(customer) == [(product.pk, 999)]
+    assert alice.post(ITEMS, {"product": product.pk, "quantity": 1}, format="json").status_code == 201
+    assert lines(customer) == [(product.pk, 1000)]
