@@ -1,4 +1,5 @@
-"""``python -m router serve|check``: run the strangler facade, or validate a routes file."""
+"""``python -m router serve|check|export``: run the strangler facade, validate a routes file, or export it
+to an nginx configuration."""
 
 from __future__ import annotations
 
@@ -54,6 +55,27 @@ def _serve(path: Path, listen: str | None, admin_listen: str | None, transport: 
     return 0
 
 
+def _export(target: str, path: Path, output: Path | None, prefix: str, listen: str | None) -> int:
+    from router.export import render_nginx
+
+    try:
+        cfg = config_module.load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    text, warnings = render_nginx(cfg, prefix=prefix, listen=listen)
+    for warning in [*cfg.warnings, *warnings]:
+        print(f"warning: {warning}", file=sys.stderr)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"{output}: {target} configuration for {path} (nginx -c {output}; runtime files in {prefix})",
+              file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,9 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-access-log", action="store_true", help="skip the per-request JSON log line")
     check = commands.add_parser("check", help="validate a routes file and print the resolved table")
     check.add_argument("file", type=Path)
+    from router.export import DEFAULT_PREFIX
+
+    export = commands.add_parser("export", help="write another proxy's configuration for a routes file")
+    export.add_argument("target", choices=["nginx"])
+    export.add_argument("file", type=Path)
+    export.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    export.add_argument("--prefix", default=DEFAULT_PREFIX,
+                        help="directory for nginx's pid, logs and temp files (default: %(default)s)")
+    export.add_argument("--listen", help="host:port, overriding the file's 'listen'")
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args.file)
+    if args.command == "export":
+        return _export(args.target, args.file, args.output, args.prefix, args.listen)
     return _serve(args.config, args.listen, args.admin_listen, args.transport, not args.no_access_log)
 
 
