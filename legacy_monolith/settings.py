@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "legacy_monolith.cart",
     "legacy_monolith.orders",
     "legacy_monolith.shipping",
+    # The migration toolkit: `python manage.py strangler ...` (it never imports the shop, nor the reverse).
+    "strangler",
 ]
 
 MIDDLEWARE = [
