@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Protocol
@@ -27,7 +26,7 @@ from router.exceptions import (
 )
 from router.flow import Flow
 from router.forwarding import AiohttpUpstream, Headers, Upstream, UpstreamRequest, UpstreamResponse
-from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY
+from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY, VALID_REQUEST_ID
 from router.health import ActiveChecker, HealthRegistry
 from router.state import TableHolder
 from router.table import IDEMPOTENT_METHODS, Backend, RouteTable
@@ -46,7 +45,6 @@ class Background(Protocol):
     async def stop(self) -> None: ...
 
 
-_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _DROP_FROM_CLIENT = HOP_BY_HOP | IDENTITY | FORWARDING | {"x-request-id", "host"}
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 LIVENESS_PATH = "/__router/health"
@@ -131,7 +129,7 @@ class RouterApp:
         table = config.table
         raw_headers: Headers = [(k.lower(), v) for k, v in scope["headers"]]
         incoming_id = next((v for k, v in raw_headers if k == b"x-request-id"), b"")
-        request_id = incoming_id.decode() if _VALID_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
+        request_id = incoming_id.decode() if VALID_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
         method: str = scope["method"]
         client = scope.get("client") or ("unknown", 0)
         host = next((v.decode("latin-1") for k, v in raw_headers if k == b"host"), "")
@@ -142,6 +140,9 @@ class RouterApp:
         try:
             flow.path = paths.normalise(raw_path)
             length = self._content_length(raw_headers, config.max_body)
+            if scope.get("http_version") == "1.0" and any(k == b"transfer-encoding" for k, _ in raw_headers):
+                # RFC 9112 section 6.1: such framing is faulty; a proxy before us may have read it otherwise.
+                raise RequestRejected("Transfer-Encoding in an HTTP/1.0 request")
             match_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers
                              if k.decode("latin-1") not in IDENTITY | HOP_BY_HOP}
             flow.match = table.match(method, flow.path, match_headers)

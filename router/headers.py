@@ -3,6 +3,8 @@ a client (the identity bridge alone sets them)."""
 
 from __future__ import annotations
 
+import re
+
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
     "trailer", "transfer-encoding", "upgrade",
@@ -13,6 +15,8 @@ IDENTITY = frozenset({"x-identity-token", "x-user-id", "x-user-is-staff", "x-aut
 FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded",
                         "x-real-ip"})
 NEVER_MATCHABLE = HOP_BY_HOP | IDENTITY
+# A client's X-Request-ID is propagated only when it looks like this; otherwise the router makes one.
+VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def cookie_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:

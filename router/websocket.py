@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -11,7 +12,7 @@ import aiohttp
 from router import paths
 from router.exceptions import PathRejected
 from router.forwarding import AiohttpUpstream
-from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY
+from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY, VALID_REQUEST_ID
 
 if TYPE_CHECKING:
     from router.app import Receive, RouterApp, Scope, Send
@@ -39,8 +40,14 @@ async def proxy_websocket(app: RouterApp, scope: Scope, receive: Receive, send: 
         return
     query = scope.get("query_string", b"").decode("latin-1")
     url = "ws" + target.removeprefix("http") + paths.encode(path) + (f"?{query}" if query else "")
-    forward_headers = {k: v for k, v in headers.items() if k not in _NOT_FORWARDED}
+    forward_headers = {k: v for k, v in headers.items() if k not in _NOT_FORWARDED | {"x-request-id"}}
+    # The same forwarding headers as for plain HTTP: the router's own, whatever the client sent.
     forward_headers["x-forwarded-for"] = str((scope.get("client") or ("unknown",))[0])
+    forward_headers["x-forwarded-proto"] = "https" if scope.get("scheme") == "wss" else "http"
+    if headers.get("host"):
+        forward_headers["host"] = forward_headers["x-forwarded-host"] = headers["host"]
+    incoming_id = headers.get("x-request-id", "").encode("latin-1")
+    forward_headers["x-request-id"] = incoming_id.decode() if VALID_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
     try:
         upstream = await app.upstream.session().ws_connect(
             url, headers=forward_headers, protocols=tuple(scope.get("subprotocols") or ()),

@@ -3,12 +3,16 @@
 Endpoints (any method unless said):
 - ``/healthz``                 200 {"status": "ok", "name": NAME} (``/healthz?fail=1`` is 503)
 - ``/echo/...``                200 JSON: name, method, raw path, query, headers, body length and sha256
-- ``/status/{code}``           that status with a JSON body
-- ``/slow/{seconds}``          answers after sleeping
+- ``/status/{code}``           that status with a JSON body (``?only=NAME``: only when this backend is NAME,
+                               200 otherwise, so one path can fail on a primary and succeed on its fallback)
+- ``/slow/{seconds}``          answers after sleeping (``?only=NAME``: sleeps only when this backend is NAME,
+                               answers at once otherwise, so a shadow can be slow and its primary not)
 - ``/stream/{n}``              n chunks of 1 KiB, streamed
 - ``/bytes/{n}``               n bytes in one body
 - ``/ws``                      WebSocket echo (text and binary)
-Every response carries ``X-Upstream: NAME`` so tests can tell backends apart.
+- ``/__journal``               the requests seen so far (method, raw path, headers, whether the body was read
+                               whole); ``?clear=1`` empties it after answering. Not itself recorded.
+Every response (404s included) carries ``X-Upstream: NAME`` so tests can tell backends apart.
 """
 
 from __future__ import annotations
@@ -16,12 +20,47 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import WSMsgType, web
+
+JOURNAL_KEY = web.RequestKey("journal", dict)
 
 
 def build(name: str) -> web.Application:
     routes = web.RouteTableDef()
+    journal: deque[dict[str, Any]] = deque(maxlen=10_000)
+
+    @web.middleware
+    async def record(request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        if request.path == "/__journal":
+            return await handler(request)
+        entry: dict[str, Any] = {
+            "method": request.method, "raw_path": request.raw_path.split("?")[0],
+            "request_id": request.headers.get("X-Request-ID"),
+            "headers": [[k, v] for k, v in request.headers.items()],
+            "body_length": None, "body_complete": None,
+        }
+        journal.append(entry)
+        request[JOURNAL_KEY] = entry
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers["X-Upstream"] = name
+            raise
+        if not response.prepared:
+            response.headers["X-Upstream"] = name
+        return response
+
+    @routes.get("/__journal")
+    async def show_journal(request: web.Request) -> web.StreamResponse:
+        response = web.json_response(list(journal))
+        if request.query.get("clear"):
+            journal.clear()
+        return response
 
     def tag(response: web.StreamResponse) -> web.StreamResponse:
         response.headers["X-Upstream"] = name
@@ -36,24 +75,32 @@ def build(name: str) -> web.Application:
     @routes.route("*", "/echo{tail:.*}")
     async def echo(request: web.Request) -> web.StreamResponse:
         digest, size = hashlib.sha256(), 0
+        entry = request[JOURNAL_KEY]
+        entry["body_complete"] = False
         async for chunk in request.content.iter_any():
             digest.update(chunk)
             size += len(chunk)
+            entry["body_length"] = size
+        entry["body_length"], entry["body_complete"] = size, True
         return tag(web.json_response({
             "name": name, "method": request.method, "raw_path": request.raw_path.split("?")[0],
-            "query": request.query_string, "headers": [[k, v] for k, v in request.headers.items()],
+            "query": request.query_string, "raw_query": request.rel_url.raw_query_string,
+            "headers": [[k, v] for k, v in request.headers.items()],
             "body_length": size, "body_sha256": digest.hexdigest(),
         }))
 
     @routes.route("*", "/status/{code:\\d+}")
     async def status(request: web.Request) -> web.StreamResponse:
         code = int(request.match_info["code"])
+        if request.query.get("only", name) != name:
+            code = 200
         return tag(web.json_response({"name": name, "status": code}, status=code))
 
     @routes.route("*", "/slow/{seconds}")
     async def slow(request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(float(request.match_info["seconds"]))
-        return tag(web.json_response({"name": name, "slept": float(request.match_info["seconds"])}))
+        seconds = float(request.match_info["seconds"]) if request.query.get("only", name) == name else 0.0
+        await asyncio.sleep(seconds)
+        return tag(web.json_response({"name": name, "slept": seconds}))
 
     @routes.get("/stream/{n:\\d+}")
     async def stream(request: web.Request) -> web.StreamResponse:
@@ -79,7 +126,7 @@ def build(name: str) -> web.Application:
                 await socket.send_bytes(message.data)
         return socket
 
-    app = web.Application(client_max_size=1024**3)
+    app = web.Application(client_max_size=1024**3, middlewares=[record])
     app.add_routes(routes)
     return app
 

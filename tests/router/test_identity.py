@@ -1,0 +1,119 @@
+"""The identity bridge's pure parts: minting tokens, the secret check, and the verifier services copy
+(``docs/identity_verifier.py``, loaded by path as a service would use its copy)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import jwt
+import pytest
+
+from router.config import IdentitySpec
+from router.identity import AUDIENCE, ISSUER, MIN_SECRET_LENGTH, Identity, mint, secret_problem
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s" * 16 + "e" * 16 + "-unit-tests"
+OTHER_SECRET = "o" * 40
+
+
+def load_verifier() -> ModuleType:
+    name = "copied_identity_verifier"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "identity_verifier.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+verifier = load_verifier()
+
+
+def test_the_verifier_agrees_with_the_router_on_issuer_audience_and_header() -> None:
+    assert (verifier.ISSUER, verifier.AUDIENCE) == (ISSUER, AUDIENCE)
+    assert verifier.HEADER == "x-identity-token"
+
+
+@pytest.mark.parametrize(("user_id", "staff"), [("7", False), ("1", True)])
+def test_a_minted_token_verifies_to_the_user(user_id: str, staff: bool) -> None:
+    token = mint(Identity(user_id, staff), SECRET, ttl=60)
+    caller = verifier.verify(token, SECRET)
+    assert caller == verifier.Caller(user_id=int(user_id), is_staff=staff)
+
+
+def test_the_token_carries_the_documented_claims() -> None:
+    token = mint(Identity("7", False), SECRET, ttl=30, now=1_700_000_000)
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims == {"sub": "7", "staff": False, "iat": 1_700_000_000, "exp": 1_700_000_030,
+                      "iss": ISSUER, "aud": AUDIENCE}
+
+
+def test_no_token_is_anonymous() -> None:
+    assert verifier.verify(None, SECRET) is None
+    assert verifier.verify("", SECRET) is None
+
+
+def test_a_token_signed_with_another_key_is_refused() -> None:
+    token = mint(Identity("7", True), OTHER_SECRET, ttl=60)
+    with pytest.raises(verifier.InvalidIdentity):
+        verifier.verify(token, SECRET)
+
+
+def test_an_expired_token_is_refused() -> None:
+    token = mint(Identity("7", False), SECRET, ttl=10, now=time.time() - 60)
+    with pytest.raises(verifier.InvalidIdentity):
+        verifier.verify(token, SECRET)
+
+
+def test_the_leeway_covers_small_clock_skew_only() -> None:
+    token = mint(Identity("7", False), SECRET, ttl=10, now=time.time() - 12)  # expired 2 s ago
+    assert verifier.verify(token, SECRET) == verifier.Caller(7, False)
+    with pytest.raises(verifier.InvalidIdentity):
+        verifier.verify(token, SECRET, leeway=0)
+
+
+@pytest.mark.parametrize("claims", [
+    {"iss": "someone-else"},
+    {"aud": "another-audience"},
+    {"sub": "not-a-number"},
+])
+def test_wrong_issuer_audience_or_subject_is_refused(claims: dict[str, str]) -> None:
+    now = int(time.time())
+    token = jwt.encode({"sub": "7", "staff": False, "iat": now, "exp": now + 60, "iss": ISSUER, "aud": AUDIENCE,
+                        **claims}, SECRET, algorithm="HS256")
+    with pytest.raises(verifier.InvalidIdentity):
+        verifier.verify(token, SECRET)
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "iss", "aud"])
+def test_a_token_missing_a_claim_is_refused(missing: str) -> None:
+    now = int(time.time())
+    claims = {"sub": "7", "staff": False, "iat": now, "exp": now + 60, "iss": ISSUER, "aud": AUDIENCE}
+    del claims[missing]
+    with pytest.raises(verifier.InvalidIdentity):
+        verifier.verify(jwt.encode(claims, SECRET, algorithm="HS256"), SECRET)
+
+
+def test_an_unsigned_token_is_refused() -> None:
+    now = int(time.time())
+    token = jwt.encode({"sub": "1", "staff": True, "iat": now, "exp": now + 60, "iss": ISSUER, "aud": AUDIENCE},
+                       "", algorithm="none")
+    with pytest.raises(verifier.InvalidIdentity):
+        verifier.verify(token, SECRET)
+
+
+def test_secret_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = IdentitySpec(resolve_url="http://127.0.0.1:1/api/accounts/me/", secret_env="UNIT_TEST_IDENTITY_SECRET")
+    monkeypatch.delenv("UNIT_TEST_IDENTITY_SECRET", raising=False)
+    missing = secret_problem(spec)
+    assert missing is not None and "identity.secret_env" in missing and "UNIT_TEST_IDENTITY_SECRET" in missing
+    monkeypatch.setenv("UNIT_TEST_IDENTITY_SECRET", "x" * (MIN_SECRET_LENGTH - 1))
+    short = secret_problem(spec)
+    assert short is not None and "identity.secret_env" in short and str(MIN_SECRET_LENGTH) in short
+    monkeypatch.setenv("UNIT_TEST_IDENTITY_SECRET", "x" * MIN_SECRET_LENGTH)
+    assert secret_problem(spec) is None
