@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Protocol
@@ -229,7 +230,8 @@ class RouterApp:
         await self._reply(send, flow, Reply(failure.status, {
             "detail": f"backend {flow.backend!r} of route {flow.route_name!r}: {failure}",
             "code": failure.kind, "route": flow.route_name, "backend": flow.backend,
-        }, [(b"retry-after", b"1")] if failure.status == 503 else []))
+        }, [(b"retry-after", str(math.ceil(table.backends[flow.backend].circuit_reset)).encode())]
+            if failure.status == 503 else []))
 
     async def _try_backend(self, table: RouteTable, flow: Flow, backend_name: str,
                            body: AsyncIterator[bytes] | None) -> UpstreamResponse | UpstreamError:

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from router import config as config_module
@@ -21,8 +22,11 @@ log = logging.getLogger("router.reload")
 
 
 class Reloader:
-    def __init__(self, holder: TableHolder, path: Path, *, poll_interval: float = 1.0) -> None:
+    def __init__(self, holder: TableHolder, path: Path, *, poll_interval: float = 1.0,
+                 checks: list[Callable[[RouterConfig], str | None]] | None = None) -> None:
         self.holder = holder
+        # Checks beyond the file itself (a secret the new file needs from the environment, say).
+        self.checks = checks or []
         self.path = path
         self.poll_interval = poll_interval
         self._stamp = self._file_stamp()
@@ -39,6 +43,9 @@ class Reloader:
     def reload(self, origin: str) -> Version | None:
         try:
             new: RouterConfig = config_module.load(self.path)
+            problems = [f"{self.path}: {p}" for check in self.checks if (p := check(new))]
+            if problems:
+                raise ConfigError(problems)
         except ConfigError as exc:
             self.last_error = exc.problems
             log.error(json.dumps({"event": "reload_refused", "origin": origin, "problems": exc.problems,

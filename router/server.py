@@ -34,7 +34,7 @@ class Router:
         self.identity = IdentityBridge(tables)
         self.shadow = ShadowMirror(tables, self.app.upstream, self.app.choose_target)
         self.metrics = Metrics(self.app.health, tables, self.shadow.snapshot)
-        self.reloader = Reloader(tables, path) if path is not None else None
+        self.reloader = Reloader(tables, path, checks=[identity_problem]) if path is not None else None
         # Order matters: later addons see what earlier ones decided (identity before the canary, which is
         # sticky by user; metrics and the access log last, to record the final backend and status).
         self.app.addons.extend([self.identity, Canary(tables), self.shadow, self.metrics])
@@ -56,6 +56,11 @@ class Router:
         await self.app(scope, receive, send)
 
 
+def identity_problem(config: RouterConfig) -> str | None:
+    """A table that needs the identity bridge is only accepted when its secret is in the environment."""
+    return secret_problem(config.identity) if config.identity is not None else None
+
+
 def _bind(listen: str) -> socket.socket:
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
@@ -73,7 +78,7 @@ def _bind(listen: str) -> socket.socket:
 
 def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
           admin_listen: str | None = None, transport: str = "aiohttp", access_log: bool = True) -> None:
-    if config.identity is not None and (problem := secret_problem(config.identity)):
+    if problem := identity_problem(config):
         raise SystemExit(f"{config.source}: {problem}")
     router = Router(config, path, transport=transport, access_log=access_log)
     public = _bind(listen or config.listen)

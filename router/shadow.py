@@ -113,7 +113,7 @@ class ShadowMirror(Addon):
         self.comparator: Comparator = comparator or EqualityComparator()
         self.workers_per_route = workers_per_route
         self.figures: dict[str, ShadowFigures] = defaultdict(ShadowFigures)
-        self._queues: dict[tuple[str, int], list[_RouteQueue]] = {}
+        self._queues: dict[str, list[_RouteQueue]] = {}
         self.listeners: list[Any] = []  # callables(job, shadow_exchange_or_None, verdict_or_None)
         self._stopping = False
 
@@ -151,12 +151,19 @@ class ShadowMirror(Addon):
             figures.dropped += 1
 
     def _queue_for(self, route: str, size: int) -> asyncio.Queue[ShadowJob]:
-        key = (route, size)
-        if key not in self._queues:
+        current = self._queues.get(route)
+        if current is not None and current[0].queue.maxsize != size:
+            # The route's queue size changed (reload or admin): retire the old queue and its workers.
+            self.figures[route].dropped += current[0].queue.qsize()
+            for entry in current:
+                entry.worker.cancel()
+            current = None
+        if current is None:
             queue: asyncio.Queue[ShadowJob] = asyncio.Queue(maxsize=size)
-            self._queues[key] = [_RouteQueue(queue, asyncio.get_running_loop().create_task(self._work(queue)))
-                                 for _ in range(self.workers_per_route)]
-        return self._queues[key][0].queue
+            current = [_RouteQueue(queue, asyncio.get_running_loop().create_task(self._work(queue)))
+                       for _ in range(self.workers_per_route)]
+            self._queues[route] = current
+        return current[0].queue
 
     async def _work(self, queue: asyncio.Queue[ShadowJob]) -> None:
         while True:
