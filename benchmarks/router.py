@@ -1,0 +1,469 @@
+"""Claim: the router is fast enough to stand in front of the whole shop (issue 3, "Done means").
+
+In ONE run, against the SAME upstream (nginx, one worker, access log off, serving a static 1 KB JSON file on a
+free port, with its own temporary prefix and configuration), this measures with wrk
+(``wrk -t1 -c32 -d10s --latency``, then ``-c1`` for the latency one connection adds):
+
+1. ``direct``: wrk straight to the upstream nginx;
+2. ``nginx-proxy``: nginx as a reverse proxy, with the configuration ``python -m router export nginx`` writes
+   for a routes file whose default backend is the upstream and one ``/api/`` route to it (used as exported:
+   worker_processes auto, JSON access log on);
+3. ``router``: ``python -m router serve`` full-featured (aiohttp transport, metrics, JSON access log with
+   stderr redirected to a file, admin API enabled);
+4. what each choice costs: ``router --no-access-log``, ``router --transport httpx``, and ``router canary 50``
+   (the /api/ route at canary 50%, both sides the same upstream: the cost of the canary addon).
+
+Every request goes to ``/api/data.json`` (matched by the ``/api/`` route in both proxies). It prints
+requests/s, p50 and p99 of each, the ratios of requests/s against direct and against nginx-proxy, and
+PASS/MISS for the issue's targets: the full-featured router reaches at least 0.12x nginx-proxy's requests/s;
+adds at most 1 ms at p50 with one connection (router c1 p50 minus direct c1 p50); keeps p99 under 30 ms at
+32 connections.
+
+    .venv/bin/python benchmarks/router.py [--duration 10] [--connections 32] [--only direct,router,...]
+
+Not part of the test suite. Every process it starts is stopped (and checked gone) before it exits; the exit
+status is 1 when a target is missed, 2 when a measurement could not be made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PATH = "/api/data.json"
+TARGET_RATIO = 0.12  # router requests/s over nginx-proxy's
+TARGET_ADDED_P50_MS = 1.0  # router c1 p50 minus direct c1 p50
+TARGET_P99_MS = 30.0  # router p99 at 32 connections
+
+VARIANTS = ["direct", "nginx-proxy", "router", "router-no-access-log", "router-httpx", "router-canary50"]
+
+
+# -- processes -------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Process:
+    """A process started in its own process group, so stopping it takes its children (nginx workers) too."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str] | None = None
+    admin_url: str = ""  # routers only
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: S603
+                                         cwd=ROOT, env=self.env, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _group_alive(self.proc.pid):
+                self.proc.poll()
+                time.sleep(0.05)
+            if not _group_alive(self.proc.pid):
+                break
+        self.proc.wait(timeout=5)
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _group_alive(pgid: int) -> bool:
+    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    return bool(found.stdout.strip())
+
+
+def wait_healthy(process: Process, url: str, expect: bytes | None = None, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"{process.name} exited before it was healthy:\n{process.tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
+                body = response.read()
+                if response.status == 200 and (expect is None or body == expect):
+                    return
+                last = f"status {response.status}, {len(body)} bytes"
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.name} not healthy at {url} within {timeout:g}s ({last}):\n{process.tail()}")
+
+
+# -- wrk -------------------------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: str  # socket errors and non-2xx/3xx responses as wrk reports them, "" when none
+    command: str
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, connections: int, duration: float) -> Run:
+    argv = [WRK, "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)  # noqa: S603
+    out = done.stdout
+    if done.returncode != 0 or "Requests/sec" not in out:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{out}\n{done.stderr}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = [line.strip() for line in out.splitlines()
+              if line.strip().startswith(("Socket errors", "Non-2xx or 3xx"))]
+    return Run(rps, p50, p99, requests, "; ".join(errors), " ".join(argv))
+
+
+# -- the setups ------------------------------------------------------------------------------------------
+
+def upstream_conf(prefix: Path, root: Path, port: int) -> str:
+    return textwrap.dedent(f"""\
+        # The benchmark's upstream: one worker serving static files.
+        worker_processes 1;
+        pid {prefix}/nginx.pid;
+        error_log {prefix}/error.log warn;
+        events {{ worker_connections 4096; }}
+        http {{
+            access_log off;
+            client_body_temp_path {prefix}/client_body_temp;
+            proxy_temp_path {prefix}/proxy_temp;
+            fastcgi_temp_path {prefix}/fastcgi_temp;
+            uwsgi_temp_path {prefix}/uwsgi_temp;
+            scgi_temp_path {prefix}/scgi_temp;
+            keepalive_requests 1000000;
+            server {{
+                listen 127.0.0.1:{port};
+                root {root};
+                default_type application/json;
+            }}
+        }}
+        """)
+
+
+def routes_yaml(upstream: str, listen: str, *, canary: float | None = None) -> str:
+    backends = f'  upstream: {{targets: ["{upstream}"], health: {{path: /data.json, interval: 5}}}}\n'
+    if canary is None:
+        route = "  api: {path: /api/, backend: upstream}\n"
+    else:  # a second backend name on the same target, so both sides of the canary hit the same nginx
+        backends += f'  upstream-new: {{targets: ["{upstream}"], health: {{path: /data.json, interval: 5}}}}\n'
+        route = f"  api: {{path: /api/, backend: upstream-new, canary: {canary:g}}}\n"
+    return (f"version: 1\nlisten: {listen}\ndefault: upstream\nbackends:\n{backends}routes:\n{route}"
+            f"admin:\n  listen: 127.0.0.1:1\n  token_env: ROUTER_ADMIN_TOKEN\n")
+
+
+def json_body(size: int = 1024) -> bytes:
+    items: list[dict[str, object]] = []
+    body = b""
+    while True:
+        n = len(items)
+        items.append({"id": n, "sku": f"SKU-{n:06d}", "name": f"Product {n}", "price": "19.99", "stock": n * 7})
+        candidate = json.dumps({"items": items, "pad": ""}).encode()
+        if len(candidate) > size:
+            break
+        body = candidate
+    data = json.loads(body)
+    data["pad"] = "x" * (size - len(body))
+    result = json.dumps(data).encode()
+    assert len(result) == size, len(result)
+    return result
+
+
+@dataclass
+class Bench:
+    work: Path
+    duration: float
+    connections: int
+    processes: list[Process] = field(default_factory=list)
+    upstream_url: str = ""
+    body: bytes = b""
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    notes: list[str] = field(default_factory=list)
+
+    def launch(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
+        process = Process(name, argv, self.work / f"{name}.out", env)
+        self.processes.append(process)
+        process.start()
+        return process
+
+    def start_upstream(self) -> None:
+        prefix = self.work / "upstream"
+        root = prefix / "www"
+        (root / "api").mkdir(parents=True)
+        self.body = json_body()
+        for path in (root / "data.json", root / "api" / "data.json"):
+            path.write_bytes(self.body)
+        # nginx's workers run as nobody when started by root: let them read the files.
+        for directory in (self.work, prefix, root, root / "api"):
+            directory.chmod(0o755)
+        port = free_port()
+        conf = prefix / "nginx.conf"
+        conf.write_text(upstream_conf(prefix, root, port))
+        process = self.launch("upstream", [NGINX, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"])
+        self.upstream_url = f"http://127.0.0.1:{port}"
+        wait_healthy(process, self.upstream_url + PATH, self.body)
+
+    def start_nginx_proxy(self) -> tuple[Process, str]:
+        base = self.work / "nginx-proxy"
+        prefix = base / "run"
+        prefix.mkdir(parents=True)
+        port = free_port()
+        routes = base / "routes.yaml"
+        routes.write_text(routes_yaml(self.upstream_url, f"127.0.0.1:{port}"))
+        conf = base / "nginx.conf"
+        subprocess.run([PYTHON, "-m", "router", "export", "nginx", str(routes), "-o", str(conf),  # noqa: S603
+                        "--prefix", str(prefix)], cwd=ROOT, check=True, capture_output=True, timeout=60)
+        checked = subprocess.run([NGINX, "-t", "-p", str(prefix), "-c", str(conf)],  # noqa: S603
+                                 capture_output=True, text=True, timeout=30, check=False)
+        if checked.returncode != 0:
+            raise RuntimeError(f"nginx -t refused the export:\n{checked.stderr}")
+        process = self.launch("nginx-proxy", [NGINX, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"])
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(process, url + "/__router/health")
+        wait_healthy(process, url + PATH, self.body)
+        return process, url
+
+    def start_router(self, name: str, extra: list[str], canary: float | None = None) -> tuple[Process, str]:
+        port, admin = free_port(), free_port()
+        routes = self.work / f"{name}.yaml"
+        routes.write_text(routes_yaml(self.upstream_url, f"127.0.0.1:{port}", canary=canary))
+        env = {**os.environ, "ROUTER_ADMIN_TOKEN": self.token}
+        # stdout+stderr (the JSON access log goes to stderr) are redirected to WORK/NAME.out.
+        process = self.launch(name, [PYTHON, "-m", "router", "serve", "--config", str(routes),
+                                     "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}",
+                                     *extra], env)
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(process, url + "/__router/health")
+        wait_healthy(process, url + PATH, self.body)
+        process.admin_url = f"http://127.0.0.1:{admin}"
+        return process, url
+
+    def counters(self, process: Process) -> dict[str, object] | None:
+        request = urllib.request.Request(process.admin_url + "/counters",  # noqa: S310 - our own loopback URL
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own loopback URL
+                return json.loads(response.read())  # type: ignore[no-any-return]
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def measure(self, url: str) -> tuple[Run, Run]:
+        wrk(url, self.connections, 1)  # warm-up: pools filled, nothing recorded
+        loaded = wrk(url, self.connections, self.duration)
+        single = wrk(url, 1, self.duration)
+        return loaded, single
+
+
+def run_variant(bench: Bench, name: str) -> tuple[Run, Run, str]:
+    """Start the variant's proxy (if any), measure it, stop it; returns (c32 run, c1 run, note)."""
+    if name == "direct":
+        loaded, single = bench.measure(bench.upstream_url + PATH)
+        return loaded, single, "nginx 1 worker, static file"
+    if name == "nginx-proxy":
+        process, url = bench.start_nginx_proxy()
+        try:
+            loaded, single = bench.measure(url + PATH)
+        finally:
+            process.stop()
+        return loaded, single, "exported conf as is (workers auto, access log on)"
+    extra, canary = {
+        "router": ([], None),
+        "router-no-access-log": (["--no-access-log"], None),
+        "router-httpx": (["--transport", "httpx"], None),
+        "router-canary50": ([], 50.0),
+    }[name]
+    process, url = bench.start_router(name, extra, canary)
+    try:
+        loaded, single = bench.measure(url + PATH)
+        counters = bench.counters(process)
+    finally:
+        process.stop()
+    note = " ".join(extra) or ("canary 50 on /api/" if canary else "aiohttp, access log, metrics")
+    if counters is not None:
+        routes = counters.get("routes", {})
+        counted = sum(int(r.get("requests", 0)) for r in routes.values()) if isinstance(routes, dict) else 0
+        note += f"; {counted} requests counted"
+    log_lines = sum(1 for line in process.log.read_text(errors="replace").splitlines() if line.startswith("{"))
+    if log_lines:
+        note += f", {log_lines} log lines"
+    return loaded, single, note
+
+
+# -- report ----------------------------------------------------------------------------------------------
+
+def machine() -> str:
+    cpu = ""
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "")
+    except OSError:
+        pass
+    nginx_version = subprocess.run([NGINX, "-v"], capture_output=True, text=True, check=False).stderr.strip()  # noqa: S603
+    wrk_version = subprocess.run([WRK, "-v"], capture_output=True, text=True, check=False).stdout.split("\n")[0]  # noqa: S603
+    return (f"nproc {os.cpu_count()} ({cpu or platform.machine()}), {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, {nginx_version}, {wrk_version.split(' Copyright')[0]}")
+
+
+def report(results: dict[str, tuple[Run, Run, str]], connections: int) -> list[tuple[str, bool | None, str]]:
+    direct = results.get("direct")
+    proxy = results.get("nginx-proxy")
+
+    def ratio(run: Run, base: tuple[Run, Run, str] | None) -> str:
+        return f"{run.rps / base[0].rps:.3f}x" if base else "-"
+
+    c = connections
+    header = (f"{'variant':<21} {f'c{c} req/s':>10} {'x direct':>9} {'x nginx':>8} {f'c{c} p50':>9} {f'c{c} p99':>9}"
+              f" {'c1 req/s':>9} {'c1 p50':>8} {'c1 p99':>8} {'c1 +p50':>8}  notes")
+    print(header)
+    print("-" * len(header))
+    for name, (loaded, single, note) in results.items():
+        added = f"{single.p50_ms - direct[1].p50_ms:+.3f}" if direct else "-"
+        errors = [e for e in (loaded.errors, single.errors) if e]
+        print(f"{name:<21} {loaded.rps:>10.0f} {ratio(loaded, direct):>9} {ratio(loaded, proxy):>8}"
+              f" {loaded.p50_ms:>9.3f} {loaded.p99_ms:>9.3f} {single.rps:>9.0f} {single.p50_ms:>8.3f}"
+              f" {single.p99_ms:>8.3f} {added:>8}  {note}" + (f"; ERRORS: {' | '.join(errors)}" if errors else ""))
+    print("(latencies in ms; 'c1 +p50' = c1 p50 minus direct's c1 p50; ratios are of requests/s)")
+
+    verdicts: list[tuple[str, bool | None, str]] = []
+    router = results.get("router")
+    if router is None:
+        return verdicts
+    if proxy:
+        value = router[0].rps / proxy[0].rps
+        verdicts.append((f"router req/s >= {TARGET_RATIO}x nginx-proxy", value >= TARGET_RATIO,
+                         f"{router[0].rps:.0f} / {proxy[0].rps:.0f} = {value:.3f}x"))
+    if direct:
+        added = router[1].p50_ms - direct[1].p50_ms
+        verdicts.append((f"router adds <= {TARGET_ADDED_P50_MS:g} ms at p50 (c1)", added <= TARGET_ADDED_P50_MS,
+                         f"{router[1].p50_ms:.3f} - {direct[1].p50_ms:.3f} = {added:.3f} ms"))
+    verdicts.append((f"router p99 < {TARGET_P99_MS:g} ms (c{c})", router[0].p99_ms < TARGET_P99_MS,
+                     f"{router[0].p99_ms:.3f} ms"))
+    if router[0].errors or router[1].errors:
+        verdicts.append(("router answered without errors", False, f"{router[0].errors} {router[1].errors}"))
+    print()
+    for label, ok, detail in verdicts:
+        print(f"{'PASS' if ok else 'MISS'}  {label:<42} {detail}")
+    return verdicts
+
+
+def leftovers(bench: Bench) -> list[str]:
+    left = []
+    for process in bench.processes:
+        if process.proc is not None and _group_alive(process.pid):
+            left.append(f"{process.name} (process group {process.pid})")
+    found = subprocess.run(["pgrep", "-af", str(bench.work)], capture_output=True, text=True, check=False)  # noqa: S603, S607
+    left += [line for line in found.stdout.splitlines() if line.strip()]
+    return left
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default: %(default)s)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default: %(default)s)")
+    parser.add_argument("--only", default=",".join(VARIANTS),
+                        help="comma-separated variants to run, in this order (default: all: %(default)s)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs)")
+    args = parser.parse_args(argv)
+    variants = [v.strip() for v in args.only.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    for tool in (WRK, NGINX):
+        if not os.access(tool, os.X_OK):
+            print(f"{tool} is not installed", file=sys.stderr)
+            return 2
+
+    print(f"# router benchmark, {datetime.now(UTC).isoformat(timespec='seconds')}")
+    print(f"# command: {' '.join([Path(PYTHON).name, *sys.argv])}")
+    print(f"# machine: {machine()}")
+    print(f"# load: wrk -t1 -c{args.connections} -d{args.duration:g}s --latency, then -c1 (1 s warm-up at "
+          f"c{args.connections} first); GET {PATH} (1 KB JSON), same upstream for all")
+    work = Path(tempfile.mkdtemp(prefix="router-bench-"))
+    bench = Bench(work, args.duration, args.connections)
+    results: dict[str, tuple[Run, Run, str]] = {}
+    failed = False
+    try:
+        bench.start_upstream()
+        for name in variants:
+            print(f"# measuring {name} ...", file=sys.stderr, flush=True)
+            try:
+                results[name] = run_variant(bench, name)
+            except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+                failed = True
+                print(f"# {name}: not measured: {exc}", file=sys.stderr)
+    finally:
+        for process in reversed(bench.processes):
+            process.stop()
+        left = leftovers(bench)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    verdicts = report(results, args.connections)
+    if left:
+        print(f"\nLEFT RUNNING: {left}", file=sys.stderr)
+        return 2
+    print(f"\n# every process started was stopped (pgrep finds none){'; kept ' + str(work) if args.keep else ''}")
+    if failed:
+        return 2
+    return 1 if any(ok is False for _, ok, _ in verdicts) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
