@@ -8,11 +8,14 @@ called in the explicit order of ``RouterApp.addons``.
 
 from __future__ import annotations
 
-import json
-import logging
+import asyncio
+import contextlib
 import sys
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import BinaryIO
+
+import orjson
 
 from router.flow import Flow
 
@@ -33,20 +36,23 @@ class Addon:
 
 
 class AccessLog(Addon):
-    """One JSON object a line per request, carrying the request id the backends log too."""
+    """One JSON object a line per request, carrying the request id the backends log too.
 
-    def __init__(self, stream: object = None) -> None:
-        self.logger = logging.getLogger("router.access")
-        if not self.logger.handlers:
-            handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            self.logger.addHandler(handler)
-            self.logger.setLevel(logging.INFO)
-            self.logger.propagate = False
+    Lines go to a buffer flushed every ``flush_interval`` seconds and at shutdown, not through ``logging``
+    with a write and flush per request: under load the logging machinery alone cost a quarter of the
+    router's throughput (see the README's benchmark).
+    """
+
+    def __init__(self, stream: BinaryIO | None = None, *, flush_interval: float = 0.2) -> None:
+        self.stream: BinaryIO = stream if stream is not None else sys.stderr.buffer
+        self.flush_interval = flush_interval
+        self._lines: list[bytes] = []
+        self._task: asyncio.Task[None] | None = None
 
     def done(self, flow: Flow) -> None:
-        self.logger.info(json.dumps({
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        now = time.time()
+        self._lines.append(orjson.dumps({
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
             "request_id": flow.request_id,
             "method": flow.method,
             "path": flow.path,
@@ -60,4 +66,31 @@ class AccessLog(Addon):
             "client": flow.client,
             "fallback": flow.fallback_used,
             "error": flow.error,
-        }))
+        }, option=orjson.OPT_APPEND_NEWLINE))
+        if self._task is None:  # not started under a server (tests, scripts): write at once
+            self.flush()
+
+    def flush(self) -> None:
+        if self._lines:
+            lines, self._lines = self._lines, []
+            try:
+                self.stream.write(b"".join(lines))
+                self.stream.flush()
+            except (OSError, ValueError):  # a closed or full stderr must not take requests down
+                pass
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            self.flush()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._flusher())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.flush()

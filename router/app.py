@@ -30,7 +30,7 @@ from router.forwarding import AiohttpUpstream, Headers, Upstream, UpstreamReques
 from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY, VALID_REQUEST_ID
 from router.health import ActiveChecker, HealthRegistry
 from router.state import TableHolder
-from router.table import IDEMPOTENT_METHODS, Backend, RouteTable
+from router.table import IDEMPOTENT_METHODS, Backend, Match, RouteTable
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -137,7 +137,8 @@ class RouterApp:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         flow = Flow(method=method, path=raw_path.decode("latin-1"), query=scope.get("query_string", b""), headers=[],
                     client=str(client[0]), scheme=scope.get("scheme", "http"), host=host, request_id=request_id,
-                    match=table.match(method, "/"), backend=table.default, default_backend=table.default)
+                    match=Match(route=None, backend=table.default), backend=table.default,
+                    default_backend=table.default)
         try:
             flow.path = paths.normalise(raw_path)
             length = self._content_length(raw_headers, config.max_body)
@@ -284,19 +285,23 @@ class RouterApp:
         if capturing:
             flow.response_headers = headers
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        # One chunk is held back so the last one goes out with more_body=False: no extra empty message.
+        pending: bytes | None = None
         try:
             async for chunk in response.iter_body():
                 flow.bytes_out += len(chunk)
                 if capturing:
                     _capture(flow, "response_body", chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if pending is not None:
+                    await send({"type": "http.response.body", "body": pending, "more_body": True})
+                pending = chunk
         except UpstreamError as exc:
             # The status line is gone already; all that is left is to cut the connection short.
             flow.error = f"{exc.kind}: {exc}"
             raise ClientGone() from exc
         finally:
             response.close()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": pending or b"", "more_body": False})
 
     @staticmethod
     async def _reply(send: Send, flow: Flow, reply: Reply) -> None:

@@ -18,7 +18,8 @@ from router.health import HealthRegistry
 from router.state import TableHolder
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-RECENT = 4096  # latencies kept per (route, backend) for exact recent percentiles
+RECENT = 4096
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})  # latencies kept per (route, backend) for exact recent percentiles
 
 
 @dataclass
@@ -113,13 +114,22 @@ class Metrics(Addon):
         if shadow_snapshot is not None:
             self.registry.register(_ShadowCollector(shadow_snapshot))
         self.routes: dict[str, RouteFigures] = defaultdict(RouteFigures)
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
     def done(self, flow: Flow) -> None:
         status = flow.status or 0
         route, backend = flow.route_name, flow.backend
         seconds = flow.elapsed_ms() / 1000
-        self.requests.labels(route, backend, flow.method, str(status)).inc()
-        self.latency.labels(route, backend).observe(seconds)
+        # Clients choose methods: anything unusual is one label, or each made-up method would add series.
+        method = flow.method if flow.method in STANDARD_METHODS else "OTHER"
+        key = (route, backend, method, status)
+        children = self._children.get(key)
+        if children is None:  # .labels() hashes and locks on every call; cache the children instead
+            children = (self.requests.labels(route, backend, method, str(status)),
+                        self.latency.labels(route, backend))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         figures = self.routes[route]
         figures.requests += 1
         figures.status[f"{status // 100}xx"] += 1
