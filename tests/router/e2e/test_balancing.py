@@ -37,12 +37,18 @@ def pool_router(tmp_path_factory: pytest.TempPathFactory, pair: tuple[Upstream, 
             targets: ["{blue.url}", "{green.url}"]
             health: {{path: /healthz, interval: 0.2}}
             circuit: {{failures: 10000}}
+          busy:
+            targets: ["{blue.url}", "{green.url}"]
+            balance: least_busy
+            health: {{interval: 0}}
           sick:
             targets: ["{blue.url}"]
             health: {{path: "/healthz?fail=1", interval: 0.2}}
             circuit: {{failures: 10000}}
         routes:
           sick: {{path: /echo/sick/, backend: sick}}
+          busy-slow: {{path: /slow/, backend: busy}}
+          busy-echo: {{path: /echo/busy/, backend: busy}}
         """)
     with running_router(tmp_path_factory.mktemp("pool-router"), config) as (url, process, _path):
         yield Router(url, process)
@@ -101,3 +107,15 @@ def test_a_backend_whose_only_target_fails_its_checks_is_not_tried(pool_router: 
     assert response.status_code == 503
     body = response.json()
     assert (body["code"], body["route"], body["backend"]) == ("circuit_open", "sick", "sick")
+
+
+def test_least_busy_sends_new_requests_away_from_a_target_with_work_in_flight(pool_router: Router) -> None:
+    # Both routes use the least_busy backend. The slow request ties (both targets idle) and takes one
+    # target for 2 s; meanwhile every other request must go to the other target.
+    with httpx.Client(base_url=pool_router.url, timeout=10) as client, ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(client.get, "/slow/2")
+        time.sleep(0.3)
+        during = Counter(client.get("/echo/busy/x").headers["x-upstream"] for _ in range(10))
+        held = slow.result().headers["x-upstream"]
+    assert len(during) == 1 and held not in during, (held, during)
+    assert sum(during.values()) == 10
