@@ -1,0 +1,430 @@
+"""The catalog service's ASGI app (Starlette): the monolith's ``/api/catalog/`` contract, plus ``/healthz``.
+
+Handlers are thin: they authorise, read through :mod:`queries`, write through :mod:`services`, and render
+with :mod:`schemas`. What the monolith's DRF views do in which order is kept: authentication (the router's
+identity token), permission (401/403), method (405), object lookup (404), body parsing (400/415), validation
+(400), the write (409).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+import orjson
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from extracted.catalog import health, services
+from extracted.catalog.db import make_engine
+from extracted.catalog.exceptions import (
+    ApiError,
+    AuthenticationFailed,
+    BadRequest,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
+from extracted.catalog.identity import Caller, InvalidIdentity, verify
+from extracted.catalog.queries import Reader
+from extracted.catalog.schemas import (
+    MAX_BODY,
+    category_dict,
+    dump,
+    page_link,
+    parse_body,
+    parse_query,
+    product_dict,
+    product_query,
+)
+
+SECRET_ENV: Final = "ROUTER_IDENTITY_SECRET"  # noqa: S105 - the variable's name, not a secret
+IDENTITY_HEADER: Final = "x-identity-token"
+_VALID_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+PARSES: Final = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
+# Django's SecurityMiddleware and XFrameOptionsMiddleware add these to every monolith response.
+STATIC_HEADERS: Final = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+                         (b"referrer-policy", b"same-origin"), (b"cross-origin-opener-policy", b"same-origin")]
+_IRI_SAFE: Final = "/#%[]=:;$&()+,!?*@'~"
+
+log = logging.getLogger("extracted.catalog")
+access_log = logging.getLogger("extracted.catalog.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, with the extra fields (request id, status, ...) as keys."""
+
+    _standard = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in self._standard and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(level: str | None = None) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level or os.environ.get("CATALOG_LOG_LEVEL", "INFO"))
+
+
+class IdConvertor(Convertor[int]):
+    """A database id in a path: 1 to 18 digits (the monolith's route); anything else is a plain 404."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("catalog_id", IdConvertor())
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dump(data), status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(exc: ApiError) -> Response:
+    return json_response(exc.body(), exc.status, exc.headers())
+
+
+# --- per-request context ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class State:
+    engine: Engine
+    reader: Reader
+    inline_reads: bool  # SQLite answers in microseconds: no thread hop for reads
+
+    async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self.inline_reads:
+            return fn(*args, **kwargs)
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def authenticate(request: Request) -> Caller | None:
+    """The caller from the router's ``X-Identity-Token``; a token that is present but not valid is a 401."""
+    token = request.headers.get(IDENTITY_HEADER)
+    if not token:
+        return None
+    secret = os.environ.get(SECRET_ENV, "")
+    if not secret:
+        log.error("an identity token arrived but %s is not set; refusing it", SECRET_ENV)
+        raise _invalid_token()
+    try:
+        return verify(token, secret)
+    except InvalidIdentity as exc:
+        log.info("identity token refused: %s", exc, extra={"request_id": request.scope.get("request_id")})
+        raise _invalid_token() from None
+
+
+def _invalid_token() -> NotAuthenticated:
+    return AuthenticationFailed()
+
+
+async def read_body(request: Request) -> Callable[[], Any]:
+    """Reads the body (at most 1 MiB, like the monolith) and returns the parser to call when the view needs it."""
+    length = request.headers.get("content-length")
+    content_type = request.headers.get("content-type")
+    too_big = False
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        too_big = True
+        chunks = b""
+    else:
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                too_big = True
+                break
+            parts.append(chunk)
+        chunks = b"".join(parts)
+
+    def load() -> Any:
+        if too_big:
+            raise BadRequest()
+        return parse_body(chunks, content_type)
+
+    return load
+
+
+Handler = Callable[[Request, "Caller | None", State], Awaitable[Response]]
+
+
+class Resource:
+    """One URL of the API, like one DRF view: authentication, permission, method dispatch, error rendering."""
+
+    def __init__(self, name: str, handlers: dict[str, Handler], *, staff_only: bool = False) -> None:
+        self.name = name
+        self.handlers = dict(handlers)
+        if "GET" in self.handlers:
+            self.handlers["HEAD"] = self.handlers["GET"]
+        self.staff_only = staff_only
+        order = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+        self.allow = ", ".join(m for m in order if m in self.handlers or m == "OPTIONS")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        state: State = scope["app"].state.catalog
+        try:
+            response = await self.dispatch(request, state)
+            response.headers["Allow"] = self.allow
+        except BadRequest as exc:  # Django refuses these before DRF's view (no Allow header)
+            response = error_response(exc)
+        except ApiError as exc:
+            response = error_response(exc)
+            response.headers["Allow"] = self.allow
+        await response(scope, receive, send)
+
+    async def dispatch(self, request: Request, state: State) -> Response:
+        caller = authenticate(request)
+        method = request.method
+        if self.staff_only or method not in SAFE_METHODS:
+            if caller is None:
+                raise NotAuthenticated()
+            if not caller.is_staff:
+                raise PermissionDenied()
+        handler = self.handlers.get(method)
+        if handler is None:
+            if method == "OPTIONS":
+                return json_response({"name": self.name, "description": "", "renders": ["application/json"],
+                                      "parses": PARSES})
+            raise MethodNotAllowed(method)
+        return await handler(request, caller, state)
+
+
+def _is_staff(caller: Caller | None) -> bool:
+    return caller is not None and caller.is_staff
+
+
+def _absolute_base(request: Request) -> tuple[str, str]:
+    """Django's ``build_absolute_uri()`` split into ``scheme://host/path`` and the query string."""
+    scope = request.scope
+    host = request.headers.get("host")
+    if not host:
+        server = scope.get("server") or ("localhost", 80)
+        host = server[0] if server[1] in (80, 443) else f"{server[0]}:{server[1]}"
+    query = quote(scope.get("query_string", b"").decode("latin-1"), safe=_IRI_SAFE)
+    return f"{scope.get('scheme', 'http')}://{host}{quote(scope['path'])}", query
+
+
+# --- products -----------------------------------------------------------------------------------------------------
+
+
+async def product_list(request: Request, caller: Caller | None, state: State) -> Response:
+    params = dict(parse_query(request.scope.get("query_string", b"")))
+    query = product_query(params)
+    result = await state.read(state.reader.product_page, query, include_inactive=_is_staff(caller))
+    if result is None:
+        raise NotFound("Invalid page.")
+    count, number, rows = result
+    pages = max(1, -(-count // query.page_size))
+    next_link = previous_link = None
+    if number < pages or number > 1:
+        base, query_string = _absolute_base(request)
+        if number < pages:
+            next_link = page_link(base, query_string, number + 1)
+        if number > 1:
+            previous_link = page_link(base, query_string, None if number == 2 else number - 1)
+    return json_response({"count": count, "next": next_link, "previous": previous_link,
+                          "results": [product_dict(row) for row in rows]})
+
+
+async def product_create(request: Request, caller: Caller | None, state: State) -> Response:
+    load = await read_body(request)
+    return json_response(await run_in_threadpool(services.product_create, state.engine, load), 201)
+
+
+async def product_detail(request: Request, caller: Caller | None, state: State) -> Response:
+    row = await state.read(state.reader.product, request.path_params["id"], include_inactive=_is_staff(caller))
+    if row is None:
+        raise NotFound(services.PRODUCT_404)
+    return json_response(product_dict(row))
+
+
+def _product_update(partial: bool) -> Handler:
+    async def handler(request: Request, caller: Caller | None, state: State) -> Response:
+        load = await read_body(request)
+        data = await run_in_threadpool(services.product_update, state.engine, request.path_params["id"], load,
+                                       partial=partial)
+        return json_response(data)
+
+    return handler
+
+
+async def product_delete(request: Request, caller: Caller | None, state: State) -> Response:
+    await run_in_threadpool(services.product_delete, state.engine, request.path_params["id"])
+    return Response(status_code=204)
+
+
+async def product_stock(request: Request, caller: Caller | None, state: State) -> Response:
+    load = await read_body(request)
+    return json_response(await run_in_threadpool(services.stock_adjust, state.engine, request.path_params["id"],
+                                                 load))
+
+
+# --- categories ---------------------------------------------------------------------------------------------------
+
+
+async def category_list(request: Request, caller: Caller | None, state: State) -> Response:
+    rows = await state.read(state.reader.categories)
+    return json_response([category_dict(row) for row in rows])
+
+
+async def category_create(request: Request, caller: Caller | None, state: State) -> Response:
+    load = await read_body(request)
+    return json_response(await run_in_threadpool(services.category_create, state.engine, load), 201)
+
+
+async def category_detail(request: Request, caller: Caller | None, state: State) -> Response:
+    row = await state.read(state.reader.category, request.path_params["id"])
+    if row is None:
+        raise NotFound(services.CATEGORY_404)
+    return json_response(category_dict(row))
+
+
+def _category_update(partial: bool) -> Handler:
+    async def handler(request: Request, caller: Caller | None, state: State) -> Response:
+        load = await read_body(request)
+        data = await run_in_threadpool(services.category_update, state.engine, request.path_params["id"], load,
+                                       partial=partial)
+        return json_response(data)
+
+    return handler
+
+
+async def category_delete(request: Request, caller: Caller | None, state: State) -> Response:
+    await run_in_threadpool(services.category_delete, state.engine, request.path_params["id"])
+    return Response(status_code=204)
+
+
+# --- the app ------------------------------------------------------------------------------------------------------
+
+
+ROUTES: Final = [
+    Route("/api/catalog/categories/", Resource("Category List", {"GET": category_list, "POST": category_create})),
+    Route("/api/catalog/categories/{id:catalog_id}/", Resource("Category Instance", {
+        "GET": category_detail, "PUT": _category_update(False), "PATCH": _category_update(True),
+        "DELETE": category_delete})),
+    Route("/api/catalog/products/", Resource("Product List", {"GET": product_list, "POST": product_create})),
+    Route("/api/catalog/products/{id:catalog_id}/", Resource("Product Instance", {
+        "GET": product_detail, "PUT": _product_update(False), "PATCH": _product_update(True),
+        "DELETE": product_delete})),
+    Route("/api/catalog/products/{id:catalog_id}/stock/", Resource("Stock", {"POST": product_stock},
+                                                                   staff_only=True)),
+    Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
+]
+
+
+class NotFoundApp:
+    """Django's answer to a URL no route matches: a 301 to the same path with a slash when that one exists
+    (APPEND_SLASH), else the JSON 404."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] == "http" and not path.endswith("/"):
+            slashed = {**scope, "path": path + "/"}
+            for route in self.router.routes:
+                match, _ = route.matches(slashed)
+                if match.value != 0:  # Match.NONE
+                    location = quote(path + "/") + (
+                        "?" + quote(scope["query_string"].decode("latin-1"), safe=_IRI_SAFE)
+                        if scope.get("query_string") else "")
+                    response: Response = Response(status_code=301, headers={"Location": location},
+                                                  media_type="text/html; charset=utf-8")
+                    await response(scope, receive, send)
+                    return
+        await json_response({"detail": "Not found."}, 404)(scope, receive, send)
+
+
+class RequestContext:
+    """Request id (kept when sane, else created; returned), the monolith's static headers, one JSON access log
+    line per request, and a JSON 500 with the request id instead of any traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        rid_header = (b"x-request-id", request_id.encode())
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *STATIC_HEADERS, rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": request_id, "path": scope.get("path")})
+            if not response_started:
+                body = {"detail": "Internal server error.", "code": "server_error", "request_id": request_id}
+                await json_response(body, 500)(scope, receive, send_wrapper)
+        finally:
+            access_log.info("request", extra={
+                "request_id": request_id, "method": scope.get("method"), "path": scope.get("path"),
+                "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+
+def create_app(engine: Engine | None = None) -> Starlette:
+    """The ASGI app; ``engine`` defaults to one built from ``CATALOG_DATABASE_URL``."""
+    engine = engine if engine is not None else make_engine()
+    app = Starlette(routes=ROUTES)
+    app.router.redirect_slashes = False
+    app.router.default = NotFoundApp(app.router)
+    app.state.catalog = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite")
+    app.add_middleware(RequestContext)
+    return app
+
+
+def create_served_app() -> Starlette:
+    """uvicorn's factory for ``python -m extracted.catalog``: JSON logs on stderr, then the app."""
+    configure_logging()
+    return create_app()

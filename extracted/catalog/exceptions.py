@@ -1,0 +1,133 @@
+"""Errors of the catalog service.
+
+Tree::
+
+    CatalogError                         base of everything raised on purpose
+    ├── ConfigurationError               bad CATALOG_DATABASE_URL and the like (startup, exit status 1)
+    ├── NotAtHead                        the database is not at the Alembic head (startup refused)
+    └── ApiError                         answered as JSON with ``status`` and DRF's body shape
+        ├── BadRequest                   400 {"detail": "Bad request."}      (oversized body, too many fields)
+        ├── ParseError                   400 {"detail": "JSON parse error - ..."}
+        ├── ValidationFailed             400 {"field": ["message", ...]}     (DRF's field errors)
+        ├── NotAuthenticated             401 + WWW-Authenticate: Token
+        ├── AuthenticationFailed         401 {"detail": "Invalid token."}    + WWW-Authenticate: Token
+        ├── PermissionDenied             403
+        ├── NotFound                     404 {"detail": "..."}
+        ├── MethodNotAllowed             405 {"detail": "Method \\"X\\" not allowed."} + Allow
+        ├── UnsupportedMediaType         415
+        └── Conflict                     409 {"detail", "code", ...}
+            ├── OutOfStock               409 out_of_stock   (stock adjustment below zero)
+            └── ProtectedObject          409 protected      (deleting a category still in use)
+
+Handlers raise these; the app turns them into responses. Anything else becomes a JSON 500 carrying the
+request id, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CatalogError(Exception):
+    pass
+
+
+class ConfigurationError(CatalogError):
+    pass
+
+
+class NotAtHead(CatalogError):
+    pass
+
+
+class ApiError(CatalogError):
+    status = 400
+    default_detail = "Bad request."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail if detail is not None else self.default_detail
+        super().__init__(self.detail)
+
+    def body(self) -> Any:
+        return {"detail": self.detail}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class ParseError(ApiError):
+    status = 400
+    default_detail = "Malformed request."
+
+
+class ValidationFailed(ApiError):
+    """DRF's ValidationError: ``errors`` is ``{field: [message, ...]}`` in field order."""
+
+    status = 400
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("Invalid input.")
+
+    def body(self) -> Any:
+        return self.errors
+
+
+class NotAuthenticated(ApiError):
+    status = 401
+    default_detail = "Authentication credentials were not provided."
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Token"}
+
+
+class AuthenticationFailed(NotAuthenticated):
+    default_detail = "Invalid token."
+
+
+class PermissionDenied(ApiError):
+    status = 403
+    default_detail = "You do not have permission to perform this action."
+
+
+class NotFound(ApiError):
+    status = 404
+    default_detail = "Not found."
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+
+    def __init__(self, method: str) -> None:
+        super().__init__(f'Method "{method}" not allowed.')
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+    def __init__(self, media_type: str) -> None:
+        super().__init__(f'Unsupported media type "{media_type}" in request.')
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.extra = extra
+
+    def body(self) -> Any:
+        return {"detail": self.detail, "code": self.code, **self.extra}
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+
+
+class ProtectedObject(Conflict):
+    code = "protected"

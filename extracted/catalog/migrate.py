@@ -1,0 +1,63 @@
+"""The service's Alembic environment, driven from Python: ``upgrade_head()`` and the startup check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from extracted.catalog.db import ENV_VAR, make_engine
+from extracted.catalog.exceptions import NotAtHead
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version_catalog"
+FIX_COMMAND = "python -m extracted.catalog migrate"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the catalog has no migrations"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def upgrade_head(engine: Engine | None = None) -> tuple[str | None, str]:
+    """Brings the database to head; returns (revision before, head)."""
+    owned = engine is None
+    engine = engine or make_engine()
+    try:
+        before = current_revision(engine)
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        return before, head_revision()
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def check_at_head(engine: Engine) -> str:
+    """The head revision, or :class:`NotAtHead` saying what is there, what should be, and how to fix it."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        raise NotAtHead(
+            f"the catalog database ({where}) is at revision {current or '<none: empty database>'}, "
+            f"not at the migrations' head {head}; run `{FIX_COMMAND}` (with the same {ENV_VAR}) first"
+        )
+    return head

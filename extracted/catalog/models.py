@@ -1,0 +1,83 @@
+"""The catalog's tables: ``categories`` and ``products``, the monolith's columns under the same names.
+
+Types are chosen so rows copied from the monolith keep their values exactly: ``price`` NUMERIC(10,2),
+timestamps timezone-aware (PostgreSQL ``timestamptz``; SQLite and MariaDB keep UTC wall time with
+microseconds), booleans, unique ``sku`` and ``slug``, and foreign keys inside the service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit ids like Django's BigAutoField; SQLite only auto-increments an INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Timestamp = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+MAX_STOCK = 2_147_483_647
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    __table_args__ = {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(140), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(Id, ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        Index("ix_products_price", "price"),
+        Index("ix_products_name", "name"),
+        Index("ix_products_created_at", "created_at"),
+        {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    category_id: Mapped[int] = mapped_column(Id, ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+categories = cast(Table, Category.__table__)
+products = cast(Table, Product.__table__)

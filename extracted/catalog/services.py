@@ -1,0 +1,215 @@
+"""Writes of the catalog: categories, products and stock, each in one transaction (SQLAlchemy Core).
+
+Validation that needs the database (unique sku and slug, existing categories) runs inside the write's
+transaction through :class:`DbLookups`. Stock changes are one conditional UPDATE (``stock >= n``), so two
+concurrent adjustments can never take the stock below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, exists, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from extracted.catalog.exceptions import NotFound, OutOfStock, ProtectedObject, ValidationFailed
+from extracted.catalog.models import categories, products
+from extracted.catalog.schemas import (
+    Lookups,
+    category_dict,
+    product_dict,
+    validate_category,
+    validate_product,
+    validate_stock_adjustment,
+)
+
+PRODUCT_404 = "No Product matches the given query."
+CATEGORY_404 = "No Category matches the given query."
+PRODUCT_COLUMNS = (products.c.id, products.c.sku, products.c.name, products.c.description, products.c.price,
+                   products.c.stock, products.c.is_active, products.c.category_id, products.c.created_at,
+                   products.c.updated_at)
+CATEGORY_COLUMNS = (categories.c.id, categories.c.name, categories.c.slug, categories.c.parent_id)
+
+
+class DbLookups(Lookups):
+    def __init__(self, conn: Connection, *, product_id: int | None = None, category_id: int | None = None) -> None:
+        self.conn = conn
+        self.product_id = product_id
+        self.category_id = category_id
+
+    def sku_taken(self, sku: str) -> bool:
+        condition = products.c.sku == sku
+        if self.product_id is not None:
+            condition = and_(condition, products.c.id != self.product_id)
+        return bool(self.conn.execute(select(exists().where(condition))).scalar())
+
+    def slug_taken(self, slug: str) -> bool:
+        condition = categories.c.slug == slug
+        if self.category_id is not None:
+            condition = and_(condition, categories.c.id != self.category_id)
+        return bool(self.conn.execute(select(exists().where(condition))).scalar())
+
+    def category_exists(self, category_id: int) -> bool:
+        return bool(self.conn.execute(select(exists().where(categories.c.id == category_id))).scalar())
+
+
+def _now(conn: Connection) -> datetime:
+    now = datetime.now(UTC)
+    # MariaDB's DATETIME has no zone: UTC wall time, like Django writes it.
+    return now.replace(tzinfo=None) if conn.dialect.name in ("mysql", "mariadb") else now
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def descendant_ids(conn: Connection, category_id: int) -> set[int]:
+    """The category and everything under it (one query, a walk in memory, like the monolith)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in conn.execute(select(categories.c.id, categories.c.parent_id)):
+        children.setdefault(parent_id, []).append(pk)
+    found: set[int] = set()
+    stack = [category_id]
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        found.add(current)
+        stack.extend(children.get(current, ()))
+    return found
+
+
+# --- products -------------------------------------------------------------------------------------------------------
+
+
+def _product_row(conn: Connection, product_id: int) -> Any:
+    row = conn.execute(select(*PRODUCT_COLUMNS).where(products.c.id == product_id)).first()
+    if row is None:
+        raise NotFound(PRODUCT_404)
+    return row
+
+
+def product_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
+    body = load()
+    with engine.begin() as conn:
+        values = validate_product(body, DbLookups(conn), partial=False)
+        now = _now(conn)
+        row = {"description": "", "stock": 0, "is_active": True, **values, "created_at": now, "updated_at": now}
+        try:
+            with conn.begin_nested():
+                key = conn.execute(insert(products).values(**row)).inserted_primary_key
+                assert key is not None
+                product_id = key[0]
+        except IntegrityError:
+            validate_product(body, DbLookups(conn), partial=False)  # a concurrent writer took the sku
+            raise
+    return _render_product(product_id, row)
+
+
+def _render_product(product_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    return product_dict((product_id, row["sku"], row["name"], row["description"], row["price"], row["stock"],
+                         row["is_active"], row["category_id"], _aware(row["created_at"]),
+                         _aware(row["updated_at"])))
+
+
+def product_update(engine: Engine, product_id: int, load: Callable[[], Any], *, partial: bool) -> dict[str, Any]:
+    with engine.begin() as conn:
+        current = _product_row(conn, product_id)
+        body = load()
+        values = validate_product(body, DbLookups(conn, product_id=product_id), partial=partial)
+        values["updated_at"] = _now(conn)
+        try:
+            with conn.begin_nested():
+                conn.execute(update(products).where(products.c.id == product_id).values(**values))
+        except IntegrityError:
+            validate_product(body, DbLookups(conn, product_id=product_id), partial=partial)
+            raise
+    row = dict(current._mapping)
+    row.update(values)
+    return _render_product(product_id, row)
+
+
+def product_delete(engine: Engine, product_id: int) -> None:
+    with engine.begin() as conn:
+        _product_row(conn, product_id)
+        conn.execute(delete(products).where(products.c.id == product_id))
+
+
+def stock_adjust(engine: Engine, product_id: int, load: Callable[[], Any]) -> dict[str, Any]:
+    """Adds ``delta`` (may be negative) to the stock; refuses to go below zero (409 ``out_of_stock``)."""
+    with engine.begin() as conn:
+        _product_row(conn, product_id)  # 404 before the body is looked at, as in the monolith
+        delta, _reason = validate_stock_adjustment(load())
+        condition = products.c.id == product_id
+        if delta < 0:
+            condition = and_(condition, products.c.stock >= -delta)
+        result = conn.execute(update(products).where(condition)
+                              .values(stock=products.c.stock + delta, updated_at=_now(conn)))
+        row = _product_row(conn, product_id)
+        if not result.rowcount:
+            raise OutOfStock(f"Stock of {row.sku} is {row.stock}; it cannot go down by {-delta}.",
+                             available=row.stock)
+    return product_dict(row)
+
+
+# --- categories -----------------------------------------------------------------------------------------------------
+
+
+def _category_row(conn: Connection, category_id: int) -> Any:
+    row = conn.execute(select(*CATEGORY_COLUMNS).where(categories.c.id == category_id)).first()
+    if row is None:
+        raise NotFound(CATEGORY_404)
+    return row
+
+
+def category_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
+    body = load()
+    with engine.begin() as conn:
+        values = validate_category(body, DbLookups(conn), partial=False)
+        values.setdefault("parent_id", None)
+        try:
+            with conn.begin_nested():
+                key = conn.execute(insert(categories).values(**values)).inserted_primary_key
+                assert key is not None
+                category_id = key[0]
+        except IntegrityError:
+            validate_category(body, DbLookups(conn), partial=False)
+            raise
+    return category_dict((category_id, values["name"], values["slug"], values["parent_id"]))
+
+
+def category_update(engine: Engine, category_id: int, load: Callable[[], Any], *, partial: bool) -> dict[str, Any]:
+    with engine.begin() as conn:
+        current = _category_row(conn, category_id)
+        body = load()
+        values = validate_category(body, DbLookups(conn, category_id=category_id), partial=partial)
+        parent_id = values.get("parent_id", current.parent_id)
+        if parent_id is not None and parent_id in descendant_ids(conn, category_id):
+            raise ValidationFailed({"parent": ["A category cannot be placed under itself or one of its children."]})
+        row = {"name": current.name, "slug": current.slug, **values, "parent_id": parent_id}
+        try:
+            with conn.begin_nested():
+                conn.execute(update(categories).where(categories.c.id == category_id).values(**row))
+        except IntegrityError:
+            validate_category(body, DbLookups(conn, category_id=category_id), partial=partial)
+            raise
+    return category_dict((category_id, row["name"], row["slug"], row["parent_id"]))
+
+
+def category_delete(engine: Engine, category_id: int) -> None:
+    protected = ProtectedObject("This category still has products or subcategories.")
+    with engine.begin() as conn:
+        _category_row(conn, category_id)
+        in_use = conn.execute(select(
+            or_(exists().where(products.c.category_id == category_id),
+                exists().where(categories.c.parent_id == category_id))
+        )).scalar()
+        if in_use:
+            raise protected
+        try:
+            with conn.begin_nested():
+                conn.execute(delete(categories).where(categories.c.id == category_id))
+        except IntegrityError:
+            raise protected from None
