@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 
 MAX_BODY = 64 * 1024
 ROUTE_PATH = re.compile(r"^/routes/([A-Za-z0-9][A-Za-z0-9_-]{0,62})$")
-EDITABLE = {"backend", "canary", "shadow", "fallback"}
+EDITABLE = {"backend", "canary", "shadow", "fallback", "freeze"}
+MAX_FREEZE_SECONDS = 300
 
 
 class AdminError(Exception):
@@ -165,6 +167,15 @@ class AdminApp:
         routes = raw.get("routes") or {}
         if name not in routes:
             raise AdminError(404, f"no route {name!r}")
+        if "freeze" in changes:
+            routes[name].pop("frozen_until", None)
+            seconds = changes.pop("freeze")
+            if seconds:  # 0 or null lifts a freeze
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
+                        or not 0 < seconds <= MAX_FREEZE_SECONDS:
+                    raise AdminError(400, f"routes.{name}.freeze: {seconds!r} is not a number of seconds "
+                                          f"(0-{MAX_FREEZE_SECONDS})")
+                routes[name]["frozen_until"] = time.time() + float(seconds)
         for key, value in changes.items():
             if value is None:
                 routes[name].pop(key, None)

@@ -144,6 +144,9 @@ class RouteSpec(Spec):
     fallback: str | None = None
     shadow: ShadowSpec | None = None
     shadow_writes: bool = False
+    # Writes answered 503 (Retry-After) until this unix time: the cutover's short write freeze. Set through
+    # the admin API as `freeze: SECONDS`, so a freeze lifts itself even if whoever set it goes away.
+    frozen_until: Annotated[float, Field(ge=0)] | None = None
 
     @field_validator("methods")
     @classmethod
@@ -369,6 +372,7 @@ def _build(spec: FileSpec, *, version: str) -> RouteTable:
             shadow=Shadow(backend=r.shadow.backend, methods=frozenset(m.upper() for m in r.shadow.methods),
                           queue=r.shadow.queue) if r.shadow else None,
             shadow_writes=r.shadow_writes,
+            frozen_until=r.frozen_until,
         )
         for name, r in spec.routes.items()
     )

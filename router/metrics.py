@@ -18,8 +18,8 @@ from router.health import HealthRegistry
 from router.state import TableHolder
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-RECENT = 4096
-STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})  # latencies kept per (route, backend) for exact recent percentiles
+RECENT = 4096  # latencies kept per (route, backend) for exact recent percentiles
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 
 @dataclass
@@ -133,7 +133,9 @@ class Metrics(Addon):
         figures = self.routes[route]
         figures.requests += 1
         figures.status[f"{status // 100}xx"] += 1
-        if flow.error and flow.target is None and status < 500:
+        if flow.target is None and not flow.attempt_errors:
+            # The router answered without asking any backend (a refused request, a write freeze): that
+            # says nothing about the backends' health, so it stays out of their error rates.
             figures.rejected += 1
             return
         per_backend = figures.backends[backend]

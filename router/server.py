@@ -18,6 +18,7 @@ from router.app import Receive, RouterApp, Scope, Send
 from router.canary import Canary
 from router.config import RouterConfig
 from router.forwarding import AiohttpUpstream, HttpxUpstream
+from router.freeze import WriteFreeze
 from router.identity import IdentityBridge, secret_problem
 from router.metrics import Metrics
 from router.reload import Reloader
@@ -38,7 +39,7 @@ class Router:
         self.reloader = Reloader(tables, path, checks=[identity_problem]) if path is not None else None
         # Order matters: later addons see what earlier ones decided (identity before the canary, which is
         # sticky by user; metrics and the access log last, to record the final backend and status).
-        self.app.addons.extend([self.identity, Canary(tables), self.shadow, self.metrics])
+        self.app.addons.extend([WriteFreeze(), self.identity, Canary(tables), self.shadow, self.metrics])
         if access_log:
             log = AccessLog()
             self.app.addons.append(log)
