@@ -76,7 +76,10 @@ class IdentityBridge(Addon):
 
     async def request(self, flow: Flow) -> Reply | None:
         spec = self.tables.current.identity
-        if spec is None or flow.match.route is None:
+        route = flow.match.route
+        # Only requests that may reach another backend than the monolith need a token (the monolith knows
+        # its own sessions): a route that is still plainly on the default backend costs no look-up.
+        if spec is None or route is None or (route.backend == flow.default_backend and route.shadow is None):
             return None
         credential = self._credential(flow, spec)
         if credential is None:

@@ -1,0 +1,156 @@
+"""The shop's whole migration stack as real processes: monolith (gunicorn), router, catalog service, and the
+plan's sync follower — configured to find each other, started in order, stopped on exit.
+
+Used by `make demo` (fixed ports 8000/8080/8081/8101 under var/) and by the end-to-end test (free ports,
+a scratch directory). Everything runs from this repository's own files: the routes file and the plan are
+copied with this stack's ports and databases filled in.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from strangler.processes import ManagedProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Ports:
+    monolith: int = 8000
+    router: int = 8080
+    admin: int = 8081
+    service: int = 8101
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(free_port(), free_port(), free_port(), free_port())
+
+
+@dataclass
+class Stack:
+    var: Path
+    ports: Ports = field(default_factory=Ports)
+    monolith_url: str | None = None  # a database URL; default: SQLite under var/
+    catalog_url: str | None = None
+    workers: int = 2
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.var.mkdir(parents=True, exist_ok=True)
+        self.logs = self.var / "logs"
+        self.monolith_url = self.monolith_url or f"sqlite:///{self.var / 'shop.sqlite3'}"
+        self.catalog_url = self.catalog_url or f"sqlite:///{self.var / 'catalog.sqlite3'}"
+        self.secrets = self._secrets()
+        self.routes_path = self.var / "routes.yaml"
+        self.plan_path = self.var / "catalog-plan.yaml"
+        self._write_routes()
+        self._write_plan()
+
+    # -- configuration ---------------------------------------------------------------------------------
+
+    def _secrets(self) -> dict[str, str]:
+        """Generated once per var directory (never committed), reused across runs of the same stack."""
+        path = self.var / "secrets.yaml"
+        if path.exists():
+            loaded: dict[str, str] = yaml.safe_load(path.read_text())
+            return loaded
+        values = {name: secrets.token_urlsafe(32) for name in
+                  ("ROUTER_ADMIN_TOKEN", "ROUTER_IDENTITY_SECRET", "CATALOG_SERVICE_TOKEN", "DJANGO_SECRET_KEY")}
+        path.write_text(yaml.safe_dump(values))
+        path.chmod(0o600)
+        return values
+
+    @property
+    def router_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.router}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.admin}"
+
+    @property
+    def monolith_http(self) -> str:
+        return f"http://127.0.0.1:{self.ports.monolith}"
+
+    @property
+    def service_http(self) -> str:
+        return f"http://127.0.0.1:{self.ports.service}"
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, **self.secrets,
+               "MONOLITH_DATABASE_URL": str(self.monolith_url), "CATALOG_DATABASE_URL": str(self.catalog_url),
+               "SHOP_VAR_DIR": str(self.var), "CATALOG_VAR_DIR": str(self.var),
+               "STRANGLER_STATE_DB": str(self.var / "strangler-state.sqlite3"),
+               "CATALOG_SERVICE_URL": self.service_http}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        return env
+
+    def _write_routes(self) -> None:
+        routes: dict[str, Any] = yaml.safe_load((ROOT / "router" / "routes.yaml").read_text())
+        routes["listen"] = f"127.0.0.1:{self.ports.router}"
+        routes["admin"]["listen"] = f"127.0.0.1:{self.ports.admin}"
+        routes["backends"]["monolith"]["targets"] = [self.monolith_http]
+        routes["backends"]["catalog"]["targets"] = [self.service_http]
+        routes["identity"]["resolve_url"] = f"{self.monolith_http}/api/accounts/me/"
+        self.routes_path.write_text(yaml.safe_dump(routes, sort_keys=False))
+
+    def _write_plan(self) -> None:
+        plan: dict[str, Any] = yaml.safe_load((ROOT / "migration_plans" / "catalog.yaml").read_text())
+        plan["service"]["start"] = ["{python}", "-m", "extracted.catalog", "--port", str(self.ports.service)]
+        plan["service"]["url"] = self.service_http
+        plan["router"]["admin_url"] = self.admin_url
+        self.plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+
+    # -- processes -------------------------------------------------------------------------------------
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env(),  # noqa: S603
+                              capture_output=True, text=True, timeout=1800)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed ({done.returncode}):\n"
+                               f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        return done
+
+    def _start(self, name: str, argv: list[str], health: str | None) -> ManagedProcess:
+        process = ManagedProcess(name, argv, log_path=self.logs / f"{name}.log", env=self.env(), cwd=ROOT)
+        self.processes[name] = process
+        process.start()
+        if health:
+            process.wait_healthy(health, timeout=60)
+        return process
+
+    def setup_monolith(self, *seed_args: str) -> None:
+        self.manage("migrate", "-v0")
+        self.manage("seed_shop", "-v0", "--if-empty", *seed_args)
+
+    def start_monolith(self) -> ManagedProcess:
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        return self._start("monolith", [gunicorn, "legacy_monolith.wsgi", "--bind",
+                                        f"127.0.0.1:{self.ports.monolith}", "--workers", str(self.workers),
+                                        "--graceful-timeout", "5"], f"{self.monolith_http}/healthz")
+
+    def start_router(self) -> ManagedProcess:
+        return self._start("router", [sys.executable, "-m", "router", "serve", "--config", str(self.routes_path)],
+                           f"{self.router_url}/__router/health")
+
+    def start_service(self) -> ManagedProcess:
+        return self._start("catalog", [sys.executable, "-m", "extracted.catalog", "--port", str(self.ports.service)],
+                           f"{self.service_http}/healthz")
+
+    def start_follower(self) -> ManagedProcess:
+        return self._start("follower", [sys.executable, "manage.py", "strangler", "follow", str(self.plan_path),
+                                        "--interval", "0.5"], None)
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+        self.processes.clear()

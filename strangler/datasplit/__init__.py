@@ -1,0 +1,60 @@
+"""The data-split engine: move a set of monolith tables into a service's own database and keep them in step.
+
+Operations (each a function here and a CLI entry ``python manage.py strangler split OP PLAN``)::
+
+    split = open_split("migration_plans/catalog.yaml")          # reverse=True: service -> monolith
+    check(split) · provision(split) · capture(split) · uncapture(split) · copy(split) · sync(split)
+    verify(split) · status(split)
+
+Modules: ``plan`` (the YAML schema), ``columns`` (column kinds), ``mapping`` (the plan checked against
+introspection), ``databases`` (where the databases are), ``engines/`` (one class per database kind, and the
+transfers between them), one module per operation, ``progress``, ``exceptions``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .capture import capture, uncapture
+from .copy import copy
+from .databases import Split, bind
+from .exceptions import DataSplitError, PlanError
+from .plan import Plan, load_plan
+from .provision import provision
+from .status import status
+from .sync import sync
+from .verify import verify
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    import psycopg
+    import pymysql
+    import sqlalchemy
+
+    return (sqlite3.Error, psycopg.Error, pymysql.Error, sqlalchemy.exc.DBAPIError)
+
+
+DRIVER_ERRORS = _driver_errors()
+
+
+def open_split(plan: str | Path | Plan, *, reverse: bool = False) -> Split:
+    loaded = plan if isinstance(plan, Plan) else load_plan(plan)
+    return bind(loaded, reverse=reverse)
+
+
+def check(split: Split) -> dict[str, Any]:
+    """The plan against both databases: every table and column exists, kinds convert, scales are known."""
+    pairs = split.pairs()
+    return {"plan": split.plan.name, "ok": True, "direction": "reverse" if split.plan.reverse else "forward",
+            "source": split.source.display, "target": split.target.display,
+            "tables": [{"source": p.source.table, "target": p.target.table, "key": p.source.key,
+                        "columns": {s.name: f"{t.name} ({s.kind}" + (f", scale {sc})" if sc is not None else ")")
+                                    for s, t, sc in zip(p.source.columns, p.target.columns, p.scales, strict=True)}}
+                       for p in pairs]}
+
+
+__all__ = ["DRIVER_ERRORS", "DataSplitError", "Plan", "PlanError", "Split", "bind", "capture", "check", "copy",
+           "load_plan", "open_split", "provision", "status", "sync", "uncapture", "verify"]

@@ -1,0 +1,228 @@
+"""MariaDB / MySQL: LOAD DATA LOCAL INFILE into a temporary staging table, then INSERT ... ON DUPLICATE KEY.
+
+Sessions run in UTC (``time_zone = '+00:00'``), strict mode, and ``NO_AUTO_VALUE_ON_ZERO`` (a copied key 0
+stays 0). Every statement is sent with a parameter list, so a literal ``%`` is written ``%%``.
+
+Commit order of the changelog: AUTO_INCREMENT ids are taken at insert time. :meth:`changelog_barrier` takes
+``LOCK TABLES <changelog> WRITE`` for an instant, which waits for every open transaction that has written to
+the changelog (they hold its metadata lock until they end); the max id read then has nothing in flight below.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pymysql
+
+from ..columns import Column
+from ..exceptions import DatabaseError
+from ..mapping import Binding
+from .base import RS, Engine, KeyRange
+
+SESSION = ("SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
+           "NO_ENGINE_SUBSTITUTION', group_concat_max_len = 4294967295, lock_wait_timeout = 60")
+
+
+class MySQLEngine(Engine):
+    kind: ClassVar[str] = "mysql"
+    int_cast: ClassVar[str] = "SIGNED"
+    float_type: ClassVar[str] = "DOUBLE"
+
+    def q(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def _connect(self, database: str | None, autocommit: bool) -> pymysql.Connection[Any]:
+        u = self.url
+        try:
+            conn = pymysql.connect(host=u.host or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
+                                   password=u.password or "", database=database, charset="utf8mb4",
+                                   local_infile=True, autocommit=autocommit, connect_timeout=10)
+        except pymysql.Error as exc:
+            raise DatabaseError(f"{self.label} database {self.display}: {exc}") from exc
+        with conn.cursor() as cur:
+            cur.execute(SESSION)
+        return conn
+
+    def connect(self, *, autocommit: bool = True) -> pymysql.Connection[Any]:
+        return self._connect(self.url.database, autocommit)
+
+    def exists(self) -> bool:
+        with self._connect(None, True) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [self.url.database])
+            return cur.fetchone() is not None
+
+    def create(self) -> bool:
+        if self.exists():
+            return False
+        with self._connect(None, True) as conn, conn.cursor() as cur:
+            # Binary collation: the split must not merge keys that differ only in case or accents.
+            cur.execute(f"CREATE DATABASE {self.q(self.url.database or '')} CHARACTER SET utf8mb4 "
+                        "COLLATE utf8mb4_bin")
+        return True
+
+    def drop(self) -> None:
+        with self._connect(None, True) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {self.q(self.url.database or '')}")
+
+    def begin(self, conn: Any) -> None:
+        conn.begin()
+
+    def prepare_writer(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION foreign_key_checks = 0")
+
+    def table_exists(self, conn: Any, table: str) -> bool:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND "
+                        "table_name = %s", [table])
+            return cur.fetchone() is not None
+
+    def adapter(self, col: Column) -> Callable[[Any], Any] | None:
+        if col.kind == "datetime":
+            return lambda v: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
+        if col.kind == "bool":
+            return lambda v: int(v) if isinstance(v, bool) else v
+        return None
+
+    def upsert_sql(self, b: Binding) -> str:
+        cols = ", ".join(self.q(c) for c in b.names)
+        marks = ", ".join(["%s"] * len(b.names))
+        rest = [c for c in b.names if c != b.key] or [b.key]
+        return (f"INSERT INTO {self.q(b.table)} ({cols}) VALUES ({marks}) ON DUPLICATE KEY UPDATE "
+                + ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in rest))
+
+    def reset_sequence(self, conn: Any, b: Binding) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT EXTRA FROM information_schema.columns WHERE table_schema = DATABASE() AND "
+                        "table_name = %s AND column_name = %s", [b.table, b.key])
+            row = cur.fetchone()
+            if not row or "auto_increment" not in (row[0] or "").lower():
+                return
+            cur.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}", [])
+            top = cur.fetchone()[0]
+            if top is not None:
+                cur.execute(f"ALTER TABLE {self.q(b.table)} AUTO_INCREMENT = {int(top) + 1}", [])
+
+    def load_copy_text(self, conn: Any, b: Binding, text: str) -> None:
+        stage = self.q(f"strangler_stage_{b.table}")
+        cols = ", ".join(self.q(c) for c in b.names)
+        fd, path = tempfile.mkstemp(prefix="strangler-", suffix=".tsv")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            with conn.cursor() as cur:
+                cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {stage}", [])
+                cur.execute(f"CREATE TEMPORARY TABLE {stage} ENGINE=InnoDB AS SELECT {cols} FROM {self.q(b.table)} "
+                            "LIMIT 0", [])
+                cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {stage} CHARACTER SET utf8mb4 ({cols})", [path])
+                rest = [c for c in b.names if c != b.key] or [b.key]
+                cur.execute(f"INSERT INTO {self.q(b.table)} ({cols}) SELECT {cols} FROM {stage} "
+                            "ON DUPLICATE KEY UPDATE " + ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in rest),
+                            [])
+                cur.execute(f"DROP TEMPORARY TABLE {stage}", [])
+        finally:
+            os.unlink(path)
+
+    # -- capture -----------------------------------------------------------------------------------------
+    def ensure_changelog(self, conn: Any, changelog: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.q(changelog)} (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+                        "table_name VARCHAR(128) NOT NULL, row_key VARCHAR(255) NOT NULL, op CHAR(1) NOT NULL, "
+                        "changed_at DOUBLE NOT NULL) ENGINE=InnoDB", [])
+
+    def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
+        cl, t, k = self.q(changelog), self.q(b.table), self.q(b.key)
+        tname = "'" + b.table.replace("'", "''") + "'"
+        now = "UNIX_TIMESTAMP(NOW(6))"
+        ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
+        self.uninstall_capture(conn, changelog, b.table)
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TRIGGER {self.q(self.trigger_name(changelog, b.table, '_i'))} AFTER INSERT ON {t} "
+                        f"FOR EACH ROW {ins}NEW.{k}, 'I', {now})", [])
+            cur.execute(f"CREATE TRIGGER {self.q(self.trigger_name(changelog, b.table, '_u'))} AFTER UPDATE ON {t} "
+                        f"FOR EACH ROW BEGIN {ins}NEW.{k}, 'U', {now}); IF NOT (OLD.{k} <=> NEW.{k}) THEN "
+                        f"{ins}OLD.{k}, 'D', {now}); END IF; END", [])
+            cur.execute(f"CREATE TRIGGER {self.q(self.trigger_name(changelog, b.table, '_d'))} AFTER DELETE ON {t} "
+                        f"FOR EACH ROW {ins}OLD.{k}, 'D', {now})", [])
+
+    def uninstall_capture(self, conn: Any, changelog: str, table: str) -> None:
+        with conn.cursor() as cur:
+            for suffix in ("_i", "_u", "_d"):
+                cur.execute(f"DROP TRIGGER IF EXISTS {self.q(self.trigger_name(changelog, table, suffix))}", [])
+
+    def capture_installed(self, conn: Any, changelog: str, table: str) -> bool:
+        names = [self.trigger_name(changelog, table, s) for s in ("_i", "_u", "_d")]
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND "
+                        "event_object_table = %s AND trigger_name IN (%s, %s, %s)", [table, *names])
+            return int(cur.fetchone()[0]) == 3
+
+    def changelog_barrier(self, conn: Any, changelog: str) -> int:
+        with conn.cursor() as cur:
+            cur.execute(f"LOCK TABLES {self.q(changelog)} WRITE", [])
+            try:
+                cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.q(changelog)}", [])
+                return int(cur.fetchone()[0])
+            finally:
+                cur.execute("UNLOCK TABLES", [])
+
+    def write_state(self, conn: Any, table: str, plan: str, item: str, value: str | None) -> None:
+        import time
+
+        with conn.cursor() as cur:
+            cur.execute(f"INSERT INTO {self.q(table)} (plan, item, value, updated_at) VALUES (%s, %s, %s, %s) "
+                        "ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)",
+                        [plan, item, value, time.time()])
+
+    # -- checksums ---------------------------------------------------------------------------------------
+    def concat(self, parts: Any) -> str:
+        return "CONCAT(" + ", ".join(parts) + ")"
+
+    def canonical(self, col: Column, scale: int | None) -> str:
+        c = self.q(col.name)
+        match col.kind:
+            case "int":
+                return f"CAST({c} AS CHAR)"
+            case "decimal":
+                return f"CAST(CAST({c} AS DECIMAL(65, {scale or 0})) AS CHAR)"
+            case "float":
+                return f"CAST(CAST({c} AS DECIMAL(65, 6)) AS CHAR)"
+            case "bool":
+                return f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END"
+            case "datetime":
+                return f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
+            case "date":
+                return f"DATE_FORMAT({c}, '%%Y-%%m-%%d')"
+            case "time":
+                return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
+            case "bytes":
+                return f"LOWER(HEX({c}))"
+            case _:
+                return f"CAST({c} AS CHAR)"
+
+    def chunk_bounds(self, conn: Any, b: Binding, size: int) -> list[Any]:
+        k = self.q(b.key)
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT k FROM (SELECT {k} AS k, ROW_NUMBER() OVER (ORDER BY {k}) AS rn FROM "
+                        f"{self.q(b.table)}) x WHERE MOD(rn, {size}) = 0 ORDER BY k", [])
+            return [r[0] for r in cur.fetchall()]
+
+    def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
+        cond, params = self.where(b, rng)
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*), MD5(COALESCE(GROUP_CONCAT(r ORDER BY k SEPARATOR '{RS}'), '')) FROM "
+                        f"(SELECT {self.q(b.key)} AS k, {self.row_expr(b, scales)} AS r FROM {self.q(b.table)} "
+                        f"WHERE {cond}) x", params)
+            n, digest = cur.fetchone()
+        return int(n), str(digest)
+
+    def row_digests(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> dict[str, str]:
+        cond, params = self.where(b, rng)
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT {self.canonical(b.key_column, None)}, MD5({self.row_expr(b, scales)}) FROM "
+                        f"{self.q(b.table)} WHERE {cond}", params)
+            return {str(k): str(d) for k, d in cur.fetchall()}

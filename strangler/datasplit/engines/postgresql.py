@@ -1,0 +1,194 @@
+"""PostgreSQL: COPY into a temporary staging table then INSERT ... ON CONFLICT; checksums computed by the server.
+
+Commit order of the changelog: sequence ids are taken at insert time, not commit time, so a slow transaction
+can commit id 100 after id 101 is visible. Every capture trigger therefore holds a *shared* advisory lock
+until its transaction ends, and :meth:`changelog_barrier` takes the same lock *exclusively* for an instant:
+when it has it, every entry below the max id it then reads is committed (or rolled back for good).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import psycopg
+
+from ..columns import Column
+from ..exceptions import DatabaseError
+from ..mapping import Binding
+from .base import RS, Engine, KeyRange
+
+TIMEOUT = 10
+
+
+class PostgreSQLEngine(Engine):
+    kind: ClassVar[str] = "postgresql"
+    int_cast: ClassVar[str] = "BIGINT"
+
+    def _conninfo(self, dbname: str | None = None) -> dict[str, Any]:
+        u = self.url
+        info = {"host": u.host or "127.0.0.1", "port": u.port or 5432, "user": u.username,
+                "password": u.password, "dbname": dbname or u.database, "connect_timeout": TIMEOUT}
+        return {k: v for k, v in info.items() if v is not None}
+
+    def connect(self, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(**self._conninfo(), autocommit=autocommit)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"{self.label} database {self.display}: {exc}".strip()) from exc
+        conn.execute("SET TIME ZONE 'UTC'")
+        if not autocommit:
+            conn.commit()
+        return conn
+
+    def _admin(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(**self._conninfo("postgres"), autocommit=True)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"{self.label} server of {self.display}: {exc}".strip()) from exc
+
+    def exists(self) -> bool:
+        with self._admin() as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.url.database]).fetchone() \
+                is not None
+
+    def create(self) -> bool:
+        if self.exists():
+            return False
+        with self._admin() as conn:
+            conn.execute(f"CREATE DATABASE {self.q(self.url.database or '')}")
+        return True
+
+    def drop(self) -> None:
+        with self._admin() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {self.q(self.url.database or '')} WITH (FORCE)")
+
+    def table_exists(self, conn: Any, table: str) -> bool:
+        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.q(table)]).fetchone()[0]
+
+    def prepare_writer(self, conn: Any) -> None:
+        # Replica mode skips FK checks and user triggers (our own writes must not be captured back).
+        try:
+            conn.execute("SET session_replication_role = replica")
+        except psycopg.errors.InsufficientPrivilege:
+            conn.rollback()
+        conn.commit()
+
+    def adapter(self, col: Column) -> Callable[[Any], Any] | None:
+        if col.kind == "bool":
+            return lambda v: bool(v) if isinstance(v, int) else v
+        if col.kind == "decimal":
+            return lambda v: Decimal(repr(v)) if isinstance(v, float) else v
+        return None
+
+    def reset_sequence(self, conn: Any, b: Binding) -> None:
+        seq = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [self.q(b.table), b.key]).fetchone()[0]
+        if not seq:
+            return
+        top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
+        last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
+        nxt = max((top or 0) + 1, last + 1 if called else last)
+        conn.execute("SELECT setval(%s, %s, false)", [seq, nxt])
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def load_copy_text(self, conn: Any, b: Binding, text: str) -> None:
+        stage = self.q(f"strangler_stage_{b.table}")
+        cols = ", ".join(self.q(c) for c in b.names)
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {self.q(b.table)} WITH NO DATA")
+        with conn.cursor().copy(f"COPY {stage} ({cols}) FROM STDIN") as cp:
+            cp.write(text)
+        rest = [c for c in b.names if c != b.key]
+        action = ("DO UPDATE SET " + ", ".join(f"{self.q(c)} = EXCLUDED.{self.q(c)}" for c in rest)
+                  if rest else "DO NOTHING")
+        conn.execute(f"INSERT INTO {self.q(b.table)} ({cols}) SELECT {cols} FROM {stage} "
+                     f"ON CONFLICT ({self.q(b.key)}) {action}")
+        conn.execute(f"TRUNCATE {stage}")
+
+    def upsert_rows(self, conn: Any, b: Binding, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with conn.cursor() as cur:
+                cur.executemany(self.upsert_sql(b), rows)
+
+    # -- capture -----------------------------------------------------------------------------------------
+    def ensure_changelog(self, conn: Any, changelog: str) -> None:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {self.q(changelog)} (id BIGSERIAL PRIMARY KEY, "
+                     "table_name TEXT NOT NULL, row_key TEXT NOT NULL, op CHAR(1) NOT NULL, "
+                     "changed_at DOUBLE PRECISION NOT NULL)")
+
+    def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
+        fn = self.q(self.trigger_name(changelog, b.table, "_fn"))
+        cl, k = self.q(changelog), self.q(b.key)
+        tname = "'" + b.table.replace("'", "''") + "'"
+        ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
+        now = "extract(epoch from clock_timestamp())"
+        conn.execute(f"""
+CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $strangler$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared({self.lock_id(changelog)});
+  IF TG_OP = 'INSERT' THEN
+    {ins}NEW.{k}::text, 'I', {now});
+  ELSIF TG_OP = 'UPDATE' THEN
+    {ins}NEW.{k}::text, 'U', {now});
+    IF OLD.{k} IS DISTINCT FROM NEW.{k} THEN {ins}OLD.{k}::text, 'D', {now}); END IF;
+  ELSE
+    {ins}OLD.{k}::text, 'D', {now});
+  END IF;
+  RETURN NULL;
+END $strangler$""")
+        trig = self.q(self.trigger_name(changelog, b.table))
+        conn.execute(f"DROP TRIGGER IF EXISTS {trig} ON {self.q(b.table)}")
+        conn.execute(f"CREATE TRIGGER {trig} AFTER INSERT OR UPDATE OR DELETE ON {self.q(b.table)} "
+                     f"FOR EACH ROW EXECUTE FUNCTION {fn}()")
+
+    def uninstall_capture(self, conn: Any, changelog: str, table: str) -> None:
+        if self.table_exists(conn, table):
+            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(self.trigger_name(changelog, table))} ON {self.q(table)}")
+        conn.execute(f"DROP FUNCTION IF EXISTS {self.q(self.trigger_name(changelog, table, '_fn'))}()")
+
+    def capture_installed(self, conn: Any, changelog: str, table: str) -> bool:
+        return conn.execute("SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)",
+                            [self.trigger_name(changelog, table), self.q(table)]).fetchone() is not None
+
+    def changelog_barrier(self, conn: Any, changelog: str) -> int:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [self.lock_id(changelog)])
+            return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.q(changelog)}").fetchone()[0])
+
+    # -- checksums ---------------------------------------------------------------------------------------
+    def canonical(self, col: Column, scale: int | None) -> str:
+        c = self.q(col.name)
+        match col.kind:
+            case "int":
+                return f"{c}::text"
+            case "decimal":
+                return f"round({c}::numeric, {scale or 0})::text"
+            case "float":
+                return f"round({c}::numeric, 6)::text"
+            case "bool":
+                return f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END"
+            case "datetime":
+                zone = f"{c} AT TIME ZONE 'UTC'" if col.tz_aware else c
+                return f"to_char({zone}, 'YYYY-MM-DD HH24:MI:SS.US')"
+            case "date":
+                return f"to_char({c}, 'YYYY-MM-DD')"
+            case "time":
+                return f"to_char({c}, 'HH24:MI:SS.US')"
+            case "bytes":
+                return f"encode({c}, 'hex')"
+            case _:
+                return f"{c}::text"
+
+    def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
+        cond, params = self.where(b, rng)
+        k = self.q(b.key)
+        n, digest = conn.execute(
+            f"SELECT COUNT(*), md5(COALESCE(string_agg(r, '{RS}' ORDER BY k), '')) FROM (SELECT {k} AS k, "
+            f"{self.row_expr(b, scales)} AS r FROM {self.q(b.table)} WHERE {cond}) x", params).fetchone()
+        return int(n), str(digest)
+
+    def row_digests(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> dict[str, str]:
+        cond, params = self.where(b, rng)
+        rows = conn.execute(f"SELECT {self.canonical(b.key_column, None)}, md5({self.row_expr(b, scales)}) FROM "
+                            f"{self.q(b.table)} WHERE {cond}", params).fetchall()
+        return {str(k): str(d) for k, d in rows}

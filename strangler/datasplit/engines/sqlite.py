@@ -1,0 +1,195 @@
+"""SQLite: files; capture by triggers; checksums built by SQLite itself (group_concat) and hashed here."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..columns import Column
+from ..exceptions import DatabaseError
+from ..mapping import Binding
+from .base import RS, Engine, KeyRange, Selection
+
+NOW_EPOCH = "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+class SQLiteEngine(Engine):
+    kind: ClassVar[str] = "sqlite"
+    param: ClassVar[str] = "?"
+    int_cast: ClassVar[str] = "INTEGER"
+    float_type: ClassVar[str] = "REAL"
+
+    @property
+    def path(self) -> Path:
+        name = self.url.database or ""
+        if not name or name == ":memory:":
+            raise DatabaseError(f"{self.label} database {self.display}: names no SQLite file")
+        return Path(name)
+
+    def connect(self, *, autocommit: bool = True) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.label} database {self.display}: {exc}") from exc
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def create(self) -> bool:
+        if self.path.exists():
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(self.path).close()
+        return True
+
+    def drop(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+
+    def begin(self, conn: Any) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def table_exists(self, conn: Any, table: str) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone() \
+            is not None
+
+    # -- values ------------------------------------------------------------------------------------------
+    def adapter(self, col: Column) -> Callable[[Any], Any] | None:
+        if col.kind == "datetime":
+            def dt(v: Any) -> Any:
+                if isinstance(v, datetime):
+                    if v.tzinfo is not None:
+                        v = v.astimezone(UTC).replace(tzinfo=None)
+                    return v.isoformat(" ")
+                return v
+            return dt
+        if col.kind in ("date", "time"):
+            return lambda v: v.isoformat() if isinstance(v, date | time) else v
+        if col.kind in ("decimal", "float"):
+            return lambda v: format(v, "f") if isinstance(v, Decimal) else v
+        if col.kind == "bool":
+            return lambda v: int(v) if isinstance(v, bool) else v
+        return None
+
+    def reset_sequence(self, conn: Any, b: Binding) -> None:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() is None:
+            return
+        top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
+        if not isinstance(top, int):
+            return
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [b.table]).fetchone()
+        if seq is None:
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [b.table]).fetchone()
+            if sql and "AUTOINCREMENT" in (sql[0] or "").upper():
+                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [b.table, top])
+        elif seq[0] < top:
+            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [top, b.table])
+
+    # -- copy text made by SQLite itself (the fast source side of COPY / LOAD DATA) ----------------------
+    def copy_field_sql(self, src: Column, tgt: Column, scale: int | None, prefix: str = "") -> str:
+        c = prefix + self.q(src.name)
+        if tgt.kind == "bool":
+            return f"CASE WHEN {c} IS NULL THEN '\\N' WHEN {c} THEN '1' ELSE '0' END"
+        if tgt.kind == "decimal" and scale is not None:
+            return f"CASE WHEN {c} IS NULL THEN '\\N' ELSE printf('%.{scale}f', {c}) END"
+        if tgt.kind == "float":
+            return f"CASE WHEN {c} IS NULL THEN '\\N' ELSE printf('%!.17g', {c}) END"
+        if tgt.kind in ("int", "datetime", "date", "time", "decimal"):
+            return f"COALESCE(CAST({c} AS TEXT), '\\N')"
+        if tgt.kind == "bytes":
+            return f"CASE WHEN {c} IS NULL THEN '\\N' ELSE '\\\\x' || lower(hex({c})) END"
+        escaped = f"replace(replace(replace(replace({c}, '\\', '\\\\'), char(9), '\\t'), char(10), '\\n'), " \
+                  f"char(13), '\\r')"
+        return f"COALESCE({escaped}, '\\N')"
+
+    def copy_text(self, conn: Any, src: Binding, tgt: Binding, sel: Selection) -> tuple[str, int]:
+        fields = [self.copy_field_sql(s, t, t.scale if t.kind == "decimal" else s.scale)
+                  for s, t in zip(src.columns, tgt.columns, strict=True)]
+        line = " || char(9) || ".join(fields)
+        cond, params = self.where(src, sel)
+        row = conn.execute(f"SELECT COUNT(*), group_concat(line, char(10)) FROM (SELECT {line} AS line FROM "
+                           f"{self.q(src.table)} WHERE {cond} ORDER BY {self.q(src.key)})", params).fetchone()
+        return ((row[1] + "\n") if row[1] is not None else ""), int(row[0])
+
+    # -- capture -----------------------------------------------------------------------------------------
+    def ensure_changelog(self, conn: Any, changelog: str) -> None:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {self.q(changelog)} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                     "table_name TEXT NOT NULL, row_key TEXT NOT NULL, op TEXT NOT NULL, changed_at REAL NOT NULL)")
+
+    def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
+        cl, t, k = self.q(changelog), self.q(b.table), self.q(b.key)
+        tname = "'" + b.table.replace("'", "''") + "'"
+        ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
+        conn.execute(f"CREATE TRIGGER IF NOT EXISTS {self.q(self.trigger_name(changelog, b.table, '_i'))} "
+                     f"AFTER INSERT ON {t} BEGIN {ins}NEW.{k}, 'I', {NOW_EPOCH}); END")
+        conn.execute(f"CREATE TRIGGER IF NOT EXISTS {self.q(self.trigger_name(changelog, b.table, '_u'))} "
+                     f"AFTER UPDATE ON {t} BEGIN {ins}NEW.{k}, 'U', {NOW_EPOCH}); "
+                     f"INSERT INTO {cl} (table_name, row_key, op, changed_at) SELECT {tname}, OLD.{k}, 'D', "
+                     f"{NOW_EPOCH} WHERE OLD.{k} IS NOT NEW.{k}; END")
+        conn.execute(f"CREATE TRIGGER IF NOT EXISTS {self.q(self.trigger_name(changelog, b.table, '_d'))} "
+                     f"AFTER DELETE ON {t} BEGIN {ins}OLD.{k}, 'D', {NOW_EPOCH}); END")
+
+    def uninstall_capture(self, conn: Any, changelog: str, table: str) -> None:
+        for suffix in ("_i", "_u", "_d"):
+            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(self.trigger_name(changelog, table, suffix))}")
+
+    def capture_installed(self, conn: Any, changelog: str, table: str) -> bool:
+        names = [self.trigger_name(changelog, table, s) for s in ("_i", "_u", "_d")]
+        found = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
+                             names).fetchone()[0]
+        return int(found) == 3
+
+    # -- checksums ---------------------------------------------------------------------------------------
+    def canonical(self, col: Column, scale: int | None) -> str:
+        c = self.q(col.name)
+        match col.kind:
+            case "int":
+                return f"CAST({c} AS TEXT)"
+            case "decimal":   # printf() turns NULL into 0: keep NULL NULL
+                return f"CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.{scale or 0}f', {c}) END"
+            case "float":
+                return f"CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.6f', {c}) END"
+            case "bool":
+                return f"CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN '1' ELSE '0' END"
+            case "datetime":
+                # Django and SQLAlchemy store naive UTC text, with or without microseconds, ' ' or 'T'.
+                return (f"CASE WHEN length({c}) = 26 AND substr({c}, 11, 1) = ' ' THEN {c} "
+                        f"WHEN {c} IS NULL THEN NULL ELSE substr(replace({c}, 'T', ' '), 1, 19) || '.' || "
+                        f"CASE WHEN substr({c}, 20, 1) = '.' THEN substr(substr({c}, 21, 6) || '000000', 1, 6) "
+                        "ELSE '000000' END END")
+            case "date":
+                return f"substr({c}, 1, 10)"
+            case "time":
+                return (f"CASE WHEN {c} IS NULL THEN NULL ELSE substr({c}, 1, 8) || '.' || CASE WHEN "
+                        f"substr({c}, 9, 1) = '.' THEN substr(substr({c}, 10, 6) || '000000', 1, 6) "
+                        "ELSE '000000' END END")
+            case "bytes":
+                return f"lower(hex({c}))"
+            case _:
+                return f"CAST({c} AS TEXT)"
+
+    def chunk_bounds(self, conn: Any, b: Binding, size: int) -> list[Any]:
+        k = self.q(b.key)
+        return [r[0] for r in conn.execute(
+            f"SELECT k FROM (SELECT {k} AS k, ROW_NUMBER() OVER (ORDER BY {k}) AS rn FROM {self.q(b.table)}) "
+            f"WHERE rn % {size} = 0 ORDER BY k")]
+
+    def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
+        cond, params = self.where(b, rng)
+        old = conn.text_factory
+        conn.text_factory = bytes   # hash SQLite's UTF-8 bytes as they are: no decode / encode round trip
+        try:
+            n, text = conn.execute(
+                f"SELECT COUNT(*), group_concat(r, '{RS}') FROM (SELECT {self.row_expr(b, scales)} AS r FROM "
+                f"{self.q(b.table)} WHERE {cond} ORDER BY {self.q(b.key)})", params).fetchone()
+        finally:
+            conn.text_factory = old
+        return int(n), hashlib.md5(text or b"").hexdigest()  # noqa: S324 - a checksum, not security

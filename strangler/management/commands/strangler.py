@@ -1,0 +1,138 @@
+"""``python manage.py strangler <group> <command> ...``: a thin front over the strangler library.
+
+Groups: ``split`` (the data split). The plans issue adds ``plan``, ``run``, ``rollback`` and ``status``
+beside it. Parsing and printing only; the work is in :mod:`strangler.datasplit`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+SPLIT_OPERATIONS = {
+    "check": "check the plan against both databases (tables, columns, kinds, scales)",
+    "provision": "create the service database if missing and run its Alembic migrations to head",
+    "capture": "install change-capture triggers on the source tables (before the copy)",
+    "uncapture": "remove the capture triggers (and the changelog when empty or --drop-changelog)",
+    "copy": "copy every mapped table in key-ordered batches; resumes from its checkpoints",
+    "sync": "apply the captured changes from the high-water mark; reports the lag",
+    "verify": "compare row counts and checksums per table; exit status 1 on any difference",
+    "status": "show capture, copy checkpoints, high-water mark and lag",
+}
+
+
+def positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
+    return value
+
+
+def positive_float(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    return value
+
+
+class Command(BaseCommand):
+    help = "The strangler migration toolkit. Groups: split (data split). See `strangler split --help`."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
+        split = groups.add_parser("split", help="the data split: provision, capture, copy, sync, verify",
+                                  description="Move a plan's tables into the service database and keep them in step.")
+        from strangler.plans import cli as plans_cli
+
+        plans_cli.add_parsers(groups)
+        ops = split.add_subparsers(dest="operation", metavar="OPERATION", required=True)
+        for name, text in SPLIT_OPERATIONS.items():
+            op = ops.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+            op.add_argument("plan", metavar="PLAN", help="the plan file, e.g. migration_plans/catalog.yaml")
+            op.add_argument("--json", action="store_true", help="print the result as JSON")
+            op.add_argument("--reverse", action="store_true",
+                            help="service -> monolith (the plan's mapping inverted; capture on the service)")
+            if name in ("copy", "sync"):
+                op.add_argument("--batch-size", type=positive_int, metavar="N",
+                                help="rows per batch and transaction (copy) / changelog entries per slice (sync)")
+                op.add_argument("--generic", action="store_true",
+                                help="use the generic row-by-row path instead of the engine pair's fast path")
+            if name == "copy":
+                op.add_argument("--throttle", type=positive_float, metavar="ROWS_PER_S",
+                                help="copy at most this many rows per second on average")
+                op.add_argument("--restart", action="store_true",
+                                help="forget the copy checkpoints and copy everything again (upserts)")
+            if name == "verify":
+                op.add_argument("--max-differences", type=positive_int, default=20, metavar="N",
+                                help="list at most N differing keys per table (default 20)")
+                op.add_argument("--chunk-size", type=positive_int, metavar="N", help="rows per checksum chunk")
+            if name == "uncapture":
+                op.add_argument("--drop-changelog", action="store_true",
+                                help="drop the changelog table even when it still holds entries")
+            op.add_argument("--quiet", action="store_true", help="no progress output")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from strangler.plans import cli as plans_cli
+
+        if options["group"] == "split":
+            self.split(options)
+        elif options["group"] in plans_cli.GROUPS:
+            plans_cli.handle(options, self.stdout)
+
+    def split(self, o: dict[str, Any]) -> None:
+        from strangler import datasplit as ds
+        from strangler.datasplit.progress import Reporter
+
+        op = o["operation"]
+        reporter = Reporter(enabled=not o.get("quiet") and not o["json"], stream=sys.stderr)
+        try:
+            split = ds.open_split(o["plan"], reverse=o["reverse"])
+            try:
+                if op == "check":
+                    result: Any = ds.check(split)
+                elif op == "provision":
+                    result = ds.provision(split)
+                elif op == "capture":
+                    result = ds.capture(split)
+                elif op == "uncapture":
+                    result = ds.uncapture(split, drop_changelog=o["drop_changelog"])
+                elif op == "copy":
+                    result = ds.copy(split, batch_size=o["batch_size"], throttle=o["throttle"], restart=o["restart"],
+                                     reporter=reporter, generic=o["generic"])
+                elif op == "sync":
+                    result = ds.sync(split, batch_size=o["batch_size"], reporter=reporter, generic=o["generic"])
+                elif op == "verify":
+                    result = ds.verify(split, max_differences=o["max_differences"], chunk_size=o["chunk_size"],
+                                       reporter=reporter)
+                else:
+                    result = ds.status(split)
+            finally:
+                split.close()
+        except ds.DataSplitError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        except ds.DRIVER_ERRORS as exc:
+            raise CommandError(f"split {op}: the database refused: {type(exc).__name__}: {exc}".strip(),
+                               returncode=2) from exc
+        data = result if isinstance(result, dict) else result.to_dict()
+        if o["json"]:
+            self.stdout.write(json.dumps(data, indent=2, default=str))
+        else:
+            from strangler.datasplit.report import render
+
+            self.stdout.write(render(op, data))
+        if op == "verify" and not data["ok"]:
+            bad = [t["target"] for t in data["tables"] if not t["ok"]]
+            raise CommandError(f"verify: {len(bad)} table(s) differ: {', '.join(bad)}", returncode=1)

@@ -1,0 +1,123 @@
+"""The plan commands of ``python manage.py strangler``: plan check, run, rollback, status, follow."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from django.core.management.base import CommandError
+
+from strangler import datasplit
+from strangler.plans.exceptions import PlanFileError, PlanRunError
+from strangler.plans.executor import Executor
+from strangler.plans.schema import load_executor_plan
+from strangler.plans.state import StateStore, default_path
+
+GROUPS = ("plan", "run", "rollback", "status", "follow")
+
+
+def add_parsers(groups: Any) -> None:
+    plan = groups.add_parser("plan", help="plan files: check", description="Work with plan files.")
+    plan_ops = plan.add_subparsers(dest="plan_operation", metavar="OPERATION", required=True)
+    check = plan_ops.add_parser("check", help="validate a plan and print its steps")
+    check.add_argument("file", metavar="FILE")
+    check.add_argument("--json", action="store_true")
+
+    run = groups.add_parser("run", help="run a plan from where it stands to STEP (default: the end)")
+    run.add_argument("file", metavar="FILE")
+    run.add_argument("--to", metavar="STEP", help="stop after this step (e.g. canary-10)")
+    run.add_argument("--yes", action="store_true", help="don't ask before steps that move traffic")
+    run.add_argument("--json", action="store_true")
+
+    rollback = groups.add_parser("rollback", help="undo steps in reverse, down to STEP (default: all of them)")
+    rollback.add_argument("file", metavar="FILE")
+    rollback.add_argument("--to", metavar="STEP", help="keep this step done; undo everything after it")
+    rollback.add_argument("--json", action="store_true")
+
+    status = groups.add_parser("status", help="where every plan (or FILE) stands")
+    status.add_argument("file", metavar="FILE", nargs="?")
+    status.add_argument("--json", action="store_true")
+
+    follow = groups.add_parser("follow", help="keep the databases in step while the plan is between copy and "
+                                              "decommission (forward before cutover, reverse after)")
+    follow.add_argument("file", metavar="FILE")
+    follow.add_argument("--interval", type=float, default=1.0, help="seconds between syncs (default 1)")
+
+
+def handle(options: dict[str, Any], out: TextIO) -> None:
+    group = options["group"]
+    try:
+        if group == "plan":
+            _check(options, out)
+        elif group == "status":
+            _status(options, out)
+        elif group == "follow":
+            Executor(options["file"], say=lambda line: print(line, file=sys.stderr, flush=True)).follow(
+                interval=options["interval"])
+        else:
+            executor = Executor(options["file"], say=lambda line: print(line, file=sys.stderr, flush=True))
+            outcome = (executor.run(options["to"], yes=options["yes"]) if group == "run"
+                       else executor.rollback(options["to"]))
+            data = {"plan": outcome.plan, "action": outcome.action, "ok": outcome.ok, "at": outcome.position,
+                    "steps": outcome.steps, "message": outcome.message}
+            out.write(json.dumps(data, indent=2) + "\n" if options["json"] else
+                      f"{outcome.plan}: {outcome.action} {'finished' if outcome.ok else 'stopped'}; now at "
+                      f"{outcome.position or 'the start'}" + (f" ({outcome.message})" if outcome.message else "")
+                      + "\n")
+            if not outcome.ok:
+                raise CommandError(outcome.message or "failed", returncode=1)
+    except PlanFileError as exc:
+        raise CommandError("\n".join(exc.problems), returncode=2) from exc
+    except datasplit.DataSplitError as exc:
+        raise CommandError(str(exc), returncode=2) from exc
+    except PlanRunError as exc:
+        raise CommandError(str(exc), returncode=1) from exc
+    except KeyboardInterrupt:
+        raise CommandError("interrupted; the state is saved: run again to resume", returncode=130) from None
+
+
+def _check(options: dict[str, Any], out: TextIO) -> None:
+    plan = load_executor_plan(options["file"])
+    datasplit.load_plan(options["file"])
+    steps = [{"step": s.id, **(s.spec.model_dump() if s.spec is not None else {})} for s in plan.steps]
+    if options["json"]:
+        out.write(json.dumps({"plan": plan.name, "ok": True, "steps": steps}, indent=2) + "\n")
+        return
+    out.write(f"{plan.path}: valid plan {plan.name!r} for service {plan.service.name!r}\n")
+    out.write(f"  routes: reads {plan.endpoints.reads!r}, writes {plan.endpoints.writes!r}; router admin "
+              f"{plan.router.admin_url}\n")
+    for i, step in enumerate(steps, 1):
+        settings = ", ".join(f"{k}={v}" for k, v in step.items() if k != "step")
+        out.write(f"  {i}. {step['step']}" + (f"  ({settings})" if settings else "") + "\n")
+
+
+def _status(options: dict[str, Any], out: TextIO) -> None:
+    if options["file"]:
+        reports = [Executor(options["file"]).status()]
+    else:
+        from strangler.datasplit.plan import project_root
+
+        store = StateStore(default_path(project_root()))
+        plans = sorted(Path(project_root(), "migration_plans").glob("*.yaml"))
+        known = {s.plan for s in store.all()}
+        reports = [Executor(p, state=store).status(live=False) for p in plans
+                   if load_executor_plan(p).name in known]
+        if not reports:
+            out.write("no plan has been run yet\n")
+            return
+    if options["json"]:
+        out.write(json.dumps(reports if not options["file"] else reports[0], indent=2, default=str) + "\n")
+        return
+    for report in reports:
+        out.write(f"{report['plan']}: {report['status']} at {report['at'] or 'the start'} since {report['since']}"
+                  + (f" — {report['message']}" if report["message"] else "") + "\n")
+        out.write("  steps: " + " ".join(("✓" if s["done"] else "·") + s["step"] for s in report["steps"]) + "\n")
+        live = report.get("live") or {}
+        if "sync" in live:
+            out.write(f"  sync: {live['sync']}\n")
+        if "routes" in live:
+            out.write(f"  routes: {live['routes']}\n")
+
+

@@ -1,0 +1,39 @@
+"""Errors of the plan executor.
+
+Tree::
+
+    PlanRunError
+    ├── PlanFileError        the plan's executor part is invalid (file, field, reason)
+    ├── PlanLocked           another executor is running this plan
+    ├── StepFailed           a step could not do its work (the message says what and how to resume)
+    │   └── GateFailed       a gate did not hold: which gate, the figure and the limit
+    └── RouterUnavailable    the router's admin API did not answer or refused the change
+"""
+
+from __future__ import annotations
+
+
+class PlanRunError(Exception):
+    pass
+
+
+class PlanFileError(PlanRunError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class PlanLocked(PlanRunError):
+    pass
+
+
+class StepFailed(PlanRunError):
+    pass
+
+
+class GateFailed(StepFailed):
+    pass
+
+
+class RouterUnavailable(PlanRunError):
+    pass

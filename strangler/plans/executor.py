@@ -1,0 +1,193 @@
+"""Running a plan: forward to a step, back to a step, and where every plan stands.
+
+``run`` starts from the plan's recorded position (resuming a step that a crash interrupted), asks before
+each step that moves traffic unless told ``--yes``, and stops at the first failure with the state saved.
+``rollback`` undoes completed steps in reverse: routes back to the monolith first, then data. Both hold the
+plan's lock for their whole run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from strangler import datasplit
+from strangler.datasplit.plan import project_root
+from strangler.plans import steps
+from strangler.plans.exceptions import PlanRunError, StepFailed
+from strangler.plans.schema import ExecutorPlan, Step, load_executor_plan
+from strangler.plans.state import StateStore, default_path
+
+TRAFFIC_STEPS = {"shadow", "canary", "cutover", "decommission"}
+Confirm = Callable[[str], bool]
+
+
+@dataclass
+class Outcome:
+    plan: str
+    action: str
+    steps: list[dict[str, Any]]
+    position: str | None
+    ok: bool
+    message: str | None = None
+
+
+class Executor:
+    def __init__(self, plan_path: str | Path, *, say: Callable[[str], None] = print,
+                 state: StateStore | None = None) -> None:
+        self.root = project_root()
+        self.plan: ExecutorPlan = load_executor_plan(plan_path)
+        datasplit.load_plan(plan_path)  # the data-split part is checked too, before anything runs
+        self.state = state or StateStore(default_path(self.root))
+        self.say = say
+
+    def _previous_canary(self, index: int) -> float | None:
+        """The share of the last canary step before ``index`` (None: readers were all on the monolith)."""
+        for step in reversed(self.plan.steps[:index]):
+            if step.kind == "canary":
+                return float(step.spec.percent)
+        return None
+
+    def _step_line(self, step: Step) -> str:
+        spec = step.spec.model_dump() if step.spec is not None else {}
+        return f"{step.id}" + (f" {spec}" if spec else "")
+
+    def run(self, to: str | None = None, *, yes: bool = False, confirm: Confirm | None = None) -> Outcome:
+        plan = self.plan
+        target = plan.index(to) if to else len(plan.steps) - 1
+        done: list[dict[str, Any]] = []
+        with self.state.locked(plan.name):
+            position = self.state.get(plan.name)
+            start = position.done_index + 1
+            if position.running and position.running.startswith("undo:"):
+                raise PlanRunError(f"plan {plan.name!r}: a rollback of {position.running[5:]} was interrupted; "
+                                   "finish it with `strangler rollback` before running forward")
+            if target < start:
+                return Outcome(plan.name, "run", done, position.done_step, True,
+                               f"already at {position.done_step or 'the start'}; nothing to run")
+            ctx = steps.Context(plan, self.say, self.root)
+            try:
+                for index in range(start, target + 1):
+                    step = plan.steps[index]
+                    if step.kind in TRAFFIC_STEPS and not yes:
+                        ask = confirm or (lambda text: input(f"{text} [y/N] ").strip().lower() == "y")
+                        if not ask(f"Run {self._step_line(step)}? It moves traffic."):
+                            return Outcome(plan.name, "run", done, self.state.get(plan.name).done_step, True,
+                                           f"stopped before {step.id} (not confirmed)")
+                    self.say(f"== {step.id}")
+                    started = time.monotonic()
+                    self.state.begin(plan.name, step.id, "do")
+                    try:
+                        figures = steps.do(step, ctx, self._previous_canary(index))
+                    except (PlanRunError, datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
+                        message = f"{step.id}: {exc}"
+                        self.state.fail(plan.name, step.id, "do", message)
+                        self.say(f"!! {message}")
+                        self.say(f"   state saved at {self.state.get(plan.name).done_step or 'the start'}; "
+                                 f"`strangler run` resumes, `strangler rollback` returns")
+                        return Outcome(plan.name, "run", done, self.state.get(plan.name).done_step, False, message)
+                    figures["seconds"] = round(time.monotonic() - started, 3)
+                    self.state.end(plan.name, step.id, "do", done_index=index, done_step=step.id, figures=figures)
+                    done.append({"step": step.id, "seconds": figures["seconds"]})
+                    self.say(f"   {step.id} done in {figures['seconds']:.1f}s")
+            finally:
+                ctx.close()
+        return Outcome(plan.name, "run", done, plan.steps[target].id, True)
+
+    def rollback(self, to: str | None = None) -> Outcome:
+        plan = self.plan
+        undone: list[dict[str, Any]] = []
+        with self.state.locked(plan.name):
+            position = self.state.get(plan.name)
+            last = position.done_index
+            if position.running and position.running.startswith("do:"):
+                last = plan.index(position.running[3:])  # a step cut short is undone too
+            elif position.running and position.running.startswith("undo:"):
+                last = plan.index(position.running[5:])
+            stop = plan.index(to) if to else -1
+            ctx = steps.Context(plan, self.say, self.root)
+            try:
+                for index in range(last, stop, -1):
+                    step = plan.steps[index]
+                    self.say(f"<< undo {step.id}")
+                    self.state.begin(plan.name, step.id, "undo")
+                    try:
+                        figures = steps.undo(step, ctx, self._previous_canary(index))
+                    except (PlanRunError, datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
+                        message = f"undo {step.id}: {exc}"
+                        self.state.fail(plan.name, step.id, "undo", message)
+                        self.say(f"!! {message}")
+                        return Outcome(plan.name, "rollback", undone, step.id, False, message)
+                    previous = plan.steps[index - 1].id if index > 0 else None
+                    self.state.end(plan.name, step.id, "undo", done_index=index - 1, done_step=previous,
+                                   figures=figures)
+                    undone.append({"step": step.id})
+            finally:
+                ctx.close()
+        return Outcome(plan.name, "rollback", undone, self.state.get(plan.name).done_step, True)
+
+    def status(self, *, live: bool = True) -> dict[str, Any]:
+        plan = self.plan
+        position = self.state.get(plan.name)
+        result: dict[str, Any] = {
+            "plan": plan.name, "file": str(plan.path), "status": position.status, "message": position.message,
+            "at": position.done_step, "running": position.running, "lock": position.lock,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(position.updated_at)),
+            "steps": [{"step": s.id, "done": i <= position.done_index} for i, s in enumerate(plan.steps)],
+            "figures": position.figures,
+        }
+        if live:
+            result["live"] = self._live()
+        return result
+
+    def _live(self) -> dict[str, Any]:
+        live: dict[str, Any] = {}
+        try:
+            direction = self.sync_direction()
+            if direction is not None:
+                lag = datasplit.status(datasplit.open_split(self.plan.path, reverse=direction == "reverse"))
+                live["sync"] = {"direction": direction, **{k: lag.get(k) for k in ("lag_rows", "lag_seconds")
+                                                           if k in lag}}
+        except (datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
+            live["sync"] = {"error": str(exc)}
+        try:
+            admin = steps.Context(self.plan, self.say, self.root).admin
+            try:
+                routes = admin.table()["routes"]
+                live["routes"] = {name: routes.get(name) for name in
+                                  [self.plan.endpoints.reads, self.plan.endpoints.writes] if name}
+            finally:
+                admin.close()
+        except PlanRunError as exc:
+            live["routes"] = {"error": str(exc)}
+        return live
+
+    def sync_direction(self) -> str | None:
+        """Which way data must flow now: forward from copy until cutover, reverse after; None otherwise."""
+        position = self.state.get(self.plan.name)
+        kinds = [s.kind for s in self.plan.steps[: position.done_index + 1]]
+        if "decommission" in kinds:
+            return None
+        if "cutover" in kinds:
+            return "reverse"
+        if "copy" in kinds:
+            return "forward"
+        return None
+
+    def follow(self, *, interval: float = 1.0, rounds: int | None = None) -> None:
+        """Keeps the databases in step for as long as it runs, in whichever direction the plan is at."""
+        done = 0
+        while rounds is None or done < rounds:
+            direction = self.sync_direction()
+            if direction is not None:
+                try:
+                    report = datasplit.sync(datasplit.open_split(self.plan.path, reverse=direction == "reverse"))
+                    if report.changes:
+                        self.say(f"follow ({direction}): {report.changes} changes, lag {report.lag_rows}")
+                except (datasplit.DataSplitError, StepFailed, *datasplit.DRIVER_ERRORS) as exc:
+                    self.say(f"follow ({direction}): {exc}")
+            done += 1
+            time.sleep(interval)
