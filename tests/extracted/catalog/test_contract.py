@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -126,7 +125,8 @@ READS = [
     P, P + "?page=2", P + "?page=last", P + "?page=15", P + "?page=16", P + "?page=0", P + "?page=abc",
     P + "?page_size=7&page=3", P + "?page_size=100", P + "?page_size=101", P + "?page_size=0", P + "?page_size=x",
     P + "?ordering=price", P + "?ordering=-price,name", P + "?ordering=-id", P + "?ordering=created_at",
-    P + "?ordering=-created_at&page=2", P + "?ordering=bogus", P + "?ordering=stock,-stock", P + "?ordering=-name&page=3",
+    P + "?ordering=-created_at&page=2", P + "?ordering=bogus", P + "?ordering=stock,-stock",
+    P + "?ordering=-name&page=3",
     P + "?category=1", P + "?category=2", P + "?category=999", P + "?category=abc", P + "?category=0",
     P + "?category=99999999999999999999",
     P + "?search=knife", P + "?search=KNIFE", P + "?search=%25", P + "?search=_", P + "?search=%20%20",
