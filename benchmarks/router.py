@@ -11,7 +11,10 @@ free port, with its own temporary prefix and configuration), this measures with 
 3. ``router``: ``python -m router serve`` full-featured (aiohttp transport, metrics, JSON access log with
    stderr redirected to a file, admin API enabled);
 4. what each choice costs: ``router --no-access-log``, ``router --transport httpx``, and ``router canary 50``
-   (the /api/ route at canary 50%, both sides the same upstream: the cost of the canary addon).
+   (the /api/ route at canary 50%, both sides the same upstream: the cost of the canary addon);
+5. ``router-shadow``: the same /api/ route with a shadow (a second backend name on the same upstream, queue
+   1000, comparisons stored in a SQLite parity store): what shadowing adds to the client's p50/p99, against
+   ``router`` in the same run (issue 6: under 10% at p99).
 
 Every request goes to ``/api/data.json`` (matched by the ``/api/`` route in both proxies). It prints
 requests/s, p50 and p99 of each, the ratios of requests/s against direct and against nginx-proxy, and
@@ -56,7 +59,9 @@ TARGET_RATIO = 0.12  # router requests/s over nginx-proxy's
 TARGET_ADDED_P50_MS = 1.0  # router c1 p50 minus direct c1 p50
 TARGET_P99_MS = 30.0  # router p99 at 32 connections
 
-VARIANTS = ["direct", "nginx-proxy", "router", "router-no-access-log", "router-httpx", "router-canary50"]
+VARIANTS = ["direct", "nginx-proxy", "router", "router-no-access-log", "router-httpx", "router-canary50",
+            "router-shadow"]
+TARGET_SHADOW_P99 = 0.10  # router-shadow p99 over router p99, minus 1
 
 
 # -- processes -------------------------------------------------------------------------------------------
@@ -198,8 +203,14 @@ def upstream_conf(prefix: Path, root: Path, port: int) -> str:
         """)
 
 
-def routes_yaml(upstream: str, listen: str, *, canary: float | None = None) -> str:
+def routes_yaml(upstream: str, listen: str, *, canary: float | None = None, shadow: bool = False) -> str:
     backends = f'  upstream: {{targets: ["{upstream}"], health: {{path: /data.json, interval: 5}}}}\n'
+    if shadow:  # the shadow is a second backend name on the same nginx, as a canary's other side is
+        backends += f'  upstream-shadow: {{targets: ["{upstream}"], health: {{path: /data.json, interval: 5}}}}\n'
+        route = "  api: {path: /api/, backend: upstream, shadow: {backend: upstream-shadow, queue: 1000}}\n"
+        return (f"version: 1\nlisten: {listen}\ndefault: upstream\nbackends:\n{backends}routes:\n{route}"
+                f"admin:\n  listen: 127.0.0.1:1\n  token_env: ROUTER_ADMIN_TOKEN\n"
+                f"parity:\n  store: parity-shadow.sqlite3\n")
     if canary is None:
         route = "  api: {path: /api/, backend: upstream}\n"
     else:  # a second backend name on the same target, so both sides of the canary hit the same nginx
@@ -280,10 +291,11 @@ class Bench:
         wait_healthy(process, url + PATH, self.body)
         return process, url
 
-    def start_router(self, name: str, extra: list[str], canary: float | None = None) -> tuple[Process, str]:
+    def start_router(self, name: str, extra: list[str], canary: float | None = None,
+                     shadow: bool = False) -> tuple[Process, str]:
         port, admin = free_port(), free_port()
         routes = self.work / f"{name}.yaml"
-        routes.write_text(routes_yaml(self.upstream_url, f"127.0.0.1:{port}", canary=canary))
+        routes.write_text(routes_yaml(self.upstream_url, f"127.0.0.1:{port}", canary=canary, shadow=shadow))
         env = {**os.environ, "ROUTER_ADMIN_TOKEN": self.token}
         # stdout+stderr (the JSON access log goes to stderr) are redirected to WORK/NAME.out.
         process = self.launch(name, [PYTHON, "-m", "router", "serve", "--config", str(routes),
@@ -328,18 +340,25 @@ def run_variant(bench: Bench, name: str) -> tuple[Run, Run, str]:
         "router-no-access-log": (["--no-access-log"], None),
         "router-httpx": (["--transport", "httpx"], None),
         "router-canary50": ([], 50.0),
+        "router-shadow": ([], None),
     }[name]
-    process, url = bench.start_router(name, extra, canary)
+    shadow = name == "router-shadow"
+    process, url = bench.start_router(name, extra, canary, shadow=shadow)
     try:
         loaded, single = bench.measure(url + PATH)
         counters = bench.counters(process)
     finally:
         process.stop()
-    note = " ".join(extra) or ("canary 50 on /api/" if canary else "aiohttp, access log, metrics")
+    note = " ".join(extra) or ("canary 50 on /api/" if canary else
+                               "shadow on /api/, parity store" if shadow else "aiohttp, access log, metrics")
     if counters is not None:
         routes = counters.get("routes", {})
         counted = sum(int(r.get("requests", 0)) for r in routes.values()) if isinstance(routes, dict) else 0
         note += f"; {counted} requests counted"
+        figures = routes.get("api", {}).get("shadow") if isinstance(routes, dict) else None
+        if shadow and isinstance(figures, dict):
+            note += (f"; shadow: {figures.get('compared', 0)} compared, {figures.get('equal', 0)} equal, "
+                     f"{figures.get('dropped', 0)} dropped, {figures.get('errors', 0)} errors")
     log_lines = sum(1 for line in process.log.read_text(errors="replace").splitlines() if line.startswith("{"))
     if log_lines:
         note += f", {log_lines} log lines"
@@ -395,6 +414,16 @@ def report(results: dict[str, tuple[Run, Run, str]], connections: int) -> list[t
                          f"{router[1].p50_ms:.3f} - {direct[1].p50_ms:.3f} = {added:.3f} ms"))
     verdicts.append((f"router p99 < {TARGET_P99_MS:g} ms (c{c})", router[0].p99_ms < TARGET_P99_MS,
                      f"{router[0].p99_ms:.3f} ms"))
+    shadowed = results.get("router-shadow")
+    if shadowed is not None:
+        for label, index in ((f"c{c}", 0), ("c1", 1)):
+            base, with_shadow = router[index], shadowed[index]
+            added = with_shadow.p99_ms / base.p99_ms - 1 if base.p99_ms else float("inf")
+            print(f"shadow {label}: p50 {base.p50_ms:.3f} -> {with_shadow.p50_ms:.3f} ms, "
+                  f"p99 {base.p99_ms:.3f} -> {with_shadow.p99_ms:.3f} ms ({added * 100:+.1f}%)")
+            verdicts.append((f"shadow adds < {TARGET_SHADOW_P99 * 100:g}% to p99 ({label})",
+                             added < TARGET_SHADOW_P99,
+                             f"{with_shadow.p99_ms:.3f} / {base.p99_ms:.3f} ms = {added * 100:+.1f}%"))
     if router[0].errors or router[1].errors:
         verdicts.append(("router answered without errors", False, f"{router[0].errors} {router[1].errors}"))
     print()

@@ -9,6 +9,8 @@
     GET  /counters            per-route figures (requests, status classes, per-backend error rate, p50/p99)
     POST /counters/reset      start a new window for those figures
     GET  /metrics             Prometheus exposition
+    GET  /parity              shadow parity per route (compared, equal, different, errors, dropped, rate)
+                              and the latest differences (?route=NAME&limit=N, default 20, at most 200)
 
 Changes made here live until the next reload of the file (the file stays the source of truth); a migration
 plan that must survive a router restart writes the file instead.
@@ -23,6 +25,7 @@ import os
 import re
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -34,6 +37,7 @@ from router.state import TableHolder, Version
 if TYPE_CHECKING:
     from router.app import Receive, Scope, Send
     from router.reload import Reloader
+    from router.shadow import ParityRecorder, ShadowMirror
 
 MAX_BODY = 64 * 1024
 ROUTE_PATH = re.compile(r"^/routes/([A-Za-z0-9][A-Za-z0-9_-]{0,62})$")
@@ -69,9 +73,12 @@ def table_as_dict(version: Version) -> dict[str, Any]:
 
 class AdminApp:
     def __init__(self, tables: TableHolder, metrics: Metrics, *, token_env: str,
-                 reloader: Reloader | None = None) -> None:
+                 reloader: Reloader | None = None, shadow: ShadowMirror | None = None,
+                 parity: ParityRecorder | None = None) -> None:
         self.tables = tables
         self.metrics = metrics
+        self.shadow = shadow
+        self.parity = parity
         self.token_env = token_env
         self.reloader = reloader
 
@@ -85,7 +92,11 @@ class AdminApp:
                 return
             self._authorise(scope)
             body = await self._read_body(receive) if method in ("POST", "PATCH", "PUT") else b""
-            status, payload = self._dispatch(method, path, body)
+            payload: dict[str, Any] | list[Any] | bytes
+            if path == "/parity" and method == "GET":
+                status, payload = 200, self._parity(scope.get("query_string", b""))
+            else:
+                status, payload = self._dispatch(method, path, body)
             if isinstance(payload, bytes):
                 await self._send(send, status, payload, CONTENT_TYPE_LATEST.encode())
             else:
@@ -146,10 +157,39 @@ class AdminApp:
         found = ROUTE_PATH.match(path)
         if found and method == "PATCH":
             return 200, table_as_dict(self._patch_route(found.group(1), body))
-        known = {"/table", "/versions", "/counters", "/counters/reset", "/metrics", "/rollback", "/reload"}
+        known = {"/table", "/versions", "/counters", "/counters/reset", "/metrics", "/rollback", "/reload",
+                 "/parity"}
         if path in known or found:
             raise AdminError(405, f"{method} is not allowed on {path}")
         raise AdminError(404, f"no admin endpoint {path}")
+
+    def _parity(self, query_string: bytes) -> dict[str, Any]:
+        query = parse_qs(query_string.decode("latin-1"))
+        route = query["route"][0] if query.get("route") else None
+        try:
+            limit = max(0, min(200, int((query.get("limit") or ["20"])[0])))
+        except ValueError:
+            raise AdminError(400, "limit must be an integer") from None
+        shadowed = {r.name for r in self.tables.current.table.routes if r.shadow is not None}
+        figures = self.shadow.snapshot() if self.shadow is not None else {}
+        routes: dict[str, Any] = {}
+        for name in sorted(shadowed | set(figures)):
+            if route and name != route:
+                continue
+            counts = figures.get(name, {})
+            compared = counts.get("compared", 0)
+            routes[name] = {
+                "shadowed": name in shadowed,
+                **{key: counts.get(key, 0) for key in ("compared", "equal", "different", "errors", "dropped",
+                                                       "queued")},
+                "rate": round(counts.get("equal", 0) / compared, 6) if compared else None,
+            }
+        store = self.parity.store if self.parity is not None else None
+        return {
+            "routes": routes,
+            "latest": self.parity.recent.latest(route, limit) if self.parity is not None else [],
+            "store": store.figures() if store is not None else None,
+        }
 
     def _patch_route(self, name: str, body: bytes) -> Version:
         try:

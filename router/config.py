@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from router.compare import DEFAULT_COMPARED_HEADERS, PathError, Rules, parse_path
 from router.exceptions import ConfigError, PathRejected
 from router.headers import NEVER_MATCHABLE
 from router.paths import normalise
@@ -108,15 +109,68 @@ class HeaderSpec(Spec):
         return value.lower()
 
 
-class ShadowSpec(Spec):
+def _json_paths(value: list[str]) -> list[str]:
+    for index, item in enumerate(value):
+        try:
+            parse_path(item)
+        except PathError as exc:
+            raise ValueError(f"[{index}]: {exc}") from None
+    return value
+
+
+def _header_names(value: list[str]) -> list[str]:
+    for index, item in enumerate(value):
+        if not TOKEN.match(item):
+            raise ValueError(f"[{index}]: {item!r} is not a valid header name")
+    return [item.lower() for item in value]
+
+
+class CompareSpec(Spec):
+    """How two answers are compared (see ``router.compare``): JSON paths to ignore, lists compared as
+    multisets, headers compared (default: content-type, location) and headers ignored."""
+
+    ignore: list[str] = []
+    unordered: list[str] = []
+    headers: list[str] | None = None
+    ignore_headers: list[str] = []
+
+    @field_validator("ignore", "unordered")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        return _json_paths(value)
+
+    @field_validator("headers", "ignore_headers")
+    @classmethod
+    def _headers(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _header_names(value)
+
+    def rules(self) -> Rules:
+        return Rules(ignore_paths=tuple(self.ignore), unordered_lists=tuple(self.unordered),
+                     compared_headers=tuple(self.headers) if self.headers is not None else DEFAULT_COMPARED_HEADERS,
+                     ignore_headers=tuple(self.ignore_headers))
+
+
+class ShadowSpec(CompareSpec):
     backend: str
     methods: list[str] = sorted(SAFE_METHODS)
     queue: Annotated[int, Field(ge=1, le=100_000)] = 100
+    store: bool = True
 
     @field_validator("methods")
     @classmethod
     def _methods(cls, value: list[str]) -> list[str]:
         return _methods(value) or []
+
+
+class ParitySpec(Spec):
+    """Top-level ``parity:``: where shadow comparisons are stored (SQLite; a relative path is from the routes
+    file's folder; ``null`` keeps none; read at startup only), how much of them is kept, and comparison rules
+    for every shadowed route (a route's own rules add to these)."""
+
+    store: str | None = "var/parity.sqlite3"
+    max_rows: Annotated[int, Field(ge=1, le=100_000_000)] = 100_000
+    max_age_days: Annotated[float, Field(gt=0, le=3650)] | None = 30.0
+    rules: CompareSpec = CompareSpec()
 
 
 def _methods(value: list[str] | None) -> list[str] | None:
@@ -219,6 +273,7 @@ class FileSpec(Spec):
     routes: dict[str, RouteSpec] = {}
     admin: AdminSpec = AdminSpec()
     identity: IdentitySpec | None = None
+    parity: ParitySpec = ParitySpec()
 
     @field_validator("listen")
     @classmethod
@@ -268,6 +323,7 @@ class RouterConfig:
     max_body: int = 100 * 2**20
     admin: AdminSpec = field(default_factory=AdminSpec)
     identity: IdentitySpec | None = None
+    parity: ParitySpec = field(default_factory=ParitySpec)
     warnings: tuple[str, ...] = ()
     # The file's data as parsed; the admin API edits a copy and validates it through parse_data().
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -307,7 +363,7 @@ def parse_data(raw: Any, *, source: str = "<routes>") -> RouterConfig:
     canonical = json.dumps(raw, sort_keys=True, default=str)
     table = _build(spec, version=hashlib.sha256(canonical.encode()).hexdigest()[:12])
     return RouterConfig(table=table, source=source, listen=spec.listen, max_body=int(spec.max_body),
-                        admin=spec.admin, identity=spec.identity,
+                        admin=spec.admin, identity=spec.identity, parity=spec.parity,
                         warnings=tuple(f"{source}: {w}" for w in unreachable_routes(table)),
                         raw=copy.deepcopy(raw))
 
@@ -370,13 +426,22 @@ def _build(spec: FileSpec, *, version: str) -> RouteTable:
             canary=r.canary,
             fallback=r.fallback,
             shadow=Shadow(backend=r.shadow.backend, methods=frozenset(m.upper() for m in r.shadow.methods),
-                          queue=r.shadow.queue) if r.shadow else None,
+                          queue=r.shadow.queue, rules=_shadow_rules(spec.parity.rules, r.shadow),
+                          store=r.shadow.store) if r.shadow else None,
             shadow_writes=r.shadow_writes,
             frozen_until=r.frozen_until,
         )
         for name, r in spec.routes.items()
     )
     return RouteTable(backends=backends, routes=routes, default=spec.default, version=version)
+
+
+def _shadow_rules(common: CompareSpec, route: ShadowSpec) -> Rules:
+    rules = common.rules().merged(route.rules())
+    if route.headers is not None:  # a route that lists its headers means exactly those
+        rules = Rules(ignore_paths=rules.ignore_paths, ignore_headers=rules.ignore_headers,
+                      compared_headers=tuple(route.headers), unordered_lists=rules.unordered_lists)
+    return rules
 
 
 def _patterns_overlap(a: Pattern, b: Pattern) -> bool:

@@ -21,8 +21,9 @@ from router.forwarding import AiohttpUpstream, HttpxUpstream
 from router.freeze import WriteFreeze
 from router.identity import IdentityBridge, secret_problem
 from router.metrics import Metrics
+from router.parity_store import ParityStore, store_path
 from router.reload import Reloader
-from router.shadow import ShadowMirror
+from router.shadow import ParityRecorder, ShadowMirror
 
 
 class Router:
@@ -35,6 +36,12 @@ class Router:
         tables = self.app.tables
         self.identity = IdentityBridge(tables)
         self.shadow = ShadowMirror(tables, self.app.upstream, self.app.choose_target)
+        # The parity store's path is read once, at startup (a reload changes rules, not where rows go).
+        self.parity_store = (ParityStore(store_path(config.parity.store, path), max_rows=config.parity.max_rows,
+                                         max_age_days=config.parity.max_age_days)
+                             if config.parity.store else None)
+        self.parity = ParityRecorder(self.parity_store)
+        self.shadow.listeners.append(self.parity)
         self.metrics = Metrics(self.app.health, tables, self.shadow.snapshot)
         self.reloader = Reloader(tables, path, checks=[identity_problem]) if path is not None else None
         # Order matters: later addons see what earlier ones decided (identity before the canary, which is
@@ -44,11 +51,13 @@ class Router:
             log = AccessLog()
             self.app.addons.append(log)
             self.app.background.append(log)
+        if self.parity_store is not None:
+            self.app.background.append(self.parity_store)  # stops after the shadow has drained into it
         self.app.background.extend([self.identity, self.shadow])
         if self.reloader is not None:
             self.app.background.append(self.reloader)
         self.admin = AdminApp(self.app.tables, self.metrics, token_env=config.admin.token_env,
-                              reloader=self.reloader)
+                              reloader=self.reloader, shadow=self.shadow, parity=self.parity)
         self.admin_port: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

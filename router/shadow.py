@@ -7,7 +7,11 @@ counted, so a slow shadow never slows or queues real traffic. Only the route's s
 default) are mirrored unless the route sets ``shadow_writes``.
 
 What happens to the two answers is the comparator's business: ``Comparator`` is the hook the comparison
-engine plugs into; the default one here checks status and body for equality (JSON structurally).
+engine plugs into. The default, ``RulesComparator``, is ``router.compare.compare()`` with the route's rules
+(``shadow: {ignore, unordered, headers, ignore_headers}`` plus the file's ``parity.rules``). Listeners see
+every outcome; ``ParityRecorder`` is the one that writes the parity store and keeps the latest differences
+for the admin API (``GET /parity``). Comparing runs on the event loop but after the client has its answer,
+and the store is written by its own thread.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from typing import Any, Protocol
 
 from router import paths
 from router.addons import Addon, Reply
+from router.compare import Difference, Rules, compare
 from router.exceptions import UpstreamError
 from router.flow import Flow
 from router.forwarding import Headers, Upstream, UpstreamRequest
+from router.parity_store import ParityRow, ParityStore, RecentDifferences, stored_differences
 from router.state import TableHolder
 from router.table import Backend
 
@@ -54,12 +60,15 @@ class ShadowJob:
     body: bytes | None
     primary: Exchange
     request_id: str
+    rules: Rules | None = None  # the route's comparison rules (None: the engine's defaults)
+    store: bool = True  # the route wants its comparisons stored
 
 
 @dataclass(frozen=True)
 class Verdict:
     equal: bool
-    differences: tuple[str, ...] = ()
+    differences: tuple[str, ...] = ()  # readable, one line each
+    details: tuple[Difference, ...] = ()  # as the engine found them (path, expected, got, kind)
 
 
 class Comparator(Protocol):
@@ -76,6 +85,43 @@ class EqualityComparator:
         if _as_data(job.primary.body) != _as_data(shadow.body):
             differences.append("body differs")
         return Verdict(not differences, tuple(differences))
+
+
+class RulesComparator:
+    """The comparison engine with the route's rules (``router.compare``)."""
+
+    def compare(self, job: ShadowJob, shadow: Exchange) -> Verdict:
+        found = compare(job.primary, shadow, job.rules)
+        return Verdict(not found, tuple(str(d) for d in found), tuple(found))
+
+
+class ParityRecorder:
+    """A shadow listener: one ``ParityRow`` per outcome, to the store (if any, and if the route stores) and
+    to the in-memory list of latest differences."""
+
+    def __init__(self, store: ParityStore | None, recent: RecentDifferences | None = None) -> None:
+        self.store = store
+        self.recent = recent or RecentDifferences()
+
+    def __call__(self, job: ShadowJob, shadow: Exchange | None, verdict: Verdict | None,
+                 error: str | None = None) -> None:
+        target = job.path + ("?" + job.query.decode("latin-1") if job.query else "")
+        details: tuple[dict[str, Any], ...] = ()
+        if shadow is None or verdict is None:
+            outcome = "error"
+        else:
+            outcome = "equal" if verdict.equal else "different"
+            details = stored_differences(verdict.details) if verdict.details else tuple(
+                {"path": "?", "kind": "value", "expected": None, "got": text} for text in verdict.differences)
+        row = ParityRow(at=time.time(), route=job.route, method=job.method, target=target,
+                        request_id=job.request_id, primary_status=job.primary.status,
+                        shadow_status=shadow.status if shadow is not None else None, outcome=outcome,
+                        differences=details, primary_ms=round(job.primary.elapsed_ms, 3),
+                        shadow_ms=round(shadow.elapsed_ms, 3) if shadow is not None else None,
+                        error=error if shadow is None else None)
+        self.recent.add(row)
+        if self.store is not None and job.store:
+            self.store.record(row)
 
 
 def _as_data(body: bytes) -> Any:
@@ -110,11 +156,12 @@ class ShadowMirror(Addon):
         self.tables = tables
         self.upstream = upstream
         self.choose_target = choose_target
-        self.comparator: Comparator = comparator or EqualityComparator()
+        self.comparator: Comparator = comparator or RulesComparator()
         self.workers_per_route = workers_per_route
         self.figures: dict[str, ShadowFigures] = defaultdict(ShadowFigures)
         self._queues: dict[str, list[_RouteQueue]] = {}
-        self.listeners: list[Any] = []  # callables(job, shadow_exchange_or_None, verdict_or_None)
+        # callables(job, shadow_exchange_or_None, verdict_or_None[, error=...]): every outcome
+        self.listeners: list[Any] = []
         self._stopping = False
 
     async def request(self, flow: Flow) -> Reply | None:
@@ -141,7 +188,7 @@ class ShadowMirror(Addon):
             body=bytes(flow.request_body) if flow.request_body is not None else None,
             primary=Exchange(flow.status, flow.response_headers, bytes(flow.response_body or b""),
                              flow.elapsed_ms()),
-            request_id=flow.request_id,
+            request_id=flow.request_id, rules=route.shadow.rules, store=route.shadow.store,
         )
         queue = self._queue_for(route.name, route.shadow.queue)
         try:
@@ -201,7 +248,10 @@ class ShadowMirror(Addon):
         except UpstreamError as exc:
             figures.errors += 1
             for listener in self.listeners:
-                listener(job, None, None)
+                if isinstance(listener, ParityRecorder):
+                    listener(job, None, None, error=str(exc) or type(exc).__name__)
+                else:
+                    listener(job, None, None)
             log.info("shadow %s %s to %s failed: %s", job.method, job.path, job.backend, exc)
             return
         shadow = Exchange(response.status, response.headers, bytes(body), (time.perf_counter() - started) * 1000)

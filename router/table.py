@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from router.compare import Rules
 from router.paths import segments as path_segments
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -44,6 +45,8 @@ class Shadow:
     backend: str
     methods: frozenset[str] = SAFE_METHODS
     queue: int = 100  # requests waiting for the shadow; beyond this they are dropped and counted
+    rules: Rules = field(default_factory=Rules)  # how the two answers are compared (router.compare)
+    store: bool = True  # write each comparison to the parity store (when the router has one)
 
 
 @dataclass(frozen=True)

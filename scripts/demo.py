@@ -1,147 +1,167 @@
-"""``make demo``: set up and seed the shop, start it under gunicorn, and show it answering.
+"""``make demo``: the catalog moves from the monolith to its own service under live traffic.
 
-Everything it starts is stopped on exit, Ctrl-C or SIGTERM. Logs go to ``var/logs/``.
+Seeds the shop, starts the monolith (gunicorn), the router and — once its database is provisioned — the
+catalog service and the plan's sync follower, drives background traffic through the router (browse,
+search, carts, checkouts, staff edits), runs migration_plans/catalog.yaml step by step to the end, and
+prints a report: requests per backend per step, failed requests, rows copied and verified, parity, time
+per step. Everything it starts is stopped on exit or Ctrl-C; logs and the report stay under var/demo/.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
+import shutil
 import signal
-import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from strangler.processes import ManagedProcess, ProcessFailed, port_in_use  # noqa: E402
+from scripts.stack import Ports, Stack  # noqa: E402
+from scripts.traffic import Traffic  # noqa: E402
+from strangler.processes import ProcessFailed, port_in_use  # noqa: E402
 
 console = Console()
-STAFF = ("staff@example.com", os.environ.get("SEED_PASSWORD", "shop-demo-password"))
 
 
-class TourFailed(RuntimeError):
-    pass
+def requests_by_backend(stack: Stack) -> Counter[str]:
+    """Cumulative requests answered per backend, from the router's Prometheus counters (never reset)."""
+    text = httpx.get(f"{stack.admin_url}/metrics", timeout=10,
+                     headers={"Authorization": f"Bearer {stack.secrets['ROUTER_ADMIN_TOKEN']}"}).text
+    counts: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        if family.name == "router_requests":
+            for sample in family.samples:
+                if sample.name == "router_requests_total":
+                    counts[sample.labels["backend"]] += int(sample.value)
+    return counts
 
 
-def manage(*args: str, env: dict[str, str]) -> None:
-    console.print(f"[dim]$ python manage.py {' '.join(args)}[/dim]")
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
+def run_step(stack: Stack, step: str) -> tuple[bool, float, str]:
+    started = time.monotonic()
+    done = stack.manage("strangler", "run", str(stack.plan_path), "--to", step, "--yes", check=False)
+    output = (done.stdout + done.stderr).strip()
+    return done.returncode == 0, time.monotonic() - started, output
 
 
-def expect(response: httpx.Response, status: int) -> dict:
-    if response.status_code != status:
-        raise TourFailed(
-            f"{response.request.method} {response.request.url.path} answered {response.status_code}, "
-            f"expected {status}: {response.text[:300]}"
-        )
-    return response.json() if response.content and "json" in response.headers.get("content-type", "") else {}
-
-
-def tour(base: str) -> Table:
-    """A customer's visit and a staff member's shipping, through real HTTP."""
-    table = Table(title=f"The shop answering at {base}")
-    for column in ("step", "request", "status", "what came back"):
-        table.add_column(column)
-    with httpx.Client(base_url=base, timeout=10) as http:
-        def row(step: str, response: httpx.Response, note: str) -> None:
-            table.add_row(step, f"{response.request.method} {response.request.url.raw_path.decode()}",
-                          str(response.status_code), note)
-
-        r = http.get("/healthz")
-        row("health", r, str(expect(r, 200)))
-        r = http.get("/api/catalog/products/", params={"page_size": 5})
-        page = expect(r, 200)
-        row("browse", r, f"{page['count']} products, first: {page['results'][0]['name']}")
-        r = http.get("/api/catalog/products/", params={"search": "oak", "ordering": "-price", "in_stock": "true"})
-        found = expect(r, 200)
-        if not found["results"]:
-            raise TourFailed("searching for 'oak' found nothing in stock; was the shop seeded?")
-        product = found["results"][0]
-        row("search", r, f"{found['count']} oak products, priciest: {product['name']} at {product['price']}")
-
-        email = f"demo-{int(time.time() * 1000)}@example.com"
-        r = http.post("/api/accounts/register/", json={"email": email, "password": "demo-shopper-pass-1"})
-        customer = {"Authorization": f"Token {expect(r, 201)['token']}"}
-        row("register", r, email)
-        r = http.post("/api/cart/items/", json={"product": product["id"], "quantity": 1}, headers=customer)
-        cart = expect(r, 201)
-        row("add to cart", r, f"{cart['item_count']} item, total {cart['total']}")
-        address = {"full_name": "Demo Shopper", "line1": "Storgatan 1", "city": "Malmö", "postal_code": "211 19",
-                   "country": "SE"}
-        r = http.post("/api/orders/checkout/", json={"shipping_address": address}, headers=customer)
-        order = expect(r, 201)
-        row("checkout", r, f"{order['number']} {order['status']}, total {order['total']}")
-
-        r = http.post("/api/accounts/login/", json={"email": STAFF[0], "password": STAFF[1]})
-        staff = {"Authorization": f"Token {expect(r, 200)['token']}"}
-        row("staff login", r, STAFF[0])
-        shipment_id = order["shipment"]["id"]
-        for status, extra in (("packed", {}), ("shipped", {"tracking_number": f"TRK-{order['id']:06d}"}),
-                              ("delivered", {})):
-            r = http.post(f"/api/shipping/shipments/{shipment_id}/status/", json={"status": status, **extra},
-                          headers=staff)
-            expect(r, 200)
-            followed = expect(http.get(f"/api/orders/{order['id']}/", headers=customer), 200)
-            row("ship", r, f"shipment {status} -> order {followed['status']}")
-        r = http.get("/")
-        expect(r, 200)
-        row("home page", r, f"{len(r.text):,} bytes of HTML")
-    return table
+def plan_steps(stack: Stack) -> list[str]:
+    checked = json.loads(stack.manage("strangler", "plan", "check", str(stack.plan_path), "--json").stdout)
+    return [s["step"] for s in checked["steps"]]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("SHOP_PORT", "8000")))
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--products", type=int, default=500, help="size of the seeded catalog (first run only)")
-    parser.add_argument("--once", action="store_true", help="stop after the tour instead of serving on")
-    parser.add_argument("--no-tour", action="store_true", help="just set up and serve")
+    parser.add_argument("--products", type=int, default=2000, help="size of the seeded catalog")
+    parser.add_argument("--var", type=Path, default=ROOT / "var" / "demo", help="where databases, logs and the "
+                        "report go (wiped at the start)")
+    parser.add_argument("--free-ports", action="store_true", help="use free ports instead of 8000/8080/8081/8101")
+    parser.add_argument("--to", help="stop after this step of the plan")
+    parser.add_argument("--serve", action="store_true", help="keep everything running after the report")
     args = parser.parse_args()
 
-    var_dir = Path(os.environ.get("SHOP_VAR_DIR", ROOT / "var"))
-    env = {**os.environ, "SHOP_VAR_DIR": str(var_dir)}
-    if port_in_use(args.port):
-        console.print(f"[red]Port {args.port} is taken; stop what runs there or pass --port.[/red]")
+    ports = Ports.free() if args.free_ports else Ports()
+    taken = [p for p in (ports.monolith, ports.router, ports.admin, ports.service) if port_in_use(p)]
+    if taken:
+        console.print(f"[red]Ports {taken} are taken; stop what runs there or pass --free-ports.[/red]")
         return 2
-    manage("migrate", "-v0", env=env)
-    manage("seed_shop", "--if-empty", "--products", str(args.products), env=env)
-
-    server = ManagedProcess(
-        "gunicorn",
-        [str(Path(sys.executable).with_name("gunicorn")), "legacy_monolith.wsgi", "--bind",
-         f"127.0.0.1:{args.port}", "--workers", str(args.workers), "--graceful-timeout", "5"],
-        log_path=var_dir / "logs" / "monolith.log", env=env, cwd=ROOT,
-    )
+    shutil.rmtree(args.var, ignore_errors=True)
+    stack = Stack(args.var, ports=ports)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    base = f"http://127.0.0.1:{args.port}"
+    traffic: Traffic | None = None
+    report: dict[str, Any] = {"steps": []}
     try:
-        server.start()
-        server.wait_healthy(f"{base}/healthz")
-        console.print(f"[green]gunicorn is serving the shop at {base}/[/green] (log: {server.log_path})")
-        if not args.no_tour:
-            console.print(tour(base))
-        if args.once:
-            return 0
-        console.print(f"Open {base}/ in a browser; the API is under {base}/api/. Ctrl-C stops the shop.")
-        while server.running:
-            time.sleep(0.5)
-        console.print(f"[red]gunicorn stopped:[/red]\n{server.log_tail()}")
-        return 1
-    except (ProcessFailed, TourFailed, httpx.HTTPError) as exc:
+        console.rule("Setting up")
+        console.print(f"seeding {args.products} products; logs in {stack.logs}")
+        stack.setup_monolith("--products", str(args.products), "--users", "20", "--orders", "50")
+        stack.start_monolith()
+        stack.start_router()
+        console.print(f"monolith {stack.monolith_http}  router {stack.router_url}  admin {stack.admin_url}")
+        steps = plan_steps(stack)
+        last = steps.index(args.to) if args.to else len(steps) - 1
+        traffic = Traffic(stack.router_url)
+        traffic.start()
+        before = requests_by_backend(stack)
+        for step in steps[: last + 1]:
+            if step == "shadow" and "catalog" not in stack.processes:
+                stack.start_service()
+                stack.start_follower()
+            traffic.step = step
+            console.rule(step)
+            ok, seconds, output = run_step(stack, step)
+            after = requests_by_backend(stack)
+            served = {backend: after[backend] - before[backend] for backend in after
+                      if after[backend] > before[backend]}
+            before = after
+            tally = traffic.tally.by_step.get(step, Counter())
+            report["steps"].append({"step": step, "ok": ok, "seconds": round(seconds, 1), "served": served,
+                                    "ok_requests": tally["ok"], "failed": tally["failed"], "frozen": tally["frozen"]})
+            console.print(output.splitlines()[-1] if output else "")
+            if not ok:
+                console.print(f"[red]{step} failed:[/red]\n{output[-3000:]}")
+                break
+        traffic.step = "after"
+        time.sleep(2)
+        traffic.stop()
+        status = json.loads(stack.manage("strangler", "status", str(stack.plan_path), "--json").stdout)
+        report["figures"] = status["figures"]
+        report["failed_requests"] = traffic.tally.total("failed")
+        report["frozen_requests"] = traffic.tally.total("frozen")
+        report["ok_requests"] = traffic.tally.total("ok")
+        report["failures"] = traffic.tally.failures[:20]
+        print_report(report)
+        (args.var / "report.json").write_text(json.dumps(report, indent=2, default=str))
+        console.print(f"report: {args.var / 'report.json'}; logs: {stack.logs}")
+        if args.serve:
+            console.print(f"Serving through {stack.router_url}/ until Ctrl-C.")
+            while all(p.running for p in stack.processes.values()):
+                time.sleep(0.5)
+        return 0 if report["failed_requests"] == 0 and all(s["ok"] for s in report["steps"]) else 1
+    except (ProcessFailed, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
         return 1
     except KeyboardInterrupt:
-        return 0
+        return 130
     finally:
-        server.stop()
-        console.print("[dim]shop stopped[/dim]")
+        if traffic is not None:
+            traffic.stop()
+        stack.stop()
+
+
+def print_report(report: dict[str, Any]) -> None:
+    table = Table(title="The catalog's migration")
+    for column in ("step", "time", "served by (requests)", "ok", "failed", "write-freeze 503s"):
+        table.add_column(column)
+    for step in report["steps"]:
+        served = ", ".join(f"{b} {n}" for b, n in sorted(step["served"].items())) or "-"
+        table.add_row(step["step"] + ("" if step["ok"] else " (FAILED)"), f"{step['seconds']}s", served,
+                      str(step["ok_requests"]), str(step["failed"]), str(step["frozen"]))
+    console.print(table)
+    figures = report.get("figures", {})
+    copied = figures.get("copy", {})
+    verified = figures.get("verify", {})
+    shadow = figures.get("shadow", {})
+    rows = sum(t.get("copied", t.get("rows", 0)) for t in copied.get("tables", [])) if copied else 0
+    console.print(f"rows copied: {rows}; verified: "
+                  + ", ".join(f"{t.get('target', '?')} {t.get('source_rows', t.get('rows', '?'))} rows "
+                              f"{'equal' if t.get('ok') else 'DIFFERENT'}" for t in verified.get("tables", [])))
+    if shadow:
+        compared = shadow.get("compared", 0)
+        console.print(f"parity: {shadow.get('equal', 0)} of {compared} shadowed reads equal "
+                      f"({(shadow.get('equal', 0) / compared if compared else 0):.1%})")
+    console.print(f"requests: {report['ok_requests']} ok, {report['frozen_requests']} paused by the write freeze")
+    console.print(f"failed requests: {report['failed_requests']}")
+    for failure in report.get("failures", [])[:10]:
+        console.print(f"  {failure}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ class _Spec(BaseModel):
 class ShadowGate(_Spec):
     min_requests: Annotated[int, Field(ge=1)] = 50
     max_mismatch_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # Comparison rules handed to the router's shadow (JSON paths): fields that live writes change between
+    # the two answers (replication lag, not a difference of behaviour), found by calibration.
+    ignore: list[str] = []
+    unordered: list[str] = []
     timeout: Annotated[float, Field(gt=0)] = 300.0
     poll: Annotated[float, Field(gt=0)] = 1.0
 

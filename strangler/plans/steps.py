@@ -168,7 +168,12 @@ def undo(step: Step, ctx: Context, previous_canary: float | None) -> dict[str, A
 
 def _shadow(step_id: str, ctx: Context, gate: ShadowGate) -> dict[str, Any]:
     ctx.sync_until_caught_up(reverse=False, rounds=5)
-    ctx.admin.patch(ctx.reads_route(), shadow=ctx.plan.router.service_backend)
+    shadow: dict[str, Any] = {"backend": ctx.plan.router.service_backend}
+    if gate.ignore:
+        shadow["ignore"] = gate.ignore
+    if gate.unordered:
+        shadow["unordered"] = gate.unordered
+    ctx.admin.patch(ctx.reads_route(), shadow=shadow)
     ctx.admin.reset_counters()
     return shadow_gate(ctx.admin, step_id, ctx.reads_route(), gate, ctx.say)
 

@@ -9,6 +9,9 @@ Endpoints (any method unless said):
                                answers at once otherwise, so a shadow can be slow and its primary not)
 - ``/stream/{n}``              n chunks of 1 KiB, streamed
 - ``/bytes/{n}``               n bytes in one body
+- ``/products/...``            200 JSON: a catalog page of 20 products (``?differ=NAME&product=I``: product I's
+                               price differs when this backend is NAME; ``?noise=1``: a fresh request_id and
+                               updated_at on every call, as real services have)
 - ``/ws``                      WebSocket echo (text and binary)
 - ``/__journal``               the requests seen so far (method, raw path, headers, whether the body was read
                                whole); ``?clear=1`` empties it after answering. Not itself recorded.
@@ -20,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -114,6 +119,22 @@ def build(name: str) -> web.Application:
     @routes.get("/bytes/{n:\\d+}")
     async def some_bytes(request: web.Request) -> web.StreamResponse:
         return tag(web.Response(body=b"y" * int(request.match_info["n"]), content_type="application/octet-stream"))
+
+    @routes.get("/products{tail:.*}")
+    async def products(request: web.Request) -> web.StreamResponse:
+        items: list[dict[str, Any]] = [
+            {"id": i, "sku": f"SKU-{i:04d}", "name": f"Product {i}", "price": f"{10 + i}.50", "stock": 3 * i,
+             "active": True, "category": {"id": 1, "slug": "kitchen"}, "tags": ["mug", f"batch-{i % 3}"]}
+            for i in range(20)
+        ]
+        if request.query.get("differ") == name:
+            items[int(request.query.get("product", "7"))]["price"] = "0.99"
+        body: dict[str, Any] = {"count": len(items), "results": items}
+        if request.query.get("noise"):
+            body["request_id"] = uuid.uuid4().hex
+            for item in items:
+                item["updated_at"] = f"{time.time():.6f}"
+        return tag(web.json_response(body))
 
     @routes.get("/ws")
     async def ws(request: web.Request) -> web.StreamResponse:

@@ -53,6 +53,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
+        from strangler.parity.commands import add_record_parser, add_replay_parser
+
+        add_record_parser(groups)
+        add_replay_parser(groups)
+        from strangler.parity import shadow_report
+
+        shadow_report.add_parser(groups)
         split = groups.add_parser("split", help="the data split: provision, capture, copy, sync, verify",
                                   description="Move a plan's tables into the service database and keep them in step.")
         from strangler.plans import cli as plans_cli
@@ -89,8 +96,16 @@ class Command(BaseCommand):
 
         if options["group"] == "split":
             self.split(options)
+        elif options["group"] == "parity":
+            from strangler.parity import shadow_report
+
+            shadow_report.run(options, self.stdout)
         elif options["group"] in plans_cli.GROUPS:
             plans_cli.handle(options, self.stdout)
+        elif options["group"] in ("record", "replay"):
+            from strangler.parity import commands
+
+            (commands.run_record if options["group"] == "record" else commands.run_replay)(options, self.stdout)
 
     def split(self, o: dict[str, Any]) -> None:
         from strangler import datasplit as ds
