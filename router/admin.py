@@ -181,7 +181,7 @@ class AdminApp:
             routes[name] = {
                 "shadowed": name in shadowed,
                 **{key: counts.get(key, 0) for key in ("compared", "equal", "different", "errors", "dropped",
-                                                       "queued")},
+                                                       "queued", "sampled_out")},
                 "rate": round(counts.get("equal", 0) / compared, 6) if compared else None,
             }
         store = self.parity.store if self.parity is not None else None

@@ -133,6 +133,7 @@ def _as_data(body: bytes) -> Any:
 
 @dataclass
 class ShadowFigures:
+    sampled_out: int = 0  # over the route's rate: not mirrored at all
     queued: int = 0
     dropped: int = 0  # queue full, or the exchange too large to keep
     compared: int = 0
@@ -159,6 +160,7 @@ class ShadowMirror(Addon):
         self.comparator: Comparator = comparator or RulesComparator()
         self.workers_per_route = workers_per_route
         self.figures: dict[str, ShadowFigures] = defaultdict(ShadowFigures)
+        self._buckets: dict[str, tuple[float, float]] = {}  # route -> (tokens, last refill)
         self._queues: dict[str, list[_RouteQueue]] = {}
         # callables(job, shadow_exchange_or_None, verdict_or_None[, error=...]): every outcome
         self.listeners: list[Any] = []
@@ -168,9 +170,24 @@ class ShadowMirror(Addon):
         route = flow.match.route
         if route is None or route.shadow is None:
             return None
-        if flow.backend != route.shadow.backend and (route.shadow_writes or flow.method in route.shadow.methods):
-            flow.capture_limit = CAPTURE_LIMIT
+        if flow.backend == route.shadow.backend or not (route.shadow_writes or flow.method in route.shadow.methods):
+            return None
+        if not self._admit(route.name, route.shadow.rate):
+            self.figures[route.name].sampled_out += 1
+            return None
+        flow.capture_limit = CAPTURE_LIMIT
         return None
+
+    def _admit(self, route: str, rate: float) -> bool:
+        """A token bucket per route (burst of one second's worth): decided before any body is copied."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(route, (rate, now))
+        tokens = min(rate, tokens + (now - last) * rate)
+        if tokens < 1:
+            self._buckets[route] = (tokens, now)
+            return False
+        self._buckets[route] = (tokens - 1, now)
+        return True
 
     def done(self, flow: Flow) -> None:
         route = flow.match.route

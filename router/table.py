@@ -45,6 +45,7 @@ class Shadow:
     backend: str
     methods: frozenset[str] = SAFE_METHODS
     queue: int = 100  # requests waiting for the shadow; beyond this they are dropped and counted
+    rate: float = 10.0  # shadowed requests per second at most (sampled beyond): bounds the cost under load
     rules: Rules = field(default_factory=Rules)  # how the two answers are compared (router.compare)
     store: bool = True  # write each comparison to the parity store (when the router has one)
 

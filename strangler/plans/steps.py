@@ -215,8 +215,14 @@ def _cutover(ctx: Context, spec: CutoverSpec) -> dict[str, Any]:
         # are fed back (reverse sync) for the legacy code that still reads them.
         reverse_capture = datasplit.capture(ctx.split(reverse=True)).to_dict()
         datasplit.sync(ctx.split(reverse=True))  # sets the reverse high-water mark past the (empty) changelog
-        ctx.route_to(plan.router.service_backend, ctx.moved_routes())
+        # The monolith's legacy writers switch first (still frozen), then the endpoints: if the switch fails,
+        # nothing has moved yet.
         ctx.run_hooks("after_cutover", plan.hooks.after_cutover)
+        try:
+            ctx.route_to(plan.router.service_backend, ctx.moved_routes())
+        except BaseException:
+            ctx.run_hooks("after_rollback", plan.hooks.after_rollback)
+            raise
     except BaseException:
         _freeze(ctx, frozen, 0)
         raise

@@ -436,7 +436,7 @@ def shadow_router(tmp_path_factory: pytest.TempPathFactory, upstreams: dict[str,
           mirror-bytes: {{path: /bytes/, backend: monolith, shadow: catalog}}
           writes: {{path: /echo/writes/, backend: monolith, shadow: catalog, shadow_writes: true}}
           slow-shadow: {{path: /slow/2, match: exact, backend: monolith, shadow: catalog}}
-          tight: {{path: /slow/3, match: exact, backend: monolith, shadow: {{backend: catalog, queue: 2}}}}
+          tight: {{path: /slow/3, match: exact, backend: monolith, shadow: {{backend: catalog, queue: 2, rate: 1000}}}}
           flaky: {{path: /status/, methods: [GET], backend: catalog, fallback: monolith}}
           rates: {{path: /status/, methods: [PUT], backend: catalog}}
           dead: {{path: /echo/dead/, backend: dead}}
@@ -447,7 +447,7 @@ def shadow_router(tmp_path_factory: pytest.TempPathFactory, upstreams: dict[str,
 def shadow_figures(router: Running, route: str) -> dict[str, int]:
     response = admin(router, "GET", "/counters")
     assert response.status_code == 200
-    zero = {"queued": 0, "dropped": 0, "compared": 0, "equal": 0, "different": 0, "errors": 0}
+    zero = {"sampled_out": 0, "queued": 0, "dropped": 0, "compared": 0, "equal": 0, "different": 0, "errors": 0}
     figures: dict[str, int] = response.json()["routes"].get(route, {}).get("shadow", zero)
     return figures
 
