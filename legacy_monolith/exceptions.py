@@ -5,7 +5,8 @@ Tree::
     ShopError                       (409 unless a subclass says otherwise)
     ├── OutOfStock                  409 out_of_stock      checkout, cart, stock adjustment
     ├── InvalidTransition           409 invalid_transition shipment status, order cancel
-    └── ProtectedObject             409 protected          deleting what orders still reference
+    ├── ProtectedObject             409 protected          deleting what orders still reference
+    └── CatalogUnavailable          503 catalog_unavailable the catalog service (after cutover) did not answer
 
 Services raise these; the handler turns them into DRF-style bodies (``detail`` plus ``code``). Anything
 unexpected becomes a JSON 500 naming the request id, never a traceback.
@@ -51,6 +52,14 @@ class InvalidTransition(ShopError):
 
 class ProtectedObject(ShopError):
     code = "protected"
+
+
+class CatalogUnavailable(ShopError):
+    """The catalog service, owner of the stock once the catalog is cut over, could not be used: down, slow,
+    misconfigured, or answering something unexpected. Nothing was written locally; try again later."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "catalog_unavailable"
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -5,6 +5,9 @@
 - ``DJANGO_DEBUG``: ``1`` for tracebacks in pages (never in production).
 - ``SHOP_ALLOWED_HOSTS``: comma-separated host names.
 - ``SHOP_VAR_DIR``: where runtime files go (default ``var/`` at the repository root).
+- ``CATALOG_SERVICE_URL`` / ``CATALOG_SERVICE_TOKEN``: the catalog service that owns the stock once the catalog
+  is cut over (``python manage.py catalog_gateway remote``); see ``legacy_monolith/catalog/gateway.py``.
+- ``CATALOG_SERVICE_TIMEOUT``: seconds the gateway waits for the catalog service (default 5).
 """
 
 from __future__ import annotations
@@ -174,3 +177,9 @@ LOGGING = {
     },
 }
 CSRF_FAILURE_VIEW = "legacy_monolith.errors.csrf_failure"
+
+# The catalog gateway (branch by abstraction): orders take stock through it; once the catalog is cut over,
+# a switch in the database (`python manage.py catalog_gateway remote`) sends it to the catalog service.
+CATALOG_SERVICE_URL = os.environ.get("CATALOG_SERVICE_URL", "http://127.0.0.1:8101")
+CATALOG_SERVICE_TOKEN = os.environ.get("CATALOG_SERVICE_TOKEN", "")
+CATALOG_SERVICE_TIMEOUT = float(os.environ.get("CATALOG_SERVICE_TIMEOUT", "5"))

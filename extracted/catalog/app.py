@@ -8,6 +8,7 @@ identity token), permission (401/403), method (405), object lookup (404), body p
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import re
@@ -38,8 +39,10 @@ from extracted.catalog.exceptions import (
     BadRequest,
     MethodNotAllowed,
     NotAuthenticated,
+    NotConfigured,
     NotFound,
     PermissionDenied,
+    ServiceTokenRefused,
 )
 from extracted.catalog.identity import Caller, InvalidIdentity, verify
 from extracted.catalog.queries import Reader
@@ -56,6 +59,8 @@ from extracted.catalog.schemas import (
 
 SECRET_ENV: Final = "ROUTER_IDENTITY_SECRET"  # noqa: S105 - the variable's name, not a secret
 IDENTITY_HEADER: Final = "x-identity-token"
+SERVICE_TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
+SERVICE_TOKEN_HEADER: Final = "x-service-token"  # noqa: S105 - a header name
 _VALID_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 PARSES: Final = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
@@ -226,6 +231,30 @@ class Resource:
         return await handler(request, caller, state)
 
 
+def authorise_service(request: Request) -> None:
+    """The internal endpoints answer only callers holding ``CATALOG_SERVICE_TOKEN`` (the monolith's gateway)."""
+    expected = os.environ.get(SERVICE_TOKEN_ENV, "")
+    if not expected:
+        raise NotConfigured(f"{SERVICE_TOKEN_ENV} is not set on the catalog service; its stock endpoints are "
+                            "disabled until it is.")
+    given = request.headers.get(SERVICE_TOKEN_HEADER)
+    if not given:
+        raise ServiceTokenRefused("Service token not provided (X-Service-Token).")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ServiceTokenRefused("Invalid service token.")
+
+
+class ServiceResource(Resource):
+    """An internal URL for other services (not for shoppers): authorised by ``X-Service-Token`` alone."""
+
+    async def dispatch(self, request: Request, state: State) -> Response:
+        authorise_service(request)
+        handler = self.handlers.get(request.method)
+        if handler is None:
+            raise MethodNotAllowed(request.method)
+        return await handler(request, None, state)
+
+
 def _is_staff(caller: Caller | None) -> bool:
     return caller is not None and caller.is_staff
 
@@ -296,6 +325,16 @@ async def product_stock(request: Request, caller: Caller | None, state: State) -
                                                  load))
 
 
+async def stock_reserve(request: Request, caller: Caller | None, state: State) -> Response:
+    load = await read_body(request)
+    return json_response(await run_in_threadpool(services.stock_reserve, state.engine, load))
+
+
+async def stock_release(request: Request, caller: Caller | None, state: State) -> Response:
+    load = await read_body(request)
+    return json_response(await run_in_threadpool(services.stock_release, state.engine, load))
+
+
 # --- categories ---------------------------------------------------------------------------------------------------
 
 
@@ -345,6 +384,9 @@ ROUTES: Final = [
         "DELETE": product_delete})),
     Route("/api/catalog/products/{id:catalog_id}/stock/", Resource("Stock", {"POST": product_stock},
                                                                    staff_only=True)),
+    # Internal: the monolith's catalog gateway reserves and releases stock here once the catalog is cut over.
+    Route("/api/catalog/stock/reserve/", ServiceResource("Stock Reserve", {"POST": stock_reserve})),
+    Route("/api/catalog/stock/release/", ServiceResource("Stock Release", {"POST": stock_release})),
     Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
 ]
 

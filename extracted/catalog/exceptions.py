@@ -11,6 +11,7 @@ Tree::
         ├── ValidationFailed             400 {"field": ["message", ...]}     (DRF's field errors)
         ├── NotAuthenticated             401 + WWW-Authenticate: Token
         ├── AuthenticationFailed         401 {"detail": "Invalid token."}    + WWW-Authenticate: Token
+        ├── ServiceTokenRefused          401 {"detail", "code"}             (internal stock endpoints)
         ├── PermissionDenied             403
         ├── NotFound                     404 {"detail": "..."}
         ├── MethodNotAllowed             405 {"detail": "Method \\"X\\" not allowed."} + Allow
@@ -18,6 +19,7 @@ Tree::
         └── Conflict                     409 {"detail", "code", ...}
             ├── OutOfStock               409 out_of_stock   (stock adjustment below zero)
             └── ProtectedObject          409 protected      (deleting a category still in use)
+        └── NotConfigured                503 {"detail", "code"}             (CATALOG_SERVICE_TOKEN unset)
 
 Handlers raise these; the app turns them into responses. Anything else becomes a JSON 500 carrying the
 request id, never a traceback.
@@ -69,7 +71,7 @@ class ValidationFailed(ApiError):
 
     status = 400
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    def __init__(self, errors: dict[str, list[Any]]) -> None:
         self.errors = errors
         super().__init__("Invalid input.")
 
@@ -87,6 +89,19 @@ class NotAuthenticated(ApiError):
 
 class AuthenticationFailed(NotAuthenticated):
     default_detail = "Invalid token."
+
+
+class ServiceTokenRefused(ApiError):
+    """The internal stock endpoints' ``X-Service-Token`` is missing or wrong."""
+
+    status = 401
+    code = "not_authenticated"
+
+    def body(self) -> Any:
+        return {"detail": self.detail, "code": self.code}
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "X-Service-Token"}
 
 
 class PermissionDenied(ApiError):
@@ -131,3 +146,13 @@ class OutOfStock(Conflict):
 
 class ProtectedObject(Conflict):
     code = "protected"
+
+
+class NotConfigured(ApiError):
+    """A setting the endpoint needs is missing on the service's side (e.g. ``CATALOG_SERVICE_TOKEN``)."""
+
+    status = 503
+    code = "not_configured"
+
+    def body(self) -> Any:
+        return {"detail": self.detail, "code": self.code}

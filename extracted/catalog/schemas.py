@@ -446,6 +446,56 @@ def validate_stock_adjustment(raw: Any) -> tuple[int, str | None]:
     return values["delta"], values.get("reason")
 
 
+# --- the internal stock endpoints (reserve / release) -------------------------------------------------------------
+
+MAX_STOCK_ITEMS: Final = 100
+MAX_ITEM_QUANTITY: Final = 1000
+
+
+def _stock_item(raw: Any) -> tuple[int, int]:
+    if not isinstance(raw, Mapping) or isinstance(raw, FormData):
+        kind = "str" if isinstance(raw, str) else type(raw).__name__
+        raise ValidationFailed({"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]})
+    values = _collect([
+        ("product", lambda: integer_field(raw.get("product", EMPTY), min_value=1, max_value=MAX_ID)),
+        ("quantity", lambda: integer_field(raw.get("quantity", EMPTY), min_value=1, max_value=MAX_ITEM_QUANTITY)),
+    ])
+    return values["product"], values["quantity"]
+
+
+def validate_stock_items(raw: Any) -> dict[int, int]:
+    """The body ``{"items": [{"product": id, "quantity": n}, ...]}`` of reserve and release, as
+    ``{product_id: quantity}`` in id order, duplicates summed. Errors come DRF's way: ``{"items": [...]}``
+    with one dict per item (empty for the valid ones)."""
+    data = _ensure_mapping(raw)
+    if isinstance(data, FormData):
+        raise ValidationFailed({"items": ["Send the items as JSON."]})
+    items = data.get("items", EMPTY)
+    if items is EMPTY:
+        raise ValidationFailed({"items": ["This field is required."]})
+    if items is None:
+        raise ValidationFailed({"items": ["This field may not be null."]})
+    if not isinstance(items, list):
+        raise ValidationFailed({"items": [f'Expected a list of items but got type "{type(items).__name__}".']})
+    if not items:
+        raise ValidationFailed({"items": ["This list may not be empty."]})
+    if len(items) > MAX_STOCK_ITEMS:
+        raise ValidationFailed({"items": [f"Ensure this field has no more than {MAX_STOCK_ITEMS} elements."]})
+    quantities: dict[int, int] = {}
+    errors: list[dict[str, list[Any]]] = []
+    for raw_item in items:
+        try:
+            product_id, quantity = _stock_item(raw_item)
+        except ValidationFailed as exc:
+            errors.append(exc.errors)
+            continue
+        errors.append({})
+        quantities[product_id] = quantities.get(product_id, 0) + quantity
+    if any(errors):
+        raise ValidationFailed({"items": errors})
+    return dict(sorted(quantities.items()))
+
+
 # --- the product list's query parameters --------------------------------------------------------------------------
 
 ORDERING_FIELDS: Final = ("id", "name", "price", "stock", "created_at")

@@ -14,15 +14,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from extracted.catalog.exceptions import NotFound, OutOfStock, ProtectedObject, ValidationFailed
+from extracted.catalog.exceptions import ApiError, NotFound, OutOfStock, ProtectedObject, ValidationFailed
 from extracted.catalog.models import categories, products
 from extracted.catalog.schemas import (
     Lookups,
     category_dict,
     product_dict,
+    render_price,
     validate_category,
     validate_product,
     validate_stock_adjustment,
+    validate_stock_items,
 )
 
 PRODUCT_404 = "No Product matches the given query."
@@ -152,6 +154,76 @@ def stock_adjust(engine: Engine, product_id: int, load: Callable[[], Any]) -> di
             raise OutOfStock(f"Stock of {row.sku} is {row.stock}; it cannot go down by {-delta}.",
                              available=row.stock)
     return product_dict(row)
+
+
+# --- reserve / release (internal: the monolith's checkout and cancel, X-Service-Token) -------------------------------
+
+SNAPSHOT_COLUMNS = (products.c.id, products.c.sku, products.c.name, products.c.price, products.c.stock)
+
+
+class _Shortage(Exception):
+    def __init__(self, product_id: int) -> None:
+        super().__init__(product_id)
+        self.product_id = product_id
+
+
+def _snapshots(conn: Connection, product_ids: list[int]) -> dict[str, Any]:
+    rows = conn.execute(select(*SNAPSHOT_COLUMNS).where(products.c.id.in_(product_ids)).order_by(products.c.id))
+    return {"items": [{"product": row.id, "sku": row.sku, "name": row.name, "price": render_price(row.price),
+                       "stock": row.stock} for row in rows]}
+
+
+def stock_reserve(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
+    """Takes ``{"items": [{"product", "quantity"}...]}`` out of stock, all or nothing, in one transaction.
+
+    One conditional UPDATE per product (active, ``stock >= n``) in id order: the row locks are taken in one
+    global order (no deadlocks between reservations) and two buyers of the last unit cannot both succeed at
+    any isolation level. A shortage rolls everything back and answers the monolith's 409 ``out_of_stock``.
+    """
+    quantities = validate_stock_items(load())
+    try:
+        with engine.begin() as conn:
+            now = _now(conn)
+            for product_id, quantity in quantities.items():  # validate_stock_items sorted them by id
+                condition = and_(products.c.id == product_id, products.c.is_active, products.c.stock >= quantity)
+                result = conn.execute(update(products).where(condition)
+                                      .values(stock=products.c.stock - quantity, updated_at=now))
+                if not result.rowcount:
+                    raise _Shortage(product_id)
+            return _snapshots(conn, list(quantities))
+    except _Shortage as short:
+        raise _shortage_error(engine, quantities, short.product_id) from None
+
+
+def _shortage_error(engine: Engine, quantities: dict[int, int], failed: int) -> ApiError:
+    with engine.connect() as conn:
+        rows = {row.id: row for row in conn.execute(
+            select(products.c.id, products.c.sku, products.c.stock, products.c.is_active)
+            .where(products.c.id.in_(list(quantities))).order_by(products.c.id))}
+    missing = [pid for pid in quantities if pid not in rows]
+    if missing:
+        return ValidationFailed({"items": [f'Invalid pk "{pid}" - object does not exist.' for pid in missing]})
+    short = []
+    for pid, wanted in quantities.items():
+        row = rows[pid]
+        available = row.stock if row.is_active else 0
+        # The product whose update failed is reported even when a concurrent release has refilled it since.
+        if wanted > available or pid == failed:
+            short.append({"product": pid, "sku": row.sku, "requested": wanted, "available": available})
+    names = ", ".join(f"{s['sku']} (requested {s['requested']}, available {s['available']})" for s in short)
+    return OutOfStock(f"Not enough stock for: {names}.", items=short)
+
+
+def stock_release(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
+    """Adds the items back to stock (a cancelled order, a checkout that failed after its reservation).
+    Products that no longer exist are skipped, as in the monolith."""
+    quantities = validate_stock_items(load())
+    with engine.begin() as conn:
+        now = _now(conn)
+        for product_id, quantity in quantities.items():
+            conn.execute(update(products).where(products.c.id == product_id)
+                         .values(stock=products.c.stock + quantity, updated_at=now))
+        return _snapshots(conn, list(quantities))
 
 
 # --- categories -----------------------------------------------------------------------------------------------------
