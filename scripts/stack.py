@@ -101,6 +101,7 @@ class Stack:
         routes["backends"]["monolith"]["targets"] = [self.monolith_http]
         routes["backends"]["catalog"]["targets"] = [self.service_http]
         routes["identity"]["resolve_url"] = f"{self.monolith_http}/api/accounts/me/"
+        routes["parity"] = {**(routes.get("parity") or {}), "store": str(self.var / "parity.sqlite3")}
         self.routes_path.write_text(yaml.safe_dump(routes, sort_keys=False))
 
     def _write_plan(self) -> None:

@@ -38,8 +38,9 @@ class Tally:
 
 class Traffic:
     def __init__(self, base_url: str, *, customers: int = 5, workers: int = 6, seed: int = 7,
-                 pause: float = 0.02) -> None:
+                 pause: float = 0.02, visitors: int = 100) -> None:
         self.base_url = base_url
+        self.visitors = visitors
         self.workers = workers
         self.pause = pause
         self.random = random.Random(seed)
@@ -93,9 +94,12 @@ class Traffic:
         with httpx.Client(base_url=self.base_url, timeout=30) as http:
             while not self._stop.is_set():
                 name, calls = self._action(rng)
+                # Anonymous shoppers are many browsers, each with its own session cookie: that is what a
+                # canary's sticky cohorts are cut from (they would all be one "client address" otherwise).
+                visitor = f"sessionid=visitor{rng.randrange(self.visitors):04d}{index}"
                 for method, path, body, token, allowed in calls:
                     step = self.step
-                    headers = {"Authorization": f"Token {token}"} if token else {}
+                    headers = {"Authorization": f"Token {token}"} if token else {"Cookie": visitor}
                     try:
                         response = http.request(method, path, json=body, headers=headers)
                     except httpx.HTTPError as exc:
