@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-12)
 .PHONY: help venv demo serve test lint lock clean
 
 help:
-	@echo "make demo   set up, seed and start the shop (gunicorn on :8000), show it answering"
+	@echo "make demo   move the catalog from the monolith to its service under live traffic, with a report"
 	@echo "make test   lint, import contracts, the whole suite on SQLite, then on PostgreSQL if one answers"
-	@echo "make serve  start the shop on :8000 without the tour"
+	@echo "make serve  the demo, then keep everything running (router on :8080) until Ctrl-C"
 	@echo "make lock   re-resolve requirements.lock from pyproject.toml"
 	@echo "make clean  remove .venv and var/"
 
@@ -26,7 +26,7 @@ demo: venv
 	$(BIN)/python scripts/demo.py
 
 serve: venv
-	$(BIN)/python scripts/demo.py --no-tour
+	$(BIN)/python scripts/demo.py --serve
 
 test: venv
 	scripts/test.sh

@@ -33,7 +33,7 @@ PY
 then
   # Only what touches the monolith's database runs again; the router and its tests know no database.
   DB_TESTS=()
-  for dir in tests/legacy_monolith tests/e2e tests/strangler tests/extracted; do
+  for dir in tests/legacy_monolith tests/e2e tests/strangler tests/extracted tests/parity; do
     [ -d "$dir" ] && DB_TESTS+=("$dir")
   done
   echo "== database tests on PostgreSQL ($PG_URL): ${DB_TESTS[*]}"

@@ -73,8 +73,11 @@ class Reader:
         clauses: list[str] = []
         params: list[Any] = []
         if query.category is not None:
-            cte = (f"WITH RECURSIVE subtree(id) AS (SELECT {p} UNION SELECT c.id FROM categories c "  # noqa: S608
-                   "JOIN subtree s ON c.parent_id = s.id) ")
+            # The anchor is cast to the id column's type: PostgreSQL types a bare parameter from its value
+            # (smallint for a small id) and then refuses the bigint ids of the recursive part.
+            cast = "SIGNED" if self.dialect in ("mysql", "mariadb") else "BIGINT"
+            cte = (f"WITH RECURSIVE subtree(id) AS (SELECT CAST({p} AS {cast}) UNION "  # noqa: S608
+                   "SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id) ")
             params.append(query.category)
             clauses.append("category_id IN (SELECT id FROM subtree)")
         if not include_inactive:

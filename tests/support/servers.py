@@ -45,6 +45,7 @@ def scratch_database(tmp_path: Path) -> Iterator[str]:
     """A database URL of the suite's kind that nobody else uses, removed afterwards."""
     base = os.environ.get("MONOLITH_DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
+        tmp_path.mkdir(parents=True, exist_ok=True)
         yield f"sqlite:///{tmp_path / 'shop.sqlite3'}"
         return
     import psycopg

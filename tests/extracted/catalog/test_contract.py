@@ -23,7 +23,7 @@ import jwt
 import pytest
 
 from strangler.processes import ManagedProcess, free_port
-from tests.support.servers import ROOT, ShopServer, running_shop
+from tests.support.servers import ROOT, ShopServer, running_shop, scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +43,10 @@ class Side:
 @pytest.fixture(scope="module")
 def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Side, Side]]:
     base = tmp_path_factory.mktemp("contract")
-    with running_shop(base, seed_args=("--products", "300", "--users", "3", "--orders", "5")) as shop:
-        service_db = f"sqlite:///{base / 'catalog.sqlite3'}"
+    with running_shop(base, seed_args=("--products", "300", "--users", "3", "--orders", "5")) as shop, \
+            scratch_database(base / "catalog") as service_db:
+        # In the PostgreSQL pass the service's database is on PostgreSQL too (scratch_database follows
+        # MONOLITH_DATABASE_URL's kind): SQL that only SQLite accepts is caught here.
         env = {**shop.env, "CATALOG_DATABASE_URL": service_db, "ROUTER_IDENTITY_SECRET": SECRET}
         for operation in ("provision", "copy", "verify"):
             done = subprocess.run([sys.executable, "manage.py", "strangler", "split", operation, str(PLAN)],  # noqa: S603
