@@ -83,7 +83,8 @@ class Executor:
                     try:
                         figures = steps.do(step, ctx, self._previous_canary(index))
                     except (PlanRunError, datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
-                        message = f"{step.id}: {exc}"
+                        # A gate's message already starts with its step ("shadow: mismatch rate ...").
+                        message = str(exc) if str(exc).startswith(f"{step.id}: ") else f"{step.id}: {exc}"
                         self.state.fail(plan.name, step.id, "do", message)
                         self.say(f"!! {message}")
                         self.say(f"   state saved at {self.state.get(plan.name).done_step or 'the start'}; "
@@ -107,6 +108,10 @@ class Executor:
                 last = plan.index(position.running[3:])  # a step cut short is undone too
             elif position.running and position.running.startswith("undo:"):
                 last = plan.index(position.running[5:])
+            elif position.running and position.running.startswith("failed:"):
+                failed = plan.index(position.running[7:])
+                if plan.steps[failed].kind in ("shadow", "canary"):
+                    last = failed  # their undo is safe on a partial state: mirror off, share back
             stop = plan.index(to) if to else -1
             ctx = steps.Context(plan, self.say, self.root)
             try:

@@ -153,6 +153,7 @@ class StateStore:
             figures: dict[str, Any] | None = None) -> None:
         """The step's work and its new position in the plan, recorded together."""
         with self._tx() as db:
+            self._ensure(db, plan)
             current = json.loads(db.execute("SELECT figures FROM plan_state WHERE plan = ?", (plan,)).fetchone()[0])
             if figures is not None:
                 current[step] = figures
@@ -165,11 +166,17 @@ class StateStore:
 
     def fail(self, plan: str, step: str, action: str, message: str, figures: dict[str, Any] | None = None) -> None:
         with self._tx() as db:
+            self._ensure(db, plan)
             current = json.loads(db.execute("SELECT figures FROM plan_state WHERE plan = ?", (plan,)).fetchone()[0])
             if figures is not None:
                 current[step] = figures
-            db.execute("UPDATE plan_state SET running = NULL, status = 'failed', message = ?, updated_at = ?, "
-                       "figures = ? WHERE plan = ?", (message, time.time(), json.dumps(current, default=str), plan))
+            # A failed undo leaves its step half undone: it stays marked (``undo:STEP``) like an interrupted
+            # one, so only ``rollback`` goes on from there, never ``run``.
+            # A failed forward step is remembered as ``failed:STEP``: ``run`` retries it, and ``rollback`` undoes
+            # what a gate step may have left in place (a shadow mirror) before going further back.
+            db.execute("UPDATE plan_state SET running = CASE WHEN ? = 'undo' THEN running ELSE 'failed:' || ? END, "
+                       "status = 'failed', message = ?, updated_at = ?, figures = ? WHERE plan = ?",
+                       (action, step, message, time.time(), json.dumps(current, default=str), plan))
             db.execute("INSERT INTO plan_history (plan, at, step, action, outcome, detail) "
                        "VALUES (?, ?, ?, ?, 'failed', ?)",
                        (plan, time.time(), step, action, json.dumps({"message": message})))
