@@ -174,6 +174,10 @@ LOGGING = {
         # The access log below replaces Django's own request logging, which would duplicate each 4xx.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # One line per outgoing call (the catalog gateway, the toolkit's commands talking to the router)
+        # would drown the commands' own output.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 CSRF_FAILURE_VIEW = "legacy_monolith.errors.csrf_failure"
