@@ -13,12 +13,19 @@ from router.exceptions import ConfigError
 DEFAULT_CONFIG = Path(__file__).with_name("routes.yaml")
 
 
-def _check(path: Path) -> int:
+def _load(path: Path) -> config_module.RouterConfig | None:
+    """The file's configuration, or None after printing its problems (file, field, reason) to stderr."""
     try:
-        cfg = config_module.load(path)
+        return config_module.load(path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return None
+
+
+def _check(path: Path) -> int:
+    cfg = _load(path)
+    if cfg is None:
         return 1
     table = cfg.table
     print(f"{path}: valid (table version {table.version}); listen {cfg.listen}, admin {cfg.admin.listen}")
@@ -45,11 +52,8 @@ def _check(path: Path) -> int:
 def _serve(path: Path, listen: str | None, admin_listen: str | None, transport: str, access_log: bool) -> int:
     from router.server import serve
 
-    try:
-        cfg = config_module.load(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    cfg = _load(path)
+    if cfg is None:
         return 1
     serve(cfg, path, listen=listen, admin_listen=admin_listen, transport=transport, access_log=access_log)
     return 0
@@ -58,11 +62,8 @@ def _serve(path: Path, listen: str | None, admin_listen: str | None, transport: 
 def _export(target: str, path: Path, output: Path | None, prefix: str, listen: str | None) -> int:
     from router.export import render_nginx
 
-    try:
-        cfg = config_module.load(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    cfg = _load(path)
+    if cfg is None:
         return 1
     text, warnings = render_nginx(cfg, prefix=prefix, listen=listen)
     for warning in [*cfg.warnings, *warnings]:

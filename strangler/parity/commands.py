@@ -5,7 +5,6 @@ Kept here so the management command only wires them in (two ``add_*`` calls and 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -14,27 +13,8 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from strangler.arguments import positive_float, positive_int
 from strangler.parity.exceptions import ParityError
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
-    return value
 
 
 def _names(text: str) -> list[str]:
@@ -51,10 +31,10 @@ def add_record_parser(groups: Any) -> None:
     p.add_argument("--upstream", required=True, metavar="URL", help="the backend, e.g. http://127.0.0.1:8000")
     p.add_argument("--listen", default="127.0.0.1:8090", metavar="HOST:PORT",
                    help="where clients connect (default 127.0.0.1:8090)")
-    p.add_argument("--max-bytes", type=_positive_int, default=10 * 1024 * 1024, metavar="N",
+    p.add_argument("--max-bytes", type=positive_int, default=10 * 1024 * 1024, metavar="N",
                    help="never grow the file past N bytes (default 10 MiB)")
-    p.add_argument("--max-flows", type=_positive_int, metavar="N", help="stop writing after N flows")
-    p.add_argument("--duration", type=_positive_float, metavar="S", help="stop recording after S seconds")
+    p.add_argument("--max-flows", type=positive_int, metavar="N", help="stop writing after N flows")
+    p.add_argument("--duration", type=positive_float, metavar="S", help="stop recording after S seconds")
     p.add_argument("--redact-header", type=_names, action="extend", default=[], metavar="NAMES",
                    help="more headers to redact (comma-separated), beside Authorization, Cookie, X-Identity-Token...")
     p.add_argument("--redact-field", type=_names, action="extend", default=[], metavar="NAMES",
@@ -73,7 +53,7 @@ def add_replay_parser(groups: Any) -> None:
     p.add_argument("flows", type=Path, metavar="FILE", help="a flow file written by `strangler record`")
     p.add_argument("--against", required=True, metavar="URL", help="the target, e.g. the router or a service")
     p.add_argument("--baseline", metavar="URL", help="compare with this server's live answers, not the recording")
-    p.add_argument("--concurrency", type=_positive_int, default=8, metavar="N", help="requests in flight (default 8)")
+    p.add_argument("--concurrency", type=positive_int, default=8, metavar="N", help="requests in flight (default 8)")
     p.add_argument("--rules", type=Path, metavar="FILE",
                    help="comparison rules (YAML: ignore, ignore_headers, headers, unordered)")
     p.add_argument("--include-writes", action="store_true",
@@ -88,7 +68,7 @@ def add_replay_parser(groups: Any) -> None:
     p.add_argument("--host-header", choices=("recorded", "target"), default="recorded",
                    help="send the recorded Host (default: absolute links then agree) or the target's")
     p.add_argument("--path-prefix", metavar="PREFIX", help="replay only requests whose path starts with PREFIX")
-    p.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S", help="per request (default 30)")
+    p.add_argument("--timeout", type=positive_float, default=30.0, metavar="S", help="per request (default 30)")
     p.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report (one testcase per request)")
     p.add_argument("--json", dest="json_path", type=Path, metavar="PATH", help="write the JSON report here")
     p.add_argument("--quiet", action="store_true", help="no table; only the verdict line")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,21 @@ def _freeze(ctx: Context, routes: list[str], seconds: float) -> None:
         ctx.admin.patch(route, freeze=seconds)
 
 
+def _drain(ctx: Context, routes: list[str], timeout: float) -> None:
+    """Waits for the writes that passed before the freeze to be answered: their transactions must be in the
+    changelog before the final sync reads it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counters = ctx.admin.counters()
+        busy = {r: counters.get(r, {}).get("in_flight", 0) for r in routes}
+        if not any(busy.values()):
+            return
+        if time.monotonic() > deadline:
+            raise StepFailed(f"writes still in flight after {timeout:g}s of freeze: "
+                             + ", ".join(f"{r} {n}" for r, n in busy.items() if n))
+        time.sleep(0.05)
+
+
 def _cutover(ctx: Context, spec: CutoverSpec) -> dict[str, Any]:
     plan = ctx.plan
     frozen = ctx.frozen_routes(spec)
@@ -209,6 +225,7 @@ def _cutover(ctx: Context, spec: CutoverSpec) -> dict[str, Any]:
     ctx.say(f"cutover: freezing writes on {', '.join(frozen)} for at most {spec.freeze_seconds:g}s")
     _freeze(ctx, frozen, spec.freeze_seconds)
     try:
+        _drain(ctx, frozen, spec.freeze_seconds / 2)
         synced = ctx.sync_until_caught_up(reverse=False, rounds=spec.max_sync_rounds)
         verified = ctx.verify(reverse=False)
         # Capture on the service side before it takes its first write: from here the monolith's old tables
@@ -238,6 +255,7 @@ def _undo_cutover(ctx: Context, spec: CutoverSpec, previous_canary: float | None
     ctx.say(f"rollback of cutover: freezing writes on {', '.join(frozen)}")
     _freeze(ctx, frozen, spec.freeze_seconds)
     try:
+        _drain(ctx, frozen, spec.freeze_seconds / 2)
         synced = ctx.sync_until_caught_up(reverse=True, rounds=spec.max_sync_rounds)
         verified = ctx.verify(reverse=True)
         ctx.run_hooks("after_rollback", plan.hooks.after_rollback)

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from strangler.arguments import positive_float, positive_int
+
 SPLIT_OPERATIONS = {
     "check": "check the plan against both databases (tables, columns, kinds, scales)",
     "provision": "create the service database if missing and run its Alembic migrations to head",
@@ -22,30 +24,6 @@ SPLIT_OPERATIONS = {
     "verify": "compare row counts and checksums per table; exit status 1 on any difference",
     "status": "show capture, copy checkpoints, high-water mark and lag",
 }
-
-
-def positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
-    return value
-
-
-def positive_float(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
-    return value
 
 
 class Command(BaseCommand):

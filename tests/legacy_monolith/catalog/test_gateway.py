@@ -128,12 +128,20 @@ def test_flip_made_elsewhere_is_seen_within_a_second():
     assert gateway.remote_enabled()
 
 
+def database_url(settings: dict) -> str:
+    """The URL of the test database itself, for a subprocess that must see what this test sees."""
+    if settings["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings['NAME']}"
+    user, host = settings.get("USER") or "postgres", settings.get("HOST") or "127.0.0.1"
+    return f"postgresql://{user}@{host}:{settings.get('PORT') or 5432}/{settings['NAME']}"
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_plans_hooks_flip_the_switch(catalog_service):
     """What the plan executor runs after cutover and after a rollback (migration_plans/catalog.yaml)."""
     hooks = yaml.safe_load((REPO / "migration_plans" / "catalog.yaml").read_text())["hooks"]
-    env = {**os.environ, "MONOLITH_DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+    env = {**os.environ, "MONOLITH_DATABASE_URL": database_url(connection.settings_dict),
            "CATALOG_SERVICE_URL": catalog_service.url, "CATALOG_SERVICE_TOKEN": SERVICE_TOKEN}
     for which, remote in (("after_cutover", True), ("after_rollback", False)):
         for template in hooks[which]:
