@@ -165,7 +165,8 @@ class Metrics(Addon):
     def snapshot(self) -> dict[str, Any]:
         routes = {name: figures.as_dict() for name, figures in sorted(self.routes.items())}
         for name, count in self.in_flight.items():
-            routes.setdefault(name, RouteFigures().as_dict())["in_flight"] = count
+            if count:  # absent means none (a reset window must not keep listing every route ever seen)
+                routes.setdefault(name, RouteFigures().as_dict())["in_flight"] = count
         for name, figures in (self.shadow_snapshot() if self.shadow_snapshot else {}).items():
             routes.setdefault(name, RouteFigures().as_dict())["shadow"] = figures
         return routes

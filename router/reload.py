@@ -41,6 +41,9 @@ class Reloader:
         return (stat.st_mtime, stat.st_size)
 
     def reload(self, origin: str) -> Version | None:
+        # Whatever triggered it, this read of the file is the one the watcher must compare with from now on
+        # (else a SIGHUP or admin reload is followed by a second, late one that undoes later admin changes).
+        self._stamp = self._file_stamp()
         try:
             new: RouterConfig = config_module.load(self.path)
             problems = [f"{self.path}: {p}" for check in self.checks if (p := check(new))]

@@ -45,3 +45,15 @@ def test_a_file_needing_a_missing_identity_secret_is_refused(tmp_path: Path,
     version = reloader.reload("sighup")
     assert version is not None and version.number == 2
     assert holder.current.identity is not None
+
+
+def test_a_reload_by_signal_or_admin_is_not_repeated_by_the_file_watcher(tmp_path: Path) -> None:
+    path = tmp_path / "routes.yaml"
+    path.write_text(BASE)
+    holder = holder_for(path)
+    reloader = Reloader(holder, path)
+    path.write_text(BASE + "\nmax_body: 1MiB\n")
+    assert reloader.reload("sighup") is not None
+    # The watcher compares with what was last read; it has nothing new to read, so a later admin change
+    # is not undone by a late, second reload of the same file.
+    assert reloader._stamp == reloader._file_stamp()
