@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shlex
 import shutil
 import signal
@@ -42,18 +41,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.wrk import WRK, Run, wrk  # noqa: E402
 from strangler.processes import ManagedProcess, free_port  # noqa: E402
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-WRK = shutil.which("wrk") or "/usr/bin/wrk"
 PLAN = ROOT / "migration_plans" / "catalog.yaml"
 HOST = "localhost"
 TARGET = 2.0
@@ -177,39 +175,6 @@ def detail_ids(mono: str, count: int, products: int) -> list[int]:
 
 # -- wrk -------------------------------------------------------------------------------------------------
 
-@dataclass
-class Run:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: str  # socket errors and non-2xx/3xx responses as wrk reports them, "" when none
-
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
-
-
-def wrk(url: str, connections: int, duration: float, script: Path | None = None) -> Run:
-    argv = [WRK, "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "-H", f"Host: {HOST}"]
-    if script is not None:
-        argv += ["-s", str(script)]
-    argv.append(url)
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)  # noqa: S603
-    out = done.stdout
-    if done.returncode != 0 or "Requests/sec" not in out:
-        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{out}\n{done.stderr}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    errors = [line.strip() for line in out.splitlines()
-              if line.strip().startswith(("Socket errors", "Non-2xx or 3xx"))]
-    return Run(rps, p50, p99, requests, "; ".join(errors))
 
 
 def detail_script(path: Path, ids: list[int]) -> Path:
@@ -229,8 +194,8 @@ def measure(base: str, connections: int, duration: float, script: Path) -> dict[
     runs = {}
     for name, kind in ENDPOINTS:
         url, lua = (base + LIST_PATHS[name], None) if kind == "list" else (base + P, script)
-        wrk(url, connections, 1, lua)  # warm-up: caches and connections, nothing recorded
-        runs[name] = wrk(url, connections, duration, lua)
+        wrk(url, connections, 1, headers=[f"Host: {HOST}"], script=lua)  # warm-up: nothing recorded
+        runs[name] = wrk(url, connections, duration, headers=[f"Host: {HOST}"], script=lua)
     return runs
 
 

@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import signal
@@ -51,8 +50,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.wrk import WRK, Run, wrk  # noqa: E402
+
 PYTHON = sys.executable
-WRK = shutil.which("wrk") or "/usr/bin/wrk"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PATH = "/api/data.json"
 TARGET_RATIO = 0.12  # router requests/s over nginx-proxy's
@@ -144,37 +146,6 @@ def wait_healthy(process: Process, url: str, expect: bytes | None = None, timeou
 
 # -- wrk -------------------------------------------------------------------------------------------------
 
-@dataclass
-class Run:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: str  # socket errors and non-2xx/3xx responses as wrk reports them, "" when none
-    command: str
-
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
-
-
-def wrk(url: str, connections: int, duration: float) -> Run:
-    argv = [WRK, "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)  # noqa: S603
-    out = done.stdout
-    if done.returncode != 0 or "Requests/sec" not in out:
-        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{out}\n{done.stderr}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    errors = [line.strip() for line in out.splitlines()
-              if line.strip().startswith(("Socket errors", "Non-2xx or 3xx"))]
-    return Run(rps, p50, p99, requests, "; ".join(errors), " ".join(argv))
 
 
 # -- the setups ------------------------------------------------------------------------------------------
