@@ -392,14 +392,15 @@ def report(results: dict[str, tuple[Run, Run, str]], connections: int) -> list[t
             added = with_shadow.p99_ms / base.p99_ms - 1 if base.p99_ms else float("inf")
             print(f"shadow {label}: p50 {base.p50_ms:.3f} -> {with_shadow.p50_ms:.3f} ms, "
                   f"p99 {base.p99_ms:.3f} -> {with_shadow.p99_ms:.3f} ms ({added * 100:+.1f}%)")
-            verdicts.append((f"shadow adds < {TARGET_SHADOW_P99 * 100:g}% to p99 ({label})",
-                             added < TARGET_SHADOW_P99,
+            # One run each, one after the other: p99 moves more than that between runs on this machine.
+            # The verdict on the shadow's cost is benchmarks/shadow_overhead.py's (interleaved rounds).
+            verdicts.append((f"shadow's p99 cost ({label}), single run", None,
                              f"{with_shadow.p99_ms:.3f} / {base.p99_ms:.3f} ms = {added * 100:+.1f}%"))
     if router[0].errors or router[1].errors:
         verdicts.append(("router answered without errors", False, f"{router[0].errors} {router[1].errors}"))
     print()
     for label, ok, detail in verdicts:
-        print(f"{'PASS' if ok else 'MISS'}  {label:<42} {detail}")
+        print(f"{'INFO' if ok is None else 'PASS' if ok else 'MISS'}  {label:<42} {detail}")
     return verdicts
 
 
