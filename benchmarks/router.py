@@ -63,7 +63,6 @@ TARGET_P99_MS = 30.0  # router p99 at 32 connections
 
 VARIANTS = ["direct", "nginx-proxy", "router", "router-no-access-log", "router-httpx", "router-canary50",
             "router-shadow"]
-TARGET_SHADOW_P99 = 0.10  # router-shadow p99 over router p99, minus 1
 
 
 # -- processes -------------------------------------------------------------------------------------------
