@@ -19,7 +19,8 @@ from typing import Any
 from .capture import capture, uncapture
 from .copy import copy
 from .databases import Split, bind
-from .exceptions import DataSplitError, PlanError
+from . import ownership
+from .exceptions import DataSplitError, OwnershipError, PlanError
 from .plan import Plan, load_plan
 from .provision import provision
 from .status import status
@@ -56,5 +57,5 @@ def check(split: Split) -> dict[str, Any]:
                        for p in pairs]}
 
 
-__all__ = ["DRIVER_ERRORS", "DataSplitError", "Plan", "PlanError", "Split", "bind", "capture", "check", "copy",
-           "load_plan", "open_split", "provision", "status", "sync", "uncapture", "verify"]
+__all__ = ["DRIVER_ERRORS", "DataSplitError", "OwnershipError", "Plan", "PlanError", "Split", "bind", "capture", "check", "copy",
+           "load_plan", "open_split", "ownership", "provision", "status", "sync", "uncapture", "verify"]

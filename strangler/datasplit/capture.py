@@ -15,6 +15,7 @@ from typing import Any
 from .databases import Split
 from .exceptions import PlanError
 from .mapping import Binding
+from .sync import HWM
 
 
 @dataclass
@@ -49,10 +50,14 @@ def capture(split: Split) -> CaptureReport:
     plan, engine = split.plan, split.source
     bindings = source_keys(split)
     report = CaptureReport(plan.name, engine.display, plan.changelog_table)
+    last_applied = _applied_mark(split)
     conn = engine.connect(autocommit=False)
     try:
         engine.begin(conn)
         engine.ensure_changelog(conn, plan.changelog_table)
+        # A changelog made again (after a rollback dropped it) must not hand out ids that this direction's
+        # high-water mark already points past: the next sync would skip every change below the mark.
+        engine.start_changelog_after(conn, plan.changelog_table, last_applied)
         for b in bindings:
             engine.install_capture(conn, plan.changelog_table, b)
         conn.commit()
@@ -62,6 +67,19 @@ def capture(split: Split) -> CaptureReport:
     finally:
         conn.close()
     return report
+
+
+def _applied_mark(split: Split) -> int:
+    """This direction's high-water mark in the target database (0 when there is none yet)."""
+    plan, target = split.plan, split.target
+    if not target.exists():
+        return 0
+    conn = target.connect(autocommit=True)
+    try:
+        value = target.read_state(conn, plan.checkpoint_table, plan.state_name).get(HWM, ("0", 0.0))[0]
+    finally:
+        conn.close()
+    return int(value or 0)
 
 
 def uncapture(split: Split, *, drop_changelog: bool = False) -> CaptureReport:

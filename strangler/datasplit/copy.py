@@ -14,6 +14,7 @@ from typing import Any
 
 from .databases import Split
 from .engines import KeyRange, transfer_for
+from .ownership import SyncGuard
 from .progress import Reporter, Throttle
 
 DONE = "done:"
@@ -68,6 +69,7 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
             target.clear_state(tgt, plan.checkpoint_table, plan.state_name, "copy:")
         tgt.commit()
         state = target.read_state(tgt, plan.checkpoint_table, plan.state_name)
+        guard = SyncGuard.for_target(split, tgt)
         tgt.commit()
         for pair in pairs:
             item = f"copy:{pair.target.table}"
@@ -88,8 +90,10 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
                     if hi is None:
                         break
                     transfer.begin()
+                    guard.enter(tgt)
                     n = transfer.move(pair, KeyRange(lo, hi))
                     target.write_state(tgt, plan.checkpoint_table, plan.state_name, item, str(hi))
+                    guard.leave(tgt)
                     transfer.commit()
                     entry.rows += n
                     lo = hi

@@ -6,7 +6,8 @@
     ├── DatabaseError               a database is unreachable, unsupported, or a statement failed
     │   └── UnsupportedDatabase     a URL or Django ENGINE of a kind the engine has no class for
     ├── CaptureError                change capture is missing where it is needed (sync before capture)
-    └── StateError                  checkpoints / high-water mark contradict the request (e.g. sync before copy)
+    ├── StateError                  checkpoints / high-water mark contradict the request (e.g. sync before copy)
+    └── OwnershipError              a write or a sync into the side that does not own (or owns) the data
 
 ``verify`` finding differences is not an exception: it returns a report whose ``ok`` is false (exit status 1).
 """
@@ -42,3 +43,7 @@ class CaptureError(DataSplitError):
 
 class StateError(DataSplitError):
     """The persisted checkpoints or high-water mark do not allow the operation."""
+
+
+class OwnershipError(DataSplitError):
+    """The ownership guard refuses: the named side owns the tables (or no guard is installed where needed)."""

@@ -17,6 +17,7 @@ from typing import Any
 from .databases import Split
 from .engines import Changed, transfer_for
 from .exceptions import CaptureError
+from .ownership import SyncGuard
 from .progress import Reporter
 
 HWM = "sync:hwm"
@@ -35,6 +36,8 @@ class SyncReport:
     seconds: float
     lag_rows: int
     lag_seconds: float
+    pruned: int = 0          # changelog entries deleted after being applied
+    log_restarted: bool = False  # the changelog was recreated since the last sync: read from its start
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,11 +61,18 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
         if missing:
             raise CaptureError(f"capture is not installed on {', '.join(missing)} in the {source.label} database; "
                                f"run `strangler split capture {plan.path}`")
+        target.lock_sync(tgt, plan.state_name)
         target.ensure_state(tgt, plan.checkpoint_table)
         tgt.commit()
         state = target.read_state(tgt, plan.checkpoint_table, plan.state_name)
+        guard = SyncGuard.for_target(split, tgt)
         tgt.commit()
         hwm = int(state.get(HWM, ("0", 0.0))[0] or 0)
+        restarted = hwm > 0 and source.changelog_next_id(src, plan.changelog_table) <= hwm
+        if restarted:
+            # The changelog was dropped and made again (its ids start over): the mark points into a log that
+            # no longer exists. Everything in the new log is applied (idempotent upserts and deletes).
+            hwm = 0
         first = hwm
         bound = source.changelog_barrier(src, plan.changelog_table)
         upserted = deleted = changes = 0
@@ -73,6 +83,7 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
                 sel = Changed(plan.changelog_table, hwm, upto)
                 n_changes = _entries(source, src, plan.changelog_table, tables, sel)
                 transfer.begin()
+                guard.enter(tgt)
                 for pair in pairs:
                     upserted += transfer.move(pair, sel)
                 for pair in reversed(pairs):
@@ -81,6 +92,7 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
                         target.delete_keys(tgt, pair.target, gone)
                         deleted += len(gone)
                 target.write_state(tgt, plan.checkpoint_table, plan.state_name, HWM, str(upto))
+                guard.leave(tgt)
                 transfer.commit()
                 hwm = upto
                 changes += n_changes
@@ -89,9 +101,13 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
             for pair in pairs:
                 target.reset_sequence(tgt, pair.target)
             tgt.commit()
+        # The changelog's one reader is this direction's sync: what it applied (the mark is committed) goes,
+        # so the log stays as small as the lag under sustained writes.
+        pruned = source.prune_changelog(src, plan.changelog_table, hwm) if hwm else 0
         lag_rows, lag_seconds = source.changelog_lag(src, plan.changelog_table, tables, hwm)
     return SyncReport(plan.name, "reverse" if plan.reverse else "forward", transfer.name, first, hwm, changes,
-                      upserted, deleted, round(time.monotonic() - started, 3), lag_rows, round(lag_seconds, 3))
+                      upserted, deleted, round(time.monotonic() - started, 3), lag_rows, round(lag_seconds, 3),
+                      pruned, restarted)
 
 
 def _entries(source: Any, conn: Any, changelog: str, tables: list[str], sel: Changed) -> int:

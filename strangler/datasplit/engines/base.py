@@ -248,6 +248,96 @@ class Engine:
                     f"WHERE s.{self.q(b.key)} = {key})", [sel.lo_id, sel.hi_id, b.table])
         return [r[0] for r in cur.fetchall()]
 
+    def changelog_next_id(self, conn: Any, changelog: str) -> int:
+        """The id the changelog's next entry will get at least (its sequence, which pruning never moves back)."""
+        cur = conn.cursor()
+        cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.q(changelog)}")
+        return int(cur.fetchone()[0]) + 1
+
+    def start_changelog_after(self, conn: Any, changelog: str, last_id: int) -> None:
+        """Makes the changelog's next id larger than ``last_id`` (a recreated log must not reuse the ids a
+        high-water mark already points past)."""
+        raise NotImplementedError
+
+    def prune_changelog(self, conn: Any, changelog: str, upto: int) -> int:
+        """Deletes the entries every reader has applied (``id <= upto``); how many went."""
+        cur = conn.cursor()
+        cur.execute(f"DELETE FROM {self.q(changelog)} WHERE id <= {self.param}", [upto])
+        return max(int(cur.rowcount or 0), 0)
+
+    def lock_sync(self, conn: Any, name: str) -> None:
+        """Held by one sync of a plan's direction at a time, until the connection closes: two syncs reading
+        the same changelog slice at different moments could otherwise commit the older rows last. (SQLite
+        needs none: its sync reads the source inside the target's write transaction or after taking it.)"""
+
+    # -- ownership guard (see ``datasplit/ownership.py``) ------------------------------------------------
+    def guard_trigger_name(self, plan: str, table: str, suffix: str = "") -> str:
+        name = f"strangler_guard_{plan}__{table}{suffix}"
+        if len(name) > 60:
+            digest = hashlib.sha1(f"{plan}/{table}".encode()).hexdigest()[:16]  # noqa: S324 - a name
+            name = f"strangler_guard_{digest}{suffix}"
+        return name
+
+    def ensure_guard_table(self, conn: Any, guard: str) -> None:
+        conn.cursor().execute(
+            f"CREATE TABLE IF NOT EXISTS {self.q(guard)} (plan VARCHAR(200) NOT NULL, "
+            "table_name VARCHAR(200) NOT NULL, side VARCHAR(20) NOT NULL, owner VARCHAR(20) NOT NULL, "
+            f"syncing INTEGER NOT NULL DEFAULT 0, updated_at {self.float_type} NOT NULL, "
+            "PRIMARY KEY (plan, table_name))")
+
+    def add_guard_row(self, conn: Any, guard: str, plan: str, table: str, side: str, owner: str) -> None:
+        """The table's row in the guard table, unless it has one (its owner then stays as it is)."""
+        p = self.param
+        cur = conn.cursor()
+        cur.execute(f"SELECT 1 FROM {self.q(guard)} WHERE plan = {p} AND table_name = {p}", [plan, table])
+        if cur.fetchone() is None:
+            cur.execute(f"INSERT INTO {self.q(guard)} (plan, table_name, side, owner, syncing, updated_at) "
+                        f"VALUES ({p}, {p}, {p}, {p}, 0, {p})", [plan, table, side, owner, time.time()])
+
+    def set_owner(self, conn: Any, guard: str, plan: str, owner: str) -> None:
+        p = self.param
+        conn.cursor().execute(f"UPDATE {self.q(guard)} SET owner = {p}, updated_at = {p} WHERE plan = {p}",
+                              [owner, time.time(), plan])
+
+    def read_owners(self, conn: Any, guard: str, plan: str, *, lock: bool = False) -> dict[str, str]:
+        """Table -> owner recorded in this database's guard table ({} when it has none). ``lock``: a shared
+        lock on the rows until the transaction ends, so an ownership change waits for this transaction."""
+        if not self.table_exists(conn, guard):
+            return {}
+        cur = conn.cursor()
+        cur.execute(f"SELECT table_name, owner FROM {self.q(guard)} WHERE plan = {self.param}"
+                    + (self.share_lock if lock else ""), [plan])
+        return {str(r[0]): str(r[1]) for r in cur.fetchall()}
+
+    share_lock: ClassVar[str] = ""
+
+    def delete_guard_rows(self, conn: Any, guard: str, plan: str) -> None:
+        if self.table_exists(conn, guard):
+            conn.cursor().execute(f"DELETE FROM {self.q(guard)} WHERE plan = {self.param}", [plan])
+
+    def install_guard(self, conn: Any, guard: str, plan: str, table: str, side: str) -> None:
+        """Triggers refusing writes to ``table`` unless this database's side owns it or the writer is a sync."""
+        raise NotImplementedError
+
+    def uninstall_guard(self, conn: Any, plan: str, table: str) -> None:
+        raise NotImplementedError
+
+    def guard_installed(self, conn: Any, plan: str, table: str) -> bool:
+        raise NotImplementedError
+
+    def mark_sync_writer(self, conn: Any, guard: str, plan: str) -> None:
+        """Inside a sync's transaction: the guard lets this connection's writes through (where a session
+        setting cannot say so: SQLite)."""
+
+    def unmark_sync_writer(self, conn: Any, guard: str, plan: str) -> None:
+        """Before the sync's transaction commits."""
+
+    @staticmethod
+    def guard_message(plan: str, table: str, owner: str) -> str:
+        # No quotes or percent signs: the text is embedded as an SQL literal in every dialect.
+        return (f"strangler: table {table} is owned by the {owner} (plan {plan}); this copy only takes writes "
+                f"from the plan's sync")
+
     # -- checkpoints (in the database being written) -----------------------------------------------------
     def ensure_state(self, conn: Any, table: str) -> None:
         conn.cursor().execute(

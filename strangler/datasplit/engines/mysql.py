@@ -27,6 +27,10 @@ SESSION = ("SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_A
            "NO_ENGINE_SUBSTITUTION', group_concat_max_len = 4294967295, lock_wait_timeout = 60")
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
+
+
 class MySQLEngine(Engine):
     kind: ClassVar[str] = "mysql"
     int_cast: ClassVar[str] = "SIGNED"
@@ -74,6 +78,7 @@ class MySQLEngine(Engine):
     def prepare_writer(self, conn: Any) -> None:
         with conn.cursor() as cur:
             cur.execute("SET SESSION foreign_key_checks = 0")
+            cur.execute("SET @strangler_writer = 'sync'")  # the ownership guard lets this session write
 
     def table_exists(self, conn: Any, table: str) -> bool:
         with conn.cursor() as cur:
@@ -169,6 +174,72 @@ class MySQLEngine(Engine):
                 return int(cur.fetchone()[0])
             finally:
                 cur.execute("UNLOCK TABLES", [])
+
+    def start_changelog_after(self, conn: Any, changelog: str, last_id: int) -> None:
+        if self.changelog_next_id(conn, changelog) <= last_id:
+            with conn.cursor() as cur:
+                cur.execute(f"ALTER TABLE {self.q(changelog)} AUTO_INCREMENT = {int(last_id) + 1}", [])
+
+    def changelog_next_id(self, conn: Any, changelog: str) -> int:
+        with conn.cursor() as cur:
+            # information_schema caches AUTO_INCREMENT (information_schema_stats_expiry on MySQL 8): read it
+            # through SHOW TABLE STATUS's source, the table itself, and the largest id, whichever is larger.
+            cur.execute("SELECT AUTO_INCREMENT FROM information_schema.tables WHERE table_schema = DATABASE() "
+                        "AND table_name = %s", [changelog])
+            row = cur.fetchone()
+            cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.q(changelog)}", [])
+            top = int(cur.fetchone()[0])
+        return max(int(row[0]) if row and row[0] else 0, top + 1)
+
+    def prune_changelog(self, conn: Any, changelog: str, upto: int) -> int:
+        with conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {self.q(changelog)} WHERE id <= %s", [upto])
+            return max(int(cur.rowcount or 0), 0)
+
+    def lock_sync(self, conn: Any, name: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 600)", [f"strangler:sync:{name}"[:64]])
+            if cur.fetchone()[0] != 1:
+                raise DatabaseError(f"{self.label} database {self.display}: another sync of {name} held its lock "
+                                    "for 10 minutes")
+
+    # -- ownership guard ---------------------------------------------------------------------------------
+    # The sync's connection sets @strangler_writer = 'sync' (prepare_writer); everyone else is refused where
+    # this database does not own the table.
+    share_lock: ClassVar[str] = " LOCK IN SHARE MODE"
+
+    def ensure_guard_table(self, conn: Any, guard: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.q(guard)} (plan VARCHAR(200) NOT NULL, "
+                        "table_name VARCHAR(200) NOT NULL, side VARCHAR(20) NOT NULL, owner VARCHAR(20) NOT NULL, "
+                        "syncing INTEGER NOT NULL DEFAULT 0, updated_at DOUBLE NOT NULL, "
+                        "PRIMARY KEY (plan, table_name)) ENGINE=InnoDB", [])
+
+    def install_guard(self, conn: Any, guard: str, plan: str, table: str, side: str) -> None:
+        other = "service" if side == "monolith" else "monolith"
+        # SIGNAL's MESSAGE_TEXT holds 128 characters.
+        message = self.guard_message(plan, table, other).replace("'", "").replace("%", "")[:128]
+        owner = (f"(SELECT owner FROM {self.q(guard)} WHERE plan = {_literal(plan)} AND table_name = "
+                 f"{_literal(table)})")
+        self.uninstall_guard(conn, plan, table)
+        with conn.cursor() as cur:
+            for suffix, event in (("_i", "INSERT"), ("_u", "UPDATE"), ("_d", "DELETE")):
+                cur.execute(f"CREATE TRIGGER {self.q(self.guard_trigger_name(plan, table, suffix))} BEFORE {event} "
+                            f"ON {self.q(table)} FOR EACH ROW BEGIN IF COALESCE(@strangler_writer, '') <> 'sync' "
+                            f"AND {owner} <> '{side}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{message}'; "
+                            "END IF; END", [])
+
+    def uninstall_guard(self, conn: Any, plan: str, table: str) -> None:
+        with conn.cursor() as cur:
+            for suffix in ("_i", "_u", "_d"):
+                cur.execute(f"DROP TRIGGER IF EXISTS {self.q(self.guard_trigger_name(plan, table, suffix))}", [])
+
+    def guard_installed(self, conn: Any, plan: str, table: str) -> bool:
+        names = [self.guard_trigger_name(plan, table, s) for s in ("_i", "_u", "_d")]
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND "
+                        "event_object_table = %s AND trigger_name IN (%s, %s, %s)", [table, *names])
+            return int(cur.fetchone()[0]) == 3
 
     def write_state(self, conn: Any, table: str, plan: str, item: str, value: str | None) -> None:
         import time

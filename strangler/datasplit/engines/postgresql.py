@@ -22,6 +22,10 @@ from .base import RS, Engine, KeyRange
 TIMEOUT = 10
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 class PostgreSQLEngine(Engine):
     kind: ClassVar[str] = "postgresql"
     int_cast: ClassVar[str] = "BIGINT"
@@ -68,6 +72,8 @@ class PostgreSQLEngine(Engine):
         return conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.q(table)]).fetchone()[0]
 
     def prepare_writer(self, conn: Any) -> None:
+        conn.execute("SET strangler.writer = 'sync'")  # the ownership guard lets this session write
+        conn.commit()
         # Replica mode skips FK checks and user triggers (our own writes must not be captured back).
         try:
             conn.execute("SET session_replication_role = replica")
@@ -154,6 +160,64 @@ END $strangler$""")
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [self.lock_id(changelog)])
             return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.q(changelog)}").fetchone()[0])
+
+    def _changelog_sequence(self, conn: Any, changelog: str) -> str | None:
+        row = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", [self.q(changelog)]).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def start_changelog_after(self, conn: Any, changelog: str, last_id: int) -> None:
+        seq = self._changelog_sequence(conn, changelog)
+        if seq is not None:
+            # setval never moves a sequence back here: the larger of where it is and where it must be.
+            conn.execute(f"SELECT setval(%s, GREATEST((SELECT last_value FROM {seq}), %s), true)", [seq, last_id])
+
+    def changelog_next_id(self, conn: Any, changelog: str) -> int:
+        seq = self._changelog_sequence(conn, changelog)
+        if seq is None:
+            return super().changelog_next_id(conn, changelog)
+        last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
+        return int(last) + 1 if called else int(last)
+
+    def lock_sync(self, conn: Any, name: str) -> None:
+        conn.execute("SELECT pg_advisory_lock(%s)", [self.lock_id("sync:" + name)])
+        conn.commit()
+
+    # -- ownership guard ---------------------------------------------------------------------------------
+    # The sync's own connection runs with session_replication_role = replica (no user trigger fires) and
+    # strangler.writer = 'sync' (for servers that refuse replica mode to this user).
+    share_lock: ClassVar[str] = " FOR SHARE"
+
+    def install_guard(self, conn: Any, guard: str, plan: str, table: str, side: str) -> None:
+        fn = self.q(self.guard_trigger_name(plan, table, "_fn"))
+        other = "service" if side == "monolith" else "monolith"
+        message = self.guard_message(plan, table, other).replace("'", "''")
+        conn.execute(f"""
+CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $strangler$
+DECLARE
+  holder text;
+BEGIN
+  IF current_setting('strangler.writer', true) IS DISTINCT FROM 'sync' THEN
+    SELECT owner INTO holder FROM {self.q(guard)} WHERE plan = {_literal(plan)} AND table_name = {_literal(table)};
+    IF holder IS NOT NULL AND holder <> '{side}' THEN
+      RAISE EXCEPTION USING ERRCODE = 'read_only_sql_transaction', MESSAGE = '{message}';
+    END IF;
+  END IF;
+  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+  RETURN NEW;
+END $strangler$""")
+        trig = self.q(self.guard_trigger_name(plan, table))
+        conn.execute(f"DROP TRIGGER IF EXISTS {trig} ON {self.q(table)}")
+        conn.execute(f"CREATE TRIGGER {trig} BEFORE INSERT OR UPDATE OR DELETE ON {self.q(table)} "
+                     f"FOR EACH ROW EXECUTE FUNCTION {fn}()")
+
+    def uninstall_guard(self, conn: Any, plan: str, table: str) -> None:
+        if self.table_exists(conn, table):
+            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(self.guard_trigger_name(plan, table))} ON {self.q(table)}")
+        conn.execute(f"DROP FUNCTION IF EXISTS {self.q(self.guard_trigger_name(plan, table, '_fn'))}()")
+
+    def guard_installed(self, conn: Any, plan: str, table: str) -> bool:
+        return conn.execute("SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)",
+                            [self.guard_trigger_name(plan, table), self.q(table)]).fetchone() is not None
 
     # -- checksums ---------------------------------------------------------------------------------------
     def canonical(self, col: Column, scale: int | None) -> str:

@@ -18,6 +18,10 @@ from .base import RS, Engine, KeyRange, Selection
 NOW_EPOCH = "((julianday('now') - 2440587.5) * 86400.0)"
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 class SQLiteEngine(Engine):
     kind: ClassVar[str] = "sqlite"
     param: ClassVar[str] = "?"
@@ -146,6 +150,49 @@ class SQLiteEngine(Engine):
         found = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
                              names).fetchone()[0]
         return int(found) == 3
+
+    def start_changelog_after(self, conn: Any, changelog: str, last_id: int) -> None:
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [changelog]).fetchone()
+        if seq is None:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [changelog, last_id])
+        elif seq[0] < last_id:
+            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [last_id, changelog])
+
+    def changelog_next_id(self, conn: Any, changelog: str) -> int:
+        # AUTOINCREMENT never reuses an id: sqlite_sequence remembers the largest, pruned or not.
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [changelog]).fetchone()
+        top = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.q(changelog)}").fetchone()[0]
+        return max(int(seq[0]) if seq else 0, int(top)) + 1
+
+    # -- ownership guard ---------------------------------------------------------------------------------
+    # SQLite has no session variables: a sync marks its own transaction (``syncing = 1`` on the plan's guard
+    # rows, cleared before it commits). SQLite runs one writer at a time, so no other writer ever sees the mark.
+    def install_guard(self, conn: Any, guard: str, plan: str, table: str, side: str) -> None:
+        g, t = self.q(guard), self.q(table)
+        row = f"FROM {g} WHERE plan = {_literal(plan)} AND table_name = {_literal(table)}"
+        other = "service" if side == "monolith" else "monolith"
+        message = _literal(self.guard_message(plan, table, other))  # RAISE() takes a literal only
+        for suffix, event in (("_i", "INSERT"), ("_u", "UPDATE"), ("_d", "DELETE")):
+            name = self.q(self.guard_trigger_name(plan, table, suffix))
+            conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+            conn.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {t} WHEN (SELECT owner {row}) <> '{side}' "
+                         f"AND COALESCE((SELECT syncing {row}), 0) = 0 BEGIN SELECT RAISE(ABORT, {message}); END")
+
+    def uninstall_guard(self, conn: Any, plan: str, table: str) -> None:
+        for suffix in ("_i", "_u", "_d"):
+            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(self.guard_trigger_name(plan, table, suffix))}")
+
+    def guard_installed(self, conn: Any, plan: str, table: str) -> bool:
+        names = [self.guard_trigger_name(plan, table, s) for s in ("_i", "_u", "_d")]
+        found = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
+                             names).fetchone()[0]
+        return int(found) == 3
+
+    def mark_sync_writer(self, conn: Any, guard: str, plan: str) -> None:
+        conn.execute(f"UPDATE {self.q(guard)} SET syncing = 1 WHERE plan = ?", [plan])
+
+    def unmark_sync_writer(self, conn: Any, guard: str, plan: str) -> None:
+        conn.execute(f"UPDATE {self.q(guard)} SET syncing = 0 WHERE plan = ?", [plan])
 
     # -- checksums ---------------------------------------------------------------------------------------
     def canonical(self, col: Column, scale: int | None) -> str:
