@@ -16,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import ownership
 from .capture import capture, uncapture
 from .copy import copy
 from .databases import Split, bind
-from . import ownership
 from .exceptions import DataSplitError, OwnershipError, PlanError
 from .plan import Plan, load_plan
 from .provision import provision
@@ -57,5 +57,6 @@ def check(split: Split) -> dict[str, Any]:
                        for p in pairs]}
 
 
-__all__ = ["DRIVER_ERRORS", "DataSplitError", "OwnershipError", "Plan", "PlanError", "Split", "bind", "capture", "check", "copy",
-           "load_plan", "open_split", "ownership", "provision", "status", "sync", "uncapture", "verify"]
+__all__ = ["DRIVER_ERRORS", "DataSplitError", "OwnershipError", "Plan", "PlanError", "Split", "bind", "capture",
+           "check", "copy", "load_plan", "open_split", "ownership", "provision", "status", "sync", "uncapture",
+           "verify"]
