@@ -117,20 +117,24 @@ def _render_product(product_id: int, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def product_update(engine: Engine, product_id: int, load: Callable[[], Any], *, partial: bool) -> dict[str, Any]:
+    """Sets the columns the request sent (and ``updated_at``), no other: the stock in particular is only ever
+    changed by increments (:func:`stock_adjust`, reserve, release), which an edit must not undo by writing
+    back a value read before them."""
     with engine.begin() as conn:
-        current = _product_row(conn, product_id)
+        _product_row(conn, product_id)
         body = load()
         values = validate_product(body, DbLookups(conn, product_id=product_id), partial=partial)
         values["updated_at"] = _now(conn)
         try:
             with conn.begin_nested():
-                conn.execute(update(products).where(products.c.id == product_id).values(**values))
+                result = conn.execute(update(products).where(products.c.id == product_id).values(**values))
         except IntegrityError:
             validate_product(body, DbLookups(conn, product_id=product_id), partial=partial)
             raise
-    row = dict(current._mapping)
-    row.update(values)
-    return _render_product(product_id, row)
+        if not result.rowcount:
+            raise NotFound(PRODUCT_404)  # deleted between the look-up and the update
+        # Read back in the same transaction: the answer is the row as written, with the current stock.
+        return product_dict(_product_row(conn, product_id))
 
 
 def product_delete(engine: Engine, product_id: int) -> None:
@@ -260,14 +264,16 @@ def category_update(engine: Engine, category_id: int, load: Callable[[], Any], *
         parent_id = values.get("parent_id", current.parent_id)
         if parent_id is not None and parent_id in descendant_ids(conn, category_id):
             raise ValidationFailed({"parent": ["A category cannot be placed under itself or one of its children."]})
-        row = {"name": current.name, "slug": current.slug, **values, "parent_id": parent_id}
-        try:
-            with conn.begin_nested():
-                conn.execute(update(categories).where(categories.c.id == category_id).values(**row))
-        except IntegrityError:
-            validate_category(body, DbLookups(conn, category_id=category_id), partial=partial)
-            raise
-    return category_dict((category_id, row["name"], row["slug"], row["parent_id"]))
+        # Only the columns the request sent: writing back the others as read above would undo a concurrent
+        # edit of them.
+        if values:
+            try:
+                with conn.begin_nested():
+                    conn.execute(update(categories).where(categories.c.id == category_id).values(**values))
+            except IntegrityError:
+                validate_category(body, DbLookups(conn, category_id=category_id), partial=partial)
+                raise
+        return category_dict(_category_row(conn, category_id))
 
 
 def category_delete(engine: Engine, category_id: int) -> None:

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 
 from legacy_monolith.accounts.models import Address
 
@@ -61,15 +61,41 @@ def user_update(user: User, **fields) -> User:
 
 @transaction.atomic
 def address_save(address: Address, **fields) -> Address:
+    """Creates or changes an address; ``fields`` are what the request sent. One address of a user is the
+    default: making one the default clears the others, and a user's only address is the default."""
+    # The flags are read after the lock: a stale flag read before it (say, by an edit of the city while another
+    # address became the default) would otherwise leave two defaults, or none.
+    _lock_address_book(address.user_id)
+    flags = dict(Address.objects.filter(user_id=address.user_id).values_list("pk", "is_default"))
+    creating = address.pk is None
+    if not creating and address.pk not in flags:
+        raise NotFound("No Address matches the given query.")  # deleted meanwhile; save() would re-insert it
     for name, value in fields.items():
         setattr(address, name, value)
+    if not creating and "is_default" not in fields:
+        address.is_default = flags[address.pk]
+    changed = set(fields)
+    others_default = [pk for pk, default in flags.items() if default and pk != address.pk]
     if address.is_default:
-        Address.objects.filter(user=address.user, is_default=True).exclude(pk=address.pk).update(is_default=False)
-    elif not Address.objects.filter(user=address.user).exclude(pk=address.pk).exists():
+        Address.objects.filter(pk__in=others_default).update(is_default=False)
+    elif len(flags) == (0 if creating else 1):
         address.is_default = True  # the only address is the default one
-    address.save()
+        changed.add("is_default")
+    if creating:
+        address.save()
+    else:
+        # Only what the request changed: the rest of the row as read before the lock may be stale.
+        address.save(update_fields=sorted(changed))
     return address
 
 
+@transaction.atomic
 def address_delete(address: Address) -> None:
+    _lock_address_book(address.user_id)
     address.delete()
+
+
+def _lock_address_book(user_id: int) -> None:
+    """The rule of one default address spans rows: the writes of one user's address book take turns on the
+    user's row (SQLite's writers take turns anyway)."""
+    User.objects.select_for_update().filter(pk=user_id).first()

@@ -75,7 +75,9 @@ def cart_clear(cart: Cart | None) -> None:
 def cart_merge(source: Cart, target: Cart) -> None:
     """Moves an anonymous cart's lines into the user's cart (quantities add up, capped by stock)."""
     for item in source.items.select_related("product"):
-        line, created = CartItem.objects.get_or_create(
+        # Locked like cart_add's: the user may be adding to this very line in another tab while logging in
+        # here, and the sum below must not be computed from a quantity that changes before it is written.
+        line, created = CartItem.objects.select_for_update().get_or_create(
             cart=target, product=item.product, defaults={"quantity": item.quantity}
         )
         if not created:

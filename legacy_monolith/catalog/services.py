@@ -1,17 +1,18 @@
 """Writes of the catalog: products, categories and stock.
 
 Stock changes are single conditional UPDATEs (``stock >= n``), so two concurrent buyers of the last item
-cannot both succeed whatever the database's isolation level.
+cannot both succeed whatever the database's isolation level. Edits write only the columns they change: a
+whole-row save() would write back values read before a concurrent stock change and undo it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import DatabaseError, models, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 
 from legacy_monolith.catalog.models import Category, Product
 from legacy_monolith.catalog.selectors import category_descendant_ids
@@ -19,10 +20,24 @@ from legacy_monolith.exceptions import OutOfStock, ProtectedObject
 
 
 def category_save(category: Category, *, name: str, slug: str, parent: Category | None) -> Category:
-    if category.pk is not None and parent is not None and parent.pk in category_descendant_ids(category.pk):
-        raise ValidationError({"parent": ["A category cannot be placed under itself or one of its children."]})
-    category.name, category.slug, category.parent = name, slug, parent
-    category.save()
+    if category.pk is None:
+        category.name, category.slug, category.parent = name, slug, parent
+        category.save()
+        return category
+    # The API hands over every field, sent or not; only those that differ from the row as the request read it
+    # are written, so a concurrent edit of another field (a rename racing a move) is not undone.
+    wanted = {"name": name, "slug": slug, "parent_id": parent.pk if parent is not None else None}
+    changed = [field for field, value in wanted.items() if getattr(category, field) != value]
+    with transaction.atomic():
+        if "parent_id" in changed and parent is not None:
+            # Two moves at once could each pass the check against the tree as it was and close a loop
+            # together: the tree is locked (the categories are few) and the check reads it after the lock.
+            list(Category.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+            if parent.pk in category_descendant_ids(category.pk):
+                raise ValidationError(
+                    {"parent": ["A category cannot be placed under itself or one of its children."]})
+        category.name, category.slug, category.parent = name, slug, parent
+        _save_fields(category, ["parent" if field == "parent_id" else field for field in changed])
     return category
 
 
@@ -38,10 +53,30 @@ def product_create(**fields) -> Product:
 
 
 def product_update(product: Product, **fields) -> Product:
+    """Writes ``fields`` (what the request sent) and ``updated_at``, nothing else: the stock in ``product`` was
+    read before, and writing it back would undo a stock change committed meanwhile (a PATCH of the name racing
+    a sale lost the sale). PUT sends every field but the stock is optional there too."""
     for name, value in fields.items():
         setattr(product, name, value)
-    product.save()
+    _save_fields(product, fields)
+    try:
+        product.refresh_from_db()  # the answer shows the row as it is now, a concurrent stock change included
+    except Product.DoesNotExist:
+        pass  # deleted right after this write: answer what was written
     return product
+
+
+def _save_fields(instance: models.Model, fields: Iterable[str]) -> None:
+    """``instance.save(update_fields=fields)``. A row deleted meanwhile is a 404, as if the request had come a
+    moment later; a whole-row save() used to insert it again, undoing the delete."""
+    try:
+        with transaction.atomic():  # a savepoint inside a caller's transaction, which stays usable after a failure
+            instance.save(update_fields=list(fields))
+    except DatabaseError as exc:
+        # Django says "did not affect any rows" with a bare DatabaseError; the database's own are subclasses.
+        if type(exc) is not DatabaseError or type(instance)._default_manager.filter(pk=instance.pk).exists():
+            raise
+        raise NotFound(f"No {type(instance).__name__} matches the given query.") from None
 
 
 def product_delete(product: Product) -> None:
