@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ownership
-from .capture import capture, uncapture
+from .capture import capture, captured, uncapture
 from .copy import copy
 from .databases import Split, bind
 from .exceptions import DataSplitError, OwnershipError, PlanError
@@ -57,6 +57,6 @@ def check(split: Split) -> dict[str, Any]:
                        for p in pairs]}
 
 
-__all__ = ["DRIVER_ERRORS", "DataSplitError", "OwnershipError", "Plan", "PlanError", "Split", "bind", "capture",
+__all__ = ["DRIVER_ERRORS", "DataSplitError", "OwnershipError", "Plan", "PlanError", "Split", "bind", "capture", "captured",
            "check", "copy", "load_plan", "open_split", "ownership", "provision", "status", "sync", "uncapture",
            "verify"]

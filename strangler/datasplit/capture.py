@@ -82,6 +82,19 @@ def _applied_mark(split: Split) -> int:
     return int(value or 0)
 
 
+def captured(split: Split) -> bool:
+    """Capture is installed on every table of the split's source (and its changelog exists)."""
+    plan, engine = split.plan, split.source
+    if not engine.exists():
+        return False
+    conn = engine.connect(autocommit=True)
+    try:
+        return engine.table_exists(conn, plan.changelog_table) and all(
+            engine.capture_installed(conn, plan.changelog_table, t.source) for t in plan.tables)
+    finally:
+        conn.close()
+
+
 def uncapture(split: Split, *, drop_changelog: bool = False) -> CaptureReport:
     """Remove the triggers; drop the changelog too when asked, or when it holds nothing."""
     plan, engine = split.plan, split.source

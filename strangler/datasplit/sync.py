@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import crashpoints
 from .databases import Split
 from .engines import Changed, transfer_for
 from .exceptions import CaptureError
@@ -97,6 +98,7 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
                 hwm = upto
                 changes += n_changes
                 advance(n_changes)
+                crashpoints.reached("sync.after_slice")
         if upserted:
             for pair in pairs:
                 target.reset_sequence(tgt, pair.target)

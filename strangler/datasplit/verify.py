@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .. import crashpoints
 from .databases import Split
 from .engines import Engine, KeyRange
 from .mapping import Binding, TablePair
@@ -72,6 +73,7 @@ def verify(split: Split, *, max_differences: int = 20, chunk_size: int | None = 
             for pair in split.pairs():
                 report.tables.append(_table(split, pair, src, tgt, pool, max_differences,
                                             chunk_size or plan.chunk_size, reporter))
+                crashpoints.reached("verify.after_table")
     finally:
         src.close()
         tgt.close()

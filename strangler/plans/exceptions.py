@@ -6,8 +6,10 @@ Tree::
     ├── PlanFileError        the plan's executor part is invalid (file, field, reason)
     ├── PlanLocked           another executor is running this plan
     ├── StepFailed           a step could not do its work (the message says what and how to resume)
-    │   └── GateFailed       a gate did not hold: which gate, the figure and the limit
+    │   ├── GateFailed       a gate did not hold: which gate, the figure and the limit
+    │   └── LeaseLost        the write freeze's lease lapsed or was replaced: nothing more may change
     └── RouterUnavailable    the router's admin API did not answer or refused the change
+        └── WindowLost       a gate's counting window is gone (the router restarted)
 """
 
 from __future__ import annotations
@@ -36,4 +38,12 @@ class GateFailed(StepFailed):
 
 
 class RouterUnavailable(PlanRunError):
+    pass
+
+
+class LeaseLost(StepFailed):
+    pass
+
+
+class WindowLost(RouterUnavailable):
     pass

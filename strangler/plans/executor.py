@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from strangler import datasplit
+from strangler.datasplit import ownership
 from strangler.datasplit.plan import project_root
 from strangler.plans import steps
+from strangler.plans.context import Context
 from strangler.plans.exceptions import PlanRunError, StepFailed
 from strangler.plans.schema import ExecutorPlan, Step, load_executor_plan
 from strangler.plans.state import StateStore, default_path
@@ -68,7 +70,7 @@ class Executor:
             if target < start:
                 return Outcome(plan.name, "run", done, position.done_step, True,
                                f"already at {position.done_step or 'the start'}; nothing to run")
-            ctx = steps.Context(plan, self.say, self.root)
+            ctx = Context(plan, self.say, self.root, self.state)
             try:
                 for index in range(start, target + 1):
                     step = plan.steps[index]
@@ -110,10 +112,10 @@ class Executor:
                 last = plan.index(position.running[5:])
             elif position.running and position.running.startswith("failed:"):
                 failed = plan.index(position.running[7:])
-                if plan.steps[failed].kind in ("shadow", "canary"):
-                    last = failed  # their undo is safe on a partial state: mirror off, share back
+                if plan.steps[failed].kind in ("shadow", "canary", "cutover"):
+                    last = failed  # their undo is safe on a partial state (a cutover's reads the guard)
             stop = plan.index(to) if to else -1
-            ctx = steps.Context(plan, self.say, self.root)
+            ctx = Context(plan, self.say, self.root, self.state)
             try:
                 for index in range(last, stop, -1):
                     step = plan.steps[index]
@@ -159,7 +161,11 @@ class Executor:
         except (datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
             live["sync"] = {"error": str(exc)}
         try:
-            admin = steps.Context(self.plan, self.say, self.root).admin
+            live["ownership"] = ownership.read(datasplit.open_split(self.plan.path)).to_dict()
+        except (datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
+            live["ownership"] = {"error": str(exc)}
+        try:
+            admin = Context(self.plan, self.say, self.root, self.state).admin
             try:
                 routes = admin.table()["routes"]
                 live["routes"] = {name: routes.get(name) for name in
@@ -171,8 +177,23 @@ class Executor:
         return live
 
     def sync_direction(self) -> str | None:
-        """Which way data must flow now: forward from copy until cutover, reverse after; None otherwise."""
+        """Which way data must flow now: towards the side that does not own the data (the ownership guard
+        says; before it exists: forward from copy until cutover, reverse after); None otherwise."""
         position = self.state.get(self.plan.name)
+        if not position.running or not position.running.endswith(":decommission"):
+            try:
+                split = datasplit.open_split(self.plan.path)
+                try:
+                    state = ownership.read(split).state
+                finally:
+                    split.close()
+            except (datasplit.DataSplitError, *datasplit.DRIVER_ERRORS):
+                state = "unguarded"
+            decommissioned = "decommission" in [s.kind for s in self.plan.steps[: position.done_index + 1]]
+            if state in ("monolith", "service") and not decommissioned:
+                return "forward" if state == "monolith" else "reverse"
+            if state == "handing-over":
+                return None  # the executor itself runs the last sync of a move in progress
         kinds = [s.kind for s in self.plan.steps[: position.done_index + 1]]
         if "decommission" in kinds:
             return None

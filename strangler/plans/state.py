@@ -34,6 +34,14 @@ CREATE TABLE IF NOT EXISTS plan_state (
     figures TEXT NOT NULL DEFAULT '{}',       -- the last figures of each step, JSON by step id
     lock_host TEXT, lock_pid INTEGER, lock_at REAL
 );
+CREATE TABLE IF NOT EXISTS plan_substeps (
+    plan TEXT NOT NULL,
+    step TEXT NOT NULL,                       -- the step they belong to ("cutover")
+    name TEXT NOT NULL,                       -- "hook:catalog-gateway", "lease", ...
+    state TEXT NOT NULL,                      -- doing | done | undoing | undone (hooks); the lease id (lease)
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (plan, step, name)
+);
 CREATE TABLE IF NOT EXISTS plan_history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     plan TEXT NOT NULL, at REAL NOT NULL, step TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL,
@@ -140,6 +148,25 @@ class StateStore:
             with self._tx() as db:
                 db.execute("UPDATE plan_state SET lock_host = NULL, lock_pid = NULL, lock_at = NULL "
                            "WHERE plan = ? AND lock_pid = ?", (plan, me_pid))
+
+    # -- sub-steps: hooks and leases of a step, written before and after each runs ----------------------
+    def substeps(self, plan: str, step: str) -> dict[str, str]:
+        with self._tx() as db:
+            rows = db.execute("SELECT name, state FROM plan_substeps WHERE plan = ? AND step = ?",
+                              (plan, step)).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def set_substep(self, plan: str, step: str, name: str, state: str | None) -> None:
+        """Records a sub-step's state (None forgets it), with a line in the plan's history."""
+        with self._tx() as db:
+            if state is None:
+                db.execute("DELETE FROM plan_substeps WHERE plan = ? AND step = ? AND name = ?", (plan, step, name))
+            else:
+                db.execute("INSERT INTO plan_substeps (plan, step, name, state, updated_at) VALUES (?, ?, ?, ?, ?) "
+                           "ON CONFLICT (plan, step, name) DO UPDATE SET state = excluded.state, "
+                           "updated_at = excluded.updated_at", (plan, step, name, state, time.time()))
+            db.execute("INSERT INTO plan_history (plan, at, step, action, outcome) VALUES (?, ?, ?, ?, ?)",
+                       (plan, time.time(), step, name, state or "forgotten"))
 
     def begin(self, plan: str, step: str, action: str) -> None:
         with self._tx() as db:

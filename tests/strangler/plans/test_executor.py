@@ -322,9 +322,11 @@ def test_status_shape(executor: Executor, fake: FakeSteps, monkeypatch: pytest.M
     assert status["steps"] == [{"step": s, "done": i < 2} for i, s in enumerate(CATALOG_STEPS)]
     assert set(status["figures"]) == {"provision", "capture"}
     assert len(status["since"]) == 19 and status["since"][10] == "T"
-    # Before the copy there is no sync to report; without the token the routes say why.
-    assert status["live"] == {"routes": {"error": "router.token_env: set ROUTER_ADMIN_TOKEN to the router's admin "
-                                                  "token"}}
+    # Before the copy there is no sync to report and no ownership guard; without the token the routes say why.
+    assert status["live"]["routes"] == {"error": "router.token_env: set ROUTER_ADMIN_TOKEN to the router's admin "
+                                                 "token"}
+    assert status["live"]["ownership"]["state"] == "unguarded"
+    assert set(status["live"]) == {"routes", "ownership"}
     json.dumps(status)  # JSON as it is
     assert "live" not in executor.status(live=False)
 

@@ -1,0 +1,106 @@
+"""What every step works with: the plan, its two databases (forward and reverse), the router's admin API, the
+state store, and the moves several steps share (routes to a backend, sync until caught up, verify)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from strangler import datasplit
+from strangler.datasplit.databases import Split
+from strangler.plans.exceptions import StepFailed
+from strangler.plans.gates import RouterAdmin
+from strangler.plans.schema import CutoverSpec, ExecutorPlan
+from strangler.plans.state import StateStore
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Context:
+    plan: ExecutorPlan
+    say: Say
+    root: Path
+    state: StateStore
+    _splits: dict[bool, Split] = field(default_factory=dict)
+    _admin: RouterAdmin | None = None
+
+    def split(self, *, reverse: bool = False) -> Split:
+        if reverse not in self._splits:
+            self._splits[reverse] = datasplit.open_split(self.plan.path, reverse=reverse)
+        return self._splits[reverse]
+
+    @property
+    def admin(self) -> RouterAdmin:
+        if self._admin is None:
+            self._admin = RouterAdmin(self.plan.router)
+        return self._admin
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+        for split in self._splits.values():
+            split.close()
+        self._splits.clear()
+
+    # -- routes -------------------------------------------------------------------------------------------
+    def reads_route(self) -> str:
+        return self.plan.endpoints.reads
+
+    def moved_routes(self) -> list[str]:
+        routes = [self.plan.endpoints.reads]
+        if self.plan.endpoints.writes and self.plan.endpoints.writes != self.plan.endpoints.reads:
+            routes.append(self.plan.endpoints.writes)
+        return routes
+
+    def frozen_routes(self, spec: CutoverSpec | None) -> list[str]:
+        also = list(spec.also_freeze) if spec is not None else []
+        return list(dict.fromkeys(r for r in [self.plan.endpoints.writes, *also] if r))
+
+    def route_to(self, backend: str, routes: list[str], *, canary: float | None = None,
+                 fallback: str | None = None) -> None:
+        for route in routes:
+            self.admin.patch(route, backend=backend, canary=canary, fallback=fallback, shadow=None)
+
+    def placement(self, owner: str, previous_canary: float | None) -> dict[str, dict[str, Any]]:
+        """The moved routes as they stand when ``owner`` owns the data: everything on the service, or writes
+        on the monolith and reads at the last canary share that held (None: all on the monolith)."""
+        router = self.plan.router
+        if owner == "service":
+            return {r: {"backend": router.service_backend, "canary": None, "fallback": None, "shadow": None}
+                    for r in self.moved_routes()}
+        routes: dict[str, dict[str, Any]] = {}
+        if self.plan.endpoints.writes and self.plan.endpoints.writes != self.plan.endpoints.reads:
+            routes[self.plan.endpoints.writes] = {"backend": router.monolith_backend, "canary": None,
+                                                  "fallback": None, "shadow": None}
+        if previous_canary is None:
+            routes[self.reads_route()] = {"backend": router.monolith_backend, "canary": None, "fallback": None,
+                                          "shadow": None}
+        else:
+            routes[self.reads_route()] = {"backend": router.service_backend, "canary": previous_canary,
+                                          "fallback": router.monolith_backend, "shadow": None}
+        return routes
+
+    # -- data ---------------------------------------------------------------------------------------------
+    def sync_until_caught_up(self, *, reverse: bool, rounds: int) -> dict[str, Any]:
+        report = datasplit.sync(self.split(reverse=reverse))
+        for _ in range(rounds - 1):
+            if report.lag_rows == 0:
+                break
+            report = datasplit.sync(self.split(reverse=reverse))
+        if report.lag_rows:
+            raise StepFailed(f"sync ({'service to monolith' if reverse else 'monolith to service'}) still "
+                             f"{report.lag_rows} changes behind after {rounds} rounds")
+        return report.to_dict()
+
+    def verify(self, *, reverse: bool) -> dict[str, Any]:
+        report = datasplit.verify(self.split(reverse=reverse))
+        result = report.to_dict()
+        if not report.ok:
+            bad = [t for t in result["tables"] if not t["ok"]]
+            raise StepFailed("verify: " + "; ".join(
+                f"{t['target']}: {len(t['missing'])} missing, {len(t['extra'])} extra, {len(t['changed'])} "
+                f"changed (first keys {(t['missing'] + t['extra'] + t['changed'])[:5]})" for t in bad))
+        return result
