@@ -12,7 +12,10 @@ may be either. The workload is made to hit the races that lose writes:
 - creates of new products, and deletes of some of them by the worker that created them.
 
 Its products are its own (SKUs ``<prefix>-<run>-...``, created by the ledger with 10,000 in stock): no other
-traffic touches them, so the record is the whole truth about them. Used by the crash tests
+traffic touches them, so the record is the whole truth about them. They are inactive unless asked otherwise,
+so shoppers never see them: listings keep their counts while the ledger creates and deletes (a shadow
+comparing what shoppers see would otherwise count every create the service has not received yet as a
+difference), and the checker reads as staff, who see inactive products too. Used by the crash tests
 (tests/e2e/test_cutover_crashes.py) and by the demo (scripts/demo.py). Stand-alone::
 
     python scripts/ledger.py --base http://127.0.0.1:8080 --seconds 20
@@ -68,6 +71,7 @@ class Tracked:
     price: str
     stock: int
     category: int
+    is_active: bool = False
 
 
 @dataclass
@@ -229,7 +233,7 @@ def _check_tracked(tracked: Tracked, writes: list[Write], now: Mapping[str, Any]
         problems.append(f"{where}: {shown} was never written by the ledger (expected {expected_edit})")
 
 
-CREATED_FIELDS = ("sku", "name", "price", "stock", "category")
+CREATED_FIELDS = ("sku", "name", "price", "stock", "category", "is_active")
 
 
 def _check_created(create: Write, deletes: list[Write], now: Mapping[str, Any] | None, problems: list[str]) -> None:
@@ -318,9 +322,10 @@ class HttpReader:
 
 class WriteLedger:
     def __init__(self, base_url: str, staff_token: str, *, workers: int = 3, products: int = 12,
-                 seed: int = 11, pause: float = 0.01, prefix: str = "ledger") -> None:
+                 seed: int = 11, pause: float = 0.01, prefix: str = "ledger", visible: bool = False) -> None:
         """Creates the ledger's ``products`` products through ``base_url`` (staff), each with 10,000 in stock,
-        in an existing category (a new one in an empty shop). Nothing is written to them until :meth:`start`."""
+        in an existing category (a new one in an empty shop), inactive unless ``visible``. Nothing is written to
+        them until :meth:`start`."""
         if workers < 1 or products < 1:
             raise ValueError("a ledger needs at least one worker and one product")
         self.base_url = base_url
@@ -328,6 +333,7 @@ class WriteLedger:
         self.workers = workers
         self.pause = pause
         self.seed = seed
+        self.visible = visible
         stem = f"{prefix}-{secrets.token_hex(3)}"  # a run of its own: the same prefix twice never collides
         longest = len(f"{stem}-w{workers}-99999")  # a worker's 99,999th create
         if longest > SKU_MAX:
@@ -390,7 +396,8 @@ class WriteLedger:
 
     def _create_tracked(self, http: httpx.Client, index: int) -> Tracked:
         tracked = Tracked(id=0, sku=f"{self.record.stem}-p{index}", name=f"{self.record.prefix} p{index}",
-                          price=f"{100 + index}.00", stock=INITIAL_STOCK, category=self.category)
+                          price=f"{100 + index}.00", stock=INITIAL_STOCK, category=self.category,
+                          is_active=self.visible)
         body = {name: value for name, value in asdict(tracked).items() if name != "id"}
         deadline = time.monotonic() + SETUP_PATIENCE
         while time.monotonic() < deadline:
@@ -521,7 +528,7 @@ class WriteLedger:
                     sku = f"{self.record.stem}-w{index}-{made}"
                     values = {"sku": sku, "name": f"{self.record.prefix} new {index}-{made}",
                               "price": f"{rng.randint(1, 99_999) / 100:.2f}", "stock": rng.randint(0, 50),
-                              "category": self.category}
+                              "category": self.category, "is_active": self.visible}
                     write, _ = self._send(http, index, "create", sku, None, "POST", PRODUCTS, values, values=values)
                     if write.outcome == ACKNOWLEDGED and write.product is not None:
                         created.append((write.product, sku))

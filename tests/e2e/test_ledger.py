@@ -76,6 +76,9 @@ def test_the_ledger_holds_the_data_to_what_clients_were_told(stack: Stack) -> No
     assert set(report.by_kind) == {"stock", "edit", "create", "delete"}, report.by_kind
     assert {answer.split()[2] for answer in report.answers} == {"write_freeze"}, report.answers
     assert ledger.check(stack.monolith_http).ok  # the backend itself, not only through the router
+    # Shoppers never see the ledger's products (inactive): their listings are not disturbed by it.
+    hidden = httpx.get(f"{stack.router_url}/api/catalog/products/{ledger.record.tracked[0].id}/", timeout=10)
+    assert hidden.status_code == 404
 
     # One acknowledged stock change undone in the database, as a lost update would: caught, and named.
     victim = next(t for t in ledger.record.tracked
