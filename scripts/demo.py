@@ -2,14 +2,17 @@
 
 Seeds the shop, starts the monolith (gunicorn), the router and — once its database is provisioned — the
 catalog service and the plan's sync follower, drives background traffic through the router (browse,
-search, carts, checkouts, staff edits), runs migration_plans/catalog.yaml step by step to the end, and
-prints a report: requests per backend per step, failed requests, rows copied and verified, parity, time
-per step. Everything it starts is stopped on exit or Ctrl-C; logs and the report stay under var/demo/.
+search, carts, checkouts, staff edits) and a write ledger (scripts/ledger.py: stock changes, edits, creates
+and deletes, each recorded with what the client was told), runs migration_plans/catalog.yaml step by step to
+the end, and prints a report: requests per backend per step, failed requests, acknowledged writes checked
+against the ledger and the problems found, rows copied and verified, parity, time per step. Everything it
+starts is stopped on exit or Ctrl-C; logs and the report stay under var/demo/.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import signal
@@ -27,6 +30,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.ledger import WriteLedger  # noqa: E402
 from scripts.stack import Ports, Stack  # noqa: E402
 from scripts.traffic import Traffic  # noqa: E402
 from strangler.processes import ProcessFailed, port_in_use  # noqa: E402
@@ -78,6 +82,7 @@ def main() -> int:
     stack = Stack(args.var, ports=ports)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     traffic: Traffic | None = None
+    ledger: WriteLedger | None = None
     report: dict[str, Any] = {"steps": []}
     try:
         console.rule("Setting up")
@@ -90,6 +95,10 @@ def main() -> int:
         last = steps.index(args.to) if args.to else len(steps) - 1
         traffic = Traffic(stack.router_url)
         traffic.start()
+        # Its own products (created after the traffic picked its own), written all through the plan: at the end
+        # every write a client was told succeeded must be in the catalog, wherever it lives by then.
+        ledger = WriteLedger(stack.router_url, traffic.staff, workers=2, products=12, pause=0.05, prefix="demo")
+        ledger.start()
         before = requests_by_backend(stack)
         for step in steps[: last + 1]:
             if step == "shadow" and "catalog" not in stack.processes:
@@ -112,6 +121,10 @@ def main() -> int:
         traffic.step = "after"
         time.sleep(2)
         traffic.stop()
+        ledger.stop()
+        checked = ledger.check(stack.router_url).to_dict()
+        report["ledger"] = {**checked, "problems_total": len(checked["problems"]),
+                            "problems": checked["problems"][:200]}
         status = json.loads(stack.manage("strangler", "status", str(stack.plan_path), "--json").stdout)
         report["figures"] = status["figures"]
         report["failed_requests"] = traffic.tally.total("failed")
@@ -125,7 +138,8 @@ def main() -> int:
             console.print(f"Serving through {stack.router_url}/ until Ctrl-C.")
             while all(p.running for p in stack.processes.values()):
                 time.sleep(0.5)
-        return 0 if report["failed_requests"] == 0 and all(s["ok"] for s in report["steps"]) else 1
+        return 0 if (report["failed_requests"] == 0 and report["ledger"]["ok"]
+                     and all(s["ok"] for s in report["steps"])) else 1
     except (ProcessFailed, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
         return 1
@@ -134,6 +148,9 @@ def main() -> int:
     finally:
         if traffic is not None:
             traffic.stop()
+        if ledger is not None:
+            with contextlib.suppress(RuntimeError):  # a writer stuck in a request must not keep the stack up
+                ledger.stop()
         stack.stop()
 
 
@@ -162,6 +179,17 @@ def print_report(report: dict[str, Any]) -> None:
     console.print(f"failed requests: {report['failed_requests']}")
     for failure in report.get("failures", [])[:10]:
         console.print(f"  {failure}")
+    ledger = report.get("ledger")
+    if ledger:
+        frozen = sum(n for answer, n in ledger["answers"].items() if answer.endswith("write_freeze"))
+        kinds = ", ".join(f"{kind} {counts.get('acknowledged', 0)}"
+                          for kind, counts in sorted(ledger["by_kind"].items()))
+        console.print(f"write ledger: {ledger['checked']} acknowledged writes checked ({kinds}); "
+                      f"{ledger['counts']['refused']} refused ({frozen} by the write freeze), "
+                      f"{ledger['counts']['ambiguous']} without an answer")
+        console.print(f"write ledger problems: {ledger['problems_total']}")
+        for problem in ledger["problems"][:10]:
+            console.print(f"  {problem}")
 
 
 if __name__ == "__main__":
