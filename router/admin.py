@@ -3,52 +3,63 @@
     GET  /healthz             no token needed
     GET  /table               the table in use, its version and where it came from
     GET  /versions            the history of versions (newest last)
-    PATCH /routes/{name}      {"backend"?, "canary"?, "shadow"?, "fallback"?}: validated like the file
+    PATCH /routes/{name}      {"backend"?, "canary"?, "shadow"?, "fallback"?}: validated like the file; a
+                              route held by a lease needs header X-Router-Lease: <its id> (else 409)
     POST /rollback            back to the previous version
     POST /reload              re-read the routes file
-    GET  /counters            per-route figures (requests, status classes, per-backend error rate, p50/p99)
-    POST /counters/reset      start a new window for those figures
+    GET  /counters            per-route figures (requests, status classes, per-backend error rate, p50/p99,
+                              shadow outcomes) of the base window; ?window=N: of window N only
+    POST /counters/reset      start the base window again (shadow figures included)
+    POST /windows             201 {"window": N, "opened_at"}: a counting window of one's own (windows.py)
+    DELETE /windows/{N}       close it
     GET  /metrics             Prometheus exposition
     GET  /parity              shadow parity per route (compared, equal, different, errors, dropped, rate)
-                              and the latest differences (?route=NAME&limit=N, default 20, at most 200)
+                              and the latest differences (?route=NAME&limit=N, default 20, at most 200;
+                              ?window=N: figures and differences of that window only)
+    POST /leases              201 lease: {"freeze": [routes], "fence"?: [routes], "seconds": TTL (0-60],
+                              "holder": text, "replaces"?: id, "on_expiry"?: {route: changes}} (leases.py)
+    GET  /leases              the live leases; GET /leases/{id}: one, with in_flight per frozen route
+                              and drained
+    POST /leases/{id}/renew   {"seconds", "on_expiry"?}: 409 when the lease is gone (expired, replaced, ...)
+    DELETE /leases/{id}       lifts its freeze without applying on_expiry
 
-Changes made here live until the next reload of the file (the file stays the source of truth); a migration
-plan that must survive a router restart writes the file instead.
+Route changes made here live until the next reload of the file (the file stays the source of truth); a
+migration plan that must survive a router restart writes the file instead. Leases are not part of the table:
+a reload or rollback neither checks nor ends them, and their freezes go on.
 """
 
 from __future__ import annotations
 
-import copy
 import hmac
 import json
 import os
 import re
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from router.config import parse_data
-from router.exceptions import ConfigError
+from router import edits
+from router.exceptions import AdminError
+from router.leases import HEADER as LEASE_HEADER
+from router.leases import Leases, acquire_request, renew_request
 from router.metrics import Metrics
 from router.state import TableHolder, Version
+from router.windows import Window
 
 if TYPE_CHECKING:
     from router.app import Receive, Scope, Send
     from router.reload import Reloader
     from router.shadow import ParityRecorder, ShadowMirror
 
+__all__ = ["AdminApp", "AdminError", "describe", "table_as_dict"]
+
 MAX_BODY = 64 * 1024
 ROUTE_PATH = re.compile(r"^/routes/([A-Za-z0-9][A-Za-z0-9_-]{0,62})$")
-EDITABLE = {"backend", "canary", "shadow", "fallback", "freeze"}
-MAX_FREEZE_SECONDS = 300
-
-
-class AdminError(Exception):
-    def __init__(self, status: int, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.extra = status, detail, extra
+LEASE_PATH = re.compile(r"^/leases/([A-Za-z0-9_-]{1,64})(/renew)?$")
+WINDOW_PATH = re.compile(r"^/windows/([0-9]{1,18})$")
+KNOWN = {"/table", "/versions", "/counters", "/counters/reset", "/metrics", "/rollback", "/reload", "/parity",
+         "/leases", "/windows"}
 
 
 def describe(version: Version) -> dict[str, Any]:
@@ -71,16 +82,25 @@ def table_as_dict(version: Version) -> dict[str, Any]:
     }
 
 
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AdminError(400, f"body is not JSON: {exc}") from None
+
+
 class AdminApp:
     def __init__(self, tables: TableHolder, metrics: Metrics, *, token_env: str,
                  reloader: Reloader | None = None, shadow: ShadowMirror | None = None,
-                 parity: ParityRecorder | None = None) -> None:
+                 parity: ParityRecorder | None = None, leases: Leases | None = None) -> None:
         self.tables = tables
         self.metrics = metrics
         self.shadow = shadow
         self.parity = parity
         self.token_env = token_env
         self.reloader = reloader
+        # The write freeze reads the same leases (share them; a router without one has no freezes to fence).
+        self.leases = leases if leases is not None else Leases(tables)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,11 +112,10 @@ class AdminApp:
                 return
             self._authorise(scope)
             body = await self._read_body(receive) if method in ("POST", "PATCH", "PUT") else b""
-            payload: dict[str, Any] | list[Any] | bytes
-            if path == "/parity" and method == "GET":
-                status, payload = 200, self._parity(scope.get("query_string", b""))
-            else:
-                status, payload = self._dispatch(method, path, body)
+            query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+            lease = next((v.decode("latin-1").strip() for k, v in scope["headers"]
+                          if k.lower().decode("latin-1") == LEASE_HEADER), None)
+            status, payload = self._dispatch(method, path, body, query, lease)
             if isinstance(payload, bytes):
                 await self._send(send, status, payload, CONTENT_TYPE_LATEST.encode())
             else:
@@ -129,16 +148,22 @@ class AdminApp:
             more = message.get("more_body", False)
         return b"".join(chunks)
 
-    def _dispatch(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any] | list[Any] | bytes]:
+    def _dispatch(self, method: str, path: str, body: bytes, query: dict[str, str], lease: str | None
+                  ) -> tuple[int, dict[str, Any] | list[Any] | bytes]:
         if path == "/table" and method == "GET":
             return 200, table_as_dict(self.tables.version)
         if path == "/versions" and method == "GET":
             return 200, [describe(v) for v in self.tables.versions]
         if path == "/counters" and method == "GET":
-            return 200, {"table_version": self.tables.version.number, "routes": self.metrics.snapshot()}
+            window = self._window(query)
+            extra = {"window": window.number, "opened_at": window.opened_at} if window is not None else {}
+            return 200, {"table_version": self.tables.version.number, **extra,
+                         "routes": self.metrics.snapshot(window)}
         if path == "/counters/reset" and method == "POST":
             self.metrics.reset()
             return 200, {"detail": "counters reset"}
+        if path == "/parity" and method == "GET":
+            return 200, self._parity(query)
         if path == "/metrics" and method == "GET":
             return 200, generate_latest(self.metrics.registry)
         if path == "/rollback" and method == "POST":
@@ -154,24 +179,56 @@ class AdminApp:
                 raise AdminError(400, "the routes file is invalid; the current table keeps serving",
                                  problems=self.reloader.last_error)
             return 200, table_as_dict(reloaded or self.tables.version)
+        if path == "/windows" and method == "POST":
+            window = self.metrics.windows.open()
+            return 201, {"window": window.number, "opened_at": window.opened_at}
+        if path == "/leases":
+            return self._leases(method, None, None, body)
         found = ROUTE_PATH.match(path)
         if found and method == "PATCH":
-            return 200, table_as_dict(self._patch_route(found.group(1), body))
-        known = {"/table", "/versions", "/counters", "/counters/reset", "/metrics", "/rollback", "/reload",
-                 "/parity"}
-        if path in known or found:
+            return 200, table_as_dict(self._patch_route(found.group(1), body, lease))
+        windowed = WINDOW_PATH.match(path)
+        if windowed and method == "DELETE":
+            number = int(windowed.group(1))
+            if not self.metrics.windows.close(number):
+                raise AdminError(404, self._no_window(number))
+            return 200, {"detail": f"window {number} closed"}
+        leased = LEASE_PATH.match(path)
+        if leased:
+            return self._leases(method, leased.group(1), leased.group(2), body)
+        if path in KNOWN or found or windowed:
             raise AdminError(405, f"{method} is not allowed on {path}")
         raise AdminError(404, f"no admin endpoint {path}")
 
-    def _parity(self, query_string: bytes) -> dict[str, Any]:
-        query = parse_qs(query_string.decode("latin-1"))
-        route = query["route"][0] if query.get("route") else None
+    # -- windows ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _no_window(number: int | str) -> str:
+        return f"no window {number} (the router restarted or it expired)"
+
+    def _window(self, query: dict[str, str]) -> Window | None:
+        given = query.get("window")
+        if given is None:
+            return None
+        if not given.isdigit():
+            raise AdminError(400, f"window: {given!r} is not a window number (from POST /windows)")
+        window = self.metrics.windows.get(int(given))
+        if window is None:
+            raise AdminError(404, self._no_window(given))
+        return window
+
+    def _parity(self, query: dict[str, str]) -> dict[str, Any]:
+        route = query.get("route") or None
         try:
-            limit = max(0, min(200, int((query.get("limit") or ["20"])[0])))
+            limit = max(0, min(200, int(query.get("limit", "20"))))
         except ValueError:
             raise AdminError(400, "limit must be an integer") from None
+        window = self._window(query)
         shadowed = {r.name for r in self.tables.current.table.routes if r.shadow is not None}
-        figures = self.shadow.snapshot() if self.shadow is not None else {}
+        if window is not None:
+            figures = {name: f.as_dict() for name, f in window.shadow.items()}
+        else:
+            figures = self.shadow.snapshot() if self.shadow is not None else {}
         routes: dict[str, Any] = {}
         for name in sorted(shadowed | set(figures)):
             if route and name != route:
@@ -185,47 +242,50 @@ class AdminApp:
                 "rate": round(counts.get("equal", 0) / compared, 6) if compared else None,
             }
         store = self.parity.store if self.parity is not None else None
-        return {
+        out: dict[str, Any] = {
             "routes": routes,
-            "latest": self.parity.recent.latest(route, limit) if self.parity is not None else [],
+            "latest": self.parity.recent.latest(route, limit, window=window.number if window else None)
+            if self.parity is not None else [],
             "store": store.figures() if store is not None else None,
         }
+        if window is not None:
+            out.update(window=window.number, opened_at=window.opened_at)
+        return out
 
-    def _patch_route(self, name: str, body: bytes) -> Version:
-        try:
-            changes = json.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise AdminError(400, f"body is not JSON: {exc}") from None
-        if not isinstance(changes, dict) or not changes:
-            raise AdminError(400, f"body must be a JSON object with some of: {', '.join(sorted(EDITABLE))}")
-        unknown = set(changes) - EDITABLE
-        if unknown:
-            raise AdminError(400, f"cannot change {', '.join(sorted(unknown))} here; "
-                                  f"editable: {', '.join(sorted(EDITABLE))}")
-        current = self.tables.current
-        raw = copy.deepcopy(current.raw)
-        routes = raw.get("routes") or {}
-        if name not in routes:
+    # -- leases -------------------------------------------------------------------------------------------------
+
+    def _leases(self, method: str, lease_id: str | None, action: str | None, body: bytes
+                ) -> tuple[int, dict[str, Any]]:
+        leases, in_flight = self.leases, self.metrics.in_flight
+        if lease_id is None:
+            if method == "POST":
+                return 201, leases.acquire(acquire_request(_json_body(body))).as_dict(in_flight)
+            if method == "GET":
+                leases.expire_due()
+                return 200, {"leases": [lease.as_dict(in_flight) for lease in leases.live.values()]}
+        elif action == "/renew":
+            if method == "POST":
+                seconds, on_expiry = renew_request(_json_body(body))
+                return 200, leases.renew(lease_id, seconds, on_expiry).as_dict(in_flight)
+        elif method == "GET":
+            return 200, leases.get(lease_id).as_dict(in_flight)
+        elif method == "DELETE":
+            lease = leases.release(lease_id)
+            return 200, {"detail": f"lease {lease.id} released; writes flow again on "
+                                   f"{', '.join(lease.freeze) or 'no route'}", **lease.as_dict(in_flight)}
+        raise AdminError(405, f"{method} is not allowed on /leases{'/' + lease_id if lease_id else ''}"
+                              f"{action or ''}")
+
+    # -- routes -------------------------------------------------------------------------------------------------
+
+    def _patch_route(self, name: str, body: bytes, lease: str | None) -> Version:
+        changes = edits.check("body", _json_body(body))
+        if name not in (self.tables.current.raw.get("routes") or {}):
             raise AdminError(404, f"no route {name!r}")
-        if "freeze" in changes:
-            routes[name].pop("frozen_until", None)
-            seconds = changes.pop("freeze")
-            if seconds:  # 0 or null lifts a freeze
-                if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
-                        or not 0 < seconds <= MAX_FREEZE_SECONDS:
-                    raise AdminError(400, f"routes.{name}.freeze: {seconds!r} is not a number of seconds "
-                                          f"(0-{MAX_FREEZE_SECONDS})")
-                routes[name]["frozen_until"] = time.time() + float(seconds)
-        for key, value in changes.items():
-            if value is None:
-                routes[name].pop(key, None)
-            else:
-                routes[name][key] = value
-        try:
-            new = parse_data(raw, source="admin")
-        except ConfigError as exc:
-            raise AdminError(400, "change refused; the current table keeps serving", problems=exc.problems) from None
-        return self.tables.swap(new, origin=f"admin: routes.{name} {json.dumps(changes, sort_keys=True)}")
+        # Fenced: a route held by a lease changes only with that lease, and a lost lease changes nothing.
+        self.leases.fence(name, lease)
+        origin = f"admin: routes.{name} {json.dumps(changes, sort_keys=True)}"
+        return edits.apply(self.tables, {name: changes}, origin=origin + (f" (lease {lease})" if lease else ""))
 
     @staticmethod
     async def _json(send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None

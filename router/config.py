@@ -202,9 +202,8 @@ class RouteSpec(Spec):
     fallback: str | None = None
     shadow: ShadowSpec | None = None
     shadow_writes: bool = False
-    # Writes answered 503 (Retry-After) until this unix time: the cutover's short write freeze. Set through
-    # the admin API as `freeze: SECONDS`, so a freeze lifts itself even if whoever set it goes away.
-    frozen_until: Annotated[float, Field(ge=0)] | None = None
+    # No write freeze here: a freeze is a lease held by whoever moves the route (router/leases.py), kept in
+    # memory beside the table, so it outlives reloads and is never written to a file by mistake.
 
     @field_validator("methods")
     @classmethod
@@ -434,7 +433,6 @@ def _build(spec: FileSpec, *, version: str) -> RouteTable:
                           rules=_shadow_rules(spec.parity.rules, r.shadow),
                           store=r.shadow.store) if r.shadow else None,
             shadow_writes=r.shadow_writes,
-            frozen_until=r.frozen_until,
         )
         for name, r in spec.routes.items()
     )

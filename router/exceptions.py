@@ -8,6 +8,7 @@ Tree::
     │   ├── PathRejected       a path that is ambiguous to route (encoded slashes, NUL, bad escapes)
     │   └── BodyTooLarge       more request body than max_body (413)
     ├── ClientGone             the client disconnected before the answer was complete
+    ├── AdminError             an admin request refused: its HTTP status and a detail naming field and value
     └── UpstreamError          a backend could not be used; the core answers 502/503/504 (or falls back)
         ├── UpstreamConnectError   refused, unreachable, reset before answering (502)
         ├── UpstreamTimeout        no answer within the backend's timeouts (504)
@@ -51,6 +52,15 @@ class BodyTooLarge(RequestRejected):
 
 class ClientGone(RouterError):
     pass
+
+
+class AdminError(RouterError):
+    """Raised by the admin API and what it drives (route edits, leases, windows); answered as
+    ``{"detail": ..., **extra}`` with ``status``."""
+
+    def __init__(self, status: int, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.extra = status, detail, extra
 
 
 class UpstreamError(RouterError):

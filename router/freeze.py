@@ -1,30 +1,42 @@
-"""The write freeze: while a route is frozen, its writes are answered 503 with Retry-After.
+"""The write freeze: while a live lease freezes a route, its writes are answered 503 with Retry-After.
 
-A cutover freezes the moved endpoints' writes for a few seconds, runs a last sync and a verify, then
-switches them to the service. Reads keep flowing. The freeze is a deadline (``frozen_until``), not a flag,
-so it lifts itself even if the process that set it dies.
+A cutover freezes the moved endpoints' writes (and those of routes whose legacy code writes the same
+tables), waits for the writes already on their way, runs a last sync and a verify, then switches the routes
+to the service. Reads keep flowing. The freeze is a lease (``leases.py``) that its holder renews while it
+works, so it lasts as long as the work, and lapses by itself if the holder dies.
+
+A write that meets a lease past its deadline (the expiry task has not run yet) expires it here, which applies
+the lease's ``on_expiry`` route changes; the write itself is still refused (it was matched against the table
+from before those changes) with Retry-After 1, and its retry is routed by the new table.
 """
 
 from __future__ import annotations
 
-import math
-import time
-
 from router.addons import Addon, Reply
 from router.flow import Flow
+from router.leases import Leases, retry_after
 from router.table import SAFE_METHODS
 
 
 class WriteFreeze(Addon):
+    def __init__(self, leases: Leases) -> None:
+        self.leases = leases
+
     async def request(self, flow: Flow) -> Reply | None:
+        frozen = self.leases.frozen
+        if not frozen or flow.method in SAFE_METHODS:  # no lease at all: one dict check per request
+            return None
         route = flow.match.route
-        if route is None or route.frozen_until is None or flow.method in SAFE_METHODS:
+        lease = frozen.get(route.name) if route is not None else None
+        if lease is None or route is None:
             return None
-        remaining = route.frozen_until - time.time()
-        if remaining <= 0:
-            return None
+        if lease.remaining() <= 0:
+            self.leases.expire_due()
+            seconds = 1
+        else:
+            seconds = retry_after(lease)
         flow.error = "write_freeze"
         return Reply(503, {
             "detail": f"writes to route {route.name!r} are paused for a moment while it moves; retry shortly",
             "code": "write_freeze", "route": route.name,
-        }, [(b"retry-after", str(max(1, math.ceil(remaining))).encode())])
+        }, [(b"retry-after", str(seconds).encode())])

@@ -3,9 +3,8 @@ API (and the plan executor's gates: request counts, error rates and latency perc
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -16,53 +15,12 @@ from router.addons import Addon, Reply
 from router.flow import Flow
 from router.health import HealthRegistry
 from router.state import TableHolder
+from router.windows import BackendFigures, RouteFigures, Window, Windows
+
+__all__ = ["BackendFigures", "Metrics", "RouteFigures"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-RECENT = 4096  # latencies kept per (route, backend) for exact recent percentiles
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
-
-
-@dataclass
-class BackendFigures:
-    requests: int = 0
-    errors: int = 0  # 5xx answers, including the router's own 502/503/504
-    recent_ms: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
-
-    def as_dict(self) -> dict[str, Any]:
-        ordered = sorted(self.recent_ms)
-        return {
-            "requests": self.requests,
-            "errors": self.errors,
-            "error_rate": round(self.errors / self.requests, 6) if self.requests else 0.0,
-            "p50_ms": _percentile(ordered, 0.50),
-            "p99_ms": _percentile(ordered, 0.99),
-        }
-
-
-@dataclass
-class RouteFigures:
-    requests: int = 0
-    status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    upstream_errors: int = 0
-    fallbacks: int = 0
-    rejected: int = 0
-    backends: dict[str, BackendFigures] = field(default_factory=lambda: defaultdict(BackendFigures))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "status": dict(sorted(self.status.items())),
-            "upstream_errors": self.upstream_errors,
-            "fallbacks": self.fallbacks,
-            "rejected": self.rejected,
-            "backends": {name: figures.as_dict() for name, figures in sorted(self.backends.items())},
-        }
-
-
-def _percentile(ordered: list[float], q: float) -> float | None:
-    if not ordered:
-        return None
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
 class _CircuitCollector(Collector):
@@ -95,8 +53,14 @@ class _ShadowCollector(Collector):
 
 
 class Metrics(Addon):
+    """Prometheus counters (cumulative, for scrapers) and the per-route figures of the counting windows
+    (``windows.py``: what ``GET /counters`` shows, the base window or a gate's own). ``shadow_snapshot``
+    feeds Prometheus only; the windows' shadow figures are written by the shadow itself into the same
+    ``windows`` (share one ``Windows`` between the two)."""
+
     def __init__(self, health: HealthRegistry, tables: TableHolder,
-                 shadow_snapshot: Callable[[], dict[str, dict[str, int]]] | None = None) -> None:
+                 shadow_snapshot: Callable[[], dict[str, dict[str, int]]] | None = None, *,
+                 windows: Windows | None = None) -> None:
         self.registry = CollectorRegistry()
         self.tables = tables
         self.requests = Counter("router_requests", "Requests answered", ["route", "backend", "method", "code"],
@@ -113,7 +77,7 @@ class Metrics(Addon):
         self.shadow_snapshot = shadow_snapshot
         if shadow_snapshot is not None:
             self.registry.register(_ShadowCollector(shadow_snapshot))
-        self.routes: dict[str, RouteFigures] = defaultdict(RouteFigures)
+        self.windows = windows if windows is not None else Windows()
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
         # Requests forwarded and not yet answered, per route: a cutover's freeze waits for the writes that
         # were already on their way to drain before its final sync. Not part of the resettable window.
@@ -142,35 +106,37 @@ class Metrics(Addon):
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
-        figures = self.routes[route]
-        figures.requests += 1
-        figures.status[f"{status // 100}xx"] += 1
-        if flow.target is None and not flow.attempt_errors:
-            # The router answered without asking any backend (a refused request, a write freeze): that
-            # says nothing about the backends' health, so it stays out of their error rates.
-            figures.rejected += 1
+        rejected = flow.target is None and not flow.attempt_errors
+        ms = seconds * 1000
+        for window in self.windows.counting:
+            if flow.started >= window.opened:
+                window.routes[route].add(status, backend, ms, rejected=rejected,
+                                         upstream_errors=len(flow.attempt_errors), fallback=flow.fallback_used)
+        if rejected:
             return
-        per_backend = figures.backends[backend]
-        per_backend.requests += 1
-        per_backend.recent_ms.append(seconds * 1000)
-        if status >= 500:
-            per_backend.errors += 1
         for failed_backend, kind in flow.attempt_errors:
             self.upstream_errors.labels(route, failed_backend, kind).inc()
-            figures.upstream_errors += 1
         if flow.fallback_used:
             self.fallbacks.labels(route, backend).inc()
-            figures.fallbacks += 1
 
-    def snapshot(self) -> dict[str, Any]:
-        routes = {name: figures.as_dict() for name, figures in sorted(self.routes.items())}
+    @property
+    def routes(self) -> dict[str, RouteFigures]:
+        """The base window's per-route figures (what plain ``GET /counters`` shows)."""
+        return self.windows.base.routes
+
+    def snapshot(self, window: Window | None = None) -> dict[str, Any]:
+        """Per-route figures of ``window`` (default: the base window), with the requests in flight now and
+        the shadow's figures of that window."""
+        window = window if window is not None else self.windows.base
+        routes = {name: figures.as_dict() for name, figures in sorted(window.routes.items())}
         for name, count in self.in_flight.items():
             if count:  # absent means none (a reset window must not keep listing every route ever seen)
                 routes.setdefault(name, RouteFigures().as_dict())["in_flight"] = count
-        for name, figures in (self.shadow_snapshot() if self.shadow_snapshot else {}).items():
-            routes.setdefault(name, RouteFigures().as_dict())["shadow"] = figures
+        for name, shadow in sorted(window.shadow.items()):
+            routes.setdefault(name, RouteFigures().as_dict())["shadow"] = shadow.as_dict()
         return routes
 
     def reset(self) -> None:
-        """Starts a new window for the per-route figures (Prometheus counters keep counting)."""
-        self.routes.clear()
+        """Starts the base window again, now: request and shadow figures alike (Prometheus keeps counting).
+        Requests that started before the reset and finish after it are not counted in the new window."""
+        self.windows.reset()

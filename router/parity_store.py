@@ -12,7 +12,12 @@ Table ``comparisons``::
 
     id, at (unix seconds), route, method, target (path?query), request_id, primary_status, shadow_status,
     outcome ('equal' | 'different' | 'error'), equal (1/0, NULL for errors), differences (JSON list of
-    {path, kind, expected, got}, at most MAX_STORED_DIFFERENCES), primary_ms, shadow_ms, error
+    {path, kind, expected, got}, at most MAX_STORED_DIFFERENCES), primary_ms, shadow_ms, error,
+    request_started_at (unix seconds the mirrored request started; NULL in rows of older routers)
+
+A row in memory also knows the counting windows its request started in (``windows``, see ``windows.py``):
+``GET /parity?window=N`` lists only the differences of window N. Window numbers belong to one router
+process, so they are not stored; ``request_started_at`` is, for reports over a period.
 """
 
 from __future__ import annotations
@@ -55,13 +60,14 @@ CREATE TABLE IF NOT EXISTS comparisons (
     differences TEXT NOT NULL DEFAULT '[]',
     primary_ms REAL,
     shadow_ms REAL,
-    error TEXT
+    error TEXT,
+    request_started_at REAL
 );
 CREATE INDEX IF NOT EXISTS comparisons_route_at ON comparisons (route, at);
 CREATE INDEX IF NOT EXISTS comparisons_at ON comparisons (at);
 """
 COLUMNS = ("at", "route", "method", "target", "request_id", "primary_status", "shadow_status", "outcome",
-           "equal", "differences", "primary_ms", "shadow_ms", "error")
+           "equal", "differences", "primary_ms", "shadow_ms", "error", "request_started_at")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class ParityRow:
     primary_ms: float | None = None
     shadow_ms: float | None = None
     error: str | None = None
+    request_started_at: float | None = None
+    windows: tuple[int, ...] = ()  # numbered counting windows the request started in (memory only)
 
     @property
     def equal(self) -> bool | None:
@@ -87,12 +95,14 @@ class ParityRow:
         return {"at": self.at, "route": self.route, "method": self.method, "target": self.target,
                 "request_id": self.request_id, "status": [self.primary_status, self.shadow_status],
                 "outcome": self.outcome, "equal": self.equal, "differences": list(self.differences),
-                "primary_ms": self.primary_ms, "shadow_ms": self.shadow_ms, "error": self.error}
+                "primary_ms": self.primary_ms, "shadow_ms": self.shadow_ms, "error": self.error,
+                "request_started_at": self.request_started_at}
 
     def values(self) -> tuple[Any, ...]:
         return (self.at, self.route, self.method, self.target, self.request_id, self.primary_status,
                 self.shadow_status, self.outcome, None if self.equal is None else int(self.equal),
-                json.dumps(list(self.differences), default=str), self.primary_ms, self.shadow_ms, self.error)
+                json.dumps(list(self.differences), default=str), self.primary_ms, self.shadow_ms, self.error,
+                self.request_started_at)
 
 
 def stored_differences(differences: Iterable[Difference]) -> tuple[dict[str, Any], ...]:
@@ -131,6 +141,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(SCHEMA)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(comparisons)")}
+    if "request_started_at" not in columns:  # a store written by an older router: same rows, one column more
+        connection.execute("ALTER TABLE comparisons ADD COLUMN request_started_at REAL")
     return connection
 
 
@@ -256,9 +269,13 @@ class RecentDifferences:
             bucket = self.rows[row.route] = deque(maxlen=self.per_route)
         bucket.append(row)
 
-    def latest(self, route: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    def latest(self, route: str | None = None, limit: int = 20, *, window: int | None = None
+               ) -> list[dict[str, Any]]:
+        """The newest first; ``window``: only rows whose request started in that counting window (the
+        newest ``per_route`` rows of a route are kept, so a window's newest differences are among them)."""
         buckets = [self.rows.get(route, deque())] if route else list(self.rows.values())
-        rows = sorted((row for bucket in buckets for row in bucket), key=lambda r: r.at, reverse=True)
+        rows = sorted((row for bucket in buckets for row in bucket if window is None or window in row.windows),
+                      key=lambda r: r.at, reverse=True)
         return [row.as_dict() for row in rows[:limit]]
 
 

@@ -17,47 +17,58 @@ from router.admin import AdminApp
 from router.app import Receive, RouterApp, Scope, Send
 from router.canary import Canary
 from router.config import RouterConfig
-from router.forwarding import AiohttpUpstream, HttpxUpstream
+from router.forwarding import AiohttpUpstream, HttpxUpstream, Upstream
 from router.freeze import WriteFreeze
 from router.identity import IdentityBridge, secret_problem
+from router.leases import Leases
 from router.metrics import Metrics
 from router.parity_store import ParityStore, store_path
 from router.reload import Reloader
 from router.shadow import ParityRecorder, ShadowMirror
+from router.windows import Windows
 
 
 class Router:
     """The whole running router: public ASGI app, admin app, and what they share."""
 
     def __init__(self, config: RouterConfig, path: Path | None, *, transport: str = "aiohttp",
-                 access_log: bool = True) -> None:
-        upstream = HttpxUpstream() if transport == "httpx" else AiohttpUpstream()
+                 access_log: bool = True, upstream: Upstream | None = None) -> None:
+        if upstream is None:  # a given one is for tests: an in-process fake instead of real backends
+            upstream = HttpxUpstream() if transport == "httpx" else AiohttpUpstream()
         self.app = RouterApp(config, upstream=upstream, addons=[])
         tables = self.app.tables
         self.identity = IdentityBridge(tables)
-        self.shadow = ShadowMirror(tables, self.app.upstream, self.app.choose_target)
+        # One set of counting windows for the request figures and the shadow's: a gate's window has both.
+        self.windows = Windows()
+        self.leases = Leases(tables)
+        self.shadow = ShadowMirror(tables, self.app.upstream, self.app.choose_target, windows=self.windows)
         # The parity store's path is read once, at startup (a reload changes rules, not where rows go).
         self.parity_store = (ParityStore(store_path(config.parity.store, path), max_rows=config.parity.max_rows,
                                          max_age_days=config.parity.max_age_days)
                              if config.parity.store else None)
         self.parity = ParityRecorder(self.parity_store)
         self.shadow.listeners.append(self.parity)
-        self.metrics = Metrics(self.app.health, tables, self.shadow.snapshot)
+        self.metrics = Metrics(self.app.health, tables, self.shadow.snapshot, windows=self.windows)
         self.reloader = Reloader(tables, path, checks=[identity_problem]) if path is not None else None
         # Order matters: later addons see what earlier ones decided (identity before the canary, which is
-        # sticky by user; metrics and the access log last, to record the final backend and status).
-        self.app.addons.extend([WriteFreeze(), self.identity, Canary(tables), self.shadow, self.metrics])
+        # sticky by user). The freeze and the in-flight count (metrics' request hook) come first, before
+        # any addon that awaits (the identity bridge asks the monolith): a write either meets the freeze or
+        # is counted in flight at once, so a lease's "drained" can never miss a write still on its way.
+        # Metrics records in done(), after the others decided backend and status; the access log is last.
+        self.app.addons.extend([WriteFreeze(self.leases), self.metrics, self.identity, Canary(tables),
+                                self.shadow])
         if access_log:
             log = AccessLog()
             self.app.addons.append(log)
             self.app.background.append(log)
         if self.parity_store is not None:
             self.app.background.append(self.parity_store)  # stops after the shadow has drained into it
-        self.app.background.extend([self.identity, self.shadow])
+        self.app.background.extend([self.identity, self.shadow, self.leases])
         if self.reloader is not None:
             self.app.background.append(self.reloader)
         self.admin = AdminApp(self.app.tables, self.metrics, token_env=config.admin.token_env,
-                              reloader=self.reloader, shadow=self.shadow, parity=self.parity)
+                              reloader=self.reloader, shadow=self.shadow, parity=self.parity,
+                              leases=self.leases)
         self.admin_port: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

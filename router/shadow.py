@@ -12,6 +12,11 @@ engine plugs into. The default, ``RulesComparator``, is ``router.compare.compare
 every outcome; ``ParityRecorder`` is the one that writes the parity store and keeps the latest differences
 for the admin API (``GET /parity``). Comparing runs on the event loop but after the client has its answer,
 and the store is written by its own thread.
+
+Every outcome is counted three ways: cumulatively (``figures``: Prometheus and ``GET /parity``), in the base
+window that ``GET /counters`` shows and ``POST /counters/reset`` starts again, and in each numbered window the
+mirrored request started in (``windows.py``). A job remembers its windows from the moment its request
+started, so a comparison that finishes later still lands where the request belongs.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from router.forwarding import Headers, Upstream, UpstreamRequest
 from router.parity_store import ParityRow, ParityStore, RecentDifferences, stored_differences
 from router.state import TableHolder
 from router.table import Backend
+from router.windows import ShadowFigures, Window, Windows
+
+__all__ = ["ShadowFigures", "ShadowMirror", "ParityRecorder"]
 
 log = logging.getLogger("router.shadow")
 CAPTURE_LIMIT = 1024 * 1024
@@ -62,6 +70,8 @@ class ShadowJob:
     request_id: str
     rules: Rules | None = None  # the route's comparison rules (None: the engine's defaults)
     store: bool = True  # the route wants its comparisons stored
+    started_at: float | None = None  # unix time the original request started
+    windows: tuple[Window, ...] = ()  # the counting windows its request started in (base included)
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,8 @@ class ParityRecorder:
                         shadow_status=shadow.status if shadow is not None else None, outcome=outcome,
                         differences=details, primary_ms=round(job.primary.elapsed_ms, 3),
                         shadow_ms=round(shadow.elapsed_ms, 3) if shadow is not None else None,
-                        error=error if shadow is None else None)
+                        error=error if shadow is None else None, request_started_at=job.started_at,
+                        windows=tuple(window.number for window in job.windows if window.number))
         self.recent.add(row)
         if self.store is not None and job.store:
             self.store.record(row)
@@ -132,20 +143,6 @@ def _as_data(body: bytes) -> Any:
 
 
 @dataclass
-class ShadowFigures:
-    sampled_out: int = 0  # over the route's rate: not mirrored at all
-    queued: int = 0
-    dropped: int = 0  # queue full, or the exchange too large to keep
-    compared: int = 0
-    equal: int = 0
-    different: int = 0
-    errors: int = 0  # the shadow backend failed to answer
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(vars(self))
-
-
-@dataclass
 class _RouteQueue:
     queue: asyncio.Queue[ShadowJob]
     worker: asyncio.Task[None]
@@ -153,13 +150,15 @@ class _RouteQueue:
 
 class ShadowMirror(Addon):
     def __init__(self, tables: TableHolder, upstream: Upstream, choose_target: Callable[[Backend], str | None],
-                 comparator: Comparator | None = None, *, workers_per_route: int = 2) -> None:
+                 comparator: Comparator | None = None, *, workers_per_route: int = 2,
+                 windows: Windows | None = None) -> None:
         self.tables = tables
         self.upstream = upstream
         self.choose_target = choose_target
         self.comparator: Comparator = comparator or RulesComparator()
         self.workers_per_route = workers_per_route
-        self.figures: dict[str, ShadowFigures] = defaultdict(ShadowFigures)
+        self.figures: dict[str, ShadowFigures] = defaultdict(ShadowFigures)  # cumulative
+        self.windows = windows if windows is not None else Windows()
         self._buckets: dict[str, tuple[float, float]] = {}  # route -> (tokens, last refill)
         self._queues: dict[str, list[_RouteQueue]] = {}
         # callables(job, shadow_exchange_or_None, verdict_or_None[, error=...]): every outcome
@@ -173,7 +172,7 @@ class ShadowMirror(Addon):
         if flow.backend == route.shadow.backend or not (route.shadow_writes or flow.method in route.shadow.methods):
             return None
         if not self._admit(route.name, route.shadow.rate):
-            self.figures[route.name].sampled_out += 1
+            self._count(route.name, "sampled_out", self.windows.containing(flow.started))
             return None
         flow.capture_limit = CAPTURE_LIMIT
         return None
@@ -189,15 +188,20 @@ class ShadowMirror(Addon):
         self._buckets[route] = (tokens - 1, now)
         return True
 
+    def _count(self, route: str, outcome: str, windows: tuple[Window, ...]) -> None:
+        self.figures[route].add(outcome)
+        for window in windows:
+            window.shadow[route].add(outcome)
+
     def done(self, flow: Flow) -> None:
         route = flow.match.route
         if route is None or route.shadow is None or not flow.capture_limit or flow.status is None:
             return
-        figures = self.figures[route.name]
         if flow.backend == route.shadow.backend:
             return  # the shadow backend answered the client itself (a canary split): nothing to mirror
+        windows = self.windows.containing(flow.started)
         if flow.capture_overflow or flow.target is None:
-            figures.dropped += 1  # too big to compare, or the router answered itself
+            self._count(route.name, "dropped", windows)  # too big to compare, or the router answered itself
             return
         job = ShadowJob(
             route=route.name, backend=route.shadow.backend, method=flow.method, path=flow.path, query=flow.query,
@@ -206,19 +210,23 @@ class ShadowMirror(Addon):
             primary=Exchange(flow.status, flow.response_headers, bytes(flow.response_body or b""),
                              flow.elapsed_ms()),
             request_id=flow.request_id, rules=route.shadow.rules, store=route.shadow.store,
+            started_at=time.time() - (time.perf_counter() - flow.started), windows=windows,
         )
         queue = self._queue_for(route.name, route.shadow.queue)
         try:
             queue.put_nowait(job)
-            figures.queued += 1
+            self._count(route.name, "queued", windows)
         except asyncio.QueueFull:
-            figures.dropped += 1
+            self._count(route.name, "dropped", windows)
 
     def _queue_for(self, route: str, size: int) -> asyncio.Queue[ShadowJob]:
         current = self._queues.get(route)
         if current is not None and current[0].queue.maxsize != size:
             # The route's queue size changed (reload or admin): retire the old queue and its workers.
-            self.figures[route].dropped += current[0].queue.qsize()
+            old = current[0].queue
+            while not old.empty():
+                job = old.get_nowait()
+                self._count(job.route, "dropped", job.windows)
             for entry in current:
                 entry.worker.cancel()
             current = None
@@ -242,10 +250,9 @@ class ShadowMirror(Addon):
     async def _run(self, job: ShadowJob) -> None:
         table = self.tables.current.table
         backend = table.backends.get(job.backend)
-        figures = self.figures[job.route]
         target = self.choose_target(backend) if backend is not None else None
         if backend is None or target is None:
-            figures.errors += 1
+            self._count(job.route, "errors", job.windows)
             return
         url = target + paths.encode(job.path) + ("?" + job.query.decode("latin-1") if job.query else "")
         started = time.perf_counter()
@@ -258,12 +265,12 @@ class ShadowMirror(Addon):
                 async for chunk in response.iter_body():
                     body.extend(chunk)
                     if len(body) > CAPTURE_LIMIT:
-                        figures.dropped += 1
+                        self._count(job.route, "dropped", job.windows)
                         return
             finally:
                 response.close()
         except UpstreamError as exc:
-            figures.errors += 1
+            self._count(job.route, "errors", job.windows)
             for listener in self.listeners:
                 if isinstance(listener, ParityRecorder):
                     listener(job, None, None, error=str(exc) or type(exc).__name__)
@@ -273,11 +280,8 @@ class ShadowMirror(Addon):
             return
         shadow = Exchange(response.status, response.headers, bytes(body), (time.perf_counter() - started) * 1000)
         verdict = self.comparator.compare(job, shadow)
-        figures.compared += 1
-        if verdict.equal:
-            figures.equal += 1
-        else:
-            figures.different += 1
+        self._count(job.route, "compared", job.windows)
+        self._count(job.route, "equal" if verdict.equal else "different", job.windows)
         for listener in self.listeners:
             listener(job, shadow, verdict)
 

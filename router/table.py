@@ -97,7 +97,6 @@ class Route:
     fallback: str | None = None
     shadow: Shadow | None = None
     shadow_writes: bool = False
-    frozen_until: float | None = None  # unix time; writes get 503 until then (see freeze.py)
 
     def specificity(self) -> tuple[tuple[int, int, tuple[int, ...]], int, int]:
         return (self.pattern.specificity(), 1 if self.methods else 0, 1 if self.header else 0)

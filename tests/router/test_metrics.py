@@ -45,4 +45,6 @@ def test_in_flight_counts_requests_between_request_and_done() -> None:
     unseen = flow_for(tables, "/api/w/3")
     unseen.status = 503
     metrics.done(unseen)
-    assert "in_flight" not in metrics.snapshot()["writes"]  # nothing in flight, nothing counted in this window
+    assert "in_flight" not in metrics.snapshot()["writes"]  # nothing in flight any more
+    # The new window counts the requests that started after the reset: only the last one.
+    assert metrics.snapshot()["writes"]["requests"] == 1

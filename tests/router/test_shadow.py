@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from router.config import parse
-from router.shadow import ShadowMirror
+from router.shadow import Exchange, ShadowJob, ShadowMirror
 from router.state import TableHolder
+from router.windows import Window
 
 ROUTES = """
 default: monolith
@@ -26,19 +27,25 @@ class NeverAnswers:
         return None
 
 
+def job(n: int, windows: tuple[Window, ...] = ()) -> ShadowJob:
+    return ShadowJob(route="r", backend="catalog", method="GET", path=f"/r/{n}", query=b"", headers=[], body=None,
+                     primary=Exchange(200, [], b"{}", 1.0), request_id=f"r{n}", windows=windows)
+
+
 def test_a_new_queue_size_replaces_the_queue_and_counts_what_waited_as_dropped() -> None:
     async def run() -> None:
         tables = TableHolder()
         tables.swap(parse(ROUTES), origin="test")
         mirror = ShadowMirror(tables, NeverAnswers(), lambda backend: backend.targets[0])
+        window = mirror.windows.open()
         small = mirror._queue_for("r", 2)
         old_workers = [entry.worker for entry in mirror._queues["r"]]
         await asyncio.sleep(0)
-        for _ in range(2):
-            small.put_nowait(object())  # type: ignore[arg-type]
+        for n in range(2):
+            small.put_nowait(job(n))
         await asyncio.sleep(0.01)  # both workers take one each and hang on the shadow backend
-        for _ in range(2):
-            small.put_nowait(object())  # type: ignore[arg-type]
+        small.put_nowait(job(2, (mirror.windows.base,)))
+        small.put_nowait(job(3, (mirror.windows.base, window)))
         waiting = small.qsize()
         assert waiting == 2
         bigger = mirror._queue_for("r", 5)
@@ -47,6 +54,8 @@ def test_a_new_queue_size_replaces_the_queue_and_counts_what_waited_as_dropped()
         await asyncio.sleep(0)
         assert all(worker.cancelled() or worker.done() for worker in old_workers)
         assert mirror.figures["r"].dropped == waiting
+        # Each dropped job counts in the windows its request started in, and only there.
+        assert (mirror.windows.base.shadow["r"].dropped, window.shadow["r"].dropped) == (2, 1)
         await mirror.stop()
 
     asyncio.run(run())
