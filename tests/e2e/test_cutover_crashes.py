@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ ROLLBACK_POINTS = [
     "hook.catalog-gateway.undo.running", "rollback.before_switch", "rollback.switched.catalog-writes",
     "rollback.after_switch", "rollback.after_uncapture",
 ]
+LEASE_SECONDS = 1.5
 ON_POSTGRESQL = (os.environ.get("MONOLITH_DATABASE_URL") or "").startswith("postgres")
 
 
@@ -77,6 +79,9 @@ class Migration:
             if done.returncode != -9:
                 assert f"crashpoint {crash_at}" not in done.stderr, output
                 pytest.fail(f"{action} never reached {crash_at} (exit {done.returncode}):\n{output}")
+            # The dead executor's lease lapses and writes flow again, wherever its on-expiry sends them,
+            # before anyone runs it again: the dangerous window.
+            time.sleep(LEASE_SECONDS * 2 + 0.5)
         elif expect == "ok":
             assert done.returncode == 0, output
         else:
@@ -133,7 +138,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
         # a dead executor's freeze lapses quickly.
         plan = yaml.safe_load(stack.plan_path.read_text())
         plan["steps"] = ["provision", "capture", "copy", "sync", "verify",
-                         {"cutover": {"freeze_seconds": 10, "lease_seconds": 1.5,
+                         {"cutover": {"freeze_seconds": 10, "lease_seconds": LEASE_SECONDS,
                                       "also_freeze": ["orders-writes", "checkout-page"]}}]
         # A second hook that is slow only while the marker file exists (the slow-hook case).
         marker = base / "slow-hook"
