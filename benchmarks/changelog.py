@@ -30,6 +30,7 @@ import argparse
 import logging
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -533,6 +534,7 @@ def main() -> None:
     finally:
         drop(service_url)
         drop(monolith_url)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
