@@ -22,6 +22,7 @@ from .ownership import SyncGuard
 from .progress import Reporter
 
 HWM = "sync:hwm"
+LOG = "sync:log"   # the identity of the changelog the mark points into
 
 
 @dataclass
@@ -69,10 +70,13 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
         guard = SyncGuard.for_target(split, tgt)
         tgt.commit()
         hwm = int(state.get(HWM, ("0", 0.0))[0] or 0)
-        restarted = hwm > 0 and source.changelog_next_id(src, plan.changelog_table) <= hwm
+        identity = source.log_identity(src, plan.changelog_table)
+        marked = state.get(LOG, (None, 0.0))[0]
+        restarted = hwm > 0 and ((marked is not None and identity != marked)
+                                 or source.changelog_next_id(src, plan.changelog_table) <= hwm)
         if restarted:
-            # The changelog was dropped and made again (its ids start over): the mark points into a log that
-            # no longer exists. Everything in the new log is applied (idempotent upserts and deletes).
+            # The changelog was dropped and made again: the mark points into a log that no longer exists.
+            # Everything in the new log is applied (idempotent upserts and deletes).
             hwm = 0
         first = hwm
         bound = source.changelog_barrier(src, plan.changelog_table)
@@ -93,6 +97,7 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
                         target.delete_keys(tgt, pair.target, gone)
                         deleted += len(gone)
                 target.write_state(tgt, plan.checkpoint_table, plan.state_name, HWM, str(upto))
+                target.write_state(tgt, plan.checkpoint_table, plan.state_name, LOG, identity)
                 guard.leave(tgt)
                 transfer.commit()
                 hwm = upto

@@ -96,7 +96,7 @@ def undo(step: Step, ctx: Context, previous_canary: float | None) -> dict[str, A
 
 
 def _shadow(step_id: str, ctx: Context, gate: ShadowGate) -> dict[str, Any]:
-    ctx.sync_until_caught_up(reverse=False, rounds=5)
+    ctx.sync_until_caught_up(reverse=False, rounds=5, strict=False)
     shadow: dict[str, Any] = {"backend": ctx.plan.router.service_backend}
     if gate.ignore:
         shadow["ignore"] = gate.ignore
@@ -109,7 +109,7 @@ def _shadow(step_id: str, ctx: Context, gate: ShadowGate) -> dict[str, Any]:
 
 def _canary(step_id: str, ctx: Context, gate: CanaryGate, previous: float | None) -> dict[str, Any]:
     plan = ctx.plan
-    ctx.sync_until_caught_up(reverse=False, rounds=5)
+    ctx.sync_until_caught_up(reverse=False, rounds=5, strict=False)
     ctx.route_to(plan.router.service_backend, [ctx.reads_route()], canary=gate.percent,
                  fallback=plan.router.monolith_backend)
     ctx.admin.reset_counters()

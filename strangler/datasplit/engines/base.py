@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -196,14 +197,43 @@ class Engine:
             name = f"{changelog[:20]}__{hashlib.sha1(table.encode()).hexdigest()[:12]}{suffix}"  # noqa: S324
         return name
 
-    def ensure_changelog(self, conn: Any, changelog: str) -> None:
+    # Every changelog has an identity (a random id in ``strangler_logs``, made with the log and dropped with
+    # it): a sync stores it beside its mark, and a mark stored for another identity points into a log that
+    # no longer exists, so the sync reads the new log from its start instead of skipping what is below it.
+    LOGS: ClassVar[str] = "strangler_logs"
+
+    def create_changelog(self, conn: Any, changelog: str) -> None:
         raise NotImplementedError
+
+    def ensure_changelog(self, conn: Any, changelog: str) -> None:
+        existed = self.table_exists(conn, changelog)
+        self.create_changelog(conn, changelog)
+        cur = conn.cursor()
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {self.q(self.LOGS)} (changelog VARCHAR(200) NOT NULL PRIMARY KEY, "
+                    f"identity VARCHAR(64) NOT NULL, created_at {self.float_type} NOT NULL)"
+                    + (" ENGINE=InnoDB" if self.kind == "mysql" else ""))
+        if existed and self.log_identity(conn, changelog) is not None:
+            return
+        cur.execute(f"DELETE FROM {self.q(self.LOGS)} WHERE changelog = {self.param}", [changelog])
+        cur.execute(f"INSERT INTO {self.q(self.LOGS)} (changelog, identity, created_at) VALUES ({self.param}, "
+                    f"{self.param}, {self.param})", [changelog, uuid.uuid4().hex, time.time()])
+
+    def log_identity(self, conn: Any, changelog: str) -> str | None:
+        if not self.table_exists(conn, self.LOGS):
+            return None
+        cur = conn.cursor()
+        cur.execute(f"SELECT identity FROM {self.q(self.LOGS)} WHERE changelog = {self.param}", [changelog])
+        row = cur.fetchone()
+        return str(row[0]) if row else None
 
     def table_exists(self, conn: Any, table: str) -> bool:
         return sa.inspect(self.sa_engine()).has_table(table)
 
     def drop_changelog(self, conn: Any, changelog: str) -> None:
-        conn.cursor().execute(f"DROP TABLE IF EXISTS {self.q(changelog)}")
+        cur = conn.cursor()
+        cur.execute(f"DROP TABLE IF EXISTS {self.q(changelog)}")
+        if self.table_exists(conn, self.LOGS):
+            cur.execute(f"DELETE FROM {self.q(self.LOGS)} WHERE changelog = {self.param}", [changelog])
 
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
         raise NotImplementedError

@@ -133,7 +133,7 @@ class MySQLEngine(Engine):
             os.unlink(path)
 
     # -- capture -----------------------------------------------------------------------------------------
-    def ensure_changelog(self, conn: Any, changelog: str) -> None:
+    def create_changelog(self, conn: Any, changelog: str) -> None:
         with conn.cursor() as cur:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {self.q(changelog)} (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
                         "table_name VARCHAR(128) NOT NULL, row_key VARCHAR(255) NOT NULL, op CHAR(1) NOT NULL, "
@@ -182,8 +182,9 @@ class MySQLEngine(Engine):
 
     def changelog_next_id(self, conn: Any, changelog: str) -> int:
         with conn.cursor() as cur:
-            # information_schema caches AUTO_INCREMENT (information_schema_stats_expiry on MySQL 8): read it
-            # through SHOW TABLE STATUS's source, the table itself, and the largest id, whichever is larger.
+            # The table's AUTO_INCREMENT or the largest id, whichever is larger. (MySQL 8 may serve a cached
+            # AUTO_INCREMENT, information_schema_stats_expiry: then an empty log may look restarted, which only
+            # makes the next sync read it from its start.)
             cur.execute("SELECT AUTO_INCREMENT FROM information_schema.tables WHERE table_schema = DATABASE() "
                         "AND table_name = %s", [changelog])
             row = cur.fetchone()

@@ -117,7 +117,7 @@ class PostgreSQLEngine(Engine):
                 cur.executemany(self.upsert_sql(b), rows)
 
     # -- capture -----------------------------------------------------------------------------------------
-    def ensure_changelog(self, conn: Any, changelog: str) -> None:
+    def create_changelog(self, conn: Any, changelog: str) -> None:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {self.q(changelog)} (id BIGSERIAL PRIMARY KEY, "
                      "table_name TEXT NOT NULL, row_key TEXT NOT NULL, op CHAR(1) NOT NULL, "
                      "changed_at DOUBLE PRECISION NOT NULL)")

@@ -124,7 +124,7 @@ class SQLiteEngine(Engine):
         return ((row[1] + "\n") if row[1] is not None else ""), int(row[0])
 
     # -- capture -----------------------------------------------------------------------------------------
-    def ensure_changelog(self, conn: Any, changelog: str) -> None:
+    def create_changelog(self, conn: Any, changelog: str) -> None:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {self.q(changelog)} (id INTEGER PRIMARY KEY AUTOINCREMENT, "
                      "table_name TEXT NOT NULL, row_key TEXT NOT NULL, op TEXT NOT NULL, changed_at REAL NOT NULL)")
 
