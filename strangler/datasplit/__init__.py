@@ -57,6 +57,6 @@ def check(split: Split) -> dict[str, Any]:
                        for p in pairs]}
 
 
-__all__ = ["DRIVER_ERRORS", "DataSplitError", "OwnershipError", "Plan", "PlanError", "Split", "bind", "capture", "captured",
-           "check", "copy", "load_plan", "open_split", "ownership", "provision", "status", "sync", "uncapture",
-           "verify"]
+__all__ = ["DRIVER_ERRORS", "DataSplitError", "OwnershipError", "Plan", "PlanError", "Split", "bind", "capture",
+           "captured", "check", "copy", "load_plan", "open_split", "ownership", "provision", "status", "sync",
+           "uncapture", "verify"]

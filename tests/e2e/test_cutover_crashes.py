@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from scripts.ledger import WriteLedger
 
+from scripts.ledger import WriteLedger
 from scripts.stack import ROOT, Ports, Stack
 from tests.support.servers import scratch_database
 
