@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from django.core.management.base import CommandError
 
 from strangler import datasplit
+from strangler.datasplit.plan import plan_from
+from strangler.plans.checks import check_world
 from strangler.plans.exceptions import PlanFileError, PlanRunError
 from strangler.plans.executor import Executor
-from strangler.plans.schema import load_executor_plan
+from strangler.plans.planfile import PlanFileInvalid
+from strangler.plans.reader import read_plan_file
+from strangler.plans.schema import executor_plan, load_executor_plan
 from strangler.plans.state import StateStore, default_path
 
 GROUPS = ("plan", "run", "rollback", "status", "follow")
@@ -21,9 +25,15 @@ GROUPS = ("plan", "run", "rollback", "status", "follow")
 def add_parsers(groups: Any) -> None:
     plan = groups.add_parser("plan", help="plan files: check", description="Work with plan files.")
     plan_ops = plan.add_subparsers(dest="plan_operation", metavar="OPERATION", required=True)
-    check = plan_ops.add_parser("check", help="validate a plan and print its steps")
+    check = plan_ops.add_parser(
+        "check", help="validate a plan and print its steps",
+        description="Check a plan file against its schema and, unless --offline, against the world it will run "
+                    "in: the router's routes and backends, the monolith's tables and columns, the service's "
+                    "database, the hooks' commands. Every problem is listed; exit status 2 when there are any.")
     check.add_argument("file", metavar="FILE")
-    check.add_argument("--json", action="store_true")
+    check.add_argument("--json", action="store_true", help='print {"ok": ..., "problems": [...], "steps": [...]}')
+    check.add_argument("--offline", action="store_true",
+                       help="the schema only: no router, databases or commands are looked at")
 
     run = groups.add_parser("run", help="run a plan from where it stands to STEP (default: the end)")
     run.add_argument("file", metavar="FILE")
@@ -79,11 +89,22 @@ def handle(options: dict[str, Any], out: TextIO) -> None:
 
 
 def _check(options: dict[str, Any], out: TextIO) -> None:
-    plan = load_executor_plan(options["file"])
-    datasplit.load_plan(options["file"])
+    path = options["file"]
+    try:
+        doc = read_plan_file(path, executor=True)  # read once: both views below are built from it
+    except PlanFileInvalid as exc:
+        _refuse(options, out, None, exc.lines())
+    plan = executor_plan(doc)
+    split = plan_from(doc)
+    checked = ["schema"]
+    if not options["offline"]:
+        problems = check_world(plan, split)
+        if problems:
+            _refuse(options, out, plan.name, [f"{path}: {field}: {message}" for field, message in problems])
+        checked += ["router", "databases", "commands"]
     steps = [{"step": s.id, **(s.spec.model_dump() if s.spec is not None else {})} for s in plan.steps]
     if options["json"]:
-        out.write(json.dumps({"plan": plan.name, "ok": True, "steps": steps}, indent=2) + "\n")
+        out.write(json.dumps({"plan": plan.name, "ok": True, "checked": checked, "steps": steps}, indent=2) + "\n")
         return
     out.write(f"{plan.path}: valid plan {plan.name!r} for service {plan.service.name!r}\n")
     out.write(f"  routes: reads {plan.endpoints.reads!r}, writes {plan.endpoints.writes!r}; router admin "
@@ -91,6 +112,17 @@ def _check(options: dict[str, Any], out: TextIO) -> None:
     for i, step in enumerate(steps, 1):
         settings = ", ".join(f"{k}={v}" for k, v in step.items() if k != "step")
         out.write(f"  {i}. {step['step']}" + (f"  ({settings})" if settings else "") + "\n")
+    for hook in plan.hooks:
+        out.write(f"  hook {hook.name} at {hook.at}: do {' '.join(hook.do)}; undo {' '.join(hook.undo)}\n")
+    out.write("  checked: the schema only (--offline)\n" if options["offline"] else
+              "  checked: the schema, the router's routes and backends, the databases, the commands\n")
+
+
+def _refuse(options: dict[str, Any], out: TextIO, name: str | None, problems: list[str]) -> NoReturn:
+    """Every problem on stderr (and, with --json, as {"ok": false, "problems": [...]} on stdout); status 2."""
+    if options["json"]:
+        out.write(json.dumps({"plan": name, "ok": False, "problems": problems}, indent=2) + "\n")
+    raise CommandError("\n".join(problems), returncode=2)
 
 
 def _status(options: dict[str, Any], out: TextIO) -> None:
