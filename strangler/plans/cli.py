@@ -151,5 +151,14 @@ def _status(options: dict[str, Any], out: TextIO) -> None:
             out.write(f"  sync: {live['sync']}\n")
         if "routes" in live:
             out.write(f"  routes: {live['routes']}\n")
+        owners = live.get("ownership") or {}
+        if "error" in owners:
+            out.write(f"  ownership: {owners['error']}\n")
+        elif owners.get("state") not in (None, "unguarded"):
+            out.write(f"  ownership: {owners['state']}\n")
+            for side, tables in owners.get("tables", {}).items():
+                for table, owner in tables.items():
+                    refuses = "" if owner == side else " (refuses writes but the sync's)"
+                    out.write(f"    {side} {table}: owned by the {owner}{refuses}\n")
 
 

@@ -99,6 +99,8 @@ class Migration:
         """Stops the ledger's writers and holds everything to what they were told."""
         ledger.stop()
         assert self.owner() == owner
+        shown = self.strangler("status", str(self.plan)).stdout
+        assert f"monolith catalog_product: owned by the {owner}" in shown, shown
         report = ledger.check(self.stack.router_url)
         assert report.ok, report.problems[:20]
         # The side that does not own the data is fed by the follower: catch up, then the two must be equal.

@@ -194,7 +194,9 @@ class Engine:
     def trigger_name(self, changelog: str, table: str, suffix: str = "") -> str:
         name = f"{changelog}__{table}{suffix}"
         if len(name) > 60:
-            name = f"{changelog[:20]}__{hashlib.sha1(table.encode()).hexdigest()[:12]}{suffix}"  # noqa: S324
+            # Hash the changelog's name too: per-plan logs all start "strangler_changelog_".
+            digest = hashlib.sha1(f"{changelog}/{table}".encode()).hexdigest()[:16]  # noqa: S324 - a name
+            name = f"{changelog[:20]}__{digest}{suffix}"
         return name
 
     # Every changelog has an identity (a random id in ``strangler_logs``, made with the log and dropped with
