@@ -95,12 +95,13 @@ class Migration:
         state: str = status["live"]["ownership"]["state"]
         return state
 
-    def check(self, ledger: WriteLedger, owner: str) -> dict[str, Any]:
+    def check(self, ledger: WriteLedger, owner: str, *, show: bool = False) -> dict[str, Any]:
         """Stops the ledger's writers and holds everything to what they were told."""
         ledger.stop()
         assert self.owner() == owner
-        shown = self.strangler("status", str(self.plan)).stdout
-        assert f"monolith catalog_product: owned by the {owner}" in shown, shown
+        if show:  # what `status` prints for people
+            shown = self.strangler("status", str(self.plan)).stdout
+            assert f"monolith catalog_product: owned by the {owner}" in shown, shown
         report = ledger.check(self.stack.router_url)
         assert report.ok, report.problems[:20]
         # The side that does not own the data is fed by the follower: catch up, then the two must be equal.
@@ -166,7 +167,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
 def _cycles() -> list[tuple[int, str, str]]:
     points = list(zip(CUTOVER_POINTS, ROLLBACK_POINTS + ROLLBACK_POINTS[:2], strict=False))
     if ON_POSTGRESQL:
-        points = points[::2]  # the PostgreSQL pass takes every other pair: the same code, the other engine
+        points = points[::3]  # the PostgreSQL pass takes every third pair: the same code, the other engine
     return [(i, cut, back) for i, (cut, back) in enumerate(points)]
 
 
@@ -213,7 +214,7 @@ def test_cutover_and_rollback_twice_under_the_same_traffic(migration: Migration)
     for round_ in range(2):
         ledger = migration.ledger(f"twice{round_}")
         migration.step("cutover")
-        migration.check(ledger, "service")
+        migration.check(ledger, "service", show=True)
         ledger = migration.ledger(f"twice{round_}r")
         migration.step("rollback")
-        migration.check(ledger, "monolith")
+        migration.check(ledger, "monolith", show=True)
