@@ -36,7 +36,7 @@ from strangler.plans.exceptions import LeaseLost, PlanRunError, StepFailed
 from strangler.plans.lease import Budget, Lease
 from strangler.plans.schema import CutoverSpec
 
-FAILURES = (PlanRunError, datasplit.DataSplitError, *datasplit.DRIVER_ERRORS)
+FAILURES: tuple[type[BaseException], ...] = (PlanRunError, datasplit.DataSplitError, *datasplit.DRIVER_ERRORS)
 
 
 def ensure_guards(ctx: Context) -> ownership.Ownership:
