@@ -23,6 +23,7 @@ from strangler.plans.schema import RouterSpec
 from strangler.plans.state import StateStore
 
 Say = Callable[[str], None]
+HELD_WAIT = 65.0  # the longest TTL the router grants, and a little more
 
 
 class Budget:
@@ -67,13 +68,24 @@ class Lease:
     # -- taking, keeping, giving back -------------------------------------------------------------------
     def acquire(self) -> dict[str, Any]:
         previous = self.state.substeps(self.plan, self.step).get("lease")
-        try:
-            granted = self._admin.acquire_lease(self.freeze, self.fence, self.ttl, self.holder, replaces=previous)
-        except RouterUnavailable as exc:
-            if previous is None or "409" not in str(exc):
-                raise
-            # The recorded lease is long gone (expired): nothing to take over.
-            granted = self._admin.acquire_lease(self.freeze, self.fence, self.ttl, self.holder)
+        deadline = time.monotonic() + HELD_WAIT
+        while True:
+            try:
+                granted = self._admin.acquire_lease(self.freeze, self.fence, self.ttl, self.holder,
+                                                    replaces=previous)
+                break
+            except RouterUnavailable as exc:
+                if "409" not in str(exc):
+                    raise
+                if previous is not None:
+                    previous = None  # the recorded lease is gone (it lapsed): nothing to take over
+                    continue
+                # Held by a lease this run does not know: an executor killed between taking its lease and
+                # recording it, whose lease lapses within its TTL (at most a minute); or someone else's.
+                if time.monotonic() > deadline:
+                    raise
+                self.say(f"lease: {exc}; waiting for it to lapse")
+                time.sleep(0.5)
         self.id = str(granted["lease"])
         self.state.set_substep(self.plan, self.step, "lease", self.id)
         self._thread = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
