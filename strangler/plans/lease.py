@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from strangler import crashpoints
 from strangler.plans.exceptions import LeaseLost, RouterUnavailable, StepFailed
 from strangler.plans.gates import RouterAdmin
 from strangler.plans.schema import RouterSpec
@@ -87,6 +88,7 @@ class Lease:
                 self.say(f"lease: {exc}; waiting for it to lapse")
                 time.sleep(0.5)
         self.id = str(granted["lease"])
+        crashpoints.reached("lease.granted")  # granted by the router, not yet recorded here
         self.state.set_substep(self.plan, self.step, "lease", self.id)
         self._thread = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
         self._thread.start()
