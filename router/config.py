@@ -1,11 +1,21 @@
 """Loading a routes file (YAML) into a ``RouteTable``, refusing bad files with the file, field and value.
 
-The schema is the pydantic models below (unknown keys are errors, so a typo never silently does nothing).
-Cross-references (backend names, the default) and ambiguities (two routes equally specific for one
+The YAML is read by ``router.safeyaml``: duplicate keys (a second route of the same name would silently
+replace the first), aliases (an "alias bomb" expands a few lines into billions of values), nesting deeper
+than 64 levels, files over 1 MB and bytes that are not UTF-8 are refused, naming the line.
+
+The schema is the pydantic models below: unknown keys are errors (a typo never silently does nothing) and
+types are strict (no ``true`` where seconds are meant, no number where a string is, URLs are http(s) with a
+host). Cross-references (backend names, the default) and ambiguities (two routes equally specific for one
 request) are checked after the schema, and every problem is reported at once, e.g.::
 
     routes.yaml: routes.catalog.canary: 140 is not a percentage (0-100)
     routes.yaml: routes.catalog.fallback: 'monolth' is not a backend (known: catalog, monolith)
+    routes.yaml: backends.catalog.timeouts.connect: expected a number, got True
+    routes.yaml: line 14, column 3: routes.catalog: route 'catalog' is defined twice (first at line 9)
+
+Values are shown truncated (``show``), and so is every problem (``MAX_PROBLEM``), so a refusal never
+prints a whole file back.
 """
 
 from __future__ import annotations
@@ -21,7 +31,9 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from router import safeyaml
 from router.compare import DEFAULT_COMPARED_HEADERS, PathError, Rules, parse_path
 from router.exceptions import ConfigError, PathRejected
 from router.headers import NEVER_MATCHABLE
@@ -32,17 +44,84 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token: methods and header names
 SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
 UNITS = {None: 1, "B": 1, "KB": 10**3, "KiB": 2**10, "MB": 10**6, "MiB": 2**20, "GB": 10**9, "GiB": 2**30}
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_BYTES = safeyaml.MAX_BYTES  # a routes file larger than this is refused before it is parsed
+MAX_BACKENDS = 100
+MAX_ROUTES = 1000  # far beyond any real table; bounds the work a reload may cost (ambiguities, matching)
+MAX_TARGETS = 100
+MAX_PATH = 2048
+MAX_SHOWN = 60  # characters of a value shown in a problem
+MAX_PROBLEM = 300  # characters of one problem
+MAX_PROBLEMS = 50  # problems listed; the rest are counted
+
+
+def show(value: Any) -> str:
+    """``repr(value)``, cut to ``MAX_SHOWN`` characters: what a problem shows of a value."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
+
+
+def _clip(problem: str) -> str:
+    return problem if len(problem) <= MAX_PROBLEM else problem[:MAX_PROBLEM - 3] + "..."
+
+
+def refused(problems: list[str]) -> ConfigError:
+    """A ``ConfigError`` with every problem cut to ``MAX_PROBLEM`` characters and at most ``MAX_PROBLEMS`` of
+    them (the rest counted), so that no file, however broken, is printed back whole."""
+    shown = [_clip(p) for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        first = problems[0].partition(": ")[0]
+        shown.append(f"{first}: ... and {len(problems) - MAX_PROBLEMS} more problems")
+    return ConfigError(shown)
 
 
 class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion (true is not 1 second, 5 is not "5"); ints are still numbers where floats are meant
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def _check_listen(value: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r} is not host:port")
+        raise ValueError(f"{show(value)} is not host:port")
     return value
+
+
+def _check_env_name(value: str) -> str:
+    if not ENV_NAME.match(value):
+        raise ValueError(f"{show(value)} is not an environment variable name (letters, digits, '_')")
+    return value
+
+
+def _plain_host(parts: Any) -> bool:
+    """The URL's host is a name, an IPv4 address or a bracketed IPv6 address (no spaces, no odd characters)."""
+    host = parts.netloc.rpartition("@")[2]
+    if not host.endswith("]"):
+        host = host.rpartition(":")[0] if ":" in host else host
+    return bool(parts.hostname) and HOST.match(host) is not None
+
+
+def _split_url(value: str) -> Any:
+    """``urlsplit(value)``, or None unless it is an http(s) URL with a plain host."""
+    if CONTROL.search(value) or " " in value:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed '[' of an IPv6 address
+        return None
+    if parts.scheme not in ("http", "https") or not _plain_host(parts):
+        return None
+    return parts
+
+
+def _port_ok(parts: Any) -> bool:
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return False
+    return True
 
 
 class HealthSpec(Spec):
@@ -53,7 +132,10 @@ class HealthSpec(Spec):
     @classmethod
     def _path(cls, value: str) -> str:
         if not value.startswith("/"):
-            raise ValueError(f"{value!r} must start with '/'")
+            raise ValueError(f"{show(value)} must start with '/'")
+        if CONTROL.search(value) or " " in value or len(value) > MAX_PATH:
+            raise ValueError(f"{show(value)} is not a request path (no spaces or control characters, at most "
+                             f"{MAX_PATH} characters)")
         return value
 
 
@@ -68,7 +150,7 @@ class CircuitSpec(Spec):
 
 
 class BackendSpec(Spec):
-    targets: Annotated[list[str], Field(min_length=1)]
+    targets: Annotated[list[str], Field(min_length=1, max_length=MAX_TARGETS)]
     health: HealthSpec = HealthSpec()
     timeouts: TimeoutSpec = TimeoutSpec()
     balance: Literal["round_robin", "least_busy"] = "round_robin"
@@ -84,15 +166,13 @@ class BackendSpec(Spec):
     def _urls(cls, value: list[str]) -> list[str]:
         cleaned = []
         for url in value:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{url!r} is not an http(s)://host[:port] URL")
-            if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-                raise ValueError(f"{url!r} must be scheme://host[:port] only (no path, query or credentials)")
-            try:
-                parts.port  # noqa: B018 - raises on a bad port
-            except ValueError:
-                raise ValueError(f"{url!r} has an invalid port") from None
+            parts = _split_url(url)
+            if parts is None:
+                raise ValueError(f"{show(url)} is not an http(s)://host[:port] URL")
+            if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+                raise ValueError(f"{show(url)} must be scheme://host[:port] only (no path, query or credentials)")
+            if not _port_ok(parts):
+                raise ValueError(f"{show(url)} has an invalid port")
             cleaned.append(f"{parts.scheme}://{parts.netloc}")
         return cleaned
 
@@ -104,8 +184,8 @@ class HeaderSpec(Spec):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not TOKEN.match(value):
-            raise ValueError(f"{value!r} is not a valid header name")
+        if not TOKEN.match(value) or len(value) > 256:
+            raise ValueError(f"{show(value)} is not a valid header name")
         return value.lower()
 
 
@@ -120,8 +200,8 @@ def _json_paths(value: list[str]) -> list[str]:
 
 def _header_names(value: list[str]) -> list[str]:
     for index, item in enumerate(value):
-        if not TOKEN.match(item):
-            raise ValueError(f"[{index}]: {item!r} is not a valid header name")
+        if not TOKEN.match(item) or len(item) > 256:
+            raise ValueError(f"[{index}]: {show(item)} is not a valid header name")
     return [item.lower() for item in value]
 
 
@@ -176,6 +256,13 @@ class ParitySpec(Spec):
     max_age_days: Annotated[float, Field(gt=0, le=3650)] | None = 30.0
     rules: CompareSpec = CompareSpec()
 
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str | None) -> str | None:
+        if value is not None and CONTROL.search(value):
+            raise ValueError(f"{show(value)} is not a file path (control characters; null keeps no store)")
+        return value
+
 
 def _methods(value: list[str] | None) -> list[str] | None:
     if value is None:
@@ -184,8 +271,8 @@ def _methods(value: list[str] | None) -> list[str] | None:
         raise ValueError("an empty list matches nothing; leave 'methods' out to match every method")
     out = []
     for method in value:
-        if not isinstance(method, str) or not TOKEN.match(method):
-            raise ValueError(f"{method!r} is not an HTTP method")
+        if not isinstance(method, str) or not TOKEN.match(method) or len(method) > 32:
+            raise ValueError(f"{show(method)} is not an HTTP method")
         out.append(method.upper())
     if "GET" in out and "HEAD" not in out:
         out.append("HEAD")  # a HEAD is a GET without the body; splitting them would surprise everyone
@@ -221,8 +308,8 @@ class RouteSpec(Spec):
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{value!r} is not a percentage (0-100)")
-        if not 0 <= value <= 100:
+            raise ValueError(f"{show(value)} is not a percentage (0-100)")
+        if not 0 <= value <= 100:  # NaN fails this too
             raise ValueError(f"{value} is not a percentage (0-100)")
         return value
 
@@ -230,22 +317,25 @@ class RouteSpec(Spec):
     @classmethod
     def _path(cls, value: str) -> str:
         if not value.startswith("/"):
-            raise ValueError(f"{value!r} must start with '/'")
+            raise ValueError(f"{show(value)} must start with '/'")
+        if len(value) > MAX_PATH:
+            raise ValueError(f"{show(value)} is longer than {MAX_PATH} characters")
         probe = re.sub(r"(?<=/)\{[A-Za-z_][A-Za-z0-9_]*\}(?=/|$)", "x", value)
         if "{" in probe or "}" in probe:
-            raise ValueError(f"{value!r}: parameters look like {{name}} and fill a whole segment")
+            raise ValueError(f"{show(value)}: parameters look like {{name}} and fill a whole segment")
         names = re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value)
         if len(names) != len(set(names)):
-            raise ValueError(f"{value!r}: a parameter name appears twice")
+            raise ValueError(f"{show(value)}: a parameter name appears twice")
         try:
             # A route path is written decoded ('/café/'), as match() sees requests; UTF-8 is its wire form.
             normalised = normalise(probe.encode("utf-8"))
         except PathRejected as exc:
-            raise ValueError(f"{value!r}: {exc}") from None
+            raise ValueError(f"{show(value)}: {exc}") from None
         if normalised == "/__router" or normalised.startswith("/__router/"):
-            raise ValueError(f"{value!r}: /__router/ is the router's own (liveness); no route may use it")
+            raise ValueError(f"{show(value)}: /__router/ is the router's own (liveness); no route may use it")
         if normalised != probe and normalised + "/" != probe:
-            raise ValueError(f"{value!r} is not normalised (it would be {normalised!r}); it could never match")
+            raise ValueError(f"{show(value)} is not normalised (it would be {show(normalised)}); it could never "
+                             "match")
         return value
 
 
@@ -258,6 +348,11 @@ class AdminSpec(Spec):
     def _listen(cls, value: str) -> str:
         return _check_listen(value)
 
+    @field_validator("token_env")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        return _check_env_name(value)
+
 
 class IdentitySpec(Spec):
     resolve_url: str
@@ -266,14 +361,38 @@ class IdentitySpec(Spec):
     secret_env: str = "ROUTER_IDENTITY_SECRET"  # noqa: S105 - names the variable holding the secret
     session_cookie: str = "sessionid"
 
+    @field_validator("resolve_url")
+    @classmethod
+    def _resolve_url(cls, value: str) -> str:
+        parts = _split_url(value)
+        if parts is None or not _port_ok(parts):
+            raise ValueError(f"{show(value)} is not an http(s) URL with a host "
+                             "(e.g. http://127.0.0.1:8000/api/accounts/me/)")
+        if "@" in parts.netloc or parts.fragment:
+            raise ValueError(f"{show(value)}: no credentials or fragment here (the caller's own credentials are "
+                             "what is sent)")
+        return value
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        return _check_env_name(value)
+
+    @field_validator("session_cookie")
+    @classmethod
+    def _cookie(cls, value: str) -> str:
+        if not TOKEN.match(value) or len(value) > 256:
+            raise ValueError(f"{show(value)} is not a cookie name")
+        return value
+
 
 class FileSpec(Spec):
     version: Literal[1] = 1
     listen: str = "127.0.0.1:8080"
     max_body: int | str = 100 * 2**20
     default: str
-    backends: dict[str, BackendSpec]
-    routes: dict[str, RouteSpec] = {}
+    backends: Annotated[dict[str, BackendSpec], Field(max_length=MAX_BACKENDS)]
+    routes: Annotated[dict[str, RouteSpec], Field(max_length=MAX_ROUTES)] = {}
     admin: AdminSpec = AdminSpec()
     identity: IdentitySpec | None = None
     parity: ParitySpec = ParitySpec()
@@ -283,18 +402,25 @@ class FileSpec(Spec):
     def _listen(cls, value: str) -> str:
         return _check_listen(value)
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # Literal[1] takes True even when strict: True == 1
+            raise ValueError(f"{show(value)} is not a version (expected 1)")
+        return value
+
     @field_validator("max_body", mode="before")
     @classmethod
     def _size(cls, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError(f"{value!r} is not a size (e.g. 10MiB, 500KB, 1048576)")
+            raise ValueError(f"{show(value)} is not a size (e.g. 10MiB, 500KB, 1048576)")
         if isinstance(value, int):
             if value < 0:
                 raise ValueError(f"{value} is not a size")
             return value
-        found = SIZE.match(value)
+        found = SIZE.match(value) if len(value) <= 64 else None
         if not found:
-            raise ValueError(f"{value!r} is not a size (e.g. 10MiB, 500KB, 1048576)")
+            raise ValueError(f"{show(value)} is not a size (e.g. 10MiB, 500KB, 1048576)")
         return int(found.group(1)) * UNITS[found.group(2)]
 
     @field_validator("backends")
@@ -304,7 +430,7 @@ class FileSpec(Spec):
             raise ValueError("at least one backend is needed")
         for name in value:
             if not NAME.match(str(name)):
-                raise ValueError(f"{name!r} is not a name (letters, digits, '-', '_')")
+                raise ValueError(f"{show(name)} is not a name (letters, digits, '-', '_')")
         return value
 
     @field_validator("routes")
@@ -312,7 +438,7 @@ class FileSpec(Spec):
     def _route_names(cls, value: dict[str, RouteSpec]) -> dict[str, RouteSpec]:
         for name in value:
             if not NAME.match(str(name)):
-                raise ValueError(f"{name!r} is not a name (letters, digits, '-', '_')")
+                raise ValueError(f"{show(name)} is not a name (letters, digits, '-', '_')")
         return value
 
 
@@ -332,25 +458,94 @@ class RouterConfig:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-def load(path: str | Path) -> RouterConfig:
+def read(path: str | Path) -> bytes:
+    """The bytes of the routes file at ``path``: never more than ``MAX_BYTES`` + 1 (enough to see it is too
+    big), so a huge file costs no memory; ``ConfigError`` when it cannot be read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            return handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return parse(text, source=str(path))
+
+
+def load(path: str | Path) -> RouterConfig:
+    path = Path(path)
+    return parse_bytes(read(path), source=str(path))
+
+
+def parse_bytes(data: bytes, *, source: str = "<routes>") -> RouterConfig:
+    """A routes file's bytes: refused when over ``MAX_BYTES`` or not UTF-8, then as ``parse``."""
+    try:
+        text = safeyaml.decode(data, max_bytes=MAX_BYTES)
+    except safeyaml.YamlRefused as exc:
+        raise refused([f"{source}: {exc}"]) from None
+    return parse(text, source=source)
 
 
 def parse(text: str, *, source: str = "<routes>") -> RouterConfig:
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise refused([f"{source}: larger than {MAX_BYTES:,} bytes; a config file this big is a mistake"])
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError([f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+        raw = safeyaml.loads(text)
+    except safeyaml.YamlRefused as exc:
+        raise refused([f"{source}: {_yaml_problem(text, exc)}"]) from None
     return parse_data(raw, source=source)
+
+
+def _yaml_problem(text: str, exc: safeyaml.YamlRefused) -> str:
+    """What ``safeyaml`` refused, in words; a duplicate key also says whose key it is (a route, a backend)."""
+    if exc.line is None or exc.column is None or not exc.message.startswith("duplicate key"):
+        return str(exc)
+    found = _duplicate_at(text, exc.line, exc.column)
+    if found is None:  # pragma: no cover - safeyaml found it, so composing again finds it too
+        return str(exc)
+    path, key, first_line = found
+    if first_line is None:  # equal once read (1 and 0x1, yes and true), written differently
+        given = re.search(r"first at line (\d+)", exc.message)
+        first_line = int(given.group(1)) if given else exc.line
+    where = ".".join([*path, _key_text(key)])
+    kind = {"routes": "route", "backends": "backend"}.get(path[0]) if len(path) == 1 else None
+    if kind is not None:
+        return (f"{exc.where}: {where}: {kind} {show(key)} is defined twice (first at line {first_line}); YAML "
+                "would silently keep only the second")
+    return f"{exc.where}: {where}: duplicate key {show(key)} (first at line {first_line})"
+
+
+def _key_text(key: str) -> str:
+    return key if len(key) <= MAX_SHOWN else key[:MAX_SHOWN - 3] + "..."
+
+
+def _duplicate_at(text: str, line: int, column: int) -> tuple[list[str], str, int | None] | None:
+    """The key path of the mapping holding the duplicate key at ``line``:``column`` (1-based), the key, and
+    the line where it first appears.
+
+    Only called after ``safeyaml`` refused a duplicate key, which it does once the whole document has been
+    composed under its limits (no aliases, bounded depth and size): composing it again here is safe.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:  # pragma: no cover - it composed a moment ago
+        return None
+    stack: list[tuple[Node, list[str]]] = [(root, [])] if root is not None else []
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+                if isinstance(key_node, ScalarNode):
+                    mark = key_node.start_mark
+                    if (mark.line + 1, mark.column + 1) == (line, column):
+                        return path, key, first.get(key)
+                    first.setdefault(key, mark.line + 1)
+                stack.append((value_node, [*path, _key_text(key)]))
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, [*path[:-1], f"{path[-1]}[{i}]"] if path else [f"[{i}]"])
+                         for i, item in enumerate(node.value))
+    return None
 
 
 def parse_data(raw: Any, *, source: str = "<routes>") -> RouterConfig:
@@ -359,10 +554,10 @@ def parse_data(raw: Any, *, source: str = "<routes>") -> RouterConfig:
     try:
         spec = FileSpec.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([f"{source}: {_describe(err)}" for err in exc.errors()]) from None
+        raise refused([f"{source}: {_describe(err)}" for err in exc.errors()]) from None
     problems = [f"{source}: {p}" for p in _cross_check(spec)]
     if problems:
-        raise ConfigError(problems)
+        raise refused(problems)
     canonical = json.dumps(raw, sort_keys=True, default=str)
     table = _build(spec, version=hashlib.sha256(canonical.encode()).hexdigest()[:12])
     return RouterConfig(table=table, source=source, listen=spec.listen, max_body=int(spec.max_body),
@@ -371,16 +566,34 @@ def parse_data(raw: Any, *, source: str = "<routes>") -> RouterConfig:
                         raw=copy.deepcopy(raw))
 
 
+# pydantic's type errors, in words: "expected a number, got True" rather than "Input should be a valid number"
+_EXPECTED = {
+    "float_type": "a number", "int_type": "an integer", "int_from_float": "an integer",
+    "string_type": "a string", "bool_type": "true or false", "list_type": "a list", "dict_type": "a mapping",
+    "model_type": "a mapping", "model_attributes_type": "a mapping", "finite_number": "a finite number",
+}
+
+
 def _describe(error: Any) -> str:
-    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    parts = list(error["loc"])
+    if parts and parts[-1] == "[key]":  # a mapping's key itself is wrong (routes: {1: ...})
+        where = ".".join(_key_text(str(part)) for part in parts[:-2]) or "(top level)"
+        return f"{where}: {show(error.get('input'))} is not a name (expected a string)"
+    loc = ".".join(_key_text(str(part)) for part in parts) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
+    kind = error["type"]
+    if kind == "extra_forbidden":
         return f"{loc}: unknown key"
-    if error["type"] == "missing":
+    if kind == "missing":
         return f"{loc}: required"
-    if error["type"].startswith("value_error"):
+    if kind.startswith("value_error"):
         return f"{loc}: {message}"
-    return f"{loc}: {message} (got {error.get('input')!r})"
+    if kind in _EXPECTED:
+        return f"{loc}: expected {_EXPECTED[kind]}, got {show(error.get('input'))}"
+    if kind == "too_long" and isinstance(error.get("input"), dict):
+        ctx = error.get("ctx") or {}
+        return f"{loc}: at most {ctx.get('max_length')} entries, got {len(error['input'])}"
+    return f"{loc}: {message} (got {show(error.get('input'))})"
 
 
 def _cross_check(spec: FileSpec) -> list[str]:
@@ -389,7 +602,7 @@ def _cross_check(spec: FileSpec) -> list[str]:
 
     def need(name: str | None, where: str) -> None:
         if name is not None and name not in spec.backends:
-            problems.append(f"{where}: {name!r} is not a backend (known: {known})")
+            problems.append(f"{where}: {show(name)} is not a backend (known: {known})")
 
     need(spec.default, "default")
     for name, route in spec.routes.items():
@@ -461,23 +674,35 @@ def _headers_disjoint(a: tuple[str, str | None] | None, b: tuple[str, str | None
             and a[1] != b[1])
 
 
+def _overlap_key(route: Route) -> tuple[Any, ...]:
+    """Routes equally specific whose patterns overlap share this key, and only they do: equal specificity
+    puts their ``{param}`` segments at the same places, so they overlap exactly when their literal segments
+    (and, matched exactly, their trailing slashes) are the same. Grouping by it keeps the check linear for
+    tables of distinct paths."""
+    pattern = route.pattern
+    literals = tuple(part for part in pattern.parts if not Pattern.is_param(part))
+    return (route.specificity(), literals, pattern.trailing_slash if pattern.kind == "exact" else None)
+
+
 def _ambiguities(table: RouteTable) -> list[str]:
-    problems = []
-    routes = list(table.routes)
-    for i, a in enumerate(routes):
-        for b in routes[i + 1:]:
-            if a.specificity() != b.specificity() or not _patterns_overlap(a.pattern, b.pattern):
-                continue
-            if a.methods is not None and b.methods is not None and not a.methods & b.methods:
-                continue
-            if _headers_disjoint(a.header, b.header):
-                continue
-            first, second = sorted((a, b), key=lambda r: r.name)
-            problems.append(
-                f"routes.{second.name}: as specific as routes.{first.name} and both match the same requests "
-                f"({first.pattern.text} vs {second.pattern.text}); make one narrower (methods, header or path)"
-            )
-    return problems
+    groups: dict[tuple[Any, ...], list[tuple[int, Route]]] = {}
+    for index, route in enumerate(table.routes):
+        groups.setdefault(_overlap_key(route), []).append((index, route))
+    found: list[tuple[int, int, str]] = []
+    for group in groups.values():
+        for position, (i, a) in enumerate(group):
+            for j, b in group[position + 1:]:
+                if a.specificity() != b.specificity() or not _patterns_overlap(a.pattern, b.pattern):
+                    continue  # pragma: no cover - the key guarantees both; kept as the rule itself
+                if a.methods is not None and b.methods is not None and not a.methods & b.methods:
+                    continue
+                if _headers_disjoint(a.header, b.header):
+                    continue
+                first, second = sorted((a, b), key=lambda r: r.name)
+                found.append((i, j,
+                    f"routes.{second.name}: as specific as routes.{first.name} and both match the same requests "
+                    f"({first.pattern.text} vs {second.pattern.text}); make one narrower (methods, header or path)"))
+    return [problem for _i, _j, problem in sorted(found)]
 
 
 def unreachable_routes(table: RouteTable) -> list[str]:

@@ -219,9 +219,10 @@ def test_load_reads_a_file(tmp_path: Path) -> None:
 
 def test_invalid_yaml_names_line_and_column() -> None:
     assert one_problem("default: monolith\nbackends: [a\n  b: c\n") == \
-        "routes.yaml: not valid YAML (line 3, column 4): expected ',' or ']', but got ':'"
+        "routes.yaml: line 3, column 4: not valid YAML: expected ',' or ']', but got ':' " \
+        "(while parsing a flow sequence)"
     assert one_problem("default: monolith\n  backends: x\n") == \
-        "routes.yaml: not valid YAML (line 2, column 11): mapping values are not allowed here"
+        "routes.yaml: line 2, column 11: not valid YAML: mapping values are not allowed here"
 
 
 @pytest.mark.parametrize("text", ["", "# nothing\n", "- a\n- b\n", "just a string\n", "42\n", "null\n"])
@@ -356,7 +357,7 @@ def test_empty_targets() -> None:
         ("listen: 'localhost:65536'", "listen: 'localhost:65536' is not host:port"),
         ("listen: ':8080'", "listen: ':8080' is not host:port"),
         ("listen: 'localhost:http'", "listen: 'localhost:http' is not host:port"),
-        ("listen: 8080", "listen: Input should be a valid string (got 8080)"),
+        ("listen: 8080", "listen: expected a string, got 8080"),
         ("admin: {listen: 'localhost:99999'}", "admin.listen: 'localhost:99999' is not host:port"),
     ],
 )
@@ -422,8 +423,8 @@ def test_empty_methods() -> None:
         ("[GET, 'G T']", "routes.c.methods: 'G T' is not an HTTP method"),
         ("[GET, '']", "routes.c.methods: '' is not an HTTP method"),
         ("['GET/1']", "routes.c.methods: 'GET/1' is not an HTTP method"),
-        ("[GET, 1]", "routes.c.methods.1: Input should be a valid string (got 1)"),
-        ("GET", "routes.c.methods: Input should be a valid list (got 'GET')"),
+        ("[GET, 1]", "routes.c.methods.1: expected a string, got 1"),
+        ("GET", "routes.c.methods: expected a list, got 'GET'"),
     ],
 )
 def test_bad_methods(methods: str, expected: str) -> None:
@@ -597,8 +598,8 @@ def test_load_non_utf8_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load(path)
     assert caught.value.problems == [
-        f"{path}: cannot read: 'utf-8' codec can't decode byte 0xe9 in position {len(BASE) + 5}: "
-        "invalid continuation byte"]
+        f"{path}: not UTF-8: byte 0xe9 at offset {len(BASE) + 5} (line {BASE.count(chr(10)) + 1}); "
+        "save the file as UTF-8"]
 
 
 def test_load_a_directory(tmp_path: Path) -> None:
