@@ -6,13 +6,17 @@
     PATCH /routes/{name}      {"backend"?, "canary"?, "shadow"?, "fallback"?}: validated like the file; a
                               route held by a lease needs header X-Router-Lease: <its id> (else 409)
     POST /rollback            back to the previous version
-    POST /reload              re-read the routes file
+    POST /reload              re-read the routes file (read and parsed off the event loop); 400 with the
+                              problems when it is refused
+    GET  /status              the table in use and the routes file's reload state: "ok", or "rejected"
+                              with the latest refusal's problems, and refusals counted by origin
     GET  /counters            per-route figures (requests, status classes, per-backend error rate, p50/p99,
                               shadow outcomes) of the base window; ?window=N: of window N only
     POST /counters/reset      start the base window again (shadow figures included)
     POST /windows             201 {"window": N, "opened_at"}: a counting window of one's own (windows.py)
     DELETE /windows/{N}       close it
-    GET  /metrics             Prometheus exposition
+    GET  /metrics             Prometheus exposition (with router_config_reload_rejected_total and the last
+                              refusal: router/reload.py)
     GET  /parity              shadow parity per route (compared, equal, different, errors, dropped, rate)
                               and the latest differences (?route=NAME&limit=N, default 20, at most 200;
                               ?window=N: figures and differences of that window only)
@@ -44,6 +48,7 @@ from router.exceptions import AdminError
 from router.leases import HEADER as LEASE_HEADER
 from router.leases import Leases, acquire_request, renew_request
 from router.metrics import Metrics
+from router.reload import ReloadCollector
 from router.state import TableHolder, Version
 from router.windows import Window
 
@@ -59,7 +64,7 @@ ROUTE_PATH = re.compile(r"^/routes/([A-Za-z0-9][A-Za-z0-9_-]{0,62})$")
 LEASE_PATH = re.compile(r"^/leases/([A-Za-z0-9_-]{1,64})(/renew)?$")
 WINDOW_PATH = re.compile(r"^/windows/([0-9]{1,18})$")
 KNOWN = {"/table", "/versions", "/counters", "/counters/reset", "/metrics", "/rollback", "/reload", "/parity",
-         "/leases", "/windows"}
+         "/leases", "/windows", "/status"}
 
 
 def describe(version: Version) -> dict[str, Any]:
@@ -99,6 +104,8 @@ class AdminApp:
         self.parity = parity
         self.token_env = token_env
         self.reloader = reloader
+        if reloader is not None:  # its refusals beside the request metrics
+            self.metrics.registry.register(ReloadCollector(reloader))
         # The write freeze reads the same leases (share them; a router without one has no freezes to fence).
         self.leases = leases if leases is not None else Leases(tables)
 
@@ -115,7 +122,11 @@ class AdminApp:
             query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
             lease = next((v.decode("latin-1").strip() for k, v in scope["headers"]
                           if k.lower().decode("latin-1") == LEASE_HEADER), None)
-            status, payload = self._dispatch(method, path, body, query, lease)
+            payload: dict[str, Any] | list[Any] | bytes
+            if path == "/reload" and method == "POST":
+                status, payload = await self._reload()  # awaits the file's reading in a thread
+            else:
+                status, payload = self._dispatch(method, path, body, query, lease)
             if isinstance(payload, bytes):
                 await self._send(send, status, payload, CONTENT_TYPE_LATEST.encode())
             else:
@@ -171,14 +182,9 @@ class AdminApp:
             if version is None:
                 raise AdminError(409, "there is no earlier version to roll back to")
             return 200, table_as_dict(version)
-        if path == "/reload" and method == "POST":
-            if self.reloader is None:
-                raise AdminError(409, "this router was not started from a file")
-            reloaded = self.reloader.reload("admin")
-            if self.reloader.last_error:
-                raise AdminError(400, "the routes file is invalid; the current table keeps serving",
-                                 problems=self.reloader.last_error)
-            return 200, table_as_dict(reloaded or self.tables.version)
+        if path == "/status" and method == "GET":
+            return 200, {**describe(self.tables.version),
+                         "reload": self.reloader.status() if self.reloader is not None else None}
         if path == "/windows" and method == "POST":
             window = self.metrics.windows.open()
             return 201, {"window": window.number, "opened_at": window.opened_at}
@@ -199,6 +205,15 @@ class AdminApp:
         if path in KNOWN or found or windowed:
             raise AdminError(405, f"{method} is not allowed on {path}")
         raise AdminError(404, f"no admin endpoint {path}")
+
+    async def _reload(self) -> tuple[int, dict[str, Any]]:
+        if self.reloader is None:
+            raise AdminError(409, "this router was not started from a file")
+        reloaded = await self.reloader.reload_async("admin")
+        if self.reloader.last_error:
+            raise AdminError(400, "the routes file is invalid; the current table keeps serving",
+                             problems=self.reloader.last_error)
+        return 200, table_as_dict(reloaded or self.tables.version)
 
     # -- windows ------------------------------------------------------------------------------------------------
 
