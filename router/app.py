@@ -27,7 +27,7 @@ from router.exceptions import (
 )
 from router.flow import Flow
 from router.forwarding import AiohttpUpstream, Headers, Upstream, UpstreamRequest, UpstreamResponse
-from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY, VALID_REQUEST_ID
+from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY, NEVER_MATCHABLE, VALID_REQUEST_ID
 from router.health import ActiveChecker, HealthRegistry
 from router.state import TableHolder
 from router.table import IDEMPOTENT_METHODS, Backend, Match, RouteTable
@@ -46,17 +46,24 @@ class Background(Protocol):
     async def stop(self) -> None: ...
 
 
-_DROP_FROM_CLIENT = HOP_BY_HOP | IDENTITY | FORWARDING | {"x-request-id", "host"}
+# Header names as bytes, lower-case: compared with names that are lower-cased once per request.
+# ``Expect`` too: the router meets a 100-continue itself (uvicorn sends the 100 when the body is first read,
+# that is when forwarding starts); forwarded, it would make the upstream client wait for the backend's 100
+# before sending the body, and a backend that never answers would hold the client past every timeout.
+_DROP_FROM_CLIENT = frozenset(name.encode() for name in HOP_BY_HOP | IDENTITY | FORWARDING
+                              | {"x-request-id", "host", "expect"})
+_DROP_FROM_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | {"x-request-id"})
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 LIVENESS_PATH = "/__router/health"
 
 
-def _connection_listed(headers: Headers) -> set[str]:
-    """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 section 7.6.1)."""
-    listed: set[str] = set()
+def _connection_listed(headers: Headers) -> set[bytes]:
+    """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 section 7.6.1); ``headers``' names must be
+    lower-case already (header names are case-insensitive: ``Connection: X-Foo`` names ``x-foo``)."""
+    listed: set[bytes] = set()
     for name, value in headers:
         if name == b"connection":
-            listed.update(token.strip().lower() for token in value.decode("latin-1").split(","))
+            listed.update(token.strip().lower() for token in value.split(b","))
     return listed
 
 
@@ -140,13 +147,20 @@ class RouterApp:
                     match=Match(route=None, backend=table.default), backend=table.default,
                     default_backend=table.default)
         try:
-            flow.path = paths.normalise(raw_path)
-            length = self._content_length(raw_headers, config.max_body)
-            if scope.get("http_version") == "1.0" and any(k == b"transfer-encoding" for k, _ in raw_headers):
+            # The body's framing first: whatever the answer, it decides how the connection goes on.
+            length = self._content_length(raw_headers)
+            chunked = any(k == b"transfer-encoding" for k, _ in raw_headers)
+            has_body = chunked or (length or 0) > 0
+            if has_body:
+                flow.continue_pending = any(k == b"expect" and v.lower() == b"100-continue" for k, v in raw_headers)
+            if chunked and scope.get("http_version") == "1.0":
                 # RFC 9112 section 6.1: such framing is faulty; a proxy before us may have read it otherwise.
                 raise RequestRejected("Transfer-Encoding in an HTTP/1.0 request")
-            match_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers
-                             if k.decode("latin-1") not in IDENTITY | HOP_BY_HOP}
+            if length is not None and length > config.max_body:
+                raise BodyTooLarge(config.max_body)
+            flow.path = paths.normalise(raw_path)
+            match_headers = {name: v.decode("latin-1") for k, v in raw_headers
+                             if (name := k.decode("latin-1")) not in NEVER_MATCHABLE}
             flow.match = table.match(method, flow.path, match_headers)
             flow.backend = flow.match.backend
             flow.headers = self._upstream_headers(raw_headers, flow)
@@ -155,7 +169,7 @@ class RouterApp:
                 if reply is not None:
                     await self._reply(send, flow, reply)
                     return
-            await self._forward(table, flow, scope, receive, send, length, config.max_body)
+            await self._forward(table, flow, receive, send, has_body, config.max_body)
         except RequestRejected as exc:
             flow.error = exc.reason
             await self._reply(send, flow, Reply(exc.status, {"detail": exc.reason, "code": "rejected"}))
@@ -176,21 +190,18 @@ class RouterApp:
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
-    def _content_length(headers: Headers, limit: int) -> int | None:
+    def _content_length(headers: Headers) -> int | None:
         values = [v for k, v in headers if k == b"content-length"]
         if not values:
             return None
         if len(set(values)) > 1 or not values[0].isdigit():
             raise RequestRejected("invalid or repeated Content-Length")
-        length = int(values[0])
-        if length > limit:
-            raise BodyTooLarge(limit)
-        return length
+        return int(values[0])
 
     @staticmethod
     def _upstream_headers(raw: Headers, flow: Flow) -> Headers:
         drop = _DROP_FROM_CLIENT | _connection_listed(raw)
-        out = [(k, v) for k, v in raw if k.decode("latin-1") not in drop]
+        out = [(k, v) for k, v in raw if k not in drop]
         out.append((b"host", flow.host.encode("latin-1")))
         out.append((b"x-forwarded-for", flow.client.encode()))
         out.append((b"x-forwarded-proto", flow.scheme.encode()))
@@ -199,9 +210,8 @@ class RouterApp:
         out.append((b"x-request-id", flow.request_id.encode()))
         return out
 
-    async def _forward(self, table: RouteTable, flow: Flow, scope: Scope, receive: Receive, send: Send,
-                       length: int | None, limit: int) -> None:
-        has_body = (length or 0) > 0 or any(k == b"transfer-encoding" for k, _ in scope["headers"])
+    async def _forward(self, table: RouteTable, flow: Flow, receive: Receive, send: Send, has_body: bool,
+                       limit: int) -> None:
         route = flow.match.route
         candidates = [flow.backend]
         # A second attempt only when nothing can be done twice: an idempotent method without a body.
@@ -261,6 +271,7 @@ class RouterApp:
     @staticmethod
     async def _body(receive: Receive, flow: Flow, limit: int) -> AsyncIterator[bytes]:
         more = True
+        flow.continue_pending = False  # the first receive() sends the client its 100 Continue, if it waits
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -277,8 +288,10 @@ class RouterApp:
 
     @staticmethod
     async def _stream(send: Send, flow: Flow, response: UpstreamResponse) -> None:
-        drop = HOP_BY_HOP | _connection_listed(response.headers) | {"x-request-id"}
-        headers = [(k, v) for k, v in response.headers if k.lower().decode("latin-1") not in drop]
+        # Lower-cased once (the client library keeps the backend's spelling; uvicorn writes them lower-case).
+        headers = [(k.lower(), v) for k, v in response.headers]
+        drop = _DROP_FROM_UPSTREAM | _connection_listed(headers)
+        headers = [(k, v) for k, v in headers if k not in drop]
         headers.append((b"x-request-id", flow.request_id.encode()))
         flow.status = response.status
         capturing = flow.capture_limit > 0
@@ -308,8 +321,11 @@ class RouterApp:
         body = json.dumps({**reply.body, "request_id": flow.request_id}).encode()
         flow.status = reply.status
         flow.bytes_out = len(body)
-        await send({"type": "http.response.start", "status": reply.status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", flow.request_id.encode()), *reply.headers,
-        ]})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"x-request-id", flow.request_id.encode()), *reply.headers]
+        if flow.continue_pending:
+            # The client still waits for a 100 Continue and may or may not send its body now: the connection
+            # cannot tell where the next request starts, so it ends with this answer.
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})

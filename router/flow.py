@@ -38,6 +38,8 @@ class Flow:
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     capture_overflow: bool = False
     bytes_in: int = 0
+    # The client sent "Expect: 100-continue" with a body the router has not started reading yet.
+    continue_pending: bool = False
     bytes_out: int = 0
 
     @property

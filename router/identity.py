@@ -7,6 +7,15 @@ look-ups of one credential coalesced), and passes the backend a short-lived sign
 ``X-Identity-Token``: an HS256 JWT with ``sub`` (user id), ``staff``, ``iat``, ``exp``, ``iss`` and ``aud``.
 Any identity header the client sent was removed before this runs (see ``headers.IDENTITY``).
 
+A credential the monolith refuses is never passed on as "anonymous": when the monolith answers the look-up
+with 401 or 403, the router answers the request with that refusal (the monolith's status, JSON body and
+``WWW-Authenticate``), as the monolith itself would have. The one exception is a refusal identical to the
+one the monolith gives a caller who sends no credential at all: then the monolith did not refuse the
+credential but ignored it (a session cookie that expired, an ``Authorization`` scheme it does not use) and
+serves such a caller as anonymous, so the router does too. The anonymous answer is asked for once and cached
+like any other. A look-up that fails (monolith down, timeout, 5xx) leaves the request anonymous and is not
+cached.
+
 Services verify the token with the shared secret; ``docs/identity_verifier.py`` is the small verifier they
 copy (services share no code with the router).
 """
@@ -15,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import time
@@ -45,6 +55,27 @@ class Identity:
     is_staff: bool
 
 
+@dataclass(frozen=True)
+class Refused:
+    """The monolith's answer to a look-up it refused (401/403): what the caller is answered in its place."""
+
+    status: int
+    body: bytes
+    www_authenticate: tuple[bytes, ...]
+
+    def reply(self) -> Reply:
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            data = None
+        body = data if isinstance(data, dict) else {"detail": self.body.decode("utf-8", "replace")[:500]}
+        return Reply(self.status, body, [(b"www-authenticate", value) for value in self.www_authenticate])
+
+
+Answer = Identity | Refused | None  # None: anonymous (or not known: the look-up failed)
+NO_CREDENTIAL = ("", "")
+
+
 def secret_problem(spec: IdentitySpec) -> str | None:
     secret = os.environ.get(spec.secret_env, "")
     if not secret:
@@ -65,8 +96,8 @@ class IdentityBridge(Addon):
     def __init__(self, tables: TableHolder, client: httpx.AsyncClient | None = None) -> None:
         self.tables = tables
         self._client = client
-        self._cache: OrderedDict[str, tuple[float, Identity | None]] = OrderedDict()
-        self._pending: dict[str, asyncio.Future[Identity | None]] = {}
+        self._cache: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[Answer]] = {}
         self.lookups = 0  # calls made to the monolith, for tests and metrics
 
     def client(self) -> httpx.AsyncClient:
@@ -85,6 +116,12 @@ class IdentityBridge(Addon):
         if credential is None:
             return None
         identity = await self._resolve(spec, *credential)
+        if isinstance(identity, Refused):
+            anonymous = await self._resolve(spec, *NO_CREDENTIAL)
+            if anonymous == identity:
+                return None  # the monolith ignores this credential and serves such a caller as anonymous
+            flow.error = f"identity: the monolith refused the credential ({identity.status})"
+            return identity.reply()
         if identity is None:
             return None
         secret = os.environ.get(spec.secret_env, "")
@@ -105,7 +142,7 @@ class IdentityBridge(Addon):
             return ("cookie", f"{spec.session_cookie}={session}")
         return None
 
-    async def _resolve(self, spec: IdentitySpec, header: str, value: str) -> Identity | None:
+    async def _resolve(self, spec: IdentitySpec, header: str, value: str) -> Answer:
         key = hashlib.sha256(f"{header}\x00{value}".encode()).hexdigest()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
@@ -114,7 +151,7 @@ class IdentityBridge(Addon):
         pending = self._pending.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[Identity | None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
             identity, cacheable = await self._ask_monolith(spec, header, value)
@@ -132,15 +169,16 @@ class IdentityBridge(Addon):
             if future.done() and not future.cancelled():
                 future.exception()  # mark retrieved: no "exception never retrieved" noise
 
-    async def _ask_monolith(self, spec: IdentitySpec, header: str, value: str) -> tuple[Identity | None, bool]:
+    async def _ask_monolith(self, spec: IdentitySpec, header: str, value: str) -> tuple[Answer, bool]:
         self.lookups += 1
         try:
-            response = await self.client().get(spec.resolve_url, headers={header: value})
+            response = await self.client().get(spec.resolve_url, headers={header: value} if header else {})
         except httpx.HTTPError as exc:
             log.warning("identity look-up failed: %s: %s", type(exc).__name__, exc)
             return None, False  # don't remember an outage as "anonymous"
         if response.status_code in (401, 403):
-            return None, True
+            challenges = tuple(v for k, v in response.headers.raw if k.lower() == b"www-authenticate")
+            return Refused(response.status_code, response.content, challenges), True
         if response.status_code != 200:
             log.warning("identity look-up answered %s", response.status_code)
             return None, False

@@ -19,6 +19,7 @@ from router.canary import Canary
 from router.config import RouterConfig
 from router.forwarding import AiohttpUpstream, HttpxUpstream, Upstream
 from router.freeze import WriteFreeze
+from router.http1 import HttpLimits, RouterHttpProtocol
 from router.identity import IdentityBridge, secret_problem
 from router.leases import Leases
 from router.metrics import Metrics
@@ -101,15 +102,27 @@ def _bind(listen: str) -> socket.socket:
 
 
 def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
-          admin_listen: str | None = None, transport: str = "aiohttp", access_log: bool = True) -> None:
+          admin_listen: str | None = None, transport: str = "aiohttp", access_log: bool = True,
+          limits: HttpLimits | None = None) -> None:
+    """Runs the router until stopped. ``limits`` (how big and how slow a request head may be) default to
+    ``HttpLimits.from_env()``: the built-in values unless ``ROUTER_MAX_HEADER_LINE`` and the like say
+    otherwise."""
     if problem := identity_problem(config):
         raise SystemExit(f"{config.source}: {problem}")
+    if limits is None:
+        try:
+            limits = HttpLimits.from_env()
+        except ValueError as exc:
+            raise SystemExit(f"HTTP limits: {exc}") from None
     router = Router(config, path, transport=transport, access_log=access_log)
     public = _bind(listen or config.listen)
     admin = _bind(admin_listen or config.admin.listen)
     router.admin_port = admin.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(
-        router, http="httptools", loop="uvloop", lifespan="on", access_log=False, server_header=False,
+        # httptools, with the limits on request heads uvicorn has no setting for (router/http1.py); the idle
+        # time between requests is uvicorn's own setting.
+        router, http=RouterHttpProtocol.configured(limits), timeout_keep_alive=limits.keep_alive,
+        loop="uvloop", lifespan="on", access_log=False, server_header=False,
         date_header=False, log_level="warning", timeout_graceful_shutdown=10, backlog=2048,
         # The router is the edge: uvicorn's default would take a loopback client's X-Forwarded-For/-Proto as
         # its address and scheme, letting it forge what the router itself sets for the backends.

@@ -304,14 +304,29 @@ def test_a_session_user_reaches_the_service_with_a_verifiable_identity(identity_
 
 @pytest.mark.parametrize("headers", [
     {},
-    {"Authorization": "Token " + "0" * 40},
     {"Authorization": "Bearer not-a-shop-credential"},
     {"Cookie": "sessionid=" + "x" * 32},
-], ids=["anonymous", "unknown-token", "foreign-scheme", "unknown-session"])
+], ids=["anonymous", "foreign-scheme", "unknown-session"])
 def test_no_identity_token_without_a_known_user(identity_router: Running, headers: dict[str, str]) -> None:
+    """The shop serves these callers as anonymous (it ignores a scheme it does not use and a session it does
+    not know), so the service gets them without an identity."""
     response = httpx.get(f"{identity_router.url}/echo/svc/anon", headers=headers)
     assert response.headers["x-upstream"] == "catalog"
     assert identity_tokens(response) == []
+
+
+def test_an_unknown_token_is_refused_as_the_shop_refuses_it(identity_router: Running, shop: ShopServer,
+                                                            upstreams: dict[str, str]) -> None:
+    """Never "anonymous": the shop itself answers 401 to a token it does not know, on any endpoint."""
+    marker = uuid.uuid4().hex
+    direct = httpx.get(f"{shop.url}/api/catalog/products/", headers={"Authorization": "Token " + "0" * 40})
+    assert direct.status_code == 401  # what the shop does, the yardstick
+    response = httpx.get(f"{identity_router.url}/echo/svc/refused-{marker}",
+                         headers={"Authorization": "Token " + "0" * 40})
+    assert response.status_code == 401
+    assert response.json()["detail"] == direct.json()["detail"]
+    assert response.headers["www-authenticate"] == direct.headers["www-authenticate"]
+    assert not [e for e in journal(upstreams["catalog"]) if marker in e["raw_path"]]
 
 
 def test_client_sent_identity_headers_never_pass_through(identity_router: Running,
