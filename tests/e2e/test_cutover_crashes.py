@@ -141,7 +141,7 @@ def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migration]:
         # a dead executor's freeze lapses quickly.
         plan = yaml.safe_load(stack.plan_path.read_text())
         plan["steps"] = ["provision", "capture", "copy", "sync", "verify",
-                         {"cutover": {"freeze_seconds": 10, "lease_seconds": LEASE_SECONDS,
+                         {"cutover": {"freeze_seconds": 15, "lease_seconds": LEASE_SECONDS,
                                       "also_freeze": ["orders-writes", "checkout-page"]}}]
         # A second hook that is slow only while the marker file exists (the slow-hook case).
         marker = base / "slow-hook"
@@ -193,7 +193,7 @@ def test_a_killed_executor_loses_no_acknowledged_write(migration: Migration, ind
 
 def test_a_final_sync_slower_than_the_freeze_aborts_and_loses_nothing(migration: Migration) -> None:
     ledger = migration.ledger("slowsync")
-    done = migration.step("cutover", pause_at="cutover.after_final_sync:12", expect="failed")
+    done = migration.step("cutover", pause_at="cutover.after_final_sync:17", expect="failed")
     assert "freeze" in done.stdout + done.stderr
     migration.check(ledger, "monolith")
 
