@@ -14,8 +14,8 @@ no infinities. The layout::
     tables: [{source, target, key, columns: {src: dst}, plain_ids: [...], decimal_places: {col: n}}]
     router: {admin_url, token_env, monolith_backend, service_backend}
     endpoints: {reads: ROUTE, writes: ROUTE}
-    steps: [provision, capture, copy, sync, verify, {shadow: {...}}, {canary: {...}}, {cutover: {...}},
-            decommission]
+    steps: [provision, capture, copy, sync, verify, {contract: {...}}, {shadow: {...}}, {canary: {...}},
+            {cutover: {...}}, decommission]
     hooks: [{name, at: cutover, do: [argv...], undo: [argv...], timeout: 30}]
 """
 
@@ -34,6 +34,7 @@ from router.config import NAME as ROUTER_NAME
 from strangler.plans.messages import Problem, show
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,63}$")  # a SQL name we can quote anywhere, within PostgreSQL's 63
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DATABASE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -191,6 +192,33 @@ class ShadowGate(Spec):
     poll: Seconds = 1.0
 
 
+def _header_name(value: str) -> str:
+    if not HEADER_NAME.match(value):
+        raise ValueError(f"{show(value)} is not an HTTP header name")
+    return value.lower()
+
+
+class ContractGate(Spec):
+    """Generated requests sent to scratch copies of the monolith and the service (strangler.contract)."""
+
+    examples: Positive = 500
+    # Distinct differences allowed (each a kind of difference on one operation, shrunk to one request).
+    max_differences: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0)] | None = None  # None: a new one each run (printed, to reproduce)
+    # The routes file that defines the plan's endpoints (relative: under the project root): which paths the
+    # moved routes cover, the identity bridge and the backends' timeouts.
+    routes: Text = "router/routes.yaml"
+    openapi: Annotated[str, AfterValidator(_url_path)] = "/api/schema/?format=json"  # the schema, on the monolith
+    # None: the shadow step's ignore rules (what the plan already accepts as not a difference).
+    ignore: list[Annotated[str, AfterValidator(_json_path)]] | None = None
+    headers: list[Annotated[str, AfterValidator(_header_name)]] = [
+        "content-type", "location", "allow", "www-authenticate", "vary"]
+    # Who the requests are sent as: nobody, a user, a staff member, a credential nobody issued.
+    identities: Annotated[list[Literal["anonymous", "user", "staff", "bad-token"]], Field(min_length=1)] = [
+        "anonymous", "user", "staff", "bad-token"]
+    timeout: Seconds = 600.0  # the whole check, start-up included
+
+
 class CanaryGate(Spec):
     percent: Annotated[float, Field(gt=0, le=100)]
     min_requests: Positive = 50
@@ -217,16 +245,18 @@ class HookSection(Spec):
     timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
 
-GATES: dict[str, type[Spec]] = {"shadow": ShadowGate, "canary": CanaryGate, "cutover": CutoverSpec}
+GATES: dict[str, type[Spec]] = {"contract": ContractGate, "shadow": ShadowGate, "canary": CanaryGate,
+                                "cutover": CutoverSpec}
 SIMPLE_STEPS = ("provision", "capture", "copy", "sync", "verify", "decommission")
-STEP_ORDER = ("provision", "capture", "copy", "sync", "verify", "shadow", "canary", "cutover", "decommission")
+STEP_ORDER = ("provision", "capture", "copy", "sync", "verify", "contract", "shadow", "canary", "cutover",
+              "decommission")
 
 
 @dataclass(frozen=True)
 class Step:
     id: str  # unique in the plan: "copy", "canary-10", ...
     kind: str
-    spec: Any  # the kind's spec model (ShadowGate, CanaryGate, CutoverSpec), or None
+    spec: Any  # the kind's spec model (ContractGate, ShadowGate, CanaryGate, CutoverSpec), or None
 
 
 @dataclass(frozen=True)

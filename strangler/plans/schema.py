@@ -20,6 +20,7 @@ from strangler.plans.exceptions import PlanFileError
 from strangler.plans.planfile import (
     SIMPLE_STEPS,
     CanaryGate,
+    ContractGate,
     CutoverSpec,
     EndpointsSpec,
     Hook,
@@ -72,7 +73,9 @@ def load_executor_plan(path: str | Path) -> ExecutorPlan:
     return executor_plan(doc)
 
 
-StepKind = Literal["provision", "capture", "copy", "sync", "verify", "shadow", "canary", "cutover", "decommission"]
+StepKind = Literal["provision", "capture", "copy", "sync", "verify", "contract", "shadow", "canary", "cutover",
+                   "decommission"]
 
-__all__ = ["SIMPLE_STEPS", "CanaryGate", "CutoverSpec", "EndpointsSpec", "ExecutorPlan", "Hook", "RouterSpec",
+__all__ = ["SIMPLE_STEPS", "CanaryGate", "ContractGate", "CutoverSpec", "EndpointsSpec", "ExecutorPlan", "Hook",
+           "RouterSpec",
            "ServiceRuntime", "ShadowGate", "Step", "StepKind", "executor_plan", "load_executor_plan"]

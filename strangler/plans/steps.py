@@ -9,6 +9,7 @@ Traffic only ever moves through the router's admin API; data only through the da
     copy          rows copied, resumable; ownership guard (monolith owns)  (kept; unused)
     sync          changelog applied                                      -
     verify        sync, then counts and checksums equal                  -
+    contract      generated requests to scratch copies of both sides     - (nothing real was touched)
     shadow        reads mirrored to the service; parity gate             mirror removed
     canary-P      P% of readers on the service; error and p99 gates      back to the previous share
     cutover       ownership to the service under a leased write freeze   ownership back, the same way
@@ -50,6 +51,10 @@ def do(step: Step, ctx: Context, previous_canary: float | None) -> dict[str, Any
     if kind == "verify":
         ctx.sync_until_caught_up(reverse=False, rounds=10)
         return ctx.verify(reverse=False)
+    if kind == "contract":
+        from strangler.contract.gate import contract_gate  # Hypothesis is loaded only by plans that use it
+
+        return contract_gate(ctx.plan.path, step.id, step.spec, ctx.say, ctx.root)
     if kind == "shadow":
         return _shadow(step.id, ctx, step.spec)
     if kind == "canary":

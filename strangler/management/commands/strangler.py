@@ -1,7 +1,8 @@
 """``python manage.py strangler <group> <command> ...``: a thin front over the strangler library.
 
-Groups: ``split`` (the data split). The plans issue adds ``plan``, ``run``, ``rollback`` and ``status``
-beside it. Parsing and printing only; the work is in :mod:`strangler.datasplit`.
+Groups: ``split`` (the data split); ``plan``, ``run``, ``rollback``, ``status`` and ``follow`` (plans);
+``record``, ``replay`` and ``parity`` (parity); ``contract`` (generated requests, both sides compared).
+Parsing and printing only; the work is in the library.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class Command(BaseCommand):
         from strangler.plans import cli as plans_cli
 
         plans_cli.add_parsers(groups)
+        from strangler.contract import cli as contract_cli
+
+        contract_cli.add_parser(groups)
         ops = split.add_subparsers(dest="operation", metavar="OPERATION", required=True)
         for name, text in SPLIT_OPERATIONS.items():
             op = ops.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
@@ -80,6 +84,10 @@ class Command(BaseCommand):
             shadow_report.run(options, self.stdout)
         elif options["group"] in plans_cli.GROUPS:
             plans_cli.handle(options, self.stdout)
+        elif options["group"] == "contract":
+            from strangler.contract import cli as contract_cli
+
+            contract_cli.handle(options, self.stdout)
         elif options["group"] in ("record", "replay"):
             from strangler.parity import commands
 

@@ -12,8 +12,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 CATALOG_PLAN = ROOT / "migration_plans" / "catalog.yaml"
-CATALOG_STEPS = ["provision", "capture", "copy", "sync", "verify", "shadow", "canary-10", "canary-50", "cutover",
-                 "decommission"]
+CATALOG_STEPS = ["provision", "capture", "copy", "sync", "verify", "contract", "shadow", "canary-10", "canary-50",
+                 "cutover", "decommission"]
 
 
 def catalog_doc() -> dict[str, Any]:

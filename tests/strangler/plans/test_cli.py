@@ -86,10 +86,11 @@ def test_the_catalog_plan_passes_offline(capsys: pytest.CaptureFixture[str]) -> 
         "  routes: reads 'catalog-reads', writes 'catalog-writes'; router admin http://127.0.0.1:8081",
         "  1. provision",
     ]
-    assert lines[8] == ("  7. canary-10  (percent=10.0, min_requests=20, max_error_rate=0.01, max_p99_ratio=3.0, "
+    assert lines[7].startswith("  6. contract  (examples=300, max_differences=0, seed=None, ")
+    assert lines[9] == ("  8. canary-10  (percent=10.0, min_requests=20, max_error_rate=0.01, max_p99_ratio=3.0, "
                         "timeout=180.0, poll=1.0)")
-    assert lines[11] == "  10. decommission"
-    assert lines[12:] == ["  hook catalog-gateway at cutover: do {python} manage.py catalog_gateway remote; "
+    assert lines[12] == "  11. decommission"
+    assert lines[13:] == ["  hook catalog-gateway at cutover: do {python} manage.py catalog_gateway remote; "
                           "undo {python} manage.py catalog_gateway local",
                           "  checked: the schema only (--offline)"]
 
@@ -101,7 +102,7 @@ def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["plan"] == "catalog" and report["ok"] is True and report["checked"] == ["schema"]
     assert [s["step"] for s in report["steps"]] == CATALOG_STEPS
     assert report["steps"][0] == {"step": "provision"}
-    assert report["steps"][8] == {"step": "cutover", "freeze_seconds": 5.0, "lease_seconds": 3.0,
+    assert report["steps"][9] == {"step": "cutover", "freeze_seconds": 5.0, "lease_seconds": 3.0,
                                   "max_sync_rounds": 20, "also_freeze": ["orders-writes", "checkout-page"]}
 
 
@@ -154,7 +155,7 @@ def test_check_lists_every_name_the_world_lacks(world_plan: Callable[..., Path],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     def edit(doc: dict[str, Any]) -> None:
         doc["endpoints"]["writes"] = "catalog-writez"
-        doc["steps"][8]["cutover"]["also_freeze"] = ["orders-writes", "checkout"]
+        doc["steps"][9]["cutover"]["also_freeze"] = ["orders-writes", "checkout"]
         doc["router"]["service_backend"] = "catalgo"
         doc["tables"][1]["columns"]["pricee"] = doc["tables"][1]["columns"].pop("price")
         doc["tables"][0]["source"] = "catalog_categories"
@@ -170,7 +171,7 @@ def test_check_lists_every_name_the_world_lacks(world_plan: Callable[..., Path],
     product_columns = "id, sku, name, description, price, stock, is_active, created_at, updated_at, category_id"
     assert report["problems"] == [f"{path}: {p}" for p in [
         f"endpoints.writes: the router has no route 'catalog-writez' (known: {KNOWN_ROUTES})",
-        f"steps[8].cutover.also_freeze[1]: the router has no route 'checkout' (known: {KNOWN_ROUTES})",
+        f"steps[9].cutover.also_freeze[1]: the router has no route 'checkout' (known: {KNOWN_ROUTES})",
         "router.service_backend: the router has no backend 'catalgo' (known: catalog, monolith)",
         "tables[0].source: no table 'catalog_categories' in the monolith database "
         f"({ds.open_split(CATALOG_PLAN).monolith.display})",

@@ -106,8 +106,9 @@ def test_run_goes_on_from_where_it_stands_to_the_end(executor: Executor, fake: F
     outcome = executor.run(yes=True, confirm=never)
     assert (outcome.ok, outcome.position) == (True, "decommission")
     # Each step knows the share of the last canary before it (None: readers were all on the monolith).
-    assert fake.calls == [("do", "verify", None), ("do", "shadow", None), ("do", "canary-10", None),
-                          ("do", "canary-50", 10.0), ("do", "cutover", 50.0), ("do", "decommission", 50.0)]
+    assert fake.calls == [("do", "verify", None), ("do", "contract", None), ("do", "shadow", None),
+                          ("do", "canary-10", None), ("do", "canary-50", 10.0), ("do", "cutover", 50.0),
+                          ("do", "decommission", 50.0)]
 
 
 def test_an_unknown_target_step_is_refused(executor: Executor, fake: FakeSteps) -> None:
@@ -166,13 +167,13 @@ def test_a_failing_step_is_recorded_and_run_resumes_from_it(executor: Executor, 
     gate = "shadow: mismatch rate 10.0% > 5.0% (4 of 40 compared requests differ)"
     fake.raises[("do", "shadow")] = GateFailed(gate)
     outcome = executor.run("canary-10", yes=True)
-    assert (outcome.ok, outcome.position, outcome.message) == (False, "verify", gate)
-    assert [s["step"] for s in outcome.steps] == CATALOG_STEPS[:5]
-    assert said[-2:] == [f"!! {gate}", "   state saved at verify; `strangler run` resumes, `strangler rollback` "
+    assert (outcome.ok, outcome.position, outcome.message) == (False, "contract", gate)
+    assert [s["step"] for s in outcome.steps] == CATALOG_STEPS[:6]
+    assert said[-2:] == [f"!! {gate}", "   state saved at contract; `strangler run` resumes, `strangler rollback` "
                                        "returns"]
     state = store.get("catalog")
     assert (state.status, state.message, state.done_step, state.running, state.lock) == (
-        "failed", gate, "verify", "failed:shadow", None)
+        "failed", gate, "contract", "failed:shadow", None)
     last = store.history("catalog")[-1]
     assert (last["step"], last["action"], last["outcome"], last["detail"]) == ("shadow", "do", "failed",
                                                                               {"message": gate})
@@ -233,10 +234,11 @@ def test_rollback_to_a_step_undoes_in_reverse(executor: Executor, fake: FakeStep
     said.clear()
     outcome = executor.rollback("verify")
     assert (outcome.action, outcome.ok, outcome.position) == ("rollback", True, "verify")
-    assert outcome.steps == [{"step": s} for s in ["decommission", "cutover", "canary-50", "canary-10", "shadow"]]
+    undone = ["decommission", "cutover", "canary-50", "canary-10", "shadow", "contract"]
+    assert outcome.steps == [{"step": s} for s in undone]
     assert fake.calls == [("undo", "decommission", 50.0), ("undo", "cutover", 50.0), ("undo", "canary-50", 10.0),
-                          ("undo", "canary-10", None), ("undo", "shadow", None)]
-    assert said == [f"<< undo {s}" for s in ["decommission", "cutover", "canary-50", "canary-10", "shadow"]]
+                          ("undo", "canary-10", None), ("undo", "shadow", None), ("undo", "contract", None)]
+    assert said == [f"<< undo {s}" for s in undone]
     state = store.get("catalog")
     assert (state.done_index, state.done_step, state.running, state.status) == (4, "verify", None, "ready")
     assert state.figures["cutover"] == {"undo": "cutover"} and state.figures["verify"]["do"] == "verify"
@@ -256,7 +258,7 @@ def test_rollback_undoes_a_step_cut_short(executor: Executor, fake: FakeSteps, s
         executor.run("canary-10", yes=True)
     fake.calls.clear()
     outcome = executor.rollback("verify")
-    assert fake.ids("undo") == ["canary-10", "shadow"]
+    assert fake.ids("undo") == ["canary-10", "shadow", "contract"]
     assert (outcome.position, store.get("catalog").running) == ("verify", None)
 
 
@@ -294,7 +296,7 @@ def test_a_failed_undo_stops_the_rollback_and_is_retried(executor: Executor, fak
         executor.run(yes=True)
     assert fake.calls == []
     outcome = executor.rollback("verify")
-    assert outcome.ok and fake.ids("undo") == ["cutover", "canary-50", "canary-10", "shadow"]
+    assert outcome.ok and fake.ids("undo") == ["cutover", "canary-50", "canary-10", "shadow", "contract"]
 
 
 def test_a_second_executor_is_refused(executor: Executor, fake: FakeSteps, store: StateStore) -> None:
@@ -347,7 +349,7 @@ def test_rollback_after_a_failed_gate_undoes_that_gate_first(executor: Executor,
     assert not executor.run("canary-10", yes=True).ok
     outcome = executor.rollback("verify")
     assert outcome.ok and outcome.position == "verify"
-    assert fake.ids("undo") == ["shadow"]  # the mirror it left on is taken off
+    assert fake.ids("undo") == ["shadow", "contract"]  # the mirror it left on is taken off
     assert store.get("catalog").running is None
 
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from strangler.plans.exceptions import PlanFileError
-from strangler.plans.schema import CanaryGate, CutoverSpec, Hook, ShadowGate, load_executor_plan
+from strangler.plans.schema import CanaryGate, ContractGate, CutoverSpec, Hook, ShadowGate, load_executor_plan
 
 from .conftest import CATALOG_PLAN, CATALOG_STEPS
 
-ORDER = "provision, capture, copy, sync, verify, shadow, canary, cutover, decommission"
-KNOWN = "canary, capture, copy, cutover, decommission, provision, shadow, sync, verify"
+ORDER = "provision, capture, copy, sync, verify, contract, shadow, canary, cutover, decommission"
+KNOWN = "canary, capture, contract, copy, cutover, decommission, provision, shadow, sync, verify"
 GATEWAY = Hook(name="catalog-gateway", at="cutover", do=("{python}", "manage.py", "catalog_gateway", "remote"),
                undo=("{python}", "manage.py", "catalog_gateway", "local"), timeout=30.0)
 
@@ -33,15 +33,16 @@ def test_the_catalog_plan_loads() -> None:
     plan = load_executor_plan(CATALOG_PLAN)
     assert plan.name == "catalog"
     assert [s.id for s in plan.steps] == CATALOG_STEPS
-    assert [s.kind for s in plan.steps] == ["provision", "capture", "copy", "sync", "verify", "shadow", "canary",
-                                            "canary", "cutover", "decommission"]
+    assert [s.kind for s in plan.steps] == ["provision", "capture", "copy", "sync", "verify", "contract", "shadow",
+                                            "canary", "canary", "cutover", "decommission"]
     assert plan.service.name == "catalog" and plan.service.url == "http://127.0.0.1:8101"
     assert plan.service.health == "/healthz"
     assert plan.service.start == ["{python}", "-m", "extracted.catalog", "--port", "8101"]
     assert (plan.router.admin_url, plan.router.token_env, plan.router.monolith_backend,
             plan.router.service_backend) == ("http://127.0.0.1:8081", "ROUTER_ADMIN_TOKEN", "monolith", "catalog")
     assert (plan.endpoints.reads, plan.endpoints.writes) == ("catalog-reads", "catalog-writes")
-    shadow, canary10, canary50, cutover = plan.steps[5].spec, plan.steps[6].spec, plan.steps[7].spec, plan.steps[8].spec
+    contract, shadow, canary10, canary50, cutover = (s.spec for s in plan.steps[5:10])
+    assert contract == ContractGate(examples=300, max_differences=0)
     assert shadow == ShadowGate(min_requests=30, max_mismatch_rate=0.05, timeout=180,
                                 ignore=["$..stock", "$..updated_at", "$..description"])
     assert canary10 == CanaryGate(percent=10, min_requests=20, max_error_rate=0.01, max_p99_ratio=3.0, timeout=180)
@@ -51,7 +52,7 @@ def test_the_catalog_plan_loads() -> None:
     assert all(s.spec is None for s in plan.steps if s.kind in ("provision", "copy", "decommission"))
     assert plan.hooks == (GATEWAY,)
     assert plan.hooks_at("cutover") == (GATEWAY,) and plan.hooks_at("canary") == ()
-    assert plan.index("canary-50") == 7
+    assert plan.index("canary-50") == 8
 
 
 def test_an_unknown_step_id_names_the_file_and_the_steps() -> None:
@@ -63,14 +64,14 @@ def test_an_unknown_step_id_names_the_file_and_the_steps() -> None:
 
 def test_defaults_fill_a_bare_shadow_and_cutover(write_plan: Callable[..., Path]) -> None:
     def edit(doc: dict[str, Any]) -> None:
-        doc["steps"][5] = "shadow"
-        doc["steps"][8] = {"cutover": None}
+        doc["steps"][6] = "shadow"
+        doc["steps"][9] = {"cutover": None}
         del doc["hooks"][0]["timeout"]
 
     plan = load_executor_plan(write_plan(edit))
-    assert plan.steps[5].spec == ShadowGate()
-    assert (plan.steps[5].spec.min_requests, plan.steps[5].spec.max_mismatch_rate) == (50, 0.0)
-    assert plan.steps[8].spec == CutoverSpec()
+    assert plan.steps[6].spec == ShadowGate()
+    assert (plan.steps[6].spec.min_requests, plan.steps[6].spec.max_mismatch_rate) == (50, 0.0)
+    assert plan.steps[9].spec == CutoverSpec()
     assert (CutoverSpec().freeze_seconds, CutoverSpec().lease_seconds, CutoverSpec().max_sync_rounds,
             CutoverSpec().also_freeze) == (5.0, 3.0, 20, [])
     assert plan.hooks[0].timeout == 30.0
@@ -78,7 +79,7 @@ def test_defaults_fill_a_bare_shadow_and_cutover(write_plan: Callable[..., Path]
 
 def test_a_plan_without_cutover_needs_no_writes_route_nor_url_nor_hooks(write_plan: Callable[..., Path]) -> None:
     def edit(doc: dict[str, Any]) -> None:
-        doc["steps"] = doc["steps"][:8]
+        doc["steps"] = doc["steps"][:9]
         del doc["endpoints"]["writes"]
         del doc["service"]["url"]
         del doc["hooks"]
@@ -238,11 +239,11 @@ BAD = {
     "canary 140": (_set_step(6, _canary(140)), ["steps[6].canary.percent: expected a number <= 100, got 140"]),
     "canary ten": (_set_step(6, _canary("ten")), ["steps[6].canary.percent: expected a number, got 'ten'"]),
     "canary without percent": (_set_step(6, "canary"), ["steps[6].canary.percent: required"]),
-    "canaries not rising": (_swap(6, 7), ["steps: canary percentages must rise (50, 10)"]),
-    "out of order": (_swap(1, 2), [f"steps: out of order (provision, copy, capture, sync, verify, shadow, canary, "
-                                   f"canary, cutover, decommission); the order is {ORDER}"]),
+    "canaries not rising": (_swap(7, 8), ["steps: canary percentages must rise (50, 10)"]),
+    "out of order": (_swap(1, 2), [f"steps: out of order (provision, copy, capture, sync, verify, contract, shadow, "
+                                   f"canary, canary, cutover, decommission); the order is {ORDER}"]),
     "duplicate step": (_insert(4, "sync"), ["steps[4]: step 'sync' appears twice"]),
-    "duplicate canary": (_insert(7, _canary(10)), ["steps[7]: step 'canary-10' appears twice"]),
+    "duplicate canary": (_insert(8, _canary(10)), ["steps[8]: step 'canary-10' appears twice"]),
     "two-key step": (_set_step(5, {"shadow": {}, "canary": {}}),
                      ["steps[5]: a step is a name or a one-key mapping {name: {...}}, "
                       "got {'shadow': {}, 'canary': {}}"]),

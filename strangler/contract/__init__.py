@@ -1,0 +1,17 @@
+"""Contract parity: the service is held to the monolith's behaviour with generated traffic.
+
+``python manage.py strangler contract PLAN`` (and the plan's ``contract`` step) generates requests from the
+monolith's OpenAPI schema for the endpoints the plan moves, sends each to the monolith and to the service
+(both started by the check on scratch copies of their databases, each behind a router of its own), compares
+the answers with the router's engine under the plan's rules, and shrinks every kind of difference to its
+smallest request. Modules: ``openapi`` (the operations a plan moves), ``generate`` (Hypothesis strategies),
+``scratch`` (database copies), ``identities``, ``environment`` (the processes), ``runner`` (explore,
+shrink), ``check`` (the report), ``gate`` (the plan step), ``testing`` (regression cases), ``cli``.
+"""
+
+from __future__ import annotations
+
+from strangler.contract.exceptions import ContractError
+from strangler.contract.requests import ContractRequest
+
+__all__ = ["ContractError", "ContractRequest"]

@@ -1,0 +1,44 @@
+"""The plan's ``contract`` step: the check run with the step's settings, failing on too many differences.
+
+It fails naming the kinds found and, for the first, its smallest request and the curl pair that reproduces it;
+its figures (examples, pairs per second, the differences) go into the plan's status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from strangler.contract.check import run_contract
+from strangler.contract.exceptions import ContractError
+from strangler.plans.exceptions import GateFailed, StepFailed
+from strangler.plans.planfile import ContractGate
+
+MAX_LISTED = 10
+
+
+def contract_gate(plan_path: Path, step: str, gate: ContractGate, say: Callable[[str], None], root: Path
+                  ) -> dict[str, Any]:
+    try:
+        report = run_contract(plan_path, examples=gate.examples, seed=gate.seed, say=say, root=root)
+    except ContractError as exc:
+        raise StepFailed(f"{step}: {exc}") from None
+    data = report.to_dict()
+    figures: dict[str, Any] = {k: data[k] for k in ("ok", "seed", "examples", "pairs", "seconds", "pairs_per_second",
+                                                   "operations", "isolation", "differences", "max_differences")}
+    figures["findings"] = [{k: f[k] for k in ("kind", "seen", "request", "curl")} for f in data["findings"]]
+    if report.ok:
+        say(f"{step}: {report.stats.examples} examples, {len(report.findings)} kind(s) of difference, "
+            f"{report.stats.pairs_per_second:.0f} pairs/s")
+        return figures
+    first = data["findings"][0]
+    listed = [f"  - {f['kind']}: {f['request']}" for f in data["findings"][:MAX_LISTED]]
+    if len(report.findings) > MAX_LISTED:
+        listed.append(f"  - and {len(report.findings) - MAX_LISTED} more (strangler contract {plan_path} "
+                      f"--seed {report.seed} shows them all)")
+    raise GateFailed("\n".join([
+        f"{step}: {len(report.findings)} kind(s) of difference > {gate.max_differences} allowed (seed {report.seed}, "
+        f"{report.stats.examples} examples); the smallest request of each:", *listed,
+        "  the first, to reproduce:", f"    monolith: {first['curl']['monolith']}",
+        f"    service:  {first['curl']['service']}"]))

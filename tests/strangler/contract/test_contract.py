@@ -1,0 +1,157 @@
+"""``strangler contract`` against real processes: a seeded shop under gunicorn (the "real" monolith, whose
+database the check copies while it runs), the real catalog service, and a copy of it that ignores
+``max_price`` (tests/strangler/contract/broken_catalog.py).
+
+What must hold whatever differences the real service has today: the check runs, reports its throughput and
+every finding as a curl pair and a pytest case, and never changes the real database. A difference put back on
+purpose is found, shrunk to one request with that one parameter, stops the plan at its ``contract`` step with
+the request shown, and the pytest case printed for it fails against the broken service and passes against the
+real one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from strangler.contract.requests import ContractRequest
+from tests.support.servers import ROOT, ShopServer, running_shop
+
+pytestmark = pytest.mark.slow
+
+PLAN = ROOT / "migration_plans" / "catalog.yaml"
+BROKEN_START = ["{python}", "-m", "tests.strangler.contract.broken_catalog", "--port", "{port}"]
+# Anonymous only: the difference put back is in the listing's filter; nobody needs to be logged in for it.
+BROKEN_CONTRACT = {"examples": 800, "seed": 11, "max_differences": 0, "identities": ["anonymous"]}
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopServer]:
+    base = tmp_path_factory.mktemp("contract")
+    with running_shop(base, seed_args=("--products", "120", "--users", "3", "--orders", "5")) as server:
+        yield server
+
+
+def env_for(shop: ShopServer, tmp_path: Path) -> dict[str, str]:
+    # The service's database variable names only the kind of scratch database the check makes (SQLite here);
+    # the plan runs of the gate test provision and copy into it.
+    return {**shop.env, "CATALOG_DATABASE_URL": f"sqlite:///{tmp_path / 'catalog.sqlite3'}",
+            "STRANGLER_STATE_DB": str(tmp_path / "state.sqlite3")}
+
+
+def strangler(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "manage.py", "strangler", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def broken_plan(tmp_path: Path, *, steps: list[Any] | None = None) -> Path:
+    plan: dict[str, Any] = yaml.safe_load(PLAN.read_text())
+    plan["service"]["start"] = BROKEN_START
+    plan["steps"] = steps or [s if s != {"contract": {"examples": 300, "max_differences": 0}} else
+                              {"contract": BROKEN_CONTRACT} for s in plan["steps"]]
+    assert {"contract": BROKEN_CONTRACT} in plan["steps"]
+    if steps is not None:
+        del plan["hooks"]  # no cutover in a shortened plan: its hooks would never run (the schema says so)
+    path = tmp_path / "broken-plan.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
+
+
+def real_data(shop: ShopServer) -> str:
+    """Everything the check could have touched in the real database: the catalog, users, tokens."""
+    return shop.manage("dumpdata", "catalog", "accounts", "authtoken", "--indent", "0").stdout
+
+
+def scratch_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("strangler-contract-*"))
+
+
+def test_the_real_service_is_checked_on_scratch_copies(shop: ShopServer, tmp_path: Path) -> None:
+    before, dirs = real_data(shop), scratch_dirs()
+    done = strangler(env_for(shop, tmp_path), "contract", str(PLAN), "--examples", "300", "--seed", "5", "--json")
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert (done.returncode == 0) == report["ok"] == (report["differences"] == 0)
+    assert report["examples"] == 300 and report["pairs"] >= 300 and report["pairs_per_second"] > 0
+    assert {"GET /api/catalog/products/", "POST /api/catalog/products/", "GET /api/catalog/products/{id}/",
+            "PATCH /api/catalog/products/{id}/", "DELETE /api/catalog/categories/{id}/",
+            "POST /api/catalog/products/{id}/stock/"} <= set(report["operations"])
+    assert not any(op.split(" ")[1].startswith("/api/orders/") for op in report["operations"])
+    # SQLite copies are reset after every write; other databases get safe methods only (and say so).
+    resettable = shop.database_url.startswith("sqlite")
+    assert report["writes"] is resettable
+    assert ("reset after every write" if resettable else "safe methods only") in report["isolation"]
+    assert "$..updated_at" in report["rules"]["ignore"]  # the shadow step's rules
+    for finding in report["findings"]:
+        assert finding["curl"]["monolith"].startswith("curl ") and finding["curl"]["service"].startswith("curl ")
+        assert "contract_env.assert_same(ContractRequest(" in finding["pytest"]
+    assert f"{report['pairs_per_second']:.1f} pairs/s" not in done.stdout  # --json: JSON only
+    # Writes went to scratch copies only, and the check left nothing behind.
+    assert real_data(shop) == before
+    assert scratch_dirs() <= dirs
+
+
+def test_a_difference_put_back_is_found_and_shrunk_to_one_request(
+        shop: ShopServer, tmp_path: Path, django_db_blocker: Any) -> None:
+    plan = broken_plan(tmp_path)
+    done = strangler(env_for(shop, tmp_path), "contract", str(plan))
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "kind(s) of difference > 0 allowed" in done.stderr
+    text = done.stdout
+    assert "pairs/s" in text and "seed 11" in text
+    # The smallest request of the put-back difference: a plain listing with max_price and nothing else. (The
+    # same break also shows on a detail URL, which the monolith filters too: a finding of its own.)
+    wanted = "smallest request: GET /api/catalog/products/?max_price="
+    cases = [block for block in re.split(r"\n\n(?=\d+\. )", text) if wanted in block]
+    assert cases, text[-6000:]
+    block = cases[0]
+    source = block[block.index("contract_env.assert_same(") + len("contract_env.assert_same("):].rsplit(")", 1)[0]
+    request = eval(source, {"ContractRequest": ContractRequest})  # noqa: S307 - the tool's own output
+    assert (request.method, request.path, request.identity, request.headers, request.body) == (
+        "GET", "/api/catalog/products/", "anonymous", (), None)
+    assert [name for name, _ in request.query] == ["max_price"]
+    assert "'http://127.0.0.1:8000/api/catalog/products/?max_price=" in block  # the curl pair
+    assert "'http://127.0.0.1:8101/api/catalog/products/?max_price=" in block
+
+    # The printed regression case fails against the broken service and passes against the real one.
+    from strangler.contract.testing import ContractEnv
+
+    source_settings = _django_settings(shop.database_url)
+    with django_db_blocker.unblock():
+        with ContractEnv(plan, source_settings=source_settings) as broken:
+            with pytest.raises(AssertionError, match="max_price"):
+                broken.assert_same(request)
+        with ContractEnv(PLAN, source_settings=source_settings) as real:
+            real.assert_same(request)
+
+
+def _django_settings(database_url: str) -> dict[str, Any]:
+    import dj_database_url
+
+    parsed: dict[str, Any] = dict(dj_database_url.parse(database_url))
+    return {k: v for k, v in parsed.items() if k in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")}
+
+
+def test_the_plan_gate_stops_at_contract_with_that_request(shop: ShopServer, tmp_path: Path) -> None:
+    plan = broken_plan(tmp_path, steps=["provision", "capture", "copy", "sync", "verify",
+                                        {"contract": BROKEN_CONTRACT}, {"shadow": {"min_requests": 1}}])
+    env = env_for(shop, tmp_path)
+    done = strangler(env, "run", str(plan), "--to", "shadow", "--yes", "--json")
+    assert done.returncode == 1, done.stderr[-3000:]
+    outcome = json.loads(done.stdout)
+    assert (outcome["ok"], outcome["at"]) == (False, "verify")
+    message = outcome["message"]
+    assert message.startswith("contract: ") and "kind(s) of difference > 0 allowed (seed 11" in message
+    assert "GET /api/catalog/products/?max_price=" in message
+    assert "monolith: curl " in message and "service:  curl " in message
+    status = json.loads(strangler(env, "status", str(plan), "--json").stdout)
+    assert (status["status"], status["running"], status["at"]) == ("failed", "failed:contract", "verify")
