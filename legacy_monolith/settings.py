@@ -8,6 +8,8 @@
 - ``CATALOG_SERVICE_URL`` / ``CATALOG_SERVICE_TOKEN``: the catalog service that owns the stock once the catalog
   is cut over (``python manage.py catalog_gateway remote``); see ``legacy_monolith/catalog/gateway.py``.
 - ``CATALOG_SERVICE_TIMEOUT``: seconds the gateway waits for the catalog service (default 5).
+- ``SHOP_MAX_REQUEST_BODY``: bytes; a larger request body is refused with 413 (default 10 MiB); see
+  ``legacy_monolith/limits.py``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "legacy_monolith.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # 413 over MAX_REQUEST_BODY (before the Host check), and the unread rest of any body read before answering.
+    "legacy_monolith.limits.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,8 +131,12 @@ LOGOUT_REDIRECT_URL = "/"
 SESSION_ENGINE = "legacy_monolith.sessions"  # database sessions; see there for what it adds
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Bodies above this are refused with 400 before a view sees them (a product description is far smaller).
+# Bodies above this are refused with 400 when a view parses them (a product description is far smaller);
+# multipart ones too (legacy_monolith.parsers.MultiPartParser), files included.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Bodies above this are refused with 413 before anything else (legacy_monolith/limits.py); what a view leaves
+# unread of a smaller one is read and discarded before answering, so the client always gets the answer.
+MAX_REQUEST_BODY = int(os.environ.get("SHOP_MAX_REQUEST_BODY") or 10 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     # Token first: an anonymous API call then gets 401 with WWW-Authenticate, not a bare 403.
@@ -141,11 +149,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "legacy_monolith.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "legacy_monolith.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "legacy_monolith.pagination.ShopPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "legacy_monolith.schema.ShopAutoSchema",  # documents the 4xx too
     "EXCEPTION_HANDLER": "legacy_monolith.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

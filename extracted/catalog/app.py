@@ -9,6 +9,7 @@ identity token), permission (401/403), method (405), object lookup (404), body p
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -37,18 +39,26 @@ from extracted.catalog.exceptions import (
     ApiError,
     AuthenticationFailed,
     BadRequest,
+    ConfigurationError,
     MethodNotAllowed,
+    NotAcceptable,
     NotAuthenticated,
     NotConfigured,
     NotFound,
+    PayloadTooLarge,
     PermissionDenied,
     ServiceTokenRefused,
 )
 from extracted.catalog.identity import Caller, InvalidIdentity, verify
+from extracted.catalog.negotiation import NotAcceptableType, allowed_hosts, host_allowed, json_indent
 from extracted.catalog.queries import Reader
 from extracted.catalog.schemas import (
+    CATEGORY_ACTION_FIELDS,
     MAX_BODY,
+    PRODUCT_ACTION_FIELDS,
     category_dict,
+    content_length,
+    detail_query,
     dump,
     page_link,
     parse_body,
@@ -64,9 +74,14 @@ SERVICE_TOKEN_HEADER: Final = "x-service-token"  # noqa: S105 - a header name
 _VALID_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 PARSES: Final = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
-# Django's SecurityMiddleware and XFrameOptionsMiddleware add these to every monolith response.
+# Django's SecurityMiddleware and XFrameOptionsMiddleware add these to every monolith response; the answers
+# Django gives before its innermost middleware (a body over the limit, a Host not allowed) lack the first.
 STATIC_HEADERS: Final = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
                          (b"referrer-policy", b"same-origin"), (b"cross-origin-opener-policy", b"same-origin")]
+EARLY_HEADERS: Final = STATIC_HEADERS[1:]
+MAX_REQUEST_BODY_ENV: Final = "CATALOG_MAX_REQUEST_BODY"
+DEFAULT_MAX_REQUEST_BODY: Final = 10 * 1024 * 1024  # the monolith's SHOP_MAX_REQUEST_BODY default
+FORMAT_PARAM: Final = "format"
 _IRI_SAFE: Final = "/#%[]=:;$&()+,!?*@'~"
 
 log = logging.getLogger("extracted.catalog")
@@ -116,11 +131,19 @@ class IdConvertor(Convertor[int]):
 register_url_convertor("catalog_id", IdConvertor())
 
 
+# The JSON indent DRF would render this request's answers with (its Accept header's ``indent``), set by
+# :func:`negotiate` for the request being handled.
+INDENT: ContextVar[int | None] = ContextVar("catalog_json_indent", default=None)
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dump(data), status_code=status, headers=headers, media_type="application/json")
+    return Response(dump(data, INDENT.get()), status_code=status, headers=headers, media_type="application/json")
 
 
 def error_response(exc: ApiError) -> Response:
+    if exc.django_rendered:  # Django's JsonResponse: json.dumps' separators
+        return Response(json.dumps(exc.body()).encode(), status_code=exc.status, headers=exc.headers(),
+                        media_type="application/json")
     return json_response(exc.body(), exc.status, exc.headers())
 
 
@@ -160,14 +183,16 @@ def _invalid_token() -> NotAuthenticated:
 
 
 async def read_body(request: Request) -> Callable[[], Any]:
-    """Reads the body (at most 1 MiB, like the monolith) and returns the parser to call when the view needs it."""
-    length = request.headers.get("content-length")
+    """Reads the body (at most 1 MiB, like the monolith) and returns the parser to call when the view needs it.
+
+    As in DRF, a request without a (numeric, non-zero) Content-Length has no body; chunked bodies were given
+    one by :class:`RequestGate`. What is not read here is discarded by the gate before the answer goes out.
+    """
+    length = content_length(request.headers.get("content-length"))
     content_type = request.headers.get("content-type")
-    too_big = False
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
-        too_big = True
-        chunks = b""
-    else:
+    too_big = length > MAX_BODY
+    chunks = b""
+    if length and not too_big:
         parts: list[bytes] = []
         size = 0
         async for chunk in request.stream():
@@ -179,9 +204,7 @@ async def read_body(request: Request) -> Callable[[], Any]:
         chunks = b"".join(parts)
 
     def load() -> Any:
-        if too_big:
-            raise BadRequest()
-        return parse_body(chunks, content_type)
+        return parse_body(chunks, content_type, length=length, too_big=too_big)
 
     return load
 
@@ -189,21 +212,49 @@ async def read_body(request: Request) -> Callable[[], Any]:
 Handler = Callable[[Request, "Caller | None", State], Awaitable[Response]]
 
 
-class Resource:
-    """One URL of the API, like one DRF view: authentication, permission, method dispatch, error rendering."""
+def negotiate(request: Request) -> list[tuple[str, str]]:
+    """What DRF does before authentication: the query string (400 over 1000 fields), ``?format=`` (anything
+    but ``json`` is a 404), ``Accept`` (406 unless JSON is acceptable). Returns the query's pairs."""
+    params = parse_query(request.scope.get("query_string", b""))
+    fmt = next((value for key, value in reversed(params) if key == FORMAT_PARAM), "")
+    if fmt and fmt != "json":
+        raise NotFound()
+    try:
+        INDENT.set(json_indent(request.headers.get("accept")))
+    except NotAcceptableType:
+        raise NotAcceptable() from None
+    return params
 
-    def __init__(self, name: str, handlers: dict[str, Handler], *, staff_only: bool = False) -> None:
+
+def session_consulted(request: Request) -> bool:
+    """Whether the monolith would have looked at the session for this caller (and so answered ``Vary: Cookie``):
+    always, except when the ``Authorization`` header uses the ``Token`` scheme (token authentication answers
+    first, with a user or a 401). Behind the router the service sees the caller's own ``Authorization``."""
+    scheme = request.headers.get("authorization", "").split(None, 1)
+    return not scheme or scheme[0].lower() != "token"
+
+
+class Resource:
+    """One URL of the API, like one DRF view: negotiation, authentication, permission, method dispatch, error
+    rendering, and the headers DRF and Django's middleware add (Allow, Vary: Cookie)."""
+
+    def __init__(self, name: str, handlers: dict[str, Handler], *, staff_only: bool = False,
+                 actions: tuple[str, dict[str, Any], Handler | None] | None = None) -> None:
         self.name = name
         self.handlers = dict(handlers)
         if "GET" in self.handlers:
             self.handlers["HEAD"] = self.handlers["GET"]
         self.staff_only = staff_only
+        # OPTIONS for callers who may write: (method, serializer fields, look-up the method needs or None)
+        self.actions = actions
         order = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
         self.allow = ", ".join(m for m in order if m in self.handlers or m == "OPTIONS")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         state: State = scope["app"].state.catalog
+        scope["catalog.vary_cookie"] = False
+        indent = INDENT.set(None)
         try:
             response = await self.dispatch(request, state)
             response.headers["Allow"] = self.allow
@@ -212,10 +263,16 @@ class Resource:
         except ApiError as exc:
             response = error_response(exc)
             response.headers["Allow"] = self.allow
+        finally:
+            INDENT.reset(indent)
+        if scope["catalog.vary_cookie"]:
+            response.headers["Vary"] = "Cookie"
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request, state: State) -> Response:
+        request.scope["catalog.params"] = negotiate(request)
         caller = authenticate(request)
+        request.scope["catalog.vary_cookie"] = session_consulted(request)
         method = request.method
         if self.staff_only or method not in SAFE_METHODS:
             if caller is None:
@@ -225,10 +282,25 @@ class Resource:
         handler = self.handlers.get(method)
         if handler is None:
             if method == "OPTIONS":
-                return json_response({"name": self.name, "description": "", "renders": ["application/json"],
-                                      "parses": PARSES})
+                return await self.options(request, caller, state)
             raise MethodNotAllowed(method)
         return await handler(request, caller, state)
+
+    async def options(self, request: Request, caller: Caller | None, state: State) -> Response:
+        """DRF's SimpleMetadata: the view's description, and the writable fields for callers allowed to write
+        (for PUT only when the object is there, filters included)."""
+        body: dict[str, Any] = {"name": self.name, "description": "", "renders": ["application/json"],
+                                "parses": PARSES}
+        if self.actions is not None and _is_staff(caller):
+            method, fields, lookup = self.actions
+            try:
+                if lookup is not None:
+                    await lookup(request, caller, state)
+            except ApiError:
+                pass
+            else:
+                body["actions"] = {method: fields}
+        return json_response(body)
 
 
 def authorise_service(request: Request) -> None:
@@ -273,9 +345,13 @@ def _absolute_base(request: Request) -> tuple[str, str]:
 # --- products -----------------------------------------------------------------------------------------------------
 
 
+def _params(request: Request) -> dict[str, str]:
+    """The query string's parameters (the last value of each), parsed once by :func:`negotiate`."""
+    return dict(request.scope["catalog.params"])
+
+
 async def product_list(request: Request, caller: Caller | None, state: State) -> Response:
-    params = dict(parse_query(request.scope.get("query_string", b"")))
-    query = product_query(params)
+    query = product_query(_params(request))
     result = await state.read(state.reader.product_page, query, include_inactive=_is_staff(caller))
     if result is None:
         raise NotFound("Invalid page.")
@@ -297,15 +373,31 @@ async def product_create(request: Request, caller: Caller | None, state: State) 
     return json_response(await run_in_threadpool(services.product_create, state.engine, load), 201)
 
 
-async def product_detail(request: Request, caller: Caller | None, state: State) -> Response:
-    row = await state.read(state.reader.product, request.path_params["id"], include_inactive=_is_staff(caller))
+async def _product_object(request: Request, caller: Caller | None, state: State) -> Any:
+    """DRF's ``get_object()``: the list's filters (and ordering) are checked and applied to the look-up, so
+    ``/products/1/?search=zz`` is a 404 and ``?min_price=abc`` a 400, as in the monolith."""
+    query = detail_query(_params(request))
+    row = await state.read(state.reader.product, request.path_params["id"], include_inactive=_is_staff(caller),
+                           query=query)
     if row is None:
         raise NotFound(services.PRODUCT_404)
-    return json_response(product_dict(row))
+    return row
+
+
+async def _filtered_write(request: Request, caller: Caller | None, state: State) -> None:
+    """Before a write to one product: the filters of its URL, like ``get_object()`` (only when there are any;
+    the write itself finds the row again in its transaction)."""
+    if request.scope.get("query_string"):
+        await _product_object(request, caller, state)
+
+
+async def product_detail(request: Request, caller: Caller | None, state: State) -> Response:
+    return json_response(product_dict(await _product_object(request, caller, state)))
 
 
 def _product_update(partial: bool) -> Handler:
     async def handler(request: Request, caller: Caller | None, state: State) -> Response:
+        await _filtered_write(request, caller, state)
         load = await read_body(request)
         data = await run_in_threadpool(services.product_update, state.engine, request.path_params["id"], load,
                                        partial=partial)
@@ -315,11 +407,13 @@ def _product_update(partial: bool) -> Handler:
 
 
 async def product_delete(request: Request, caller: Caller | None, state: State) -> Response:
+    await _filtered_write(request, caller, state)
     await run_in_threadpool(services.product_delete, state.engine, request.path_params["id"])
     return Response(status_code=204)
 
 
 async def product_stock(request: Request, caller: Caller | None, state: State) -> Response:
+    await _filtered_write(request, caller, state)
     load = await read_body(request)
     return json_response(await run_in_threadpool(services.stock_adjust, state.engine, request.path_params["id"],
                                                  load))
@@ -348,11 +442,15 @@ async def category_create(request: Request, caller: Caller | None, state: State)
     return json_response(await run_in_threadpool(services.category_create, state.engine, load), 201)
 
 
-async def category_detail(request: Request, caller: Caller | None, state: State) -> Response:
+async def _category_object(request: Request, caller: Caller | None, state: State) -> Any:
     row = await state.read(state.reader.category, request.path_params["id"])
     if row is None:
         raise NotFound(services.CATEGORY_404)
-    return json_response(category_dict(row))
+    return row
+
+
+async def category_detail(request: Request, caller: Caller | None, state: State) -> Response:
+    return json_response(category_dict(await _category_object(request, caller, state)))
 
 
 def _category_update(partial: bool) -> Handler:
@@ -373,22 +471,40 @@ async def category_delete(request: Request, caller: Caller | None, state: State)
 # --- the app ------------------------------------------------------------------------------------------------------
 
 
+def _lookup(fetch: Callable[[Request, Caller | None, State], Awaitable[Any]]) -> Handler:
+    async def handler(request: Request, caller: Caller | None, state: State) -> Response:
+        await fetch(request, caller, state)
+        return Response(status_code=204)
+
+    return handler
+
+
 ROUTES: Final = [
-    Route("/api/catalog/categories/", Resource("Category List", {"GET": category_list, "POST": category_create})),
+    Route("/api/catalog/categories/", Resource("Category List", {"GET": category_list, "POST": category_create},
+                                               actions=("POST", CATEGORY_ACTION_FIELDS, None))),
     Route("/api/catalog/categories/{id:catalog_id}/", Resource("Category Instance", {
         "GET": category_detail, "PUT": _category_update(False), "PATCH": _category_update(True),
-        "DELETE": category_delete})),
-    Route("/api/catalog/products/", Resource("Product List", {"GET": product_list, "POST": product_create})),
+        "DELETE": category_delete}, actions=("PUT", CATEGORY_ACTION_FIELDS, _lookup(_category_object)))),
+    Route("/api/catalog/products/", Resource("Product List", {"GET": product_list, "POST": product_create},
+                                             actions=("POST", PRODUCT_ACTION_FIELDS, None))),
     Route("/api/catalog/products/{id:catalog_id}/", Resource("Product Instance", {
         "GET": product_detail, "PUT": _product_update(False), "PATCH": _product_update(True),
-        "DELETE": product_delete})),
+        "DELETE": product_delete}, actions=("PUT", PRODUCT_ACTION_FIELDS, _lookup(_product_object)))),
+    # DRF describes the viewset's serializer (the product's) for the stock action too.
     Route("/api/catalog/products/{id:catalog_id}/stock/", Resource("Stock", {"POST": product_stock},
-                                                                   staff_only=True)),
+                                                                   staff_only=True,
+                                                                   actions=("POST", PRODUCT_ACTION_FIELDS, None))),
     # Internal: the monolith's catalog gateway reserves and releases stock here once the catalog is cut over.
     Route("/api/catalog/stock/reserve/", ServiceResource("Stock Reserve", {"POST": stock_reserve})),
     Route("/api/catalog/stock/release/", ServiceResource("Stock Release", {"POST": stock_release})),
     Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
 ]
+
+
+class DjangoNotFound(NotFound):
+    """Django's own 404 (no URL matched: handler404), rendered by its JsonResponse."""
+
+    django_rendered = True
 
 
 class NotFoundApp:
@@ -410,9 +526,143 @@ class NotFoundApp:
                         if scope.get("query_string") else "")
                     response: Response = Response(status_code=301, headers={"Location": location},
                                                   media_type="text/html; charset=utf-8")
+                    scope["catalog.early"] = True  # CommonMiddleware answers it: no X-Frame-Options
                     await response(scope, receive, send)
                     return
-        await json_response({"detail": "Not found."}, 404)(scope, receive, send)
+        await error_response(DjangoNotFound())(scope, receive, send)
+
+
+def max_request_body() -> int:
+    raw = os.environ.get(MAX_REQUEST_BODY_ENV, "")
+    if not raw.strip():
+        return DEFAULT_MAX_REQUEST_BODY
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < MAX_BODY:
+        raise ConfigurationError(f"{MAX_REQUEST_BODY_ENV}: {raw!r} is not a number of bytes of at least {MAX_BODY}")
+    return value
+
+
+class RequestGate:
+    """What the monolith's server and outer middleware decide before any view, in the same order:
+
+    1. the request body limit: a body declared (or, chunked, found) larger than ``max_body`` is a 413 and
+       the connection is closed; bodies up to twice the limit are read to their end first, so that clients
+       that write the whole body before reading get the answer rather than a reset connection;
+    2. a chunked body is read whole first (it is within the limit) and then goes on with its Content-Length,
+       as the monolith's WSGI wrapper does (DRF would otherwise not see it at all);
+    3. the Host must be allowed (Django's ALLOWED_HOSTS): 400 ``{"detail": "Bad request."}`` otherwise;
+    4. whatever of the body the view did not read is read and discarded before the answer is sent (a 401
+       to a 3 MB upload reaches the client instead of a connection reset).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body: int, hosts: tuple[str, ...]) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = content_length(headers.get("content-length")) if "content-length" in headers else None
+        chunked = declared is None and "chunked" in headers.get("transfer-encoding", "").lower()
+        if declared is not None and declared > self.max_body:
+            await self._drain(receive, 2 * self.max_body)
+            await self._early(scope, receive, send, PayloadTooLarge(self.max_body))
+            return
+        if chunked:
+            body, ended = await self._buffer(receive, self.max_body)
+            if body is None:
+                if not ended:
+                    await self._drain(receive, self.max_body)
+                await self._early(scope, receive, send, PayloadTooLarge(self.max_body))
+                return
+            scope["headers"] = [*((k, v) for k, v in scope["headers"] if k != b"transfer-encoding"),
+                                (b"content-length", str(len(body)).encode())]
+            receive = _replay(body, receive)
+            declared = len(body)
+        if not host_allowed(self._host(scope, headers), self.hosts):
+            await self._early(scope, receive, send, BadRequest())
+            return
+        finished = not declared
+
+        async def tracking_receive() -> Message:
+            nonlocal finished
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                finished = True
+            return message
+
+        async def draining_send(message: Message) -> None:
+            nonlocal finished
+            if message["type"] == "http.response.start" and not finished:
+                finished = True
+                await self._drain(tracking_receive, self.max_body)
+            await send(message)
+
+        await self.app(scope, tracking_receive, draining_send)
+
+    @staticmethod
+    def _host(scope: Scope, headers: Headers) -> str:
+        """Django's ``_get_raw_host``: the Host header, else the server's name and non-default port."""
+        host = headers.get("host")
+        if host is not None:
+            return host
+        server = scope.get("server") or ("", None)
+        default = 443 if scope.get("scheme") == "https" else 80
+        return server[0] if server[1] in (None, default) else f"{server[0]}:{server[1]}"
+
+    @staticmethod
+    async def _buffer(receive: Receive, limit: int) -> tuple[bytes | None, bool]:
+        """The whole body, or None past ``limit``; and whether the body has ended (nothing more to receive)."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(parts), True
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            ended = not message.get("more_body", False)
+            if size > limit:
+                return None, ended
+            parts.append(chunk)
+            if ended:
+                return b"".join(parts), True
+
+    @staticmethod
+    async def _drain(receive: Receive, limit: int) -> None:
+        """Reads and discards the rest of the body, at most ``limit`` bytes."""
+        size = 0
+        while size <= limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    @staticmethod
+    async def _early(scope: Scope, receive: Receive, send: Send, exc: ApiError) -> None:
+        scope["catalog.early"] = True  # RequestContext: no X-Frame-Options (Django's innermost middleware)
+        await error_response(exc)(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 class RequestContext:
@@ -439,7 +689,8 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *STATIC_HEADERS, rid_header]
+                static = EARLY_HEADERS if scope.get("catalog.early") else STATIC_HEADERS
+                message["headers"] = [*message.get("headers", ()), *static, rid_header]
             await send(message)
 
         try:
@@ -462,6 +713,7 @@ def create_app(engine: Engine | None = None) -> Starlette:
     app.router.redirect_slashes = False
     app.router.default = NotFoundApp(app.router)
     app.state.catalog = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite")
+    app.add_middleware(RequestGate, max_body=max_request_body(), hosts=allowed_hosts())
     app.add_middleware(RequestContext)
     return app
 

@@ -6,7 +6,8 @@ Tree::
     ├── ConfigurationError               bad CATALOG_DATABASE_URL and the like (startup, exit status 1)
     ├── NotAtHead                        the database is not at the Alembic head (startup refused)
     └── ApiError                         answered as JSON with ``status`` and DRF's body shape
-        ├── BadRequest                   400 {"detail": "Bad request."}      (oversized body, too many fields)
+        ├── BadRequest                   400 {"detail": "Bad request."}      (oversized body, too many fields,
+        │                                                                       disallowed Host; Django's own)
         ├── ParseError                   400 {"detail": "JSON parse error - ..."}
         ├── ValidationFailed             400 {"field": ["message", ...]}     (DRF's field errors)
         ├── NotAuthenticated             401 + WWW-Authenticate: Token
@@ -15,6 +16,8 @@ Tree::
         ├── PermissionDenied             403
         ├── NotFound                     404 {"detail": "..."}
         ├── MethodNotAllowed             405 {"detail": "Method \\"X\\" not allowed."} + Allow
+        ├── NotAcceptable                406 (no JSON in Accept)
+        ├── PayloadTooLarge              413 {"detail": ...}                 (over the request body limit)
         ├── UnsupportedMediaType         415
         └── Conflict                     409 {"detail", "code", ...}
             ├── OutOfStock               409 out_of_stock   (stock adjustment below zero)
@@ -45,6 +48,7 @@ class NotAtHead(CatalogError):
 class ApiError(CatalogError):
     status = 400
     default_detail = "Bad request."
+    django_rendered = False  # True: the monolith answers it with Django's JsonResponse (``{"detail": "..."}``)
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail if detail is not None else self.default_detail
@@ -58,7 +62,10 @@ class ApiError(CatalogError):
 
 
 class BadRequest(ApiError):
+    """What Django itself refuses before or around DRF (handler400): rendered by Django's JsonResponse."""
+
     status = 400
+    django_rendered = True
 
 
 class ParseError(ApiError):
@@ -119,6 +126,25 @@ class MethodNotAllowed(ApiError):
 
     def __init__(self, method: str) -> None:
         super().__init__(f'Method "{method}" not allowed.')
+
+
+class NotAcceptable(ApiError):
+    status = 406
+    default_detail = "Could not satisfy the request Accept header."
+
+
+class PayloadTooLarge(ApiError):
+    """A body over the request limit (``CATALOG_MAX_REQUEST_BODY``), refused before anything else is looked at;
+    the connection is closed after the answer."""
+
+    status = 413
+    django_rendered = True
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body too large: the limit is {limit} bytes.")
+
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
 
 
 class UnsupportedMediaType(ApiError):

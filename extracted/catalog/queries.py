@@ -63,8 +63,14 @@ class Reader:
 
     # --- products ---
 
-    def product(self, product_id: int, *, include_inactive: bool) -> Any | None:
-        rows = self._fetch(self._product_sql if include_inactive else self._active_product_sql, (product_id,))
+    def product(self, product_id: int, *, include_inactive: bool, query: ProductQuery | None = None) -> Any | None:
+        """One product, or None; ``query``: the list's filters, which the row must pass too (or None)."""
+        if query is None:
+            rows = self._fetch(self._product_sql if include_inactive else self._active_product_sql, (product_id,))
+        else:
+            cte, where, params = self._where(query, include_inactive)
+            where += (" AND " if where else " WHERE ") + f"id = {self.p}"
+            rows = self._fetch(f"{cte}SELECT {PRODUCT_COLUMNS} FROM products{where}", [*params, product_id])  # noqa: S608
         return rows[0] if rows else None
 
     def _where(self, query: ProductQuery, include_inactive: bool) -> tuple[str, str, list[Any]]:

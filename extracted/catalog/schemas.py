@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, parse_qsl, urlencode
 import orjson
 
 from extracted.catalog.exceptions import BadRequest, ParseError, UnsupportedMediaType, ValidationFailed
+from extracted.catalog.multipart import parse_header_parameters, parse_multipart
+from extracted.catalog.negotiation import media_type_matches
 
 # --- rendering ----------------------------------------------------------------------------------------------------
 
@@ -81,8 +83,38 @@ def category_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
     return {"id": row[0], "name": row[1], "slug": row[2], "parent": row[3]}
 
 
-def dump(data: Any) -> bytes:
-    """DRF's JSONRenderer output: compact, UTF-8, U+2028/U+2029 escaped."""
+def _meta(kind: str, label: str, *, required: bool = False, read_only: bool = False, **extra: Any
+          ) -> dict[str, Any]:
+    return {"type": kind, "required": required, "read_only": read_only, "label": label, **extra}
+
+
+# DRF's SimpleMetadata for the serializers (OPTIONS ``actions``, shown to callers who may write).
+PRODUCT_ACTION_FIELDS: Final = {
+    "id": _meta("integer", "ID", read_only=True),
+    "sku": _meta("string", "Sku", required=True, max_length=32),
+    "name": _meta("string", "Name", required=True, max_length=200),
+    "description": _meta("string", "Description"),
+    "price": _meta("decimal", "Price", required=True, min_value=0.0, max_digits=10, decimal_places=2),
+    "stock": _meta("integer", "Stock", min_value=0, max_value=2_147_483_647),
+    "is_active": _meta("boolean", "Is active"),
+    "category": _meta("field", "Category", required=True),
+    "created_at": _meta("datetime", "Created at", read_only=True),
+    "updated_at": _meta("datetime", "Updated at", read_only=True),
+}
+CATEGORY_ACTION_FIELDS: Final = {
+    "id": _meta("integer", "ID", read_only=True),
+    "name": _meta("string", "Name", required=True, max_length=120),
+    "slug": _meta("slug", "Slug", required=True, max_length=140),
+    "parent": _meta("field", "Parent"),
+}
+
+
+def dump(data: Any, indent: int | None = None) -> bytes:
+    """DRF's JSONRenderer output: compact, UTF-8, U+2028/U+2029 escaped; indented when the client's Accept
+    asked for it (``indent``: DRF's separators then, ``,`` and ``: ``)."""
+    if indent is not None:
+        text = json.dumps(data, indent=indent, ensure_ascii=False, separators=(",", ": "))
+        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
     body = orjson.dumps(data)
     if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
         body = body.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
@@ -95,43 +127,76 @@ MAX_BODY: Final = 1024 * 1024  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE in the mon
 MAX_FIELDS: Final = 1000  # Django's DATA_UPLOAD_MAX_NUMBER_FIELDS
 
 
-class FormData(dict[str, str]):
-    """An ``application/x-www-form-urlencoded`` body: DRF treats it as HTML input (see ``field_value``)."""
+class FormData(dict[str, Any]):
+    """A form body (``application/x-www-form-urlencoded`` or ``multipart/form-data``): DRF treats it as HTML
+    input (see ``field_value``). Values are strings, or :class:`~extracted.catalog.multipart.UploadedFile`."""
+
+
+PARSERS: Final = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+MAX_MEDIA_TYPE_LENGTH: Final = 256
 
 
 def _strict_constant(name: str) -> Any:
     raise ValueError(f"Out of range float values are not JSON compliant: {name!r}")
 
 
-def split_content_type(content_type: str) -> tuple[str, dict[str, str]]:
-    main, _, rest = content_type.partition(";")
-    params: dict[str, str] = {}
-    for part in rest.split(";"):
-        key, sep, value = part.partition("=")
-        if sep:
-            params[key.strip().lower()] = value.strip().strip('"')
-    return main.strip().lower(), params
-
-
-def _media_matches(parser_type: str, media_type: str) -> bool:
-    main, _, sub = media_type.partition("/")
-    p_main, _, p_sub = parser_type.partition("/")
-    if sub != "*" and sub.strip() != p_sub and sub != "":
-        return False
-    return not (main != "*" and main != p_main)
-
-
-def parse_body(body: bytes, content_type: str | None) -> Any:
-    """DRF's ``request.data`` with the monolith's parsers: JSON, then form data; ``{}`` when there is no body."""
-    if not body or content_type is None:
-        return {}
-    media_type, params = split_content_type(content_type)
-    charset = params.get("charset", "utf-8")
+def content_length(raw: str | None) -> int:
+    """What DRF makes of ``Content-Length``: a number, else 0 (no body at all)."""
+    if raw is None:
+        return 0
     try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    if _media_matches("application/json", media_type):
+        return int(raw)
+    except ValueError:
+        return 0
+
+
+def request_charset(content_type: str) -> str:
+    """Django's ``request.encoding``: the ``charset`` parameter when Python knows it, else UTF-8."""
+    try:
+        _main, params = parse_header_parameters(content_type)
+    except ValueError:
+        return "utf-8"
+    charset = params.get("charset")
+    if charset:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            return "utf-8"
+        return charset
+    return "utf-8"
+
+
+def _is_form(content_type: str) -> bool:
+    try:
+        main, _params = parse_header_parameters(content_type)
+    except ValueError:
+        return False
+    return main in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def parse_body(body: bytes, content_type: str | None, *, length: int | None = None, too_big: bool = False) -> Any:
+    """DRF's ``request.data`` with the monolith's parsers (JSON, form, multipart, in that order).
+
+    ``length`` is the request's Content-Length as DRF reads it (0 when missing or not a number; default:
+    the body's size): without one the body is not read at all, ``{}`` (``QueryDict()``, HTML input, for a
+    form media type). A body without a ``Content-Type`` is a 415 (``Unsupported media type ""``). A body
+    over :data:`MAX_BODY` (``too_big``) is a 400 ``Bad request.`` once a parser has taken it, as Django's
+    ``request.body`` refuses it (415 comes first).
+    """
+    media_type = content_type or ""
+    if length is None:
+        length = len(body)
+    if length == 0:
+        return FormData() if media_type and _is_form(media_type) else {}
+    parser = None
+    if len(media_type) <= MAX_MEDIA_TYPE_LENGTH:
+        parser = next((p for p in PARSERS if media_type_matches(p, media_type)), None)
+    if parser is None:
+        raise UnsupportedMediaType(media_type)
+    if too_big:
+        raise BadRequest()
+    charset = request_charset(media_type)
+    if parser == "application/json":
         try:
             text = codecs.getreader(charset)(io.BytesIO(body)).read()
             return json.loads(text, parse_constant=_strict_constant)
@@ -139,14 +204,19 @@ def parse_body(body: bytes, content_type: str | None) -> Any:
             raise ParseError("JSON parse error - nested too deeply.") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-    if _media_matches("application/x-www-form-urlencoded", media_type):
+    if parser == "application/x-www-form-urlencoded":
+        # Django's QueryDict: the bytes in the request's charset (Latin-1 if they are not), %-escapes too.
         try:
-            pairs = parse_qsl(body.decode(charset, errors="replace"), keep_blank_values=True,
-                              max_num_fields=MAX_FIELDS)
+            text = body.decode(charset)
+        except UnicodeDecodeError:
+            text = body.decode("iso-8859-1")
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, encoding=charset, max_num_fields=MAX_FIELDS)
         except ValueError:
             raise BadRequest() from None
         return FormData(pairs)
-    raise UnsupportedMediaType(content_type)
+    fields, files = parse_multipart(body, media_type, charset)
+    return FormData({**fields, **files})
 
 
 # --- DRF-style fields ---------------------------------------------------------------------------------------------
@@ -173,6 +243,7 @@ MAX_STRING_LENGTH: Final = 1000
 _RE_INT_DECIMAL: Final = re.compile(r"\.0*\s*$")
 _SLUG: Final = re.compile(r"^[-a-zA-Z0-9_]+$")
 NUL_MESSAGE: Final = "Null characters are not allowed."
+SLUG_MESSAGE: Final = 'Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'
 
 
 def _empty_checks(data: Any, *, required: bool, allow_null: bool, partial: bool) -> bool:
@@ -191,13 +262,14 @@ def _empty_checks(data: Any, *, required: bool, allow_null: bool, partial: bool)
 def char_field(data: Any, *, required: bool = True, partial: bool = False, max_length: int | None = None,
                allow_blank: bool = False, slug: bool = False,
                taken: Callable[[str], bool] | None = None) -> str:
+    """DRF's CharField (SlugField when ``slug``: its own message for a value of the wrong type too)."""
     if data is not EMPTY and (data == "" or str(data).strip() == ""):
         if not allow_blank:
             raise FieldError(["This field may not be blank."])
         return ""
     _empty_checks(data, required=required, allow_null=False, partial=partial)
     if isinstance(data, bool) or not isinstance(data, str | int | float):
-        raise FieldError(["Not a valid string."])
+        raise FieldError([SLUG_MESSAGE if slug else "Not a valid string."])
     value = str(data).strip()
     errors: list[str] = []
     nul = "\x00" in value
@@ -211,7 +283,7 @@ def char_field(data: Any, *, required: bool = True, partial: bool = False, max_l
     if surrogate is not None:
         errors.append(f"Surrogate characters are not allowed: U+{ord(surrogate):X}.")
     if slug and not _SLUG.search(value):
-        errors.append('Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.')
+        errors.append(SLUG_MESSAGE)
     if errors:
         raise FieldError(errors)
     return value
@@ -632,8 +704,8 @@ _FILTERS: Final[tuple[tuple[str, Callable[[str], Any]], ...]] = (
 )
 
 
-def product_query(params: Mapping[str, str]) -> ProductQuery:
-    """Filters (all errors at once, 400), then ordering (400), then page size (400), as the monolith checks them."""
+def _filters(params: Mapping[str, str]) -> dict[str, Any]:
+    """The product filters (django-filter's FilterSet): every error at once, 400."""
     values: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for name, parse in _FILTERS:
@@ -646,12 +718,28 @@ def product_query(params: Mapping[str, str]) -> ProductQuery:
             errors[name] = exc.messages
     if errors:
         raise ValidationFailed(errors)
+    return values
+
+
+def product_query(params: Mapping[str, str]) -> ProductQuery:
+    """Filters (all errors at once, 400), then ordering (400), then page size (400), as the monolith checks them."""
+    values = _filters(params)
     return ProductQuery(
         **values,
         ordering=_ordering(params.get("ordering", "")),
         page_size=_page_size(params.get("page_size", "")),
         page=params.get("page") or "1",
     )
+
+
+def detail_query(params: Mapping[str, str]) -> ProductQuery | None:
+    """The list's filters applied to one product's URL (DRF's ``get_object()`` filters the queryset too): the
+    same 400s for bad filters and ordering (pagination plays no part); None when no filter narrows anything."""
+    values = _filters(params)
+    _ordering(params.get("ordering", ""))
+    if not any(value is not None for value in values.values()):
+        return None
+    return ProductQuery(**values)
 
 
 def page_number(raw: str, count: int, page_size: int) -> int | None:

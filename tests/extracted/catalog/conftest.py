@@ -53,6 +53,8 @@ def dataset(engine: Engine) -> tuple[list[dict[str, object]], list[dict[str, obj
 @pytest.fixture
 def client(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    # The default list, plus a host the link tests use.
+    monkeypatch.setenv("CATALOG_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver,shop.example")
     with TestClient(create_app(engine), base_url="http://testserver", raise_server_exceptions=False) as c:
         yield c
 

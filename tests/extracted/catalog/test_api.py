@@ -304,3 +304,168 @@ def test_healthz(client, dataset, monkeypatch):
     monkeypatch.setattr(Reader, "ping", down)
     response = client.get("/healthz")
     assert (response.status_code, response.json()) == (503, {"status": "unavailable", "database": "OperationalError"})
+
+
+# --- issue 12: the HTTP rules DRF and Django apply around the views ---------------------------------------------
+
+
+def test_oversized_body_is_rendered_like_django(client, dataset, staff_headers):
+    body = json.dumps({**NEW, "description": "d" * (1024 * 1024 + 1)})
+    response = client.post(PRODUCTS, content=body, headers={**staff_headers, "Content-Type": "application/json"})
+    assert response.content == b'{"detail": "Bad request."}'  # Django's JsonResponse, not DRF's compact JSON
+    assert "Allow" not in response.headers
+
+
+@pytest.mark.parametrize("path", [PRODUCTS, f"{PRODUCTS}1/", CATEGORIES, f"{PRODUCTS}1/stock/"])
+def test_format_other_than_json_is_404(client, dataset, path):
+    response = client.get(path + "?format=api")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+    assert "Vary" not in response.headers  # before authentication: the monolith never looks at the session
+    assert client.get(path + "?format=json").status_code in (200, 401)
+    assert client.get(path + "?format=").status_code in (200, 401)
+
+
+@pytest.mark.parametrize(("accept", "status"), [
+    ("text/html", 406), ("", 406), ("application/xml, text/*", 406), ("*", 406), ("application", 406),
+    ("*/*", 200), ("application/json", 200), ("application/*", 200), ("*/json", 200), ("APPLICATION/JSON", 200),
+    ("text/html;q=1, application/json;q=0", 200), ("text/html, */*;q=0.1", 200), ("application/json; indent=2", 200),
+])
+def test_accept_is_negotiated_like_drf(client, dataset, accept, status):
+    response = client.get(f"{PRODUCTS}1/", headers={"Accept": accept})
+    assert response.status_code == status
+    if status == 406:
+        assert response.json() == {"detail": "Could not satisfy the request Accept header."}
+        assert response.headers["Allow"] == "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
+
+
+def test_accept_indent_is_honoured_like_drf(client, dataset):
+    assert client.get(f"{CATEGORIES}1/", headers={"Accept": "application/json; indent=2"}).content == (
+        b'{\n  "id": 1,\n  "name": "Kitchen",\n  "slug": "kitchen",\n  "parent": null\n}')
+    assert client.get(f"{CATEGORIES}1/", headers={"Accept": "*/*;indent=99"}).text.startswith('{\n        "id"')
+    assert client.get(f"{CATEGORIES}1/", headers={"Accept": "application/json;indent=x"}).content.startswith(b'{"id"')
+
+
+@pytest.mark.parametrize(("host", "status"), [
+    ("testserver", 200), ("LOCALHOST.", 200), ("localhost:9", 200), ("[::1]:80", 200), ("127.0.0.1", 200),
+    ("evil.example", 400), ("localhost:x", 400), ("", 400), ("xlocalhost", 400), ("local host", 400),
+])
+def test_hosts_outside_allowed_hosts_are_400(client, dataset, host, status):
+    response = client.get(f"{PRODUCTS}1/", headers={"Host": host})
+    assert response.status_code == status
+    if status == 400:
+        assert response.content == b'{"detail": "Bad request."}'
+        assert "X-Frame-Options" not in response.headers and response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_allowed_hosts_come_from_the_environment(engine, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from extracted.catalog.app import create_app
+
+    monkeypatch.setenv("CATALOG_ALLOWED_HOSTS", ".shop.example")
+    with TestClient(create_app(engine), base_url="http://testserver") as c:
+        assert c.get("/healthz", headers={"Host": "api.shop.example"}).status_code == 200
+        assert c.get("/healthz", headers={"Host": "shop.example:8080"}).status_code == 200
+        assert c.get("/healthz", headers={"Host": "localhost"}).status_code == 400
+    monkeypatch.setenv("CATALOG_ALLOWED_HOSTS", "*")
+    with TestClient(create_app(engine), base_url="http://testserver") as c:
+        assert c.get("/healthz", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_vary_cookie_where_the_monolith_looks_at_the_session(client, dataset, staff_headers):
+    # Anonymous callers (and callers known by a session): every status after authentication says Vary: Cookie.
+    for path, status in [(f"{PRODUCTS}1/", 200), (f"{PRODUCTS}424242/", 404), (f"{PRODUCTS}?page_size=x", 400),
+                         (f"{PRODUCTS}1/stock/", 401)]:
+        response = client.get(path)
+        assert (response.status_code, response.headers.get("Vary")) == (status, "Cookie"), path
+    assert client.put(PRODUCTS, headers=staff_headers).headers.get("Vary") == "Cookie"  # 405, session caller
+    # A Token credential answers before the session is looked at; so do negotiation and Django's own checks.
+    token = {**staff_headers, "Authorization": "Token 0123456789abcdef"}
+    assert "Vary" not in client.get(f"{PRODUCTS}1/", headers=token).headers
+    assert "Vary" not in client.get(f"{PRODUCTS}1/", headers={"Accept": "text/html"}).headers
+    assert "Vary" not in client.get("/api/catalog/nothing/").headers
+    assert "Vary" not in client.get(f"{PRODUCTS}1/", headers={"X-Identity-Token": "bad"}).headers
+
+
+def test_a_body_without_content_type_is_415(client, dataset, staff_headers):
+    response = client.patch(f"{PRODUCTS}1/", content=b'{"price": "1.00"}', headers=staff_headers)
+    assert (response.status_code, response.json()) == (415, {"detail": 'Unsupported media type "" in request.'})
+    assert client.get(f"{PRODUCTS}1/").json()["price"] != "1.00"
+    assert client.patch(f"{PRODUCTS}1/", headers=staff_headers).status_code == 200  # no body: an empty PATCH
+
+
+def test_multipart_writes(client, dataset, staff_headers):
+    response = client.patch(f"{PRODUCTS}1/", data={"price": "19.99"}, files={"unused": ("f.txt", b"x")},
+                            headers=staff_headers)
+    assert (response.status_code, response.json()["price"]) == (200, "19.99")
+    response = client.post(CATEGORIES, data={"name": "Multi", "slug": "multi"}, files={"x": ("a", b"")},
+                           headers=staff_headers)
+    assert response.status_code == 201
+    response = client.patch(f"{PRODUCTS}1/", files={"name": ("n.txt", b"x"), "stock": ("7", b"x")},
+                            headers=staff_headers)
+    assert (response.status_code, response.json()) == (400, {"name": ["Not a valid string."]})
+    response = client.patch(f"{PRODUCTS}1/", content=b"x", headers={**staff_headers,
+                                                                    "Content-Type": "multipart/form-data"})
+    assert response.json() == {"detail": "Multipart form parse error - Invalid boundary in multipart: None"}
+
+
+@pytest.mark.parametrize(("query", "status", "body"), [
+    ("?search=zz", 404, PRODUCT_404),
+    ("?search=SKU-0000002", 200, None),
+    ("?min_price=abc", 400, {"min_price": ["Enter a number."]}),
+    ("?category=OTHER", 404, PRODUCT_404),  # a category tree product 2 is not in
+    ("?ordering=bogus", 400, None),
+    ("?page=abc&page_size=0", 200, None),  # no pagination on one product
+])
+def test_detail_urls_apply_the_list_filters(client, dataset, staff_headers, query, status, body):
+    # The tree: 1 > 2 > 3, 1 > 4, and 5 on its own.
+    query = query.replace("OTHER", "1" if dataset[1][1]["category_id"] == 5 else "5")
+    response = client.get(f"{PRODUCTS}2/{query}")
+    assert response.status_code == status
+    if body is not None:
+        assert response.json() == body
+    write = client.patch(f"{PRODUCTS}2/{query}", json={"name": "Filtered"}, headers=staff_headers)
+    assert write.status_code == status
+    assert client.get(f"{PRODUCTS}2/").json()["name"] == ("Filtered" if status == 200 else dataset[1][1]["name"])
+
+
+def test_options_describes_the_writable_fields_to_staff(client, dataset, staff_headers, customer_headers):
+    assert "actions" not in client.options(PRODUCTS, headers=customer_headers).json()
+    actions = client.options(PRODUCTS, headers=staff_headers).json()["actions"]
+    assert list(actions) == ["POST"] and actions["POST"]["price"] == {
+        "type": "decimal", "required": True, "read_only": False, "label": "Price", "min_value": 0.0,
+        "max_digits": 10, "decimal_places": 2}
+    assert list(client.options(f"{CATEGORIES}1/", headers=staff_headers).json()["actions"]) == ["PUT"]
+    assert "actions" not in client.options(f"{PRODUCTS}424242/", headers=staff_headers).json()
+    assert "actions" not in client.options(f"{PRODUCTS}1/?search=zz", headers=staff_headers).json()
+
+
+def test_request_body_limit_is_413(client, dataset, staff_headers, monkeypatch):
+    response = client.post(PRODUCTS, content=b" " * (10 * 1024 * 1024 + 1),
+                           headers={"Content-Type": "application/json", "Host": "evil.example"})
+    assert response.status_code == 413  # before the Host check, like the monolith's middleware order
+    assert response.content == b'{"detail": "Request body too large: the limit is 10485760 bytes."}'
+    assert response.headers["Connection"] == "close" and "X-Frame-Options" not in response.headers
+    assert client.post(PRODUCTS, content=b" " * (10 * 1024 * 1024),
+                       headers={"Content-Type": "application/json"}).status_code == 401
+
+
+def test_chunked_bodies_are_read_within_the_limit(client, dataset, staff_headers):
+    def parts(*chunks: bytes):
+        yield from chunks
+
+    response = client.patch(f"{PRODUCTS}1/", content=parts(b'{"price": ', b'"3.25"}'),
+                            headers={**staff_headers, "Content-Type": "application/json"})
+    assert (response.status_code, response.json()["price"]) == (200, "3.25")
+    response = client.patch(f"{PRODUCTS}1/", content=parts(*[b" " * (1024 * 1024)] * 11),
+                            headers={**staff_headers, "Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_the_request_body_limit_is_configurable(engine, monkeypatch):
+    from extracted.catalog.app import create_app
+    from extracted.catalog.exceptions import ConfigurationError
+
+    monkeypatch.setenv("CATALOG_MAX_REQUEST_BODY", "12")
+    with pytest.raises(ConfigurationError, match="CATALOG_MAX_REQUEST_BODY"):
+        create_app(engine)

@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from extracted.catalog.exceptions import ParseError, UnsupportedMediaType, ValidationFailed
+from extracted.catalog.exceptions import BadRequest, ParseError, UnsupportedMediaType, ValidationFailed
+from extracted.catalog.multipart import UploadedFile
 from extracted.catalog.schemas import (
+    FormData,
     Lookups,
     dump,
     page_link,
@@ -74,12 +76,81 @@ def test_parse_body_errors(body, message):
 
 def test_parse_body_empty_and_media_types():
     assert parse_body(b"", "application/json") == {}
-    assert parse_body(b'{"a": 1}', None) == {}
+    assert parse_body(b"", None) == {}
+    # Like DRF: no Content-Length, no body at all; a form media type gives (empty) HTML input.
+    assert parse_body(b'{"a": 1}', "application/json", length=0) == {}
+    assert isinstance(parse_body(b"", "application/x-www-form-urlencoded"), FormData)
+    assert isinstance(parse_body(b"", "multipart/form-data; boundary=x"), FormData)
     assert parse_body(b'{"a": 1}', "application/json; charset=utf-8") == {"a": 1}
+    assert parse_body(b'{"a": 1}', "*/*") == {"a": 1}  # DRF's first parser that matches: JSON
     assert parse_body(b"a=1&b=", "application/x-www-form-urlencoded") == {"a": "1", "b": ""}
     with pytest.raises(UnsupportedMediaType) as info:
         parse_body(b"x", "text/plain")
     assert info.value.detail == 'Unsupported media type "text/plain" in request.'
+    # A body without a Content-Type is a 415 in the monolith (it used to be an empty body here).
+    with pytest.raises(UnsupportedMediaType) as info:
+        parse_body(b'{"a": 1}', None)
+    assert info.value.detail == 'Unsupported media type "" in request.'
+    with pytest.raises(UnsupportedMediaType):
+        parse_body(b'{"a": 1}', "application/json; x=" + "y" * 300)  # DRF refuses media types over 256 chars
+
+
+def test_parse_body_too_big_is_400_after_the_media_type():
+    with pytest.raises(UnsupportedMediaType):
+        parse_body(b"", "text/plain", length=2_000_000, too_big=True)
+    with pytest.raises(BadRequest):
+        parse_body(b"", "application/json", length=2_000_000, too_big=True)
+
+
+MULTIPART = "multipart/form-data; boundary=zz"
+
+
+def _part(name: str, value: bytes, extra: bytes = b"") -> bytes:
+    head = b'--zz\r\nContent-Disposition: form-data; name="' + name.encode() + b'"' + extra
+    return head + b"\r\n\r\n" + value + b"\r\n"
+
+
+def test_multipart_fields_and_files_as_drf_sees_them():
+    body = _part("price", b"19.99") + _part("name", b"first") + _part("name", b"second") + \
+        _part("sku", b"content", b'; filename="../dir/A-1.txt"') + b"--zz--\r\n"
+    data = parse_body(body, MULTIPART)
+    assert isinstance(data, FormData)
+    assert data["price"] == "19.99" and data["name"] == "second"  # the last value of a name
+    assert isinstance(data["sku"], UploadedFile) and str(data["sku"]) == "A-1.txt"  # a file: its clean name
+    # A file part whose body never ends (no next boundary) is dropped, as Django drops it.
+    assert "sku" not in parse_body(_part("sku", b"content", b'; filename="x"'), MULTIPART)
+    # base64 fields are decoded; undecodable ones kept as they came
+    encoded = b'--zz\r\nContent-Disposition: form-data; name="price"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    assert parse_body(encoded + b"Mi41\r\n--zz--\r\n", MULTIPART)["price"] == "2.5"
+    assert parse_body(encoded + b"Mi4\r\n--zz--\r\n", MULTIPART)["price"] == "Mi4"
+    # charset of the request for the field values
+    assert parse_body(_part("name", b"\xe9") + b"--zz--", MULTIPART + "; charset=latin-1")["name"] == "é"
+    assert parse_body(b"garbage", MULTIPART) == {}
+
+
+@pytest.mark.parametrize(("content_type", "body", "detail"), [
+    ("multipart/form-data", b"x", "Multipart form parse error - Invalid boundary in multipart: None"),
+    ("multipart/form-data; boundary=" + "b" * 202, b"x",
+     "Multipart form parse error - Invalid boundary in multipart: " + "b" * 202),
+    (MULTIPART, b'--zz\r\nContent-Disposition: form-data; name="f"; filename="x"\r\n'
+     b"Content-Transfer-Encoding: base64\r\n\r\nab!\r\n--zz--\r\n",
+     "Multipart form parse error - Could not decode base64 data."),
+    (MULTIPART, b"--zz\r\n" + b"X: " + b"y" * 2000 + b"\r\n\r\nv\r\n--zz--",
+     "Multipart form parse error - Request max total header size exceeded."),
+])
+def test_multipart_parse_errors(content_type, body, detail):
+    with pytest.raises(ParseError) as info:
+        parse_body(body, content_type)
+    assert info.value.detail == detail
+
+
+def test_multipart_limits_are_django_s():
+    many = b"".join(_part(f"f{i}", b"v") for i in range(1003)) + b"--zz--\r\n"
+    with pytest.raises(BadRequest):
+        parse_body(many, MULTIPART)
+    files = b"".join(_part(f"f{i}", b"v", b'; filename="a"') for i in range(101)) + b"--zz--\r\n"
+    with pytest.raises(BadRequest):
+        parse_body(files, MULTIPART)
 
 
 def errors_of(fn, *args, **kwargs):
