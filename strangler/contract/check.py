@@ -114,6 +114,7 @@ class ContractReport:
     findings: list[Finding] = field(default_factory=list)
     credentials: Any = None
     rules: dict[str, Any] = field(default_factory=dict)
+    accepted: list[Finding] = field(default_factory=list)  # found, but accepted by the plan for now
 
     @property
     def ok(self) -> bool:
@@ -166,7 +167,9 @@ class ContractReport:
                 "pairs_per_second": round(self.stats.pairs_per_second, 1), "stopped": self.stats.stopped,
                 "operations": self.operations, "identities": self.identities, "isolation": self.isolation,
                 "writes": self.writes, "rules": self.rules, "max_differences": self.max_differences,
-                "differences": len(self.findings), "findings": findings}
+                "differences": len(self.findings), "findings": findings,
+                "accepted": [{"kind": f.kind, "seen": f.seen, "request": f.best.request.describe()}
+                             for f in self.accepted]}
 
     def render(self) -> str:
         data = self.to_dict()
@@ -196,6 +199,9 @@ class ContractReport:
             lines += ["", "  $USER_TOKEN/$STAFF_TOKEN: a user's and a staff member's credential on the monolith; "
                           "$USER_IDENTITY_TOKEN/$STAFF_IDENTITY_TOKEN: the router's identity token for them "
                           "(X-Identity-Token)"]
+        for finding in self.accepted:
+            lines += ["", f"accepted by the plan: {finding.kind}  (in {finding.seen} examples; smallest request: "
+                          f"{finding.best.request.describe()})"]
         verdict = "OK" if self.ok else "FAILED"
         lines += ["", f"{verdict}: {len(self.findings)} kind(s) of difference (at most {self.max_differences} "
                       "allowed)"]
@@ -210,6 +216,12 @@ def _cause(finding: Finding) -> tuple[Any, ...]:
     what = finding.kind.split(": ", 1)[1] if finding.kind[:1].isupper() and ": " in finding.kind else finding.kind
     return (what, request.identity, tuple(sorted(k.lower() for k, _ in request.headers)),
             tuple(sorted({k for k, _ in request.query})), request.body is not None)
+
+
+def split_accepted(findings: list[Finding], accept: list[str]) -> tuple[list[Finding], list[Finding]]:
+    """(the findings that count, those the plan accepts for now by their kind)."""
+    wanted = set(accept)
+    return [f for f in findings if f.kind not in wanted], [f for f in findings if f.kind in wanted]
 
 
 def grouped(findings: list[Finding]) -> list[Finding]:
@@ -247,8 +259,10 @@ def _status_line(response: Response) -> str:
 
 def run_contract(plan_path: str | Path, *, examples: int | None = None, seed: int | None = None,
                  say: Say = print, root: Path | None = None, keep: bool = False,
-                 service_env: dict[str, str] | None = None, timeout: float | None = None) -> ContractReport:
-    """Runs the contract check of the plan at ``plan_path`` (see the package's text)."""
+                 service_env: dict[str, str] | None = None, timeout: float | None = None,
+                 identities: list[str] | None = None) -> ContractReport:
+    """Runs the contract check of the plan at ``plan_path`` (see the package's text); the arguments given
+    override the plan's contract step."""
     from strangler.datasplit.plan import project_root
 
     try:
@@ -256,6 +270,8 @@ def run_contract(plan_path: str | Path, *, examples: int | None = None, seed: in
     except PlanFileInvalid as exc:
         raise ContractError("\n".join(exc.lines())) from None
     gate = plan_gate(plan)
+    if identities:
+        gate = gate.model_copy(update={"identities": identities})
     examples = examples or gate.examples
     seed = seed if seed is not None else (gate.seed if gate.seed is not None else random.randrange(2**31))  # noqa: S311 - a seed, not a secret
     deadline = time.monotonic() + (timeout or gate.timeout)
@@ -277,11 +293,12 @@ def run_contract(plan_path: str | Path, *, examples: int | None = None, seed: in
         isolation = ("scratch copies of both databases, reset after every write" if env.resettable else
                      "scratch copies of both databases; safe methods only (only SQLite copies are reset "
                      "between requests)")
-        findings = grouped(list(run.findings.values()))
+        counted, accepted = split_accepted(list(run.findings.values()), gate.accept)
+        findings = grouped(counted)
         return ContractReport(
             plan=str(plan_path), seed=seed, examples_asked=examples, max_differences=gate.max_differences,
             operations=[o.name for o in ops],
             identities=f"{', '.join(gate.identities)} ({scheme}s, through a router on each side)",
             isolation=isolation, writes=env.resettable, monolith_url=env.real_monolith_url(),
             service_url=env.real_service_url(), host=env.host, stats=run.stats, findings=findings,
-            credentials=env.credentials, rules=rules.as_dict())
+            credentials=env.credentials, rules=rules.as_dict(), accepted=accepted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import signal
@@ -30,8 +31,21 @@ def add_parser(groups: Any) -> None:
                                                          "printed either way, to reproduce a run)")
     p.add_argument("--timeout", type=positive_float, metavar="S",
                    help="stop exploring and shrinking after S seconds (default: the step's, 600)")
+    p.add_argument("--identities", type=_identities, metavar="NAMES",
+                   help="who requests are sent as, comma-separated: anonymous, user, staff, bad-token (default: the "
+                        "step's, else all four)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, databases)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _identities(text: str) -> list[str]:
+    from strangler.contract.requests import IDENTITIES
+
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in IDENTITIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected some of {', '.join(IDENTITIES)}, got {text!r}")
+    return names
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -52,7 +66,8 @@ def handle(options: dict[str, Any], out: TextIO) -> None:
 
     try:
         report = run_contract(options["plan"], examples=options["examples"], seed=options["seed"],
-                              timeout=options["timeout"], keep=options["keep"], say=say)
+                              timeout=options["timeout"], keep=options["keep"], say=say,
+                              identities=options["identities"])
     except ContractError as exc:
         raise CommandError(f"contract: {exc}", returncode=2) from exc
     out.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n" if quiet else report.render() + "\n")

@@ -26,7 +26,8 @@ def contract_gate(plan_path: Path, step: str, gate: ContractGate, say: Callable[
         raise StepFailed(f"{step}: {exc}") from None
     data = report.to_dict()
     figures: dict[str, Any] = {k: data[k] for k in ("ok", "seed", "examples", "pairs", "seconds", "pairs_per_second",
-                                                   "operations", "isolation", "differences", "max_differences")}
+                                                   "operations", "isolation", "differences", "max_differences",
+                                                   "accepted")}
     figures["findings"] = [{k: f[k] for k in ("kind", "seen", "request", "curl")} for f in data["findings"]]
     if report.ok:
         say(f"{step}: {report.stats.examples} examples, {len(report.findings)} kind(s) of difference, "
