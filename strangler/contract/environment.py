@@ -22,6 +22,7 @@ databases) for a look.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -37,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import orjson
 import yaml
 
 from router import config as router_config
@@ -282,8 +284,6 @@ class Environment:
         gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
         if gunicorn is None:
             raise ContractError("gunicorn is not installed: the contract check serves the monolith with it")
-        import json
-
         monolith_env = {**env, "DJANGO_SETTINGS_MODULE": "strangler.contract.scratch_settings",
                         "STRANGLER_CONTRACT_SETTINGS": str(settings.SETTINGS_MODULE),
                         "STRANGLER_CONTRACT_DATABASES": json.dumps({self.source_alias:
@@ -405,8 +405,6 @@ class Environment:
         if answer.status != 200:
             raise ContractError(f"GET {path} on the monolith answered {answer.status}: "
                                 f"{answer.response.body[:300].decode(errors='replace')}")
-        import orjson
-
         try:
             return orjson.loads(answer.response.body)
         except orjson.JSONDecodeError as exc:
