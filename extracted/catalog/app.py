@@ -8,6 +8,8 @@ identity token), permission (401/403), method (405), object lookup (404), body p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -16,7 +18,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extracted.catalog import health, services
+from extracted.catalog import health, search, services
 from extracted.catalog.db import make_engine
 from extracted.catalog.exceptions import (
     ApiError,
@@ -706,10 +708,26 @@ class RequestContext:
                 "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
 
 
+def _lifespan(engine: Engine) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        """Keeps the search index current (rows changed by anyone, the data split's copy and sync included)."""
+        task = asyncio.create_task(search.refresher(engine)) if search.available(engine) else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return lifespan
+
+
 def create_app(engine: Engine | None = None) -> Starlette:
     """The ASGI app; ``engine`` defaults to one built from ``CATALOG_DATABASE_URL``."""
     engine = engine if engine is not None else make_engine()
-    app = Starlette(routes=ROUTES)
+    app = Starlette(routes=ROUTES, lifespan=_lifespan(engine))
     app.router.redirect_slashes = False
     app.router.default = NotFoundApp(app.router)
     app.state.catalog = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite")

@@ -3,7 +3,9 @@
 A product list is one count query and one page query, with the category filter (a category and all its
 subcategories) as a recursive CTE. Text search follows Django's ``icontains`` on each engine (SQLite
 ``LIKE ... ESCAPE '\\'``, PostgreSQL ``UPPER(col::text) LIKE UPPER(%s)``, MariaDB ``LIKE`` under the column's
-collation), so the same database gives the same matches as the monolith.
+collation), so the same database gives the same matches as the monolith. On SQLite a search of three
+characters or more first narrows the rows through the trigram index (:mod:`extracted.catalog.search`): the
+count no longer reads the whole table.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, Final
 
 from sqlalchemy import Engine
 
+from extracted.catalog import search
 from extracted.catalog.schemas import ProductQuery, page_number, page_number_hint
 
 PRODUCT_COLUMNS: Final = ("id, sku, name, description, price, stock, is_active, category_id, created_at, "
@@ -45,6 +48,15 @@ class Reader:
         self._active_product_sql = self._product_sql + (" AND is_active" if self.dialect == "postgresql"
                                                          else " AND is_active = 1")
         self._true = "TRUE" if self.dialect == "postgresql" else "1"
+        self._indexed: bool | None = None  # whether the search index is there (looked up on first search)
+
+    def _candidates(self, cursor: Any, query: ProductQuery) -> str | None:
+        """The search index's condition for this query, or None (no index, a short term, too much to catch up)."""
+        if not query.search or not search.usable_for(query.search):
+            return None
+        if self._indexed is None:
+            self._indexed = search.available(self.engine)
+        return search.candidates(cursor, self.p) if self._indexed else None
 
     def _fetch(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
         connection = self.engine.raw_connection()
@@ -73,7 +85,8 @@ class Reader:
             rows = self._fetch(f"{cte}SELECT {PRODUCT_COLUMNS} FROM products{where}", [*params, product_id])  # noqa: S608
         return rows[0] if rows else None
 
-    def _where(self, query: ProductQuery, include_inactive: bool) -> tuple[str, str, list[Any]]:
+    def _where(self, query: ProductQuery, include_inactive: bool, *, candidates: str | None = None
+               ) -> tuple[str, str, list[Any]]:
         p = self.p
         cte = ""
         clauses: list[str] = []
@@ -89,6 +102,9 @@ class Reader:
         if not include_inactive:
             clauses.append(f"is_active = {self._true}")
         if query.search:
+            if candidates is not None:  # candidates from the index (and rows it has not caught up with), then
+                clauses.append(candidates)  # the exact test
+                params.append(search.match_expression(query.search))
             pattern = like_pattern(query.search)
             clauses.append("(" + " OR ".join(f"{self._text.format(column)} {self._like}"
                                              for column in ("name", "sku", "description")) + ")")
@@ -110,24 +126,29 @@ class Reader:
 
     def product_page(self, query: ProductQuery, *, include_inactive: bool) -> tuple[int, int, list[Any]] | None:
         """``(count, page number, rows)`` of the page ``query.page`` asks for; None when that page does not
-        exist (Django's Paginator: not a whole number, below 1, or past the last page)."""
+        exist (Django's Paginator: not a whole number, below 1, or past the last page).
+
+        The page's rows are read along the ordering's index, stopping at the page's end (cheap while matches
+        are dense), or, for a search whose matches are sparse, from the index's candidates, then sorted."""
         number = page_number_hint(query.page)
         if number is None:
             return None
-        cte, where, params = self._where(query, include_inactive)
         order = ", ".join(f"{ORDER_COLUMNS[term[1:]]} DESC" if term.startswith("-") else f"{ORDER_COLUMNS[term]} ASC"
                           for term in query.ordering)
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
             try:
+                candidates = self._candidates(cursor, query)
+                cte, where, params = self._where(query, include_inactive, candidates=candidates)
                 cursor.execute(f"{cte}SELECT COUNT(*) FROM products{where}", params)  # noqa: S608
                 count = int(cursor.fetchall()[0][0])
                 number = page_number(query.page, count, query.page_size)
-                if number is None:
-                    rows: list[Any] = []
-                else:
+                rows: list[Any] = []
+                if number is not None and count:
                     offset = (number - 1) * query.page_size
+                    if candidates is not None and not self._sparse(cursor, count, offset + query.page_size):
+                        cte, where, params = self._where(query, include_inactive)
                     sql = (f"{cte}SELECT {PRODUCT_COLUMNS} FROM products{where} "  # noqa: S608
                            f"ORDER BY {order} LIMIT {int(query.page_size)} OFFSET {int(offset)}")
                     cursor.execute(sql, params)
@@ -139,6 +160,14 @@ class Reader:
         finally:
             connection.close()
         return None if number is None else (count, number, rows)
+
+    @staticmethod
+    def _sparse(cursor: Any, count: int, needed: int) -> bool:
+        """Whether reading the table in order would go through more rows (about ``needed`` x rows / matches)
+        than sorting the ``count`` candidates costs (a few times ``count``)."""
+        cursor.execute("SELECT MAX(id) FROM products")
+        rows = int(cursor.fetchone()[0] or 0)
+        return needed * rows > 4 * count * count
 
     # --- categories ---
 

@@ -16,6 +16,12 @@ from extracted.catalog.models import Base
 VERSION_TABLE = "alembic_version_catalog"
 config = context.config
 target_metadata = Base.metadata
+# The search index (0002, SQLite's FTS5 and its shadow tables) is SQL of its own, not part of the models.
+NOT_MODELLED = "products_search"
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "table" and (name or "").startswith(NOT_MODELLED))
 
 
 def _configure(connection: Connection) -> None:
@@ -25,6 +31,7 @@ def _configure(connection: Connection) -> None:
         version_table=VERSION_TABLE,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
