@@ -118,11 +118,14 @@ def connection_x_foo(head: bytes) -> bytes:
 def monolith_me(head: bytes) -> bytes:
     """The monolith's ``/api/accounts/me/`` as Django REST framework answers it (TokenAuthentication first)."""
     authorization = head_value(head, "authorization") or ""
-    challenge = [("WWW-Authenticate", "Token"), ("Content-Type", "application/json")]
+    # This backend closes every connection after its answer: say so, or the router's look-up client may
+    # reuse a closed connection, fail the look-up and (rightly) not take the caller for anonymous.
+    plain = [("Content-Type", "application/json"), ("Connection", "close")]
+    challenge = [("WWW-Authenticate", "Token"), *plain]
     if authorization == "Token good-token":
-        return answer("200 OK", [("Content-Type", "application/json")], b'{"id": 7, "is_staff": false}')
+        return answer("200 OK", plain, b'{"id": 7, "is_staff": false}')
     if authorization == "Token banned-token":
-        return answer("403 Forbidden", [("Content-Type", "application/json")],
+        return answer("403 Forbidden", plain,
                       b'{"detail": "You do not have permission to perform this action."}')
     if authorization.startswith("Token "):
         return answer("401 Unauthorized", challenge, b'{"detail": "Invalid token."}')
