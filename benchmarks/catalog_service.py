@@ -4,7 +4,8 @@ In ONE run, on the SAME data, this:
 
 1. seeds a scratch SQLite monolith database under a temporary directory (``manage.py migrate`` and
    ``manage.py seed_shop --products N``);
-2. starts the monolith under gunicorn (2 sync workers, as in the issue's reference figures) on a free port;
+2. starts the monolith under gunicorn (``--monolith-workers`` sync workers, default 1: one worker each side,
+   as issue 12's figures were taken) on a free port;
 3. provisions and copies the catalog into a scratch SQLite service database with the data-split engine
    (``manage.py strangler split provision|copy migration_plans/catalog.yaml``);
 4. starts the catalog service (``python -m extracted.catalog``, 1 uvicorn worker; then again with 2);
@@ -190,9 +191,10 @@ def detail_script(path: Path, ids: list[int]) -> Path:
     return path
 
 
-def measure(base: str, connections: int, duration: float, script: Path) -> dict[str, Run]:
+def measure(base: str, connections: int, duration: float, script: Path,
+            endpoints: list[tuple[str, str]]) -> dict[str, Run]:
     runs = {}
-    for name, kind in ENDPOINTS:
+    for name, kind in endpoints:
         url, lua = (base + LIST_PATHS[name], None) if kind == "list" else (base + P, script)
         wrk(url, connections, 1, headers=[f"Host: {HOST}"], script=lua)  # warm-up: nothing recorded
         runs[name] = wrk(url, connections, duration, headers=[f"Host: {HOST}"], script=lua)
@@ -213,13 +215,13 @@ def machine() -> str:
             f"Python {platform.python_version()}, {wrk_version.splitlines()[0].split(' Copyright')[0]}")
 
 
-def report(results: dict[str, dict[str, Run]]) -> list[tuple[str, bool]]:
+def report(results: dict[str, dict[str, Run]], endpoints: list[tuple[str, str]]) -> list[tuple[str, bool]]:
     mono = results["monolith"]
     header = (f"{'endpoint':<34} {'side':<20} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x monolith':>10}  verdict")
     print(header)
     print("-" * len(header))
     verdicts: list[tuple[str, bool]] = []
-    for name, _kind in ENDPOINTS:
+    for name, _kind in endpoints:
         base = mono[name].rps
         for side, runs in results.items():
             run = runs[name]
@@ -245,14 +247,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=10_000, help="seeded products (default: %(default)s)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default: %(default)s)")
+    parser.add_argument("--monolith-workers", type=int, default=1,
+                        help="gunicorn sync workers of the monolith (default: %(default)s, like the service's)")
+    parser.add_argument("--only", default="", help="comma-separated endpoint names to measure (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs)")
     args = parser.parse_args(argv)
+    wanted = [name.strip() for name in args.only.split(",") if name.strip()]
+    endpoints = [e for e in ENDPOINTS if not wanted or any(w in e[0] for w in wanted)]
+    if not endpoints:
+        parser.error(f"--only {args.only!r} names none of: " + ", ".join(name for name, _ in ENDPOINTS))
 
     print(f"date     {datetime.now(UTC).isoformat(timespec='seconds')}")
     print(f"command  {shlex.join([sys.executable, *sys.argv])}")
     print(f"machine  {machine()}")
-    print(f"setup    {args.products} products, SQLite both sides; monolith gunicorn 2 sync workers; service uvicorn"
-          f" 1 worker (then 2); wrk -t1 -c{args.connections} -d{args.duration:g}s --latency -H 'Host: {HOST}'")
+    print(f"setup    {args.products} products, SQLite both sides; monolith gunicorn {args.monolith_workers} sync "
+          f"worker(s); service uvicorn 1 worker (then 2); wrk -t1 -c{args.connections} -d{args.duration:g}s --latency"
+          f" -H 'Host: {HOST}'")
 
     work = Path(tempfile.mkdtemp(prefix="catalog-bench-"))
     procs = Processes(work)
@@ -277,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
 
         port = free_port()
         mono = f"http://127.0.0.1:{port}"
-        procs.start("monolith", [GUNICORN, "legacy_monolith.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                 "--graceful-timeout", "5"], env, mono + "/healthz")
+        procs.start("monolith", [GUNICORN, "legacy_monolith.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
+                                 str(args.monolith_workers), "--graceful-timeout", "5"], env, mono + "/healthz")
         ids = detail_ids(mono, DETAIL_IDS, args.products)
         script = detail_script(work / "detail.lua", ids)
         paths = [*LIST_PATHS.values(), *(f"{P}{i}/" for i in ids)]
@@ -299,12 +309,12 @@ def main(argv: list[str] | None = None) -> int:
                     print("\n".join(compared))
                     print(f"detail ids: {ids}")
                     print()
-                    results["monolith"] = measure(mono, args.connections, args.duration, script)
-                results[f"service-{workers}w"] = measure(svc, args.connections, args.duration, script)
+                    results["monolith"] = measure(mono, args.connections, args.duration, script, endpoints)
+                results[f"service-{workers}w"] = measure(svc, args.connections, args.duration, script, endpoints)
             finally:
                 procs.stop(service)
 
-        verdicts = report(results)
+        verdicts = report(results, endpoints)
         print()
         for name, ok in verdicts:
             print(f"{'PASS' if ok else 'MISS'}  service >= {TARGET:g}x monolith req/s: {name}")
