@@ -8,6 +8,7 @@ name into the credential it has for it, so a shrunk request stays readable and r
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass
@@ -86,8 +87,11 @@ class ContractRequest:
         return "ContractRequest(" + ", ".join(fields) + ")"
 
     def test_name(self) -> str:
+        """``test_contract_get_api_catalog_products_1a2b3c``: readable, and unique (the suffix is the request's
+        digest), so cases printed by different runs can sit in one file."""
         words = re.sub(r"[^a-z0-9]+", "_", f"{self.method} {self.path}".lower()).strip("_")
-        return f"test_contract_{words[:60]}"
+        digest = hashlib.sha256(self.source().encode()).hexdigest()[:6]
+        return f"test_contract_{words[:60]}_{digest}"
 
 
 def _short_body(body: bytes) -> str:

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from strangler.contract.requests import ContractRequest
+from tests.strangler.contract.conftest import django_settings
 from tests.support.servers import ROOT, ShopServer, running_shop
 
 pytestmark = pytest.mark.slow
@@ -123,20 +124,13 @@ def test_a_difference_put_back_is_found_and_shrunk_to_one_request(
     # The printed regression case fails against the broken service and passes against the real one.
     from strangler.contract.testing import ContractEnv
 
-    source_settings = _django_settings(shop.database_url)
+    source_settings = django_settings(shop.database_url)
     with django_db_blocker.unblock():
         with ContractEnv(plan, source_settings=source_settings) as broken:
             with pytest.raises(AssertionError, match="max_price"):
                 broken.assert_same(request)
         with ContractEnv(PLAN, source_settings=source_settings) as real:
             real.assert_same(request)
-
-
-def _django_settings(database_url: str) -> dict[str, Any]:
-    import dj_database_url
-
-    parsed: dict[str, Any] = dict(dj_database_url.parse(database_url))
-    return {k: v for k, v in parsed.items() if k in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")}
 
 
 def test_the_plan_gate_stops_at_contract_with_that_request(shop: ShopServer, tmp_path: Path) -> None:

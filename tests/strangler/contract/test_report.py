@@ -88,7 +88,7 @@ def test_each_finding_has_a_curl_pair_and_a_pytest_case() -> None:
         def assert_same(self, request: ContractRequest) -> None:
             sent.append(request)
 
-    namespace["test_contract_patch_api_catalog_products_1"](Env())  # type: ignore[operator]
+    namespace[staff.best.request.test_name()](Env())  # type: ignore[operator]
     assert sent == [staff.best.request]
     text = report([staff, bad]).render()
     assert "120 request pairs in 3.0s = 40.0 pairs/s" in text

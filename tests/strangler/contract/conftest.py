@@ -1,0 +1,34 @@
+"""``contract_env``: what the cases printed by ``strangler contract`` run against (test_corpus.py).
+
+A seeded shop's database, copied like the check copies it, the monolith and the catalog service started on the
+copies behind their routers (``strangler.contract.testing.ContractEnv``, the plan's own settings and rules),
+once per module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from strangler.contract.testing import ContractEnv
+from tests.support.servers import ROOT, running_shop
+
+PLAN = ROOT / "migration_plans" / "catalog.yaml"
+
+
+def django_settings(database_url: str) -> dict[str, Any]:
+    """The Django DATABASES entry of a database URL (what the check copies)."""
+    import dj_database_url
+
+    parsed: dict[str, Any] = dict(dj_database_url.parse(database_url))
+    return {k: v for k, v in parsed.items() if k in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")}
+
+
+@pytest.fixture(scope="module")
+def contract_env(tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any) -> Iterator[ContractEnv]:
+    base = tmp_path_factory.mktemp("contract-corpus")
+    with running_shop(base, seed_args=("--products", "120", "--users", "3", "--orders", "5")) as shop:
+        with django_db_blocker.unblock(), ContractEnv(PLAN, source_settings=django_settings(shop.database_url)) as env:
+            yield env
