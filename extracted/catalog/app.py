@@ -212,6 +212,7 @@ async def read_body(request: Request) -> Callable[[], Any]:
 
 
 Handler = Callable[[Request, "Caller | None", State], Awaitable[Response]]
+Lookup = Callable[[Request, "Caller | None", State], Awaitable[Any]]  # the object a URL names, or an ApiError
 
 
 def negotiate(request: Request) -> list[tuple[str, str]]:
@@ -241,7 +242,7 @@ class Resource:
     rendering, and the headers DRF and Django's middleware add (Allow, Vary: Cookie)."""
 
     def __init__(self, name: str, handlers: dict[str, Handler], *, staff_only: bool = False,
-                 actions: tuple[str, dict[str, Any], Handler | None] | None = None) -> None:
+                 actions: tuple[str, dict[str, Any], Lookup | None] | None = None) -> None:
         self.name = name
         self.handlers = dict(handlers)
         if "GET" in self.handlers:
@@ -473,25 +474,17 @@ async def category_delete(request: Request, caller: Caller | None, state: State)
 # --- the app ------------------------------------------------------------------------------------------------------
 
 
-def _lookup(fetch: Callable[[Request, Caller | None, State], Awaitable[Any]]) -> Handler:
-    async def handler(request: Request, caller: Caller | None, state: State) -> Response:
-        await fetch(request, caller, state)
-        return Response(status_code=204)
-
-    return handler
-
-
 ROUTES: Final = [
     Route("/api/catalog/categories/", Resource("Category List", {"GET": category_list, "POST": category_create},
                                                actions=("POST", CATEGORY_ACTION_FIELDS, None))),
     Route("/api/catalog/categories/{id:catalog_id}/", Resource("Category Instance", {
         "GET": category_detail, "PUT": _category_update(False), "PATCH": _category_update(True),
-        "DELETE": category_delete}, actions=("PUT", CATEGORY_ACTION_FIELDS, _lookup(_category_object)))),
+        "DELETE": category_delete}, actions=("PUT", CATEGORY_ACTION_FIELDS, _category_object))),
     Route("/api/catalog/products/", Resource("Product List", {"GET": product_list, "POST": product_create},
                                              actions=("POST", PRODUCT_ACTION_FIELDS, None))),
     Route("/api/catalog/products/{id:catalog_id}/", Resource("Product Instance", {
         "GET": product_detail, "PUT": _product_update(False), "PATCH": _product_update(True),
-        "DELETE": product_delete}, actions=("PUT", PRODUCT_ACTION_FIELDS, _lookup(_product_object)))),
+        "DELETE": product_delete}, actions=("PUT", PRODUCT_ACTION_FIELDS, _product_object))),
     # DRF describes the viewset's serializer (the product's) for the stock action too.
     Route("/api/catalog/products/{id:catalog_id}/stock/", Resource("Stock", {"POST": product_stock},
                                                                    staff_only=True,
