@@ -49,6 +49,7 @@ from strangler.contract import identities, scratch
 from strangler.contract.exceptions import ContractError
 from strangler.contract.requests import ContractRequest
 from strangler.datasplit import ownership
+from strangler.datasplit.provision import temporary_env
 from strangler.plans.planfile import ContractGate, PlanFile
 from strangler.processes import ManagedProcess, ProcessFailed, free_port
 
@@ -184,19 +185,11 @@ class Environment:
     def _service_database_env(self) -> Iterator[None]:
         """The plan's service database variable points at the scratch copy while the data split works, so
         every reader of it (the plan, an Alembic env.py) finds the copy, never the real database."""
-        name = self.plan.service.database_url_env
-        if not name or self.service_db is None:
+        if self.service_db is None:
             yield
             return
-        old = os.environ.get(name)
-        os.environ[name] = self.service_db.url
-        try:
+        with temporary_env(self.plan.service.database_url_env, self.service_db.url):
             yield
-        finally:
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
 
     def _databases(self) -> None:
         from django.db import connections

@@ -32,7 +32,8 @@ class ProvisionReport:
 
 
 @contextmanager
-def _env(name: str | None, value: str) -> Iterator[None]:
+def temporary_env(name: str | None, value: str) -> Iterator[None]:
+    """``name`` set to ``value`` inside the block, as it was afterwards (nothing when ``name`` is empty)."""
     if not name:
         yield
         return
@@ -78,7 +79,7 @@ def provision(split: Split) -> ProvisionReport:
     cfg.set_main_option("script_location", str(migrations))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.set_main_option("version_table", plan.service.version_table)
-    with _env(plan.service.database_url_env, url), engine.sa_engine().begin() as conn:
+    with temporary_env(plan.service.database_url_env, url), engine.sa_engine().begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     engine.dispose()
