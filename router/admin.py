@@ -38,16 +38,19 @@ import hmac
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router import edits
+from router.control_figures import Figures
 from router.exceptions import AdminError
 from router.leases import HEADER as LEASE_HEADER
-from router.leases import Leases, acquire_request, renew_request
-from router.metrics import Metrics
+from router.leases import Lease, Leases, acquire_request, renew_request
+from router.metrics import Metrics, route_snapshot
 from router.reload import ReloadCollector
 from router.state import TableHolder, Version
 from router.windows import Window
@@ -57,7 +60,7 @@ if TYPE_CHECKING:
     from router.reload import Reloader
     from router.shadow import ParityRecorder, ShadowMirror
 
-__all__ = ["AdminApp", "AdminError", "describe", "table_as_dict"]
+__all__ = ["AdminApp", "AdminError", "Cluster", "describe", "table_as_dict"]
 
 MAX_BODY = 64 * 1024
 ROUTE_PATH = re.compile(r"^/routes/([A-Za-z0-9][A-Za-z0-9_-]{0,62})$")
@@ -65,6 +68,31 @@ LEASE_PATH = re.compile(r"^/leases/([A-Za-z0-9_-]{1,64})(/renew)?$")
 WINDOW_PATH = re.compile(r"^/windows/([0-9]{1,18})$")
 KNOWN = {"/table", "/versions", "/counters", "/counters/reset", "/metrics", "/rollback", "/reload", "/parity",
          "/leases", "/windows", "/status"}
+
+
+Payload = dict[str, Any] | list[Any] | bytes
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An answer made of figures (requests counted, in flight, compared): rendered once any change the request
+    made has reached every worker, from the figures gathered then (``Figures``: this process's, or the sum of
+    every worker's)."""
+
+    window: Window | None
+    render: Callable[[Figures], Payload]
+
+
+class Cluster(Protocol):
+    """The worker processes behind this admin API (``router/workers.py``), when there are any."""
+
+    async def settle(self) -> None:
+        """Returns once every worker serves with the primary's current table, leases and windows."""
+
+    async def figures(self, window: int) -> Figures:
+        """The figures summed over every worker (``window``: 0 for the base window)."""
+
+    def status(self) -> dict[str, Any]: ...
 
 
 def describe(version: Version) -> dict[str, Any]:
@@ -97,8 +125,10 @@ def _json_body(body: bytes) -> Any:
 class AdminApp:
     def __init__(self, tables: TableHolder, metrics: Metrics, *, token_env: str,
                  reloader: Reloader | None = None, shadow: ShadowMirror | None = None,
-                 parity: ParityRecorder | None = None, leases: Leases | None = None) -> None:
+                 parity: ParityRecorder | None = None, leases: Leases | None = None,
+                 cluster: Cluster | None = None) -> None:
         self.tables = tables
+        self.cluster = cluster
         self.metrics = metrics
         self.shadow = shadow
         self.parity = parity
@@ -122,11 +152,19 @@ class AdminApp:
             query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
             lease = next((v.decode("latin-1").strip() for k, v in scope["headers"]
                           if k.lower().decode("latin-1") == LEASE_HEADER), None)
-            payload: dict[str, Any] | list[Any] | bytes
-            if path == "/reload" and method == "POST":
-                status, payload = await self._reload()  # awaits the file's reading in a thread
-            else:
-                status, payload = self._dispatch(method, path, body, query, lease)
+            payload: Payload | Deferred
+            try:
+                if path == "/reload" and method == "POST":
+                    status, payload = await self._reload()  # awaits the file's reading in a thread
+                else:
+                    status, payload = self._dispatch(method, path, body, query, lease)
+            finally:
+                if self.cluster is not None:
+                    # Whatever the request changed (a refused one may still have expired a lease) reaches
+                    # every worker before the answer does.
+                    await self.cluster.settle()
+            if isinstance(payload, Deferred):
+                payload = payload.render(await self._figures(payload.window))
             if isinstance(payload, bytes):
                 await self._send(send, status, payload, CONTENT_TYPE_LATEST.encode())
             else:
@@ -159,8 +197,13 @@ class AdminApp:
             more = message.get("more_body", False)
         return b"".join(chunks)
 
+    async def _figures(self, window: Window | None) -> Figures:
+        if self.cluster is not None:
+            return await self.cluster.figures(window.number if window is not None else 0)
+        return Figures.local(self.metrics, self.shadow, window)
+
     def _dispatch(self, method: str, path: str, body: bytes, query: dict[str, str], lease: str | None
-                  ) -> tuple[int, dict[str, Any] | list[Any] | bytes]:
+                  ) -> tuple[int, Payload | Deferred]:
         if path == "/table" and method == "GET":
             return 200, table_as_dict(self.tables.version)
         if path == "/versions" and method == "GET":
@@ -168,15 +211,15 @@ class AdminApp:
         if path == "/counters" and method == "GET":
             window = self._window(query)
             extra = {"window": window.number, "opened_at": window.opened_at} if window is not None else {}
-            return 200, {"table_version": self.tables.version.number, **extra,
-                         "routes": self.metrics.snapshot(window)}
+            return 200, Deferred(window, lambda f: {"table_version": self.tables.version.number, **extra,
+                                                    "routes": route_snapshot(f.routes, f.shadow, f.in_flight)})
         if path == "/counters/reset" and method == "POST":
             self.metrics.reset()
             return 200, {"detail": "counters reset"}
         if path == "/parity" and method == "GET":
             return 200, self._parity(query)
         if path == "/metrics" and method == "GET":
-            return 200, generate_latest(self.metrics.registry)
+            return 200, Deferred(None, lambda f: generate_latest(f.registry))
         if path == "/rollback" and method == "POST":
             version = self.tables.rollback()
             if version is None:
@@ -184,7 +227,8 @@ class AdminApp:
             return 200, table_as_dict(version)
         if path == "/status" and method == "GET":
             return 200, {**describe(self.tables.version),
-                         "reload": self.reloader.status() if self.reloader is not None else None}
+                         "reload": self.reloader.status() if self.reloader is not None else None,
+                         **({"workers": self.cluster.status()} if self.cluster is not None else {})}
         if path == "/windows" and method == "POST":
             window = self.metrics.windows.open()
             return 201, {"window": window.number, "opened_at": window.opened_at}
@@ -232,18 +276,22 @@ class AdminApp:
             raise AdminError(404, self._no_window(given))
         return window
 
-    def _parity(self, query: dict[str, str]) -> dict[str, Any]:
+    def _parity(self, query: dict[str, str]) -> Deferred:
         route = query.get("route") or None
         try:
             limit = max(0, min(200, int(query.get("limit", "20"))))
         except ValueError:
             raise AdminError(400, "limit must be an integer") from None
         window = self._window(query)
+        return Deferred(window, lambda found: self._parity_figures(found, window, route, limit))
+
+    def _parity_figures(self, found: Figures, window: Window | None, route: str | None, limit: int
+                        ) -> dict[str, Any]:
         shadowed = {r.name for r in self.tables.current.table.routes if r.shadow is not None}
         if window is not None:
-            figures = {name: f.as_dict() for name, f in window.shadow.items()}
+            figures = {name: f.as_dict() for name, f in found.shadow.items()}
         else:
-            figures = self.shadow.snapshot() if self.shadow is not None else {}
+            figures = found.shadow_total
         routes: dict[str, Any] = {}
         for name in sorted(shadowed | set(figures)):
             if route and name != route:
@@ -270,24 +318,30 @@ class AdminApp:
     # -- leases -------------------------------------------------------------------------------------------------
 
     def _leases(self, method: str, lease_id: str | None, action: str | None, body: bytes
-                ) -> tuple[int, dict[str, Any]]:
-        leases, in_flight = self.leases, self.metrics.in_flight
+                ) -> tuple[int, Deferred]:
+        # Rendered with the in-flight writes counted once the lease's change reached every worker: "drained"
+        # then says that no write that got past the freeze is still on its way, in any worker.
+        def rendered(lease: Lease, **extra: Any) -> Deferred:
+            return Deferred(None, lambda f: {**extra, **lease.as_dict(f.in_flight)})
+
+        leases = self.leases
         if lease_id is None:
             if method == "POST":
-                return 201, leases.acquire(acquire_request(_json_body(body))).as_dict(in_flight)
+                return 201, rendered(leases.acquire(acquire_request(_json_body(body))))
             if method == "GET":
                 leases.expire_due()
-                return 200, {"leases": [lease.as_dict(in_flight) for lease in leases.live.values()]}
+                live = list(leases.live.values())
+                return 200, Deferred(None, lambda f: {"leases": [lease.as_dict(f.in_flight) for lease in live]})
         elif action == "/renew":
             if method == "POST":
                 seconds, on_expiry = renew_request(_json_body(body))
-                return 200, leases.renew(lease_id, seconds, on_expiry).as_dict(in_flight)
+                return 200, rendered(leases.renew(lease_id, seconds, on_expiry))
         elif method == "GET":
-            return 200, leases.get(lease_id).as_dict(in_flight)
+            return 200, rendered(leases.get(lease_id))
         elif method == "DELETE":
             lease = leases.release(lease_id)
-            return 200, {"detail": f"lease {lease.id} released; writes flow again on "
-                                   f"{', '.join(lease.freeze) or 'no route'}", **lease.as_dict(in_flight)}
+            return 200, rendered(lease, detail=f"lease {lease.id} released; writes flow again on "
+                                               f"{', '.join(lease.freeze) or 'no route'}")
         raise AdminError(405, f"{method} is not allowed on /leases{'/' + lease_id if lease_id else ''}"
                               f"{action or ''}")
 

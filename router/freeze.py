@@ -12,14 +12,27 @@ from before those changes) with Retry-After 1, and its retry is routed by the ne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 from router.addons import Addon, Reply
 from router.flow import Flow
-from router.leases import Leases, retry_after
+from router.leases import Lease, retry_after
 from router.table import SAFE_METHODS
 
 
+class Freezes(Protocol):
+    """Where the freeze reads the live leases: ``Leases`` itself, or a worker's copy of its primary's
+    (``router/workers_child.py``), whose ``expire_due`` asks the primary to expire them."""
+
+    @property
+    def frozen(self) -> Mapping[str, Lease]: ...
+
+    def expire_due(self) -> None: ...
+
+
 class WriteFreeze(Addon):
-    def __init__(self, leases: Leases) -> None:
+    def __init__(self, leases: Freezes) -> None:
         self.leases = leases
 
     async def request(self, flow: Flow) -> Reply | None:

@@ -64,11 +64,25 @@ class TargetHealth:
     last_check_error: str | None = None
 
 
+# A circuit as another process takes it: (backend, target, state, opened_at on time.monotonic(), which is
+# CLOCK_MONOTONIC, one clock for every process of the machine).
+CircuitDef = tuple[str, str, CircuitState, float]
+# An active check's outcome as another process takes it: (backend, target, up, last error).
+CheckDef = tuple[str, str, bool, str | None]
+
+
 @dataclass
 class HealthRegistry:
-    """Health of every target of every backend; rebuilt (keeping known state) when the table changes."""
+    """Health of every target of every backend; rebuilt (keeping known state) when the table changes.
+
+    With several worker processes (``router/workers.py``), ``on_circuit`` is told when a request's outcome
+    opens or closes a target's circuit (the worker reports it, its primary tells the others: ``adopt_circuit``)
+    and ``on_checks`` when an active check changes a target's ``up`` (the primary pushes it: ``adopt_checks``).
+    """
 
     targets: dict[tuple[str, str], TargetHealth] = field(default_factory=dict)
+    on_circuit: Callable[[CircuitDef], None] | None = None
+    on_checks: Callable[[], None] | None = None
 
     def sync(self, backends: Mapping[str, Backend]) -> None:
         fresh: dict[tuple[str, str], TargetHealth] = {}
@@ -95,7 +109,39 @@ class HealthRegistry:
     def record(self, backend: str, target: str, ok: bool) -> None:
         health = self.targets.get((backend, target))
         if health is not None:
-            health.circuit.succeeded() if ok else health.circuit.failed()
+            circuit = health.circuit
+            before = circuit.state
+            circuit.succeeded() if ok else circuit.failed()
+            if circuit.state is not before and self.on_circuit is not None:
+                self.on_circuit((backend, target, circuit.state, circuit.opened_at))
+
+    def circuits(self) -> tuple[CircuitDef, ...]:
+        return tuple((backend, target, h.circuit.state, h.circuit.opened_at)
+                     for (backend, target), h in self.targets.items())
+
+    def adopt_circuit(self, found: CircuitDef) -> None:
+        """Another process's request opened or closed this circuit: this process agrees. A half-open circuit
+        is each process's own (each lets one probe through once ``reset_after`` has passed)."""
+        backend, target, state, opened_at = found
+        health = self.targets.get((backend, target))
+        if health is None:
+            return
+        circuit = health.circuit
+        if state is CircuitState.OPEN:
+            circuit.state, circuit.probing = CircuitState.OPEN, False
+            circuit.opened_at = max(circuit.opened_at, opened_at)
+            circuit.failures = max(circuit.failures, circuit.threshold)
+        elif state is CircuitState.CLOSED:
+            circuit.succeeded()
+
+    def checks(self) -> tuple[CheckDef, ...]:
+        return tuple((backend, target, h.up, h.last_check_error) for (backend, target), h in self.targets.items())
+
+    def adopt_checks(self, checks: tuple[CheckDef, ...]) -> None:
+        for backend, target, up, error in checks:
+            health = self.targets.get((backend, target))
+            if health is not None:
+                health.up, health.last_check_error = up, error
 
     def state(self, backend: str, target: str) -> CircuitState:
         health = self.targets.get((backend, target))
@@ -116,12 +162,15 @@ class ActiveChecker:
             health = self.registry.targets.get((backend.name, target))
             if health is None:
                 continue
+            was = health.up
             try:
                 response = await client.get(target + backend.health_path, timeout=backend.connect_timeout + 1)
                 health.up = response.status_code < 500
                 health.last_check_error = None if health.up else f"status {response.status_code}"
             except httpx.HTTPError as exc:
                 health.up, health.last_check_error = False, f"{type(exc).__name__}: {exc}"
+            if health.up != was and self.registry.on_checks is not None:
+                self.registry.on_checks()
 
     async def _run(self) -> None:
         async with httpx.AsyncClient() as client:

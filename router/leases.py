@@ -34,7 +34,7 @@ import math
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -175,11 +175,15 @@ class Leases:
         self.ended: OrderedDict[str, str] = OrderedDict()  # id -> why it is gone ("expired at ...")
         self._loop: asyncio.AbstractEventLoop | None = None  # set by start(): expiry runs on a timer there
         self._timer: asyncio.TimerHandle | None = None
+        # Told of every change of the live leases (a primary pushes them to its workers, router/workers.py).
+        self.listeners: list[Callable[[], None]] = []
 
     def _index(self) -> None:
         self.frozen = {route: lease for lease in self.live.values() for route in lease.freeze}
         self.held = {route: lease for lease in self.live.values() for route in lease.routes}
         self._schedule()
+        for listener in self.listeners:
+            listener()
 
     def _end(self, lease: Lease, why: str) -> None:
         self.live.pop(lease.id, None)

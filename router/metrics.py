@@ -4,7 +4,7 @@ API (and the plan executor's gates: request counts, error rates and latency perc
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -15,9 +15,9 @@ from router.addons import Addon, Reply
 from router.flow import Flow
 from router.health import HealthRegistry
 from router.state import TableHolder
-from router.windows import BackendFigures, RouteFigures, Window, Windows
+from router.windows import BackendFigures, RouteFigures, ShadowFigures, Window, Windows
 
-__all__ = ["BackendFigures", "Metrics", "RouteFigures"]
+__all__ = ["BackendFigures", "Metrics", "RouteFigures", "route_snapshot"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
@@ -128,15 +128,22 @@ class Metrics(Addon):
         """Per-route figures of ``window`` (default: the base window), with the requests in flight now and
         the shadow's figures of that window."""
         window = window if window is not None else self.windows.base
-        routes = {name: figures.as_dict() for name, figures in sorted(window.routes.items())}
-        for name, count in self.in_flight.items():
-            if count:  # absent means none (a reset window must not keep listing every route ever seen)
-                routes.setdefault(name, RouteFigures().as_dict())["in_flight"] = count
-        for name, shadow in sorted(window.shadow.items()):
-            routes.setdefault(name, RouteFigures().as_dict())["shadow"] = shadow.as_dict()
-        return routes
+        return route_snapshot(window.routes, window.shadow, self.in_flight)
 
     def reset(self) -> None:
         """Starts the base window again, now: request and shadow figures alike (Prometheus keeps counting).
         Requests that started before the reset and finish after it are not counted in the new window."""
         self.windows.reset()
+
+
+def route_snapshot(routes: Mapping[str, RouteFigures], shadow: Mapping[str, ShadowFigures],
+                   in_flight: Mapping[str, int]) -> dict[str, Any]:
+    """What ``GET /counters`` shows per route: one process's figures, or those summed over worker processes
+    (``router/control_figures.py``)."""
+    out = {name: figures.as_dict() for name, figures in sorted(routes.items())}
+    for name, count in in_flight.items():
+        if count:  # absent means none (a reset window must not keep listing every route ever seen)
+            out.setdefault(name, RouteFigures().as_dict())["in_flight"] = count
+    for name, figures in sorted(shadow.items()):
+        out.setdefault(name, RouteFigures().as_dict())["shadow"] = figures.as_dict()
+    return out

@@ -130,8 +130,13 @@ class ParityRecorder:
                         shadow_ms=round(shadow.elapsed_ms, 3) if shadow is not None else None,
                         error=error if shadow is None else None, request_started_at=job.started_at,
                         windows=tuple(window.number for window in job.windows if window.number))
+        self.keep(row, job.store)
+
+    def keep(self, row: ParityRow, store: bool) -> None:
+        """Into the latest differences, and into the store when the route stores. A worker process overrides
+        this to send the row to its primary, which keeps the one store (``router/workers_child.py``)."""
         self.recent.add(row)
-        if self.store is not None and job.store:
+        if self.store is not None and store:
             self.store.record(row)
 
 
@@ -157,6 +162,8 @@ class ShadowMirror(Addon):
         self.choose_target = choose_target
         self.comparator: Comparator = comparator or RulesComparator()
         self.workers_per_route = workers_per_route
+        # Each of N worker processes mirrors 1/N of a route's rate (the rate is the router's, not a worker's).
+        self.rate_share = 1.0
         self.figures: dict[str, ShadowFigures] = defaultdict(ShadowFigures)  # cumulative
         self.windows = windows if windows is not None else Windows()
         self._buckets: dict[str, tuple[float, float]] = {}  # route -> (tokens, last refill)
@@ -171,7 +178,7 @@ class ShadowMirror(Addon):
             return None
         if flow.backend == route.shadow.backend or not (route.shadow_writes or flow.method in route.shadow.methods):
             return None
-        if not self._admit(route.name, route.shadow.rate):
+        if not self._admit(route.name, route.shadow.rate * self.rate_share):
             self._count(route.name, "sampled_out", self.windows.containing(flow.started))
             return None
         flow.capture_limit = CAPTURE_LIMIT
@@ -180,8 +187,9 @@ class ShadowMirror(Addon):
     def _admit(self, route: str, rate: float) -> bool:
         """A token bucket per route (burst of one second's worth): decided before any body is copied."""
         now = time.monotonic()
-        tokens, last = self._buckets.get(route, (rate, now))
-        tokens = min(rate, tokens + (now - last) * rate)
+        burst = max(rate, 1.0)  # a rate under 1/s (a worker's share of a small one) still admits now and then
+        tokens, last = self._buckets.get(route, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
         if tokens < 1:
             self._buckets[route] = (tokens, now)
             return False

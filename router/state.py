@@ -45,6 +45,15 @@ class TableHolder:
         del self.versions[: -self.history_size]
         return version
 
+    def adopt(self, version: Version) -> None:
+        """Serves ``version`` as it is (number and origin included): a worker process taking the table its
+        primary decided (``router/control.py``). Listeners first, as in ``swap``."""
+        for listener in self.listeners:
+            listener(version.config)
+        self._counter = max(self._counter, version.number)
+        self.versions.append(version)
+        del self.versions[: -self.history_size]
+
     def rollback(self) -> Version | None:
         """Back to the version before the current one (as a new version, so history stays linear)."""
         if len(self.versions) < 2:

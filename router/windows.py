@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,12 @@ class Window:
         return cls(number=number, opened_at=time.time(), opened=time.perf_counter())
 
 
+# What a window is, for another process (number, opened_at, opened): a worker counts into windows of the same
+# numbers and opening moments. ``opened`` is time.perf_counter(), CLOCK_MONOTONIC on Linux: one clock for
+# every process of the machine, so a worker compares its requests' start with the primary's moment.
+WindowDef = tuple[int, float, float]
+
+
 class Windows:
     def __init__(self, *, limit: int = MAX_WINDOWS, idle_seconds: float = IDLE_SECONDS) -> None:
         self.limit = limit
@@ -135,9 +142,30 @@ class Windows:
         # What a request is counted into (base first): rebuilt on every change, read on every request.
         self.counting: tuple[Window, ...] = (self.base,)
         self._last = 0
+        self.listeners: list[Callable[[], None]] = []  # told of every change of the set (workers' primary)
 
     def _rebuild(self) -> None:
         self.counting = (self.base, *self.numbered.values())
+        for listener in self.listeners:
+            listener()
+
+    def definitions(self) -> tuple[WindowDef, tuple[WindowDef, ...]]:
+        """The base window and the numbered ones, as ``adopt`` takes them in another process."""
+        return ((0, self.base.opened_at, self.base.opened),
+                tuple((w.number, w.opened_at, w.opened) for w in self.numbered.values()))
+
+    def adopt(self, base: WindowDef, numbered: Sequence[WindowDef]) -> None:
+        """Counts into exactly these windows from now on (a worker following its primary): windows it has
+        already keep their figures, new ones start empty, the others are dropped."""
+        if self.base.opened != base[2]:
+            self.base = Window(number=0, opened_at=base[1], opened=base[2])
+        self.numbered = {number: self.numbered.get(number) or Window(number=number, opened_at=at, opened=opened)
+                         for number, at, opened in numbered}
+        self._rebuild()
+
+    def by_number(self, number: int) -> Window | None:
+        """The window (0: the base) without marking it read or pruning: a worker's figures for its primary."""
+        return self.base if number == 0 else self.numbered.get(number)
 
     def reset(self) -> Window:
         """``POST /counters/reset``: the base window starts again, now (requests and shadow figures)."""
