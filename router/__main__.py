@@ -4,6 +4,7 @@ to an nginx configuration."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -49,13 +50,29 @@ def _check(path: Path) -> int:
     return 0
 
 
-def _serve(path: Path, listen: str | None, admin_listen: str | None, transport: str, access_log: bool) -> int:
+MAX_WORKERS = 256
+
+
+def _workers(text: str) -> int:
+    """``--workers``/``ROUTER_WORKERS``: a whole number of processes, 1 to MAX_WORKERS."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes (1 to {MAX_WORKERS})")
+    return int(text)
+
+
+def _default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def _serve(path: Path, listen: str | None, admin_listen: str | None, transport: str, access_log: bool,
+           workers: int) -> int:
     from router.server import serve
 
     cfg = _load(path)
     if cfg is None:
         return 1
-    serve(cfg, path, listen=listen, admin_listen=admin_listen, transport=transport, access_log=access_log)
+    serve(cfg, path, listen=listen, admin_listen=admin_listen, transport=transport, access_log=access_log,
+          workers=workers)
     return 0
 
 
@@ -87,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp",
                        help="upstream client on the forwarding path (default: %(default)s; httpx for comparison)")
     serve.add_argument("--no-access-log", action="store_true", help="skip the per-request JSON log line")
+    serve.add_argument("--workers", type=_workers, default=None,
+                       help="processes serving the public socket (default: $ROUTER_WORKERS, else one per core: "
+                            f"{_default_workers()} here); 1 is a single process doing everything, more add a "
+                            "primary process for the admin API and the control plane")
     check = commands.add_parser("check", help="validate a routes file and print the resolved table")
     check.add_argument("file", type=Path)
     from router.export import DEFAULT_PREFIX
@@ -99,11 +120,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="directory for nginx's pid, logs and temp files (default: %(default)s)")
     export.add_argument("--listen", help="host:port, overriding the file's 'listen'")
     args = parser.parse_args(argv)
+    if args.command == "serve" and args.workers is None:
+        from_env = os.environ.get("ROUTER_WORKERS", "").strip()
+        try:
+            args.workers = _workers(from_env) if from_env else _default_workers()
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"ROUTER_WORKERS: {exc}")
     if args.command == "check":
         return _check(args.file)
     if args.command == "export":
         return _export(args.target, args.file, args.output, args.prefix, args.listen)
-    return _serve(args.config, args.listen, args.admin_listen, args.transport, not args.no_access_log)
+    return _serve(args.config, args.listen, args.admin_listen, args.transport, not args.no_access_log,
+                  args.workers)
 
 
 if __name__ == "__main__":

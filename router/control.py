@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.health import CheckDef, CircuitDef
+from router.http1 import HttpLimits
 from router.leases import Lease
 from router.state import Version
 from router.windows import WindowDef
@@ -55,6 +56,16 @@ class ControlState:
     windows: tuple[WindowDef, tuple[WindowDef, ...]]
     checks: tuple[CheckDef, ...]
     circuits: tuple[CircuitDef, ...] = ()  # only when a worker starts; later changes come as notes
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker runs, beyond the state: what ``python -m router serve`` was told."""
+
+    transport: str
+    access_log: bool
+    limits: HttpLimits
+    workers: int  # how many there are (a worker's share of a shadow's rate is 1/workers)
 
 
 def encode(message: tuple[Any, ...]) -> bytes:

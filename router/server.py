@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import socket
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -27,6 +28,8 @@ from router.parity_store import ParityStore, store_path
 from router.reload import Reloader
 from router.shadow import ParityRecorder, ShadowMirror
 from router.windows import Windows
+
+GRACEFUL_SECONDS = 10  # requests in flight at a stop get this long to finish
 
 
 class Router:
@@ -101,37 +104,60 @@ def _bind(listen: str) -> socket.socket:
     return sock
 
 
-def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
-          admin_listen: str | None = None, transport: str = "aiohttp", access_log: bool = True,
-          limits: HttpLimits | None = None) -> None:
-    """Runs the router until stopped. ``limits`` (how big and how slow a request head may be) default to
-    ``HttpLimits.from_env()``: the built-in values unless ``ROUTER_MAX_HEADER_LINE`` and the like say
-    otherwise."""
+def checked_limits(config: RouterConfig, limits: HttpLimits | None) -> HttpLimits:
+    """What must hold before anything is started: the identity secret, and the HTTP limits from the
+    environment (``HttpLimits.from_env()`` unless given); SystemExit naming the problem otherwise."""
     if problem := identity_problem(config):
         raise SystemExit(f"{config.source}: {problem}")
-    if limits is None:
-        try:
-            limits = HttpLimits.from_env()
-        except ValueError as exc:
-            raise SystemExit(f"HTTP limits: {exc}") from None
+    if limits is not None:
+        return limits
+    try:
+        return HttpLimits.from_env()
+    except ValueError as exc:
+        raise SystemExit(f"HTTP limits: {exc}") from None
+
+
+def uvicorn_config(app: Any, limits: HttpLimits) -> uvicorn.Config:
+    """How every router process runs uvicorn (a single process, the primary, each worker)."""
+    return uvicorn.Config(
+        # httptools, with the limits on request heads uvicorn has no setting for (router/http1.py); the idle
+        # time between requests is uvicorn's own setting.
+        app, http=RouterHttpProtocol.configured(limits), timeout_keep_alive=limits.keep_alive,
+        loop="uvloop", lifespan="on", access_log=False, server_header=False,
+        date_header=False, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SECONDS, backlog=2048,
+        # The router is the edge: uvicorn's default would take a loopback client's X-Forwarded-For/-Proto as
+        # its address and scheme, letting it forge what the router itself sets for the backends.
+        proxy_headers=False,
+    )
+
+
+def tune_gc() -> None:
+    """Everything built so far lives as long as the process: freeze it out of the collector's sight, and
+    collect young objects less often. With the defaults, full collections under load (up to 40 ms each)
+    were the router's p99 (see the README's benchmark)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
+          admin_listen: str | None = None, transport: str = "aiohttp", access_log: bool = True,
+          limits: HttpLimits | None = None, workers: int = 1) -> None:
+    """Runs the router until stopped. ``limits`` (how big and how slow a request head may be) default to
+    ``HttpLimits.from_env()``: the built-in values unless ``ROUTER_MAX_HEADER_LINE`` and the like say
+    otherwise. ``workers`` over 1: that many processes serve the public socket, this one runs the admin API
+    and the control plane (``router/workers.py``); 1 is one process doing everything."""
+    limits = checked_limits(config, limits)
     router = Router(config, path, transport=transport, access_log=access_log)
     public = _bind(listen or config.listen)
     admin = _bind(admin_listen or config.admin.listen)
     router.admin_port = admin.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(
-        # httptools, with the limits on request heads uvicorn has no setting for (router/http1.py); the idle
-        # time between requests is uvicorn's own setting.
-        router, http=RouterHttpProtocol.configured(limits), timeout_keep_alive=limits.keep_alive,
-        loop="uvloop", lifespan="on", access_log=False, server_header=False,
-        date_header=False, log_level="warning", timeout_graceful_shutdown=10, backlog=2048,
-        # The router is the edge: uvicorn's default would take a loopback client's X-Forwarded-For/-Proto as
-        # its address and scheme, letting it forge what the router itself sets for the backends.
-        proxy_headers=False,
-    ))
-    # Everything built so far lives as long as the process: freeze it out of the collector's sight, and
-    # collect young objects less often. With the defaults, full collections under load (up to 40 ms each)
-    # were the router's p99 (see the README's benchmark).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    if workers > 1:
+        from router.workers import serve_primary
+
+        serve_primary(router, public, admin, limits, workers=workers, transport=transport,
+                      access_log=access_log)
+        return
+    server = uvicorn.Server(uvicorn_config(router, limits))
+    tune_gc()
     server.run(sockets=[public, admin])
