@@ -8,13 +8,21 @@ look-ups of one credential coalesced), and passes the backend a short-lived sign
 Any identity header the client sent was removed before this runs (see ``headers.IDENTITY``).
 
 A credential the monolith refuses is never passed on as "anonymous": when the monolith answers the look-up
-with 401 or 403, the router answers the request with that refusal (the monolith's status, JSON body and
-``WWW-Authenticate``), as the monolith itself would have. The one exception is a refusal identical to the
-one the monolith gives a caller who sends no credential at all: then the monolith did not refuse the
-credential but ignored it (a session cookie that expired, an ``Authorization`` scheme it does not use) and
-serves such a caller as anonymous, so the router does too. The anonymous answer is asked for once and cached
-like any other. A look-up that fails (monolith down, timeout, 5xx) leaves the request anonymous and is not
-cached.
+with 401 or 403, the request goes on to its backend with a *refused* identity token instead (no ``sub``;
+a ``refused`` claim carrying the monolith's status, JSON body and ``WWW-Authenticate`` challenges), and the
+caller's own ``Authorization`` header as always. The backend answers it at the point the monolith would
+have: a service raises the refusal after its host, URL, ``format`` and ``Accept`` checks and before the
+method and object checks, with the headers it always sets (``Allow``, ``Vary``); the monolith (a canary's
+other share) ignores the token and refuses the credential itself. So the caller gets exactly what the
+monolith gives, in the monolith's precedence (400, 404, 406 before 401; 401 before 405 and an object's
+404). A verifier that does not know ``refused`` rejects the token for lack of ``sub`` (401), never
+"anonymous". Only when no token can be minted (the secret is missing) does the router answer the refusal
+itself. The one exception is a refusal identical to the one the monolith gives a caller who sends no
+credential at all: then the monolith did not refuse the credential but ignored it (a session cookie that
+expired, an ``Authorization`` scheme it does not use) and serves such a caller as anonymous, so the router
+does too. The anonymous answer is asked for once and cached like any other. A look-up that fails
+(monolith down, timeout, 5xx) leaves the request anonymous and is not cached. Answers are cached for
+``cache_seconds``: a token revoked in the monolith is still taken for its user until its entry expires.
 
 Services verify the token with the shared secret; ``docs/identity_verifier.py`` is the small verifier they
 copy (services share no code with the router).
@@ -47,6 +55,7 @@ HEADER = b"x-identity-token"
 MIN_SECRET_LENGTH = 32
 CACHE_ENTRIES = 10_000
 RESOLVE_TIMEOUT = 2.0
+MAX_REFUSAL_BODY = 2048  # a refusal body carried in a token (larger: its text as ``detail``)
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,20 @@ class Refused:
     body: bytes
     www_authenticate: tuple[bytes, ...]
 
-    def reply(self) -> Reply:
+    def json_body(self) -> dict[str, object]:
+        """The monolith's JSON object (its keys in order), or its text as ``detail``."""
         try:
             data = json.loads(self.body)
         except ValueError:
             data = None
-        body = data if isinstance(data, dict) else {"detail": self.body.decode("utf-8", "replace")[:500]}
-        return Reply(self.status, body, [(b"www-authenticate", value) for value in self.www_authenticate])
+        if isinstance(data, dict) and len(self.body) <= MAX_REFUSAL_BODY:
+            return data
+        return {"detail": self.body.decode("utf-8", "replace")[:500]}
+
+    def reply(self) -> Reply:
+        """The router's own answer, when no refused token can be minted (the secret is missing)."""
+        return Reply(self.status, self.json_body(),
+                     [(b"www-authenticate", value) for value in self.www_authenticate])
 
 
 Answer = Identity | Refused | None  # None: anonymous (or not known: the look-up failed)
@@ -89,6 +105,16 @@ def mint(identity: Identity, secret: str, ttl: float, now: float | None = None) 
     issued = int(now if now is not None else time.time())
     claims = {"sub": identity.user_id, "staff": identity.is_staff, "iat": issued, "exp": issued + int(ttl),
               "iss": ISSUER, "aud": AUDIENCE}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def mint_refused(refused: Refused, secret: str, ttl: float, now: float | None = None) -> str:
+    """A token saying "the monolith refused this caller's credential, answer this": no ``sub`` (so a verifier
+    that does not know the claim rejects it), ``refused`` = {status, body, www_authenticate}."""
+    issued = int(now if now is not None else time.time())
+    claims = {"refused": {"status": refused.status, "body": refused.json_body(),
+                          "www_authenticate": [v.decode("latin-1") for v in refused.www_authenticate]},
+              "iat": issued, "exp": issued + int(ttl), "iss": ISSUER, "aud": AUDIENCE}
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -120,8 +146,14 @@ class IdentityBridge(Addon):
             anonymous = await self._resolve(spec, *NO_CREDENTIAL)
             if anonymous == identity:
                 return None  # the monolith ignores this credential and serves such a caller as anonymous
-            flow.error = f"identity: the monolith refused the credential ({identity.status})"
-            return identity.reply()
+            secret = os.environ.get(spec.secret_env, "")
+            if len(secret) < MIN_SECRET_LENGTH:
+                log.error("refused identity token not minted: %s", secret_problem(spec))
+                flow.error = f"identity: the monolith refused the credential ({identity.status})"
+                return identity.reply()
+            # The backend answers the refusal where the monolith would (after its 400/404/406, before 405).
+            flow.headers.append((HEADER, mint_refused(identity, secret, spec.token_ttl).encode()))
+            return None
         if identity is None:
             return None
         secret = os.environ.get(spec.secret_env, "")

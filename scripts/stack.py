@@ -90,7 +90,7 @@ class Stack:
                "MONOLITH_DATABASE_URL": str(self.monolith_url), "CATALOG_DATABASE_URL": str(self.catalog_url),
                "SHOP_VAR_DIR": str(self.var), "CATALOG_VAR_DIR": str(self.var),
                "STRANGLER_STATE_DB": str(self.var / "strangler-state.sqlite3"),
-               "CATALOG_SERVICE_URL": self.service_http}
+               "CATALOG_SERVICE_URL": self.service_http, "CATALOG_MONOLITH_URL": self.monolith_http}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         return env
 

@@ -2,8 +2,8 @@
 
 Handlers are thin: they authorise, read through :mod:`queries`, write through :mod:`services`, and render
 with :mod:`schemas`. What the monolith's DRF views do in which order is kept: authentication (the router's
-identity token), permission (401/403), method (405), object lookup (404), body parsing (400/415), validation
-(400), the write (409).
+identity token; a refused one is the monolith's own 401/403, answered here), permission (401/403), method (405),
+object lookup (404), body parsing (400/415), validation (400), the write (409).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from extracted.catalog.exceptions import (
     AuthenticationFailed,
     BadRequest,
     ConfigurationError,
+    CredentialRefused,
     MethodNotAllowed,
     NotAcceptable,
     NotAuthenticated,
@@ -49,10 +50,12 @@ from extracted.catalog.exceptions import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    ProtectedObject,
     ServiceTokenRefused,
 )
-from extracted.catalog.identity import Caller, InvalidIdentity, verify
+from extracted.catalog.identity import Caller, InvalidIdentity, Refusal, verify
 from extracted.catalog.negotiation import NotAcceptableType, allowed_hosts, host_allowed, json_indent
+from extracted.catalog.orders import OrderReferences
 from extracted.catalog.queries import Reader
 from extracted.catalog.schemas import (
     CATEGORY_ACTION_FIELDS,
@@ -85,6 +88,7 @@ MAX_REQUEST_BODY_ENV: Final = "CATALOG_MAX_REQUEST_BODY"
 DEFAULT_MAX_REQUEST_BODY: Final = 10 * 1024 * 1024  # the monolith's SHOP_MAX_REQUEST_BODY default
 FORMAT_PARAM: Final = "format"
 _IRI_SAFE: Final = "/#%[]=:;$&()+,!?*@'~"
+PRODUCT_ORDERED: Final = "Orders reference this product; deactivate it instead of deleting it."  # the monolith's
 
 log = logging.getLogger("extracted.catalog")
 access_log = logging.getLogger("extracted.catalog.access")
@@ -157,6 +161,7 @@ class State:
     engine: Engine
     reader: Reader
     inline_reads: bool  # SQLite answers in microseconds: no thread hop for reads
+    orders: OrderReferences  # asks the orders' owner whether a product is ordered (before deleting it)
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self.inline_reads:
@@ -174,10 +179,13 @@ def authenticate(request: Request) -> Caller | None:
         log.error("an identity token arrived but %s is not set; refusing it", SECRET_ENV)
         raise _invalid_token()
     try:
-        return verify(token, secret)
+        caller = verify(token, secret)
     except InvalidIdentity as exc:
         log.info("identity token refused: %s", exc, extra={"request_id": request.scope.get("request_id")})
         raise _invalid_token() from None
+    if isinstance(caller, Refusal):  # the monolith refused the caller's credential: its answer, as it gave it
+        raise CredentialRefused(caller.status, caller.body, caller.www_authenticate)
+    return caller
 
 
 def _invalid_token() -> NotAuthenticated:
@@ -274,7 +282,11 @@ class Resource:
 
     async def dispatch(self, request: Request, state: State) -> Response:
         request.scope["catalog.params"] = negotiate(request)
-        caller = authenticate(request)
+        try:
+            caller = authenticate(request)
+        except CredentialRefused:
+            request.scope["catalog.vary_cookie"] = session_consulted(request)
+            raise
         request.scope["catalog.vary_cookie"] = session_consulted(request)
         method = request.method
         if self.staff_only or method not in SAFE_METHODS:
@@ -410,8 +422,16 @@ def _product_update(partial: bool) -> Handler:
 
 
 async def product_delete(request: Request, caller: Caller | None, state: State) -> Response:
-    await _filtered_write(request, caller, state)
-    await run_in_threadpool(services.product_delete, state.engine, request.path_params["id"])
+    """The monolith's order lines hold products with a PROTECT foreign key: an ordered product is a 409. The
+    orders are not this service's; their owner is asked (:mod:`orders`) once the product is known to exist."""
+    product_id = request.path_params["id"]
+    if request.scope.get("query_string"):
+        await _product_object(request, caller, state)
+    elif await state.read(state.reader.product, product_id, include_inactive=True) is None:
+        raise NotFound(services.PRODUCT_404)
+    if await state.orders.count(product_id, request.headers):
+        raise ProtectedObject(PRODUCT_ORDERED)
+    await run_in_threadpool(services.product_delete, state.engine, product_id)
     return Response(status_code=204)
 
 
@@ -713,6 +733,7 @@ def _lifespan(engine: Engine) -> Callable[[Starlette], contextlib.AbstractAsyncC
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.catalog.orders.close()
 
     return lifespan
 
@@ -723,7 +744,12 @@ def create_app(engine: Engine | None = None) -> Starlette:
     app = Starlette(routes=ROUTES, lifespan=_lifespan(engine))
     app.router.redirect_slashes = False
     app.router.default = NotFoundApp(app.router)
-    app.state.catalog = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite")
+    try:
+        orders = OrderReferences()
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    app.state.catalog = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite",
+                              orders=orders)
     app.add_middleware(RequestGate, max_body=max_request_body(), hosts=allowed_hosts())
     app.add_middleware(RequestContext)
     return app

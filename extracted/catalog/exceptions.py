@@ -10,6 +10,7 @@ Tree::
         │                                                                       disallowed Host; Django's own)
         ├── ParseError                   400 {"detail": "JSON parse error - ..."}
         ├── ValidationFailed             400 {"field": ["message", ...]}     (DRF's field errors)
+        ├── CredentialRefused            the monolith's own 401/403 (the router's refused identity token)
         ├── NotAuthenticated             401 + WWW-Authenticate: Token
         ├── AuthenticationFailed         401 {"detail": "Invalid token."}    + WWW-Authenticate: Token
         ├── ServiceTokenRefused          401 {"detail", "code"}             (internal stock endpoints)
@@ -96,6 +97,23 @@ class NotAuthenticated(ApiError):
 
 class AuthenticationFailed(NotAuthenticated):
     default_detail = "Invalid token."
+
+
+class CredentialRefused(ApiError):
+    """The monolith refused the caller's credential (the router's refused identity token): its answer, as is."""
+
+    def __init__(self, status: int, body: dict[str, Any], www_authenticate: tuple[str, ...]) -> None:
+        self.status = status
+        self.refusal_body = body
+        self.www_authenticate = www_authenticate
+        detail = body.get("detail")
+        super().__init__(detail if isinstance(detail, str) else "Credential refused.")
+
+    def body(self) -> Any:
+        return self.refusal_body
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": ", ".join(self.www_authenticate)} if self.www_authenticate else {}
 
 
 class ServiceTokenRefused(ApiError):

@@ -123,7 +123,7 @@ class ContractReport:
     def curl_pair(self, request: ContractRequest) -> tuple[str, str]:
         mono = self.credentials.placeholder(request.identity) if self.credentials else None
         service = None
-        if mono is not None and request.identity != "bad-token":
+        if mono is not None and request.identity not in ("bad-token", "revoked-token"):
             variable = "$" + request.identity.upper() + "_IDENTITY_TOKEN"
             service = ("X-Identity-Token", variable)
         elif mono is not None:

@@ -32,8 +32,8 @@ def add_parser(groups: Any) -> None:
     p.add_argument("--timeout", type=positive_float, metavar="S",
                    help="stop exploring and shrinking after S seconds (default: the step's, 600)")
     p.add_argument("--identities", type=_identities, metavar="NAMES",
-                   help="who requests are sent as, comma-separated: anonymous, user, staff, bad-token (default: the "
-                        "step's, else all four)")
+                   help="who requests are sent as, comma-separated: anonymous, user, staff, bad-token, revoked-token "
+                        "(default: the step's, else all five)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, databases)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 

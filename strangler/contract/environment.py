@@ -291,6 +291,8 @@ class Environment:
         service_env = {**env, **self.service_env}
         if self.plan.service.database_url_env:
             service_env[self.plan.service.database_url_env] = self.service_db.url
+        if self.plan.service.monolith_url_env:  # what the service asks of the monolith, it asks of this copy
+            service_env[self.plan.service.monolith_url_env] = self.urls["monolith"]
         self._start("service", self._service_argv(port), self.urls["service"] + self.plan.service.health,
                     service_env)
         for side in ("monolith", "service"):

@@ -91,7 +91,7 @@ class Generation:
     ordering_param: str = "ordering"
     search_param: str = "search"
     writes: bool = True  # False: only safe methods are generated (the databases cannot be reset)
-    identities: tuple[str, ...] = ("anonymous", "user", "staff", "bad-token")
+    identities: tuple[str, ...] = ("anonymous", "user", "staff", "bad-token", "revoked-token")
 
 
 def requests(generation: Generation) -> st.SearchStrategy[ContractRequest]:
@@ -114,8 +114,8 @@ def _request(draw: st.DrawFn, g: Generation) -> ContractRequest:
         method = "GET"
     unsafe = method not in ("GET", "HEAD", "OPTIONS")
     # Writes are mostly sent as staff, who may write: that is where the two sides' write paths are compared.
-    order = ("anonymous", "staff", "staff", "user", "bad-token") if unsafe else ("anonymous", "user", "staff",
-                                                                               "bad-token")
+    order = ("anonymous", "staff", "staff", "user", "bad-token", "revoked-token") if unsafe else (
+        "anonymous", "user", "staff", "bad-token", "revoked-token")
     identity = draw(st.sampled_from([i for i in order if i in g.identities] or list(g.identities)))
     path = op.template
     for param in op.path_params:

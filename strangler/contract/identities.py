@@ -1,4 +1,6 @@
-"""The callers a generated request is sent as: anonymous, a user, staff, and a token nobody issued.
+"""The callers a generated request is sent as: anonymous, a user, staff, a token nobody issued (``bad-token``)
+and a credential the monolith issued but no longer takes (``revoked-token``: its user deactivated, as a shop
+bans an account; Django REST framework's token authentication answers 401 "User inactive or deleted.").
 
 The user and the staff member are made in the monolith's scratch copy (never in the real database), through
 Django's own user model, with the credential the monolith's API takes: a token when Django REST framework's
@@ -15,7 +17,8 @@ from typing import Any, cast
 
 from strangler.contract.exceptions import ContractError
 
-EMAILS = {"user": "strangler-contract-user@example.com", "staff": "strangler-contract-staff@example.com"}
+EMAILS = {"user": "strangler-contract-user@example.com", "staff": "strangler-contract-staff@example.com",
+          "revoked-token": "strangler-contract-revoked@example.com"}
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,8 @@ class Credentials:
             return None
         name, value = found
         variable = "$" + identity.upper().replace("-", "_") + ("_TOKEN" if self.scheme == "token" else "_SESSION")
-        if identity == "bad-token":
-            return found  # a made-up credential is the same anywhere
+        if identity in ("bad-token", "revoked-token"):
+            return found  # a made-up or refused credential: shown as it was sent
         keyword = value.split(" ", 1)[0] + " " if self.scheme == "token" else value.split("=", 1)[0] + "="
         return name, keyword + variable
 
@@ -55,7 +58,7 @@ def create(alias: str) -> Credentials:
             user = manager.create_user(password=secrets.token_urlsafe(16), **fields)
         user.is_staff = identity == "staff"
         user.is_active = True
-        user.save(using=alias)
+        user.save(using=alias)  # active while its credential is made (a session needs its auth hash)
         users[identity] = user
     token_auth = _token_authentication()
     if token_auth is not None:
@@ -66,8 +69,13 @@ def create(alias: str) -> Credentials:
                 token_model.objects.using(alias).create(user=user)
             headers[identity] = ("Authorization", f"{keyword} {token.key}")
         headers["bad-token"] = ("Authorization", f"{keyword} {secrets.token_hex(20)}")
-        return Credentials("token", headers)
-    return _sessions(alias, users)
+        credentials = Credentials("token", headers)
+    else:
+        credentials = _sessions(alias, users)
+    revoked = users["revoked-token"]
+    revoked.is_active = False  # its credential stays; the monolith no longer takes it
+    revoked.save(using=alias)
+    return credentials
 
 
 def _token_authentication() -> tuple[str, Any] | None:

@@ -2,8 +2,9 @@
 
 A :class:`ContractRequest` is plain data (frozen, hashable): the same value is sent to both sides, memoised
 while shrinking, printed, and rebuilt by a pytest case from its ``repr``-like source. Identities are named
-(``anonymous``, ``user``, ``staff``, ``bad-token``), not carried as credentials: each side of a run turns the
-name into the credential it has for it, so a shrunk request stays readable and replayable elsewhere.
+(``anonymous``, ``user``, ``staff``, ``bad-token``, ``revoked-token``), not carried as credentials: each side of
+a run turns the name into the credential it has for it, so a shrunk request stays readable and replayable
+elsewhere.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import quote
 
-IDENTITIES = ("anonymous", "user", "staff", "bad-token")
+IDENTITIES = ("anonymous", "user", "staff", "bad-token", "revoked-token")
+REFUSED = frozenset({"bad-token", "revoked-token"})  # credentials the monolith refuses
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

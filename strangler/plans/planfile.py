@@ -124,6 +124,9 @@ class ServiceSection(Spec):
     start: Argv | None = None  # how the executor starts it ("{python}" is this interpreter)
     url: HttpUrl | None = None
     health: Annotated[str, AfterValidator(_url_path)] = "/healthz"
+    # The variable holding the monolith's URL, for a service that asks the monolith's API (e.g. whether orders
+    # reference a product): the contract check points it at its own scratch monolith.
+    monolith_url_env: EnvName | None = None
 
     @model_validator(mode="after")
     def _has_database(self) -> ServiceSection:
@@ -213,9 +216,10 @@ class ContractGate(Spec):
     ignore: list[Annotated[str, AfterValidator(_json_path)]] | None = None
     headers: list[Annotated[str, AfterValidator(_header_name)]] = [
         "content-type", "location", "allow", "www-authenticate", "vary"]
-    # Who the requests are sent as: nobody, a user, a staff member, a credential nobody issued.
-    identities: Annotated[list[Literal["anonymous", "user", "staff", "bad-token"]], Field(min_length=1)] = [
-        "anonymous", "user", "staff", "bad-token"]
+    # Who the requests are sent as: nobody, a user, a staff member, a credential nobody issued, a credential
+    # the monolith issued and no longer takes (its user deactivated).
+    identities: Annotated[list[Literal["anonymous", "user", "staff", "bad-token", "revoked-token"]],
+                          Field(min_length=1)] = ["anonymous", "user", "staff", "bad-token", "revoked-token"]
     # Kinds of difference known and accepted for now, exactly as the check names them
     # ("DELETE /api/catalog/products/{id}/: status 409 vs 204"): still reported, never counted.
     accept: list[Text] = []

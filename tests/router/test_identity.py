@@ -117,3 +117,37 @@ def test_secret_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     assert short is not None and "identity.secret_env" in short and str(MIN_SECRET_LENGTH) in short
     monkeypatch.setenv("UNIT_TEST_IDENTITY_SECRET", "x" * MIN_SECRET_LENGTH)
     assert secret_problem(spec) is None
+
+
+def test_a_refused_token_carries_the_monolith_s_answer_and_no_subject() -> None:
+    from router.identity import Refused, mint_refused
+
+    refused = Refused(401, b'{"detail": "Invalid token.", "code": "x"}', (b"Token",))
+    token = mint_refused(refused, SECRET, ttl=30, now=time.time())
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert "sub" not in claims and "staff" not in claims
+    assert claims["refused"] == {"status": 401, "body": {"detail": "Invalid token.", "code": "x"},
+                                 "www_authenticate": ["Token"]}
+    assert list(claims["refused"]["body"]) == ["detail", "code"]  # the monolith's key order, for equal bytes
+    refusal = verifier.verify(token, SECRET)
+    assert refusal == verifier.Refusal(status=401, body={"detail": "Invalid token.", "code": "x"},
+                                       www_authenticate=("Token",))
+    with pytest.raises(verifier.InvalidIdentity):  # signed by someone else: never a refusal nor anonymous
+        verifier.verify(token, OTHER_SECRET)
+
+
+def test_a_refusal_body_that_is_not_a_small_json_object_becomes_its_detail() -> None:
+    from router.identity import Refused
+
+    assert Refused(403, b"Forbidden", ()).json_body() == {"detail": "Forbidden"}
+    assert Refused(401, b'["a"]', ()).json_body() == {"detail": '["a"]'}
+
+
+@pytest.mark.parametrize("refused", [{"status": 200, "body": {}}, {"status": 401, "body": "x"},
+                                     {"status": 401, "body": {}, "www_authenticate": [1]}, "401"])
+def test_a_malformed_refusal_is_an_invalid_token(refused: object) -> None:
+    now = int(time.time())
+    token = jwt.encode({"refused": refused, "iat": now, "exp": now + 30, "iss": ISSUER, "aud": AUDIENCE}, SECRET,
+                       algorithm="HS256")
+    with pytest.raises(verifier.InvalidIdentity):
+        verifier.verify(token, SECRET)

@@ -5,6 +5,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 from sqlalchemy import Engine
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from extracted.catalog.app import create_app
 from extracted.catalog.db import make_engine
 from extracted.catalog.migrate import upgrade_head
+from extracted.catalog.orders import OrderReferences
 from tests.extracted.catalog.dataset import load, monolith_rows
 
 with warnings.catch_warnings():
@@ -50,12 +52,34 @@ def dataset(engine: Engine) -> tuple[list[dict[str, object]], list[dict[str, obj
     return cats, rows
 
 
+class FakeOrders:
+    """The orders' owner as the service sees it: ``lines`` order lines per product id (none by default), every
+    question kept (``asked``: path and headers); ``status`` other than 200 to play an owner that refuses."""
+
+    def __init__(self) -> None:
+        self.lines: dict[int, int] = {}
+        self.status = 200
+        self.asked: list[tuple[str, dict[str, str]]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append((request.url.path, dict(request.headers)))
+        product = int(request.url.path.rstrip("/").rsplit("/", 1)[1])
+        return httpx.Response(self.status, json={"product": product, "order_lines": self.lines.get(product, 0)})
+
+
 @pytest.fixture
-def client(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def orders() -> FakeOrders:
+    return FakeOrders()
+
+
+@pytest.fixture
+def client(engine: Engine, monkeypatch: pytest.MonkeyPatch, orders: FakeOrders) -> Iterator[TestClient]:
     monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
     # The default list, plus a host the link tests use.
     monkeypatch.setenv("CATALOG_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver,shop.example")
-    with TestClient(create_app(engine), base_url="http://testserver", raise_server_exceptions=False) as c:
+    app = create_app(engine)
+    app.state.catalog.orders = OrderReferences("http://orders.test", transport=httpx.MockTransport(orders.handle))
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
         yield c
 
 

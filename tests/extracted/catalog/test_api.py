@@ -469,3 +469,35 @@ def test_the_request_body_limit_is_configurable(engine, monkeypatch):
     monkeypatch.setenv("CATALOG_MAX_REQUEST_BODY", "12")
     with pytest.raises(ConfigurationError, match="CATALOG_MAX_REQUEST_BODY"):
         create_app(engine)
+
+
+def test_an_ordered_product_is_not_deleted(client, dataset, staff_headers, orders, engine):
+    """The monolith's order lines hold products (PROTECT): 409 ``protected`` with its words; the service asks
+    the orders' owner, passing the caller's own credential on."""
+    orders.lines[1] = 2
+    headers = {**staff_headers, "Authorization": "Token staff-token"}
+    response = client.delete(f"{PRODUCTS}1/", headers=headers)
+    assert (response.status_code, response.json()) == (409, {
+        "detail": "Orders reference this product; deactivate it instead of deleting it.", "code": "protected"})
+    assert response.headers["allow"] == "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
+    [(path, sent)] = orders.asked
+    assert path == "/api/orders/product-references/1/" and sent["authorization"] == "Token staff-token"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM products WHERE id = 1")).scalar() == 1
+    # A product that is not there is a 404 without asking; one nobody ordered goes.
+    assert client.delete(f"{PRODUCTS}424242/", headers=headers).status_code == 404
+    assert len(orders.asked) == 1
+    assert client.delete(f"{PRODUCTS}2/", headers=headers).status_code == 204
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_a_product_is_not_deleted_when_the_orders_owner_cannot_say(client, dataset, staff_headers, orders, engine,
+                                                                   status):
+    orders.status = status
+    response = client.delete(f"{PRODUCTS}1/", headers=staff_headers)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "orders_unavailable" and "CATALOG_MONOLITH_URL" in body["detail"]
+    assert f"answered {status}" in body["detail"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM products WHERE id = 1")).scalar() == 1

@@ -283,3 +283,23 @@ def test_signal_only_moves_that_order(alice_order, bob_order):
     shipping_services.shipment_set_status(alice_order.shipment.pk, status="packed")
     bob_order.refresh_from_db()
     assert bob_order.status == "placed"
+
+
+def test_product_references_for_the_catalog_service(api, client_for, customer, staff, make_product, place_order,
+                                                    settings):
+    """What the catalog service asks before it deletes a product (it has no orders): staff, or the catalog's
+    service token; nobody else. Not in the API's schema."""
+    ordered, other = make_product(sku="ORD-1", stock=5), make_product(sku="ORD-2", stock=5)
+    place_order(customer, {ordered: 2})
+    url = "/api/orders/product-references/{}/"
+    as_staff = client_for(staff)
+    assert as_staff.get(url.format(ordered.pk)).json() == {"product": ordered.pk, "order_lines": 1}
+    assert as_staff.get(url.format(other.pk)).json() == {"product": other.pk, "order_lines": 0}
+    assert client_for(customer).get(url.format(ordered.pk)).status_code == 403
+    assert api.get(url.format(ordered.pk)).status_code == 401
+    settings.CATALOG_SERVICE_TOKEN = "catalog-service-token-for-tests"
+    assert api.get(url.format(ordered.pk), HTTP_X_SERVICE_TOKEN="wrong").status_code == 401
+    answer = api.get(url.format(ordered.pk), HTTP_X_SERVICE_TOKEN="catalog-service-token-for-tests")
+    assert (answer.status_code, answer.json()["order_lines"]) == (200, 1)
+    schema = api.get("/api/schema/?format=json").json()
+    assert not any("product-references" in path for path in schema["paths"])

@@ -545,18 +545,26 @@ def test_a_refusal_before_the_body_of_an_expect_request_closes_the_connection(se
 
 # -- identity: a credential the monolith refuses is refused ---------------------------------------------
 
-def test_a_refused_token_is_answered_as_the_monolith_answers_it(setup: Setup) -> None:
-    marker = uuid.uuid4().hex
+def test_a_refused_token_reaches_the_service_as_a_signed_refusal(setup: Setup) -> None:
+    """The service answers the monolith's refusal itself, where the monolith would (after its 400/404/406):
+    the router forwards the request with a refused identity token carrying status, body and challenges,
+    and the caller's own Authorization header."""
+    import jwt
+
+    secret = ROUTER_ENV[SECRET_ENV]
     for token, status, detail in (("Token revoked-token", 401, "Invalid token."),
                                   ("Token banned-token", 403, "You do not have permission to perform this action.")):
-        [response] = raw_http(setup.url, request_bytes("GET", f"/echo/svc/refused-{marker}",
+        [response] = raw_http(setup.url, request_bytes("GET", "/echo/svc/refused",
                                                        [("Authorization", token)])).responses
-        assert response.status == status
-        body = response.json()
-        assert body["detail"] == detail
-        assert body["request_id"] == response.header("x-request-id")
-        assert response.header("www-authenticate") == ("Token" if status == 401 else None)
-    assert unseen(setup.catalog, marker)
+        assert response.status == 200
+        echo = response.json()
+        [identity] = header_values(echo, "x-identity-token")
+        claims = jwt.decode(identity, secret, algorithms=["HS256"], audience="strangler-services",
+                            issuer="strangler-router")
+        assert "sub" not in claims  # a verifier that knows nothing of refusals rejects it: never anonymous
+        assert claims["refused"] == {"status": status, "body": {"detail": detail},
+                                     "www_authenticate": ["Token"] if status == 401 else []}
+        assert header_values(echo, "authorization") == [token]
 
 
 @pytest.mark.parametrize("credential", [("Authorization", "Bearer not-the-monolith-s-scheme"),

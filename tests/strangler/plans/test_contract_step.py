@@ -38,7 +38,7 @@ def test_a_bare_contract_step_takes_the_defaults(write_plan: Callable[..., Path]
     assert spec == ContractGate()
     assert (spec.examples, spec.max_differences, spec.seed, spec.routes, spec.openapi, spec.ignore) == (
         500, 0, None, "router/routes.yaml", "/api/schema/?format=json", None)
-    assert spec.identities == ["anonymous", "user", "staff", "bad-token"] and spec.accept == []
+    assert spec.identities == ["anonymous", "user", "staff", "bad-token", "revoked-token"] and spec.accept == []
     assert "vary" in spec.headers and "content-type" in spec.headers
 
 
@@ -52,7 +52,7 @@ def test_a_bare_contract_step_takes_the_defaults(write_plan: Callable[..., Path]
     ({"contract": {"headers": ["no such header"]}}, ["steps[5].contract.headers[0]: 'no such header' is not an HTTP "
                                                      "header name"]),
     ({"contract": {"identities": ["root"]}}, ["steps[5].contract.identities[0]: expected 'anonymous', 'user', "
-                                              "'staff' or 'bad-token', got 'root'"]),
+                                              "'staff', 'bad-token' or 'revoked-token', got 'root'"]),
     ({"contract": {"accept": [""]}}, ["steps[5].contract.accept[0]: expected a non-empty string, got ''"]),
     ({"contract": {"openapi": "api/schema/"}}, ["steps[5].contract.openapi: expected a path starting with '/', got "
                                                 "'api/schema/'"]),

@@ -36,14 +36,14 @@ def test_the_catalog_plan_loads() -> None:
     assert [s.kind for s in plan.steps] == ["provision", "capture", "copy", "sync", "verify", "contract", "shadow",
                                             "canary", "canary", "cutover", "decommission"]
     assert plan.service.name == "catalog" and plan.service.url == "http://127.0.0.1:8101"
-    assert plan.service.health == "/healthz"
+    assert plan.service.health == "/healthz" and plan.service.monolith_url_env == "CATALOG_MONOLITH_URL"
     assert plan.service.start == ["{python}", "-m", "extracted.catalog", "--port", "8101"]
     assert (plan.router.admin_url, plan.router.token_env, plan.router.monolith_backend,
             plan.router.service_backend) == ("http://127.0.0.1:8081", "ROUTER_ADMIN_TOKEN", "monolith", "catalog")
     assert (plan.endpoints.reads, plan.endpoints.writes) == ("catalog-reads", "catalog-writes")
     contract, shadow, canary10, canary50, cutover = (s.spec for s in plan.steps[5:10])
-    assert contract == ContractGate(examples=300, max_differences=0, identities=["anonymous", "user", "staff"],
-                                    accept=["DELETE /api/catalog/products/{id}/: status 409 vs 204"])
+    # No accepted differences, every identity (refused credentials included).
+    assert contract == ContractGate(examples=300, max_differences=0)
     assert shadow == ShadowGate(min_requests=30, max_mismatch_rate=0.05, timeout=180,
                                 ignore=["$..stock", "$..updated_at", "$..description"])
     assert canary10 == CanaryGate(percent=10, min_requests=20, max_error_rate=0.01, max_p99_ratio=3.0, timeout=180)

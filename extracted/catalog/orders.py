@@ -1,0 +1,100 @@
+"""Whether orders reference a product: asked of the orders' owner before a product is deleted.
+
+The monolith refuses to delete a product that an order line references (a PROTECT foreign key: 409
+``protected``). The catalog service has no orders (they are another capability's data, in another database),
+so before it deletes a product it asks the side that owns them, over its HTTP API:
+``GET {CATALOG_MONOLITH_URL}/api/orders/product-references/{id}/`` → ``{"order_lines": n}``. Until the orders
+are extracted that is the monolith (default ``http://127.0.0.1:8000``); afterwards, point the variable at the
+orders service. The request carries the caller's own credential (``Authorization``, ``Cookie``: the router
+passes them on) and, when set, ``CATALOG_SERVICE_TOKEN`` as ``X-Service-Token``.
+
+Nothing is deleted unless the answer says no order references the product: an owner that does not answer
+(down, slow, refusing, answering something else) is a 503 ``orders_unavailable``, never a guess. Deleting an
+ordered product would also stop the reverse sync, which could not apply the delete to the monolith's copy
+that the order lines still reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Final
+
+import httpx
+
+from extracted.catalog.exceptions import ApiError
+
+URL_ENV: Final = "CATALOG_MONOLITH_URL"
+TIMEOUT_ENV: Final = "CATALOG_MONOLITH_TIMEOUT"
+TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
+DEFAULT_URL: Final = "http://127.0.0.1:8000"
+PATH: Final = "/api/orders/product-references/{id}/"
+PASSED_ON: Final = ("authorization", "cookie")
+
+log = logging.getLogger("extracted.catalog.orders")
+
+
+class OrdersUnavailable(ApiError):
+    status = 503
+    code = "orders_unavailable"
+
+    def body(self) -> dict[str, str]:
+        return {"detail": self.detail, "code": self.code}
+
+
+class OrderReferences:
+    """Asks the orders' owner how many order lines reference a product."""
+
+    def __init__(self, base_url: str | None = None, *, timeout: float | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = (base_url or os.environ.get(URL_ENV, "").strip() or DEFAULT_URL).rstrip("/")
+        if timeout is None:
+            raw = os.environ.get(TIMEOUT_ENV, "").strip()
+            try:
+                timeout = float(raw) if raw else 5.0
+            except ValueError:
+                timeout = -1.0
+            if not 0 < timeout <= 300:
+                raise ValueError(f"{TIMEOUT_ENV}: {raw!r} is not a number of seconds between 0 and 300")
+        self.timeout = timeout
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def count(self, product_id: int, caller_headers: Mapping[str, str]) -> int:
+        """The number of order lines referencing ``product_id``; :class:`OrdersUnavailable` if unknown."""
+        url = self.base_url + PATH.format(id=product_id)
+        headers = {name: caller_headers[name] for name in PASSED_ON if name in caller_headers}
+        token = os.environ.get(TOKEN_ENV, "")
+        if token:
+            headers["x-service-token"] = token
+        try:
+            response = await self.client().get(url, headers={**headers, "accept": "application/json"})
+        except httpx.HTTPError as exc:
+            log.warning("order references of product %s: %s: %s", product_id, type(exc).__name__, exc)
+            raise self._unavailable(f"{url} did not answer ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            log.warning("order references of product %s: %s answered %s", product_id, url, response.status_code)
+            raise self._unavailable(f"{url} answered {response.status_code}")
+        try:
+            lines = response.json()["order_lines"]
+        except (ValueError, KeyError, TypeError):
+            lines = None
+        if not isinstance(lines, int) or isinstance(lines, bool) or lines < 0:
+            raise self._unavailable(f"{url} answered something else than {{\"order_lines\": n}}")
+        return lines
+
+    @staticmethod
+    def _unavailable(why: str) -> OrdersUnavailable:
+        return OrdersUnavailable(f"Could not learn whether orders reference this product ({why}; set {URL_ENV} "
+                                 "to the orders' owner); nothing was deleted.")
