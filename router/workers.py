@@ -3,8 +3,11 @@ the primary, runs the admin API and the one control plane, and supervises them.
 
 The primary binds both sockets, builds the whole router as a single process would (table and its history,
 reloader and file watcher, leases and their expiry, counting windows, active health checks, parity store,
-admin API), and starts each worker as ``python -m router.workers_child`` with the public socket and one end
-of a socketpair (``router/control.py``). A worker serves only once it has the primary's current state.
+admin API), and starts each worker (``router/workers_child.py``) with the public socket and one end of a
+socketpair (``router/control.py``). Workers are forked from a multiprocessing fork server that has imported
+the router once: a clean process (no event loop, no threads) to fork from, so a restart costs a fork and
+building the app, not a fresh interpreter importing everything (seconds on a loaded machine). A worker
+serves only once it has the primary's current state.
 
 Consistency: whatever changes what workers must agree on (a PATCH, reload or rollback; a lease acquired,
 renewed, released or expired, with its ``on_expiry``; a window opened, closed or reset; an active check's
@@ -27,14 +30,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import signal
+import multiprocessing
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ from router.control import Channel, ChannelClosed, ControlState, WorkerOptions
 from router.control_figures import Figures, WorkerFigures
 from router.http1 import HttpLimits
 from router.server import GRACEFUL_SECONDS, uvicorn_config
+from router.workers_child import run_worker
 
 if TYPE_CHECKING:
     from router.server import Router
@@ -57,7 +58,8 @@ log = logging.getLogger("router.workers")
 ACK_SECONDS = 2.0  # a worker that has not applied a change by then is killed (and restarted)
 START_SECONDS = 30.0  # for every worker to be serving when the router starts
 RESTART_PAUSE = 1.0  # before restarting a worker that died within its first second (no busy loop)
-PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+FORKS = multiprocessing.get_context("forkserver")
+FORKS.set_forkserver_preload(["router.workers_child"])
 
 
 def _event(event: str, **fields: Any) -> None:
@@ -67,7 +69,7 @@ def _event(event: str, **fields: Any) -> None:
 class WorkerProcess:
     """One worker as the primary sees it."""
 
-    def __init__(self, index: int, proc: subprocess.Popen[bytes], channel: Channel) -> None:
+    def __init__(self, index: int, proc: BaseProcess, channel: Channel) -> None:
         self.index = index
         self.proc = proc
         self.channel = channel
@@ -114,18 +116,15 @@ class Supervisor(Collector):
                 self.stopping = True
                 await self.stop()
                 why = (f"did not start within {START_SECONDS:g}s" if isinstance(exc, TimeoutError)
-                       else f"exited with status {worker.proc.returncode}")
+                       else f"exited with status {worker.proc.exitcode}")
                 raise SystemExit(f"router worker {worker.index} {why} (its messages are above)") from None
 
     async def _spawn(self, index: int) -> WorkerProcess:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT,
-                                                                         os.environ.get("PYTHONPATH")]))}
         try:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-                [sys.executable, "-m", "router.workers_child", "--index", str(index),
-                 "--control-fd", str(child.fileno()), "--listen-fd", str(self.public.fileno())],
-                pass_fds=(child.fileno(), self.public.fileno()), env=env)
+            # The sockets travel to the fork server as file descriptors (multiprocessing passes them).
+            proc = FORKS.Process(target=run_worker, args=(index, child, self.public), name=f"router-worker-{index}")
+            await asyncio.to_thread(proc.start)  # the first start waits for the fork server's imports
         finally:
             child.close()
         channel = await Channel.open(parent, lambda kind, payload: None, name=f"router worker {index}")
@@ -141,11 +140,11 @@ class Supervisor(Collector):
         worker.joined = worker.serving = False
         if not worker.ready.done():
             worker.ready.set_exception(ChannelClosed(f"router worker {worker.index} went away"))
-        try:
-            status = await asyncio.to_thread(worker.proc.wait, GRACEFUL_SECONDS + 5)
-        except subprocess.TimeoutExpired:
+        await asyncio.to_thread(worker.proc.join, GRACEFUL_SECONDS + 5)
+        if worker.proc.exitcode is None:  # its channel broke, yet it lives on: it cannot be told anything
             worker.proc.kill()
-            status = await asyncio.to_thread(worker.proc.wait)
+            await asyncio.to_thread(worker.proc.join)
+        status = worker.proc.exitcode
         if self.stopping:
             return
         self.restarts += 1
@@ -158,8 +157,7 @@ class Supervisor(Collector):
     def _kill(self, worker: WorkerProcess, why: str) -> None:
         _event("worker_killed", worker=worker.index, pid=worker.proc.pid, reason=why)
         worker.joined = worker.serving = False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(worker.proc.pid, signal.SIGKILL)
+        worker.proc.kill()
 
     # -- what workers tell ----------------------------------------------------------------------------------------
 
@@ -274,11 +272,10 @@ class Supervisor(Collector):
         self.stopping = True
         for worker in self.workers.values():
             with contextlib.suppress(ProcessLookupError):
-                worker.proc.send_signal(signal.SIGTERM)
+                worker.proc.terminate()
         for worker in self.workers.values():
-            try:
-                await asyncio.to_thread(worker.proc.wait, GRACEFUL_SECONDS + 5)
-            except subprocess.TimeoutExpired:
+            await asyncio.to_thread(worker.proc.join, GRACEFUL_SECONDS + 5)
+            if worker.proc.exitcode is None:
                 worker.proc.kill()
         tasks = [w.task for w in self.workers.values() if w.task is not None]
         for task in tasks:

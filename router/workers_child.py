@@ -1,6 +1,6 @@
-"""One worker process of ``python -m router serve --workers N``: started by the primary (``router/workers.py``)
-as ``python -m router.workers_child``, it serves the inherited public socket with the router's app and
-follows the primary's state over its control channel (``router/control.py``).
+"""One worker process of ``python -m router serve --workers N``: forked for the primary (``router/workers.py``),
+it serves the public socket with the router's app and follows the primary's state over its control channel
+(``router/control.py``).
 
 What a worker has of its own: the requests it serves and their figures (summed by the primary when asked),
 its upstream connection pools and balancers (round robin and least-busy count per worker), its passive
@@ -17,14 +17,12 @@ line carries the worker's pid.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import select
 import signal
 import socket
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO, cast
 
@@ -183,29 +181,19 @@ async def _run(worker: Worker, control: socket.socket, public: socket.socket, se
     reader.cancel()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m router.workers_child", description=__doc__)
-    parser.add_argument("--index", type=int, required=True)
-    parser.add_argument("--control-fd", type=int, required=True)
-    parser.add_argument("--listen-fd", type=int, required=True)
-    args = parser.parse_args(argv)
+def run_worker(index: int, control: socket.socket, public: socket.socket) -> None:
+    """The worker process's whole life (the target the primary forks): the primary's state first, then
+    serving until SIGTERM/SIGINT or until the primary goes away."""
     # SIGHUP is the primary's (reload the routes file): sent to the whole process group, it must not end us.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    control = socket.socket(fileno=args.control_fd)
+    control.setblocking(True)
     control.sendall(encode(("call", 1, "hello", os.getpid())))
     tag, _number, answer = read_blocking(control)
     if tag != "reply":
-        print(f"router worker {args.index}: the primary answered {tag!r} to hello", file=sys.stderr)
-        return 1
+        raise SystemExit(f"router worker {index}: the primary answered {tag!r} to hello")
     options, state = answer
     worker = Worker(options, state)
-    public = socket.socket(fileno=args.listen_fd)
     server = uvicorn.Server(uvicorn_config(worker.app, options.limits))
     tune_gc()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(_run(worker, control, public, server))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -101,12 +101,13 @@ def running_upstream(tmp_path: Path, name: str = "upstream") -> Iterator[tuple[s
 
 
 @contextmanager
-def running_router(tmp_path: Path, routes_yaml: str, *, env: dict[str, str] | None = None
+def running_router(tmp_path: Path, routes_yaml: str, *, env: dict[str, str] | None = None, workers: int = 1
                    ) -> Iterator[tuple[str, ManagedProcess, Path]]:
     """``python -m router serve`` with the given routes file on a free port: yields (base URL, process, file).
 
     ``routes_yaml`` may use ``{listen}`` and ``{admin_listen}``; both get free ports (the admin API's URL is
-    the base URL's port + nothing: read it from ``process.admin_url``).
+    the base URL's port + nothing: read it from ``process.admin_url``). ``workers``: ``--workers`` (one
+    process unless a test is about several).
     """
     port, admin_port = free_port(), free_port()
     config = tmp_path / "routes.yaml"
@@ -114,9 +115,11 @@ def running_router(tmp_path: Path, routes_yaml: str, *, env: dict[str, str] | No
                       .replace("{admin_listen}", f"127.0.0.1:{admin_port}"))
     process = ManagedProcess("router", [PYTHON, "-m", "router", "serve", "--config", str(config),
                                         "--listen", f"127.0.0.1:{port}", "--admin-listen",
-                                        f"127.0.0.1:{admin_port}"],
+                                        f"127.0.0.1:{admin_port}", "--workers", str(workers)],
                              log_path=tmp_path / "router.log", env=env, cwd=ROOT)
     process.admin_url = f"http://127.0.0.1:{admin_port}"  # type: ignore[attr-defined]
     with process:
         process.wait_healthy(f"http://127.0.0.1:{port}/__router/health")
+        if workers > 1:  # the admin API opens once every worker serves
+            process.wait_healthy(f"http://127.0.0.1:{admin_port}/healthz")
         yield f"http://127.0.0.1:{port}", process, config
