@@ -23,6 +23,7 @@ import aiohttp
 import httpx
 import pytest
 
+from router.parity_store import summarise
 from strangler.processes import ManagedProcess
 from tests.router.e2e.conftest import Upstream
 from tests.router.e2e.helpers import journal, routes_file, wait_for
@@ -36,7 +37,7 @@ CLIENTS = 50
 ROUTES = """\
     default: monolith
     admin: {{listen: "{{admin_listen}}", token_env: {env}}}
-    parity: {{store: null}}
+    parity: {{store: parity.sqlite3}}
     backends:
       monolith: {{targets: ["{monolith}"], health: {{interval: 0}}}}
       catalog: {{targets: ["{catalog}"], health: {{interval: 0}}}}
@@ -44,6 +45,7 @@ ROUTES = """\
       items: {{path: /echo/items/, backend: {items}}}
       writes: {{path: /echo/writes/, methods: [POST, PUT, PATCH, DELETE], backend: monolith}}
       reads: {{path: /echo/writes/, methods: [GET], backend: monolith}}
+      mirrored: {{path: /echo/mirrored/, backend: monolith, shadow: {{backend: catalog, rate: 10000, queue: 1000}}}}
     """
 
 
@@ -217,6 +219,30 @@ def test_a_freeze_reaches_every_worker_before_the_admin_api_answers(cluster: Clu
     assert len(after) >= 50 and {(s.status, s.upstream) for s in after} == {(200, "monolith")}
 
 
+def test_a_lapsed_lease_switches_every_worker_before_writes_flow_again(cluster: Cluster, monolith: Upstream) -> None:
+    """No admin request here: the primary's own timer expires the lease and pushes on_expiry and the lifted
+    freeze to both workers together."""
+    def pick(_client: int, n: int) -> tuple[str, str]:
+        return "POST", f"/echo/writes/{n}"
+
+    try:
+        with Load(cluster.url, pick) as load:
+            load.wait(100)
+            response = cluster.admin("POST", "/leases", body={
+                "freeze": ["writes"], "seconds": 1, "holder": "test", "on_expiry": {"writes": {"backend": "catalog"}}})
+            assert response.status_code == 201, response.text
+            frozen = time.monotonic()
+            wait_for(lambda: any(s.upstream == "catalog" for s in load.answered), timeout=5)
+            load.wait(200)
+        assert not [s for s in load.sent if s.error]
+        after = [s for s in load.answered if s.at > frozen]
+        assert {(s.status, s.upstream or s.code) for s in after} == {(503, "write_freeze"), (200, "catalog")}
+        seen = {entry["request_id"] for entry in journal(monolith.url)}
+        assert not [s for s in after if s.request_id in seen]  # no write reached the old side once frozen
+    finally:
+        assert cluster.admin("PATCH", "/routes/writes", body={"backend": "monolith"}).status_code == 200
+
+
 def test_metrics_and_counters_are_summed_over_the_workers(cluster: Cluster, items_on_monolith: None) -> None:
     window = cluster.admin("POST", "/windows").json()["window"]
     before = cluster.requests_total("items")
@@ -231,6 +257,27 @@ def test_metrics_and_counters_are_summed_over_the_workers(cluster: Cluster, item
     figures = counters["backends"]["monolith"]
     assert figures["requests"] == sent and figures["p50_ms"] is not None and figures["p99_ms"] >= figures["p50_ms"]
     assert cluster.admin("DELETE", f"/windows/{window}").status_code == 200
+
+
+def test_shadow_comparisons_of_every_worker_land_in_the_one_parity_store(cluster: Cluster) -> None:
+    window = cluster.admin("POST", "/windows").json()["window"]
+    with Load(cluster.url, lambda _client, n: ("GET", f"/echo/mirrored/{n}"), each=4) as load:
+        pass
+    sent = len(load.sent)
+    assert all(s.status == 200 for s in load.sent)
+
+    def parity() -> dict[str, Any]:
+        found: dict[str, Any] = cluster.admin("GET", f"/parity?window={window}&limit=200").json()
+        return found
+
+    wait_for(lambda: parity()["routes"]["mirrored"]["compared"] == sent, timeout=10)
+    figures = parity()
+    # The echo answers name their backend: every comparison differs, from both workers' shadows.
+    assert figures["routes"]["mirrored"]["different"] == sent
+    assert len(figures["latest"]) == 50  # the primary keeps the latest 50 differences of a route
+    store = cluster.path.with_name("parity.sqlite3")
+    wait_for(lambda: sum(r.compared for r in summarise(store, route="mirrored")) >= sent, timeout=10)
+    assert cluster.admin("GET", "/parity").json()["store"]["failures"] == 0
 
 
 def test_both_workers_serve_and_every_access_log_line_is_whole(cluster: Cluster, items_on_monolith: None) -> None:
