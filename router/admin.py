@@ -9,7 +9,8 @@
     POST /reload              re-read the routes file (read and parsed off the event loop); 400 with the
                               problems when it is refused
     GET  /status              the table in use and the routes file's reload state: "ok", or "rejected"
-                              with the latest refusal's problems, and refusals counted by origin
+                              with the latest refusal's problems, and refusals counted by origin; with
+                              worker processes, each one's pid and table version
     GET  /counters            per-route figures (requests, status classes, per-backend error rate, p50/p99,
                               shadow outcomes) of the base window; ?window=N: of window N only
     POST /counters/reset      start the base window again (shadow figures included)
@@ -38,15 +39,13 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router import edits
-from router.control_figures import Figures
+from router.control_figures import Cluster, Deferred, Figures, Payload
 from router.exceptions import AdminError
 from router.leases import HEADER as LEASE_HEADER
 from router.leases import Lease, Leases, acquire_request, renew_request
@@ -68,31 +67,6 @@ LEASE_PATH = re.compile(r"^/leases/([A-Za-z0-9_-]{1,64})(/renew)?$")
 WINDOW_PATH = re.compile(r"^/windows/([0-9]{1,18})$")
 KNOWN = {"/table", "/versions", "/counters", "/counters/reset", "/metrics", "/rollback", "/reload", "/parity",
          "/leases", "/windows", "/status"}
-
-
-Payload = dict[str, Any] | list[Any] | bytes
-
-
-@dataclass(frozen=True)
-class Deferred:
-    """An answer made of figures (requests counted, in flight, compared): rendered once any change the request
-    made has reached every worker, from the figures gathered then (``Figures``: this process's, or the sum of
-    every worker's)."""
-
-    window: Window | None
-    render: Callable[[Figures], Payload]
-
-
-class Cluster(Protocol):
-    """The worker processes behind this admin API (``router/workers.py``), when there are any."""
-
-    async def settle(self) -> None:
-        """Returns once every worker serves with the primary's current table, leases and windows."""
-
-    async def figures(self, window: int) -> Figures:
-        """The figures summed over every worker (``window``: 0 for the base window)."""
-
-    def status(self) -> dict[str, Any]: ...
 
 
 def describe(version: Version) -> dict[str, Any]:

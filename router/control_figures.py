@@ -12,9 +12,9 @@ Prometheus families are summed sample by sample (same name and labels), histogra
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -22,6 +22,8 @@ from prometheus_client.registry import Collector
 from router.metrics import Metrics
 from router.shadow import ShadowMirror
 from router.windows import RouteFigures, ShadowFigures, Window
+
+Payload = dict[str, Any] | list[Any] | bytes
 
 # The families a worker counts (its requests and shadow comparisons); everything else is the primary's own
 # (the table version, circuits as the workers reported them, reload refusals, workers and restarts).
@@ -153,3 +155,25 @@ class SummedCollector(Collector):
                 yield family
         for families in extra.values():
             yield sum_families(families)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An answer made of figures (requests counted, in flight, compared): rendered once any change the request
+    made has reached every worker, from the figures gathered then (``Figures``: this process's, or the sum of
+    every worker's)."""
+
+    window: Window | None
+    render: Callable[[Figures], Payload]
+
+
+class Cluster(Protocol):
+    """The worker processes behind this admin API (``router/workers.py``), when there are any."""
+
+    async def settle(self) -> None:
+        """Returns once every worker serves with the primary's current table, leases and windows."""
+
+    async def figures(self, window: int) -> Figures:
+        """The figures summed over every worker (``window``: 0 for the base window)."""
+
+    def status(self) -> dict[str, Any]: ...

@@ -32,7 +32,7 @@ import uvloop
 from router.addons import AccessLog, Addon
 from router.app import RouterApp
 from router.canary import Canary
-from router.control import Channel, ControlState, WorkerOptions, encode, read_blocking
+from router.control import Channel, ChannelClosed, ControlState, WorkerOptions, encode, read_blocking
 from router.control_figures import worker_figures
 from router.forwarding import AiohttpUpstream, HttpxUpstream
 from router.freeze import WriteFreeze
@@ -187,8 +187,11 @@ def run_worker(index: int, control: socket.socket, public: socket.socket) -> Non
     # SIGHUP is the primary's (reload the routes file): sent to the whole process group, it must not end us.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     control.setblocking(True)
-    control.sendall(encode(("call", 1, "hello", os.getpid())))
-    tag, _number, answer = read_blocking(control)
+    try:
+        control.sendall(encode(("call", 1, "hello", os.getpid())))
+        tag, _number, answer = read_blocking(control)
+    except (OSError, ChannelClosed):
+        raise SystemExit(f"router worker {index}: the primary went away before this worker started") from None
     if tag != "reply":
         raise SystemExit(f"router worker {index}: the primary answered {tag!r} to hello")
     options, state = answer
