@@ -231,6 +231,8 @@ class Supervisor(Collector):
                     worker.acked_version = await asyncio.wait_for(answer, max(0.0, deadline - time.monotonic()))
                 except TimeoutError:
                     self._kill(worker, f"did not apply a change within {ACK_SECONDS:g}s")
+                    # Gone before the answer, so no request of the old state is served after it.
+                    await asyncio.to_thread(worker.proc.join, 1.0)
                 except ChannelClosed:
                     pass  # it died: restarted with the current state
 

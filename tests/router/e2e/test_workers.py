@@ -7,6 +7,7 @@ table it had."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -356,3 +357,29 @@ def test_a_killed_worker_comes_back_with_the_current_table(tmp_path: Path, monol
         wait_for(lambda: f'"worker_pid":{replacement}' in killed.process.log_path.read_text(), timeout=5)
         mine = [json.loads(line) for line in killed.log_lines() if line.endswith(f'"worker_pid":{replacement}}}')]
         assert mine and {line["backend"] for line in mine if "request_id" in line} == {"catalog"}
+
+
+def test_a_worker_that_does_not_apply_a_change_in_time_is_replaced_before_the_answer(
+        tmp_path: Path, monolith: Upstream, catalog: Upstream) -> None:
+    with _cluster(tmp_path, _routes(monolith, catalog)) as stuck:
+        workers = stuck.status()["workers"]["processes"]
+        frozen_pid = workers[1]["pid"]
+        os.kill(frozen_pid, signal.SIGSTOP)  # alive, but it will not acknowledge anything
+        try:
+            asked = time.monotonic()
+            response = stuck.admin("PATCH", "/routes/items", body={"backend": "catalog"})
+            took = time.monotonic() - asked
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(frozen_pid, signal.SIGCONT)
+        assert response.status_code == 200, response.text
+        assert 1.9 <= took <= 6, took  # the acknowledgement's bound, then the answer
+        answered = time.monotonic()
+        with Load(stuck.url, _items, close=True) as load:
+            load.wait(200)
+        assert {(s.status, s.upstream) for s in load.sent if s.at > answered} == {(200, "catalog")}
+        wait_for(lambda: stuck.status()["workers"]["serving"] == 2, timeout=15)
+        status = stuck.status()
+        assert status["workers"]["restarts"] == 1
+        assert frozen_pid not in {p["pid"] for p in status["workers"]["processes"]}
+        assert any('"event": "worker_killed"' in line and str(frozen_pid) in line for line in stuck.log_lines())
