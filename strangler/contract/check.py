@@ -290,9 +290,9 @@ def run_contract(plan_path: str | Path, *, examples: int | None = None, seed: in
         run.explore()
         run.shrink_all()
         scheme = env.credentials.scheme if env.credentials else "none"
-        isolation = ("scratch copies of both databases, reset after every write" if env.resettable else
-                     "scratch copies of both databases; safe methods only (only SQLite copies are reset "
-                     "between requests)")
+        kinds = " and ".join(sorted({d.kind for d in env.databases}))
+        isolation = (f"scratch copies of both databases ({kinds}), reset after every write" if env.resettable else
+                     f"scratch copies of both databases ({kinds}); safe methods only ({env.reset_problem})")
         counted, accepted = split_accepted(list(run.findings.values()), gate.accept)
         findings = grouped(counted)
         return ContractReport(

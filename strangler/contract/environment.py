@@ -12,12 +12,13 @@
    file: one with the plan's routes on the monolith (what clients get today), one with them on the service
    (what they get after the cutover). Both mint identity tokens with one secret made for this run, which the
    service is given, so identities work exactly as in production: the router asks the monolith who a
-   credential belongs to, refuses what the monolith refuses, and passes the service a signed token.
+   credential belongs to, and passes the service a signed token (a refused one for a credential the monolith
+   refuses, which the service answers as the monolith does).
 
 ``pair(request)`` sends one request to both routers at once; ``reset()`` puts both databases back as they
-were after set-up (after every write, so each generated request meets the same data and any of them can be
-replayed while shrinking). Everything is stopped and removed on exit; ``keep`` leaves the directory (logs,
-databases) for a look.
+were after set-up (SQLite and PostgreSQL copies, see :mod:`strangler.contract.scratch`; after every write, so
+each generated request meets the same data and any of them can be replayed while shrinking). Everything is
+stopped and removed on exit; ``keep`` leaves the directory (logs, databases) for a look.
 """
 
 from __future__ import annotations
@@ -228,19 +229,34 @@ class Environment:
         self.credentials = identities.create(ALIAS)
         connections[ALIAS].close()
         if self.resettable:
+            started = time.monotonic()
             self.monolith_db.snapshot()
-            self.service_db.snapshot()
+            if self.monolith_db.resettable:
+                self.service_db.snapshot()
+            if not self.resettable:
+                self.say(f"contract: safe methods only: {self.reset_problem}")
+            elif self.monolith_db.kind != "sqlite" or self.service_db.kind != "sqlite":
+                self.say(f"contract: pristine rows kept for resets in {time.monotonic() - started:.1f}s")
 
     @property
     def resettable(self) -> bool:
         return bool(self.monolith_db and self.service_db and self.monolith_db.resettable
                     and self.service_db.resettable)
 
+    @property
+    def reset_problem(self) -> str | None:
+        """Why writes cannot be checked (a copy that cannot be reset between requests), or None."""
+        for side, database in (("the monolith's", self.monolith_db), ("the service's", self.service_db)):
+            if database is not None and not database.resettable:
+                return f"{side} copy: {database.reset_problem or database.kind + ' copies are not reset'}"
+        return None
+
     def reset(self) -> None:
         """Both databases as they were after set-up."""
         assert self.monolith_db is not None and self.service_db is not None
+        service = self.pool.submit(self.service_db.restore)  # both at once (the pool is idle between pairs)
         self.monolith_db.restore()
-        self.service_db.restore()
+        service.result()
 
     # -- processes --------------------------------------------------------------------------------------------
 
@@ -300,8 +316,9 @@ class Environment:
             listen = free_port()
             path.write_text(yaml.safe_dump(self._routes_for(side, listen, free_port()), sort_keys=False))
             self.urls[f"router-{side}"] = f"http://127.0.0.1:{listen}"
+            # One process each (no worker pool): the check sends one request pair at a time.
             self._start(f"router-{side}", [sys.executable, "-m", "router", "serve", "--config", str(path)],
-                        self.urls[f"router-{side}"] + ROUTER_HEALTH, env)
+                        self.urls[f"router-{side}"] + ROUTER_HEALTH, {**env, "ROUTER_WORKERS": "1"})
             self.clients[side] = httpx.Client(base_url=self.urls[f"router-{side}"], timeout=30)
 
     def _monolith_health(self) -> str:

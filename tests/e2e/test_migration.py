@@ -2,7 +2,8 @@
 catalog service, sync follower, and `manage.py strangler run|rollback` driving them.
 
 Holds the plan to its promises: no failed request apart from the bounded write-freeze 503s; the catalog
-verified equal after cutover; an order placed after cutover takes its stock from the catalog service; a
+verified equal after cutover; refused credentials get the monolith's answers through the router after cutover
+(every moved endpoint and method); an order placed after cutover takes its stock from the catalog service; a
 rollback from after cutover brings everything back to the monolith, writes made on the service included.
 In the PostgreSQL pass the catalog's own database is on PostgreSQL too.
 """
@@ -10,14 +11,17 @@ In the PostgreSQL pass the catalog's own database is on PostgreSQL too.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from scripts.stack import Ports, Stack
 from scripts.traffic import ADDRESS, Traffic
+from tests.e2e import refusals
 from tests.support.servers import scratch_database
 
 pytestmark = pytest.mark.slow
@@ -58,6 +62,52 @@ def product(base: str, product_id: int, headers: dict[str, str] | None = None) -
     return result
 
 
+MAKE_TOKENS = """
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+User = get_user_model()
+keys = []
+for name, active in (("revoked-e2e", False), ("deleted-e2e", True)):
+    user = User.objects.create_user(username=name + "@example.com", email=name + "@example.com", password="x")
+    keys.append(Token.objects.create(user=user).key)
+    user.is_active = active
+    user.save()
+print(" ".join(keys))
+"""
+
+
+def refused_credentials_get_the_monolith_s_answers(stack: Stack) -> None:
+    """After cutover, through the router: a token that never existed, a token of a deactivated user, and a token
+    deleted after the router cached its user (once ``cache_seconds`` have passed) get exactly the monolith's
+    answers on every moved endpoint and method, in the monolith's order (400/404/406 before 401, 401 before
+    405 and the object's 404)."""
+    inactive, deleted = stack.manage("shell", "-c", MAKE_TOKENS).stdout.split()
+    cached_at = time.monotonic()
+    seen = httpx.get(f"{stack.router_url}/api/catalog/products/", headers={"Authorization": f"Token {deleted}"},
+                     timeout=30)
+    assert seen.status_code == 200  # the router now holds this token's user for cache_seconds
+    stack.manage("shell", "-c", f"from rest_framework.authtoken.models import Token; "
+                                f"Token.objects.filter(key={deleted!r}).delete()")
+    ids = {"products": str(product_ids(stack.monolith_http)[0]), "categories": str(category_id(stack.monolith_http))}
+    cases = refusals.probes(stack.monolith_http, "/api/catalog/", ids)
+    compared, found = refusals.differences(stack.router_url, stack.monolith_http,
+                                           [refusals.bad_token(), f"Token {inactive}"], cases)
+    cache_seconds = yaml.safe_load(stack.routes_path.read_text())["identity"]["cache_seconds"]
+    time.sleep(max(0.0, cached_at + cache_seconds + 0.5 - time.monotonic()))
+    more, also = refusals.differences(stack.router_url, stack.monolith_http, [f"Token {deleted}"], cases)
+    assert found + also == [], "\n".join((found + also)[:20])
+    assert compared + more == 3 * len(cases) and len(cases) > 100
+
+
+def product_ids(base: str) -> list[int]:
+    response = httpx.get(f"{base}/api/catalog/products/", timeout=30)
+    return [row["id"] for row in response.json()["results"]]
+
+
+def category_id(base: str) -> int:
+    return int(httpx.get(f"{base}/api/catalog/categories/", timeout=30).json()[0]["id"])
+
+
 def test_the_catalog_moves_under_traffic_and_comes_back(stack: Stack) -> None:
     plan = str(stack.plan_path)
     run(stack, "run", plan, "--to", "verify", "--yes")
@@ -77,6 +127,7 @@ def test_the_catalog_moves_under_traffic_and_comes_back(stack: Stack) -> None:
         assert verify["ok"] and {t["target"] for t in verify["tables"]} == {"categories", "products"}
         routes = status["live"]["routes"]
         assert routes["catalog-reads"]["backend"] == routes["catalog-writes"]["backend"] == "catalog"
+        refused_credentials_get_the_monolith_s_answers(stack)
 
         # An order placed after cutover takes its stock at the catalog service, which now owns it.
         customer = login(stack.router_url, "customer11@example.com")

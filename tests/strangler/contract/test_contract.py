@@ -2,8 +2,9 @@
 database the check copies while it runs), the real catalog service, and a copy of it that ignores
 ``max_price`` (tests/strangler/contract/broken_catalog.py).
 
-What must hold whatever differences the real service has today: the check runs, reports its throughput and
-every finding as a curl pair and a pytest case, and never changes the real database. A difference put back on
+What must hold: the check runs, reports its throughput and every finding as a curl pair and a pytest case, and
+never changes the real database; 2,000 examples of the real service show no difference (on SQLite, and in the
+PostgreSQL pass with both databases on PostgreSQL, writes included). A difference put back on
 purpose is found, shrunk to one request with that one parameter, stops the plan at its ``contract`` step with
 the request shown, and the pytest case printed for it fails against the broken service and passes against the
 real one.
@@ -15,6 +16,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ import yaml
 
 from strangler.contract.requests import ContractRequest
 from tests.strangler.contract.conftest import django_settings
-from tests.support.servers import ROOT, ShopServer, running_shop
+from tests.support.servers import ROOT, ShopServer, running_shop, scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -41,11 +43,17 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopServer]:
         yield server
 
 
-def env_for(shop: ShopServer, tmp_path: Path) -> dict[str, str]:
-    # The service's database variable names only the kind of scratch database the check makes (SQLite here);
-    # the plan runs of the gate test provision and copy into it.
-    return {**shop.env, "CATALOG_DATABASE_URL": f"sqlite:///{tmp_path / 'catalog.sqlite3'}",
-            "STRANGLER_STATE_DB": str(tmp_path / "state.sqlite3")}
+@pytest.fixture
+def catalog_url(tmp_path: Path) -> Iterator[str]:
+    """The service's database, of the suite's kind (PostgreSQL in the PostgreSQL pass, like the monolith's)."""
+    with scratch_database(tmp_path / "catalog") as url:
+        yield url
+
+
+def env_for(shop: ShopServer, tmp_path: Path, catalog_url: str) -> dict[str, str]:
+    # The service's database variable names the kind (and server) of scratch database the check makes for the
+    # service; the plan runs of the gate test provision and copy into it.
+    return {**shop.env, "CATALOG_DATABASE_URL": catalog_url, "STRANGLER_STATE_DB": str(tmp_path / "state.sqlite3")}
 
 
 def strangler(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -71,11 +79,11 @@ def real_data(shop: ShopServer) -> str:
     return shop.manage("dumpdata", "catalog", "accounts", "authtoken", "--indent", "0").stdout
 
 
-def test_the_real_service_is_checked_on_scratch_copies(shop: ShopServer, tmp_path: Path) -> None:
+def test_the_real_service_is_checked_on_scratch_copies(shop: ShopServer, tmp_path: Path, catalog_url: str) -> None:
     before = real_data(shop)
     scratch = tmp_path / "tmp"  # the check's own temporary directory goes here, so what it leaves is its own
     scratch.mkdir()
-    env = {**env_for(shop, tmp_path), "TMPDIR": str(scratch)}
+    env = {**env_for(shop, tmp_path, catalog_url), "TMPDIR": str(scratch)}
     done = strangler(env, "contract", str(PLAN), "--examples", "300", "--seed", "5", "--json")
     assert done.returncode in (0, 1), done.stderr[-3000:]
     report = json.loads(done.stdout)
@@ -85,10 +93,10 @@ def test_the_real_service_is_checked_on_scratch_copies(shop: ShopServer, tmp_pat
             "PATCH /api/catalog/products/{id}/", "DELETE /api/catalog/categories/{id}/",
             "POST /api/catalog/products/{id}/stock/"} <= set(report["operations"])
     assert not any(op.split(" ")[1].startswith("/api/orders/") for op in report["operations"])
-    # SQLite copies are reset after every write; other databases get safe methods only (and say so).
-    resettable = shop.database_url.startswith("sqlite")
-    assert report["writes"] is resettable
-    assert ("reset after every write" if resettable else "safe methods only") in report["isolation"]
+    # SQLite and PostgreSQL copies are reset after every write: writes are checked on both.
+    kind = "sqlite" if shop.database_url.startswith("sqlite") else "postgresql"
+    assert report["writes"] is True
+    assert f"scratch copies of both databases ({kind}), reset after every write" in report["isolation"]
     assert "$..updated_at" in report["rules"]["ignore"]  # the shadow step's rules
     for finding in report["findings"]:
         assert finding["curl"]["monolith"].startswith("curl ") and finding["curl"]["service"].startswith("curl ")
@@ -99,10 +107,28 @@ def test_the_real_service_is_checked_on_scratch_copies(shop: ShopServer, tmp_pat
     assert list(scratch.iterdir()) == []
 
 
+def test_2000_examples_show_no_difference(shop: ShopServer, tmp_path: Path, catalog_url: str) -> None:
+    """The issue's bar: ``strangler contract migration_plans/catalog.yaml --examples 2000`` finds nothing, every
+    identity and writes included, and prints its throughput (on SQLite; in the PostgreSQL pass, both sides)."""
+    started = time.monotonic()
+    done = strangler(env_for(shop, tmp_path, catalog_url), "contract", str(PLAN), "--examples", "2000",
+                     "--seed", "2000")
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert "OK: 0 kind(s) of difference (at most 0 allowed)" in done.stdout
+    assert "no difference found" in done.stdout
+    summary = re.search(r"2000 examples \(seed 2000\), (\d+) request pairs in ([\d.]+)s = ([\d.]+) pairs/s",
+                        done.stdout)
+    assert summary, done.stdout[-3000:]
+    assert "reset after every write" in done.stdout
+    assert "bad-token, revoked-token" in done.stdout
+    print(f"contract, 2000 examples: {summary.group(1)} pairs, {summary.group(3)} pairs/s, {took:.0f}s wall clock")
+
+
 def test_a_difference_put_back_is_found_and_shrunk_to_one_request(
-        shop: ShopServer, tmp_path: Path, django_db_blocker: Any) -> None:
+        shop: ShopServer, tmp_path: Path, catalog_url: str, django_db_blocker: Any) -> None:
     plan = broken_plan(tmp_path)
-    done = strangler(env_for(shop, tmp_path), "contract", str(plan))
+    done = strangler(env_for(shop, tmp_path, catalog_url), "contract", str(plan))
     assert done.returncode == 1, done.stderr[-3000:]
     assert "kind(s) of difference > 0 allowed" in done.stderr
     text = done.stdout
@@ -133,10 +159,11 @@ def test_a_difference_put_back_is_found_and_shrunk_to_one_request(
             real.assert_same(request)
 
 
-def test_the_plan_gate_stops_at_contract_with_that_request(shop: ShopServer, tmp_path: Path) -> None:
+def test_the_plan_gate_stops_at_contract_with_that_request(shop: ShopServer, tmp_path: Path,
+                                                           catalog_url: str) -> None:
     plan = broken_plan(tmp_path, steps=["provision", "capture", "copy", "sync", "verify",
                                         {"contract": BROKEN_CONTRACT}, {"shadow": {"min_requests": 1}}])
-    env = env_for(shop, tmp_path)
+    env = env_for(shop, tmp_path, catalog_url)
     done = strangler(env, "run", str(plan), "--to", "shadow", "--yes", "--json")
     assert done.returncode == 1, done.stderr[-3000:]
     outcome = json.loads(done.stdout)
