@@ -153,7 +153,7 @@ def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
     admin = _bind(admin_listen or config.admin.listen)
     router.admin_port = admin.getsockname()[1]
     if workers > 1:
-        from router.workers import serve_primary
+        from router.workers_primary import serve_primary
 
         serve_primary(router, public, admin, limits, workers=workers, transport=transport,
                       access_log=access_log)

@@ -35,19 +35,15 @@ import socket
 import time
 from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-import uvicorn
-import uvloop
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from router.control import Channel, ChannelClosed, ControlState, WorkerOptions
 from router.control_figures import Figures, WorkerFigures
-from router.http1 import HttpLimits
-from router.server import GRACEFUL_SECONDS, uvicorn_config
+from router.server import GRACEFUL_SECONDS
 from router.workers_child import run_worker
 
 if TYPE_CHECKING:
@@ -151,8 +147,13 @@ class Supervisor(Collector):
         _event("worker_exited", worker=worker.index, pid=worker.proc.pid, status=status, restarting=True)
         if time.monotonic() - worker.started < RESTART_PAUSE:
             await asyncio.sleep(RESTART_PAUSE)
-        if not self.stopping:
-            await self._spawn(worker.index)
+        while not self.stopping:
+            try:
+                await self._spawn(worker.index)
+                return
+            except Exception:  # noqa: BLE001 - keep trying: one worker fewer is not a reason to stop serving
+                log.exception("restarting router worker %d failed", worker.index)
+                await asyncio.sleep(RESTART_PAUSE)
 
     def _kill(self, worker: WorkerProcess, why: str) -> None:
         _event("worker_killed", worker=worker.index, pid=worker.proc.pid, reason=why)
@@ -266,7 +267,7 @@ class Supervisor(Collector):
     # -- stopping ---------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        return None  # launched before the admin API opens (serve_primary)
+        return None  # launched before the admin API opens (router/workers_primary.py)
 
     async def stop(self) -> None:
         """Stops every worker gracefully (requests in flight finish): first of the router's background jobs to
@@ -285,34 +286,3 @@ class Supervisor(Collector):
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-class _PrimaryServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, supervisor: Supervisor) -> None:
-        super().__init__(config)
-        self.supervisor = supervisor
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        # At once, not when the shutdown reaches the supervisor: workers stopped by the same signal (a
-        # process group's SIGTERM, a terminal's Ctrl-C) must not be restarted meanwhile.
-        self.supervisor.stopping = True
-        super().handle_exit(sig, frame)
-
-
-def serve_primary(router: Router, public: socket.socket, admin: socket.socket, limits: HttpLimits, *,
-                  workers: int, transport: str, access_log: bool) -> None:
-    # Listening now: clients that connect while the workers start wait in the backlog instead of being refused.
-    public.listen(2048)
-    admin.listen(2048)
-    supervisor = Supervisor(router, public, WorkerOptions(transport=transport, access_log=access_log,
-                                                          limits=limits, workers=workers))
-    router.admin.cluster = supervisor
-    router.app.background.append(supervisor)  # last in, so stopped first
-    server = _PrimaryServer(uvicorn_config(router, limits), supervisor)
-
-    async def main() -> None:
-        await supervisor.launch()
-        await server.serve(sockets=[admin])
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main())

@@ -90,7 +90,8 @@ def main() -> int:
         stack.setup_monolith("--products", str(args.products), "--users", "20", "--orders", "50")
         stack.start_monolith()
         stack.start_router()
-        console.print(f"monolith {stack.monolith_http}  router {stack.router_url}  admin {stack.admin_url}")
+        console.print(f"monolith {stack.monolith_http}  router {stack.router_url} ({stack.router_workers} workers)  "
+                      f"admin {stack.admin_url}")
         steps = plan_steps(stack)
         last = steps.index(args.to) if args.to else len(steps) - 1
         traffic = Traffic(stack.router_url)

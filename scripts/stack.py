@@ -42,6 +42,7 @@ class Stack:
     monolith_url: str | None = None  # a database URL; default: SQLite under var/
     catalog_url: str | None = None
     workers: int = 2
+    router_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # the router's, one per core
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -140,7 +141,8 @@ class Stack:
                                         "--graceful-timeout", "5"], f"{self.monolith_http}/healthz")
 
     def start_router(self) -> ManagedProcess:
-        return self._start("router", [sys.executable, "-m", "router", "serve", "--config", str(self.routes_path)],
+        return self._start("router", [sys.executable, "-m", "router", "serve", "--config", str(self.routes_path),
+                                      "--workers", str(self.router_workers)],
                            f"{self.router_url}/__router/health")
 
     def start_service(self) -> ManagedProcess:
