@@ -21,7 +21,8 @@ without waiting (bound: one hop through the primary, about a millisecond on one 
 worker's own circuit still counts its failures. A half-open circuit lets one probe through per worker.
 
 A worker that dies is restarted (logged, counted in ``router_worker_restarts_total``); its requests in
-flight are lost with it, and so are the figures it counted (``/counters``, ``/metrics``).
+flight are lost with it, and so is what it counted since the primary last asked (its Prometheus families as
+last scraped stay in the sums, so counters never go down; its windows' figures are gone).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from router.control import Channel, ChannelClosed, ControlState, WorkerOptions
-from router.control_figures import Figures, WorkerFigures
+from router.control_figures import Figures, WorkerFigures, sum_families
 from router.server import GRACEFUL_SECONDS
 from router.workers_child import run_worker
 
@@ -91,7 +92,9 @@ class Supervisor(Collector):
         self._lock = asyncio.Lock()
         self._pushed: object = None
         self._kicker: asyncio.Task[None] | None = None
-        self._restarting: set[asyncio.Task[None]] = set()
+        # Prometheus counters must not go down when a worker dies: its families as last scraped stay counted.
+        self._scraped: dict[int, list[Metric]] = {}
+        self.retired: list[Metric] = []
         router.app.tables.listeners.append(lambda _config: self._kick())
         router.leases.listeners.append(self._kick)
         router.windows.listeners.append(self._kick)
@@ -141,6 +144,7 @@ class Supervisor(Collector):
             worker.proc.kill()
             await asyncio.to_thread(worker.proc.join)
         status = worker.proc.exitcode
+        self._retire(self._scraped.pop(worker.index, []))
         if self.stopping:
             return
         self.restarts += 1
@@ -246,10 +250,21 @@ class Supervisor(Collector):
         deadline = time.monotonic() + ACK_SECONDS
         for worker, answer in asked:
             try:
-                parts.append(await asyncio.wait_for(answer, max(0.0, deadline - time.monotonic())))
+                part = await asyncio.wait_for(answer, max(0.0, deadline - time.monotonic()))
+                parts.append(part)
+                self._scraped[worker.index] = part.families
             except (TimeoutError, ChannelClosed):
                 log.warning(json.dumps({"event": "worker_figures_missing", "worker": worker.index}))
+        if self.retired:
+            parts.append(WorkerFigures({}, {}, {}, {}, families=self.retired))
         return Figures.summed(self.router.metrics.registry, parts)
+
+    def _retire(self, families: list[Metric]) -> None:
+        """A dead worker's Prometheus families as last scraped, added to those of the workers dead before."""
+        known = {family.name: family for family in self.retired}
+        for family in families:
+            known[family.name] = sum_families([known[family.name], family]) if family.name in known else family
+        self.retired = list(known.values())
 
     def status(self) -> dict[str, Any]:
         return {"count": self.options.workers, "serving": sum(w.serving for w in self.workers.values()),

@@ -339,6 +339,7 @@ def test_a_killed_worker_comes_back_with_the_current_table(tmp_path: Path, monol
         # New connections for every request, so the restarted worker gets its share of them.
         with Load(killed.url, _items, close=True) as load:
             load.wait(200)
+            counted = killed.requests_total("items")  # a scrape: what the victim counted so far stays counted
             os.kill(victim, signal.SIGKILL)
             wait_for(lambda: killed.status()["workers"]["serving"] == 2
                      and victim not in {p["pid"] for p in killed.status()["workers"]["processes"]}, timeout=15)
@@ -352,6 +353,7 @@ def test_a_killed_worker_comes_back_with_the_current_table(tmp_path: Path, monol
         assert {s.upstream for s in answered} == {"catalog"}
         assert len([s for s in answered if s.at > back]) >= 100
         assert "router_worker_restarts_total 1.0" in killed.admin("GET", "/metrics").text
+        assert counted <= killed.requests_total("items") <= len(answered)
         assert all(p["table_version"] == status["version"] for p in status["workers"]["processes"])
         # The new worker serves, with the table patched before the kill.
         wait_for(lambda: f'"worker_pid":{replacement}' in killed.process.log_path.read_text(), timeout=5)
