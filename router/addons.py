@@ -48,11 +48,15 @@ class AccessLog(Addon):
         self.flush_interval = flush_interval
         self._lines: list[bytes] = []
         self._task: asyncio.Task[None] | None = None
+        self._second, self._stamp = -1, ""
 
     def done(self, flow: Flow) -> None:
-        now = time.time()
+        ms = int(time.time() * 1000)
+        second = ms // 1000
+        if second != self._second:  # strftime once a second, not once a request
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         self._lines.append(orjson.dumps({
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
+            "ts": f"{self._stamp}.{ms % 1000:03d}Z",
             "request_id": flow.request_id,
             "method": flow.method,
             "path": flow.path,

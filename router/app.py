@@ -7,14 +7,15 @@ route and the backend (``{"detail", "code", "route", "backend", "request_id"}``)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
-from router import paths
+from router import paths, refusals
 from router.addons import AccessLog, Addon, Reply
 from router.balancing import Balancer
 from router.config import RouterConfig
@@ -27,10 +28,19 @@ from router.exceptions import (
 )
 from router.flow import Flow
 from router.forwarding import AiohttpUpstream, Headers, Upstream, UpstreamRequest, UpstreamResponse
-from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY, NEVER_MATCHABLE, VALID_REQUEST_ID
+from router.headers import (
+    FORWARDING,
+    HOP_BY_HOP,
+    IDENTITY,
+    NEVER_MATCHABLE,
+    VALID_REQUEST_ID,
+    connection_listed,
+    new_request_id,
+)
 from router.health import ActiveChecker, HealthRegistry
+from router.http1 import BODY_TIMEOUT_KEY
 from router.state import TableHolder
-from router.table import IDEMPOTENT_METHODS, Backend, Match, RouteTable
+from router.table import IDEMPOTENT_METHODS, Backend, Match, Pattern, Route, RouteTable
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,17 +64,11 @@ _DROP_FROM_CLIENT = frozenset(name.encode() for name in HOP_BY_HOP | IDENTITY | 
                               | {"x-request-id", "host", "expect"})
 _DROP_FROM_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | {"x-request-id"})
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+# Requests refused before routing are counted and logged under a route name of their own, no backend.
+_REFUSED_MATCH = Match(route=Route(name=refusals.REFUSED_ROUTE, pattern=Pattern.parse("/", "prefix"),
+                                   backend=refusals.NO_BACKEND), backend=refusals.NO_BACKEND)
 LIVENESS_PATH = "/__router/health"
-
-
-def _connection_listed(headers: Headers) -> set[bytes]:
-    """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 section 7.6.1); ``headers``' names must be
-    lower-case already (header names are case-insensitive: ``Connection: X-Foo`` names ``x-foo``)."""
-    listed: set[bytes] = set()
-    for name, value in headers:
-        if name == b"connection":
-            listed.update(token.strip().lower() for token in value.split(b","))
-    return listed
 
 
 def _capture(flow: Flow, name: str, chunk: bytes) -> None:
@@ -88,6 +92,7 @@ class RouterApp:
         self.tables.listeners.append(self._on_new_config)
         self.tables.swap(config, origin="start")
         self.addons: list[Addon] = list(addons) if addons is not None else [AccessLog()]
+        self._header_routes: tuple[RouteTable | None, bool] = (None, False)  # does a table match on headers?
         self.checker = ActiveChecker(self.health, lambda: self.tables.current.table.backends)
         # Started with the server and stopped with it, in this order (stopped in reverse).
         self.background: list[Background] = [self.checker]
@@ -119,8 +124,11 @@ class RouterApp:
             if message["type"] == "lifespan.startup":
                 for task in self.background:
                     task.start()
+                refusals.listeners.append(self._refused)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._refused in refusals.listeners:
+                    refusals.listeners.remove(self._refused)
                 for task in reversed(self.background):
                     await task.stop()
                 await self.upstream.aclose()
@@ -135,52 +143,72 @@ class RouterApp:
             return
         config = self.tables.current  # this request keeps this table to its end, whatever swaps happen
         table = config.table
-        raw_headers: Headers = [(k.lower(), v) for k, v in scope["headers"]]
-        incoming_id = next((v for k, v in raw_headers if k == b"x-request-id"), b"")
-        request_id = incoming_id.decode() if VALID_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
+        # ASGI header names are lower-case (uvicorn's protocol lowers them as it parses). One dict built in C
+        # serves every look-up below. A name that occurs twice is rare: then the first one wins, as a scan
+        # would find it, and the fields that must agree are checked apart.
+        raw_headers: Headers = scope["headers"]
+        named = dict(raw_headers)
+        repeated = len(named) != len(raw_headers)
+        if repeated:
+            named = dict(reversed(raw_headers))
+        incoming_id = named.get(b"x-request-id")
+        request_id = (incoming_id.decode() if incoming_id is not None and VALID_REQUEST_ID.match(incoming_id)
+                      else new_request_id())
         method: str = scope["method"]
         client = scope.get("client") or ("unknown", 0)
-        host = next((v.decode("latin-1") for k, v in raw_headers if k == b"host"), "")
+        host = named.get(b"host", b"")
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         flow = Flow(method=method, path=raw_path.decode("latin-1"), query=scope.get("query_string", b""), headers=[],
-                    client=str(client[0]), scheme=scope.get("scheme", "http"), host=host, request_id=request_id,
-                    match=Match(route=None, backend=table.default), backend=table.default,
+                    client=str(client[0]), scheme=scope.get("scheme", "http"), host=host.decode("latin-1"),
+                    request_id=request_id, match=Match(route=None, backend=table.default), backend=table.default,
                     default_backend=table.default)
         try:
             # The body's framing first: whatever the answer, it decides how the connection goes on.
-            length = self._content_length(raw_headers)
-            chunked = any(k == b"transfer-encoding" for k, _ in raw_headers)
+            length = self._content_length(raw_headers if repeated else None, named.get(b"content-length"))
+            chunked = b"transfer-encoding" in named
             has_body = chunked or (length or 0) > 0
             if has_body:
-                flow.continue_pending = any(k == b"expect" and v.lower() == b"100-continue" for k, v in raw_headers)
+                flow.continue_pending = (any(k == b"expect" and v.lower() == b"100-continue" for k, v in raw_headers)
+                                         if repeated else named.get(b"expect", b"").lower() == b"100-continue")
             if chunked and scope.get("http_version") == "1.0":
                 # RFC 9112 section 6.1: such framing is faulty; a proxy before us may have read it otherwise.
                 raise RequestRejected("Transfer-Encoding in an HTTP/1.0 request")
             if length is not None and length > config.max_body:
                 raise BodyTooLarge(config.max_body)
             flow.path = paths.normalise(raw_path)
-            match_headers = {name: v.decode("latin-1") for k, v in raw_headers
-                             if (name := k.decode("latin-1")) not in NEVER_MATCHABLE}
-            flow.match = table.match(method, flow.path, match_headers)
+            flow.match = table.match(method, flow.path, self._match_headers(table, raw_headers))
             flow.backend = flow.match.backend
-            flow.headers = self._upstream_headers(raw_headers, flow)
+            flow.headers = self._upstream_headers(raw_headers, b"connection" in named, flow, host)
             for addon in self.addons:
                 reply = await addon.request(flow)
                 if reply is not None:
                     await self._reply(send, flow, reply)
                     return
-            await self._forward(table, flow, receive, send, has_body, config.max_body)
+            await self._forward(scope, table, flow, receive, send, has_body, config.max_body)
         except RequestRejected as exc:
             flow.error = exc.reason
             await self._reply(send, flow, Reply(exc.status, {"detail": exc.reason, "code": "rejected"}))
         except ClientGone:
-            flow.error, flow.status = "client disconnected", 499
+            refused = scope.get(refusals.SCOPE_KEY)  # the protocol refused the rest of it (a broken body)
+            flow.error, flow.status = ((f"refused: {refused[1]}", refused[0]) if refused
+                                       else ("client disconnected", 499))
         finally:
-            for addon in self.addons:
-                try:
-                    addon.done(flow)
-                except Exception:  # an addon's bug must not take the request down with it
-                    log.exception("addon %s failed in done()", type(addon).__name__)
+            self._done(flow)
+
+    def _done(self, flow: Flow) -> None:
+        for addon in self.addons:
+            try:
+                addon.done(flow)
+            except Exception:  # an addon's bug must not take the request down with it
+                log.exception("addon %s failed in done()", type(addon).__name__)
+
+    def _refused(self, refused: refusals.RefusedRequest) -> None:
+        """A request the protocol refused before this app saw it: counted and logged like the rest."""
+        flow = Flow(method=refused.method, path=refused.target, query=b"", headers=[], client=refused.client,
+                    scheme="http", host="", request_id=refused.request_id, match=_REFUSED_MATCH,
+                    backend=refusals.NO_BACKEND, default_backend=self.tables.current.table.default)
+        flow.status, flow.error = refused.status, refused.detail
+        self._done(flow)
 
     async def _liveness(self, send: Send) -> None:
         """The router's own liveness, for load balancers and supervisors; never forwarded."""
@@ -190,35 +218,47 @@ class RouterApp:
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
-    def _content_length(headers: Headers) -> int | None:
-        values = [v for k, v in headers if k == b"content-length"]
-        if not values:
+    def _content_length(repeated: Headers | None, value: bytes | None) -> int | None:
+        """The request's Content-Length; ``repeated``: the header list, when some field name occurs twice."""
+        if value is None:
             return None
-        if len(set(values)) > 1 or not values[0].isdigit():
+        if repeated is not None and len({v for k, v in repeated if k == b"content-length"}) > 1:
             raise RequestRejected("invalid or repeated Content-Length")
-        return int(values[0])
+        if not value.isdigit():
+            raise RequestRejected("invalid or repeated Content-Length")
+        return int(value)
+
+    def _match_headers(self, table: RouteTable, raw: Headers) -> Mapping[str, str]:
+        """Headers as routes match on them; built only for a table with a route that looks at headers."""
+        cached_table, needed = self._header_routes
+        if cached_table is not table:
+            needed = any(route.header is not None for route in table.routes)
+            self._header_routes = (table, needed)
+        if not needed:
+            return _NO_HEADERS
+        return {name: v.decode("latin-1") for k, v in raw if (name := k.decode("latin-1")) not in NEVER_MATCHABLE}
 
     @staticmethod
-    def _upstream_headers(raw: Headers, flow: Flow) -> Headers:
-        drop = _DROP_FROM_CLIENT | _connection_listed(raw)
-        out = [(k, v) for k, v in raw if k not in drop]
-        out.append((b"host", flow.host.encode("latin-1")))
+    def _upstream_headers(raw: Headers, has_connection: bool, flow: Flow, host: bytes) -> Headers:
+        drop = _DROP_FROM_CLIENT | connection_listed(raw) if has_connection else _DROP_FROM_CLIENT
+        out = [item for item in raw if item[0] not in drop]
+        out.append((b"host", host))
         out.append((b"x-forwarded-for", flow.client.encode()))
         out.append((b"x-forwarded-proto", flow.scheme.encode()))
-        if flow.host:
-            out.append((b"x-forwarded-host", flow.host.encode("latin-1")))
+        if host:
+            out.append((b"x-forwarded-host", host))
         out.append((b"x-request-id", flow.request_id.encode()))
         return out
 
-    async def _forward(self, table: RouteTable, flow: Flow, receive: Receive, send: Send, has_body: bool,
-                       limit: int) -> None:
+    async def _forward(self, scope: Scope, table: RouteTable, flow: Flow, receive: Receive, send: Send,
+                       has_body: bool, limit: int) -> None:
         route = flow.match.route
         candidates = [flow.backend]
         # A second attempt only when nothing can be done twice: an idempotent method without a body.
         if (route is not None and route.fallback and route.fallback != flow.backend
                 and flow.method in IDEMPOTENT_METHODS and not has_body):
             candidates.append(route.fallback)
-        body = self._body(receive, flow, limit) if has_body else None
+        body = self._body(receive, flow, limit, scope.get(BODY_TIMEOUT_KEY)) if has_body else None
         failure: UpstreamError | None = None
         for attempt, backend_name in enumerate(candidates):
             last = attempt == len(candidates) - 1
@@ -269,11 +309,18 @@ class RouterApp:
         return response
 
     @staticmethod
-    async def _body(receive: Receive, flow: Flow, limit: int) -> AsyncIterator[bytes]:
+    async def _body(receive: Receive, flow: Flow, limit: int, timeout: float | None) -> AsyncIterator[bytes]:
+        """The request body as the client sends it. ``timeout``: the longest wait for its next bytes (the
+        protocol's ``body_timeout``; None in-process): a client that stalls its body is answered 408 and the
+        connection closed (its framing is unfinished), the backend's request broken off."""
         more = True
         flow.continue_pending = False  # the first receive() sends the client its 100 Continue, if it waits
         while more:
-            message = await receive()
+            try:
+                async with asyncio.timeout(timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestRejected(f"request body stalled: no data for {timeout:g}s", status=408) from None
             if message["type"] == "http.disconnect":
                 raise ClientGone()
             chunk = message.get("body", b"")
@@ -290,8 +337,9 @@ class RouterApp:
     async def _stream(send: Send, flow: Flow, response: UpstreamResponse) -> None:
         # Lower-cased once (the client library keeps the backend's spelling; uvicorn writes them lower-case).
         headers = [(k.lower(), v) for k, v in response.headers]
-        drop = _DROP_FROM_UPSTREAM | _connection_listed(headers)
-        headers = [(k, v) for k, v in headers if k not in drop]
+        listed = connection_listed(headers)
+        drop = _DROP_FROM_UPSTREAM | listed if listed else _DROP_FROM_UPSTREAM
+        headers = [item for item in headers if item[0] not in drop]
         headers.append((b"x-request-id", flow.request_id.encode()))
         flow.status = response.status
         capturing = flow.capture_limit > 0
@@ -323,9 +371,9 @@ class RouterApp:
         flow.bytes_out = len(body)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                    (b"x-request-id", flow.request_id.encode()), *reply.headers]
-        if flow.continue_pending:
-            # The client still waits for a 100 Continue and may or may not send its body now: the connection
-            # cannot tell where the next request starts, so it ends with this answer.
+        if flow.continue_pending or reply.status == 408:
+            # The client still waits for a 100 Continue and may or may not send its body now, or stalled in
+            # the middle of it: the connection cannot tell where the next request starts, so it ends here.
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from router.table import Match
 
 
-@dataclass
+@dataclass(slots=True)  # one per request: slots make it quicker to build and to read
 class Flow:
     method: str
     path: str  # normalised

@@ -175,3 +175,21 @@ class HttpxUpstream:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+# The transports by the name ``--transport`` takes. "h1" (router/h1pool.py) is the protocol-level client.
+TRANSPORTS = ("h1", "aiohttp", "httpx")
+DEFAULT_TRANSPORT = "h1"
+
+
+def make_upstream(name: str = DEFAULT_TRANSPORT) -> Upstream:
+    """The upstream transport called ``name`` (one of ``TRANSPORTS``)."""
+    if name == "aiohttp":
+        return AiohttpUpstream()
+    if name == "httpx":
+        return HttpxUpstream()
+    if name == "h1":
+        from router.h1pool import H1Upstream  # it builds on this module's interface
+
+        return H1Upstream()
+    raise ValueError(f"unknown transport {name!r}; known: {', '.join(TRANSPORTS)}")

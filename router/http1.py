@@ -25,7 +25,8 @@ request that arrived pipelined behind one still being answered waits for that an
 
 The limits are ``HttpLimits``: built-in defaults, each overridden by an environment variable read once at
 start (``ROUTER_MAX_HEADER_LINE``, ``ROUTER_MAX_HEADER_BYTES``, ``ROUTER_MAX_HEADERS``, ``ROUTER_HEAD_TIMEOUT``,
-``ROUTER_KEEP_ALIVE_TIMEOUT``); they apply to the admin API's socket too.
+``ROUTER_BODY_TIMEOUT``, ``ROUTER_KEEP_ALIVE_TIMEOUT``); they apply to the admin API's socket too. The body
+timeout is kept by the application, which is what waits for a body (``router.app``: 408 and close).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import logging
 import math
 import os
 import re
-import uuid
 from asyncio import TimerHandle
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +43,9 @@ from typing import Any, ClassVar
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from router.headers import new_request_id
+from router.refusals import SCOPE_KEY, RefusedRequest, report
 
 log = logging.getLogger("router.http")
 
@@ -53,6 +56,8 @@ VALID_HOST = re.compile(rb"^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5
 # Sizes as the routes file writes them (max_body): bytes, or a number with a unit.
 SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB)?\s*$")
 UNITS = {None: 1, "B": 1, "KB": 10**3, "KiB": 2**10, "MB": 10**6, "MiB": 2**20}
+# Where the application finds the body timeout in a request's scope (it reads the body, so it keeps time).
+BODY_TIMEOUT_KEY = "router.body_timeout"
 # After a refusal, how long the client's remaining bytes are read and dropped before the socket is closed.
 LINGER_SECONDS = 2.0
 
@@ -65,13 +70,16 @@ class HttpLimits:
     max_head: int = 64 * 1024  # the request line and every header field together
     max_headers: int = 100  # header fields (and, apart, trailer fields)
     head_timeout: float = 5.0  # seconds from the connection (or a head's first byte) to the head's end
+    # Seconds a request body may go without a byte while the router waits for it (a client that trickles or
+    # stalls its body would hold the connection and the backend's): 408 and closed (``RouterApp._body``).
+    body_timeout: float = 5.0
     keep_alive: int = 5  # seconds an idle connection is kept between requests (uvicorn's own setting)
 
     # Environment variable -> field. The routes file does not carry these (they are read once, at start).
     ENV: ClassVar[Mapping[str, str]] = {
         "ROUTER_MAX_HEADER_LINE": "max_line", "ROUTER_MAX_HEADER_BYTES": "max_head",
         "ROUTER_MAX_HEADERS": "max_headers", "ROUTER_HEAD_TIMEOUT": "head_timeout",
-        "ROUTER_KEEP_ALIVE_TIMEOUT": "keep_alive",
+        "ROUTER_BODY_TIMEOUT": "body_timeout", "ROUTER_KEEP_ALIVE_TIMEOUT": "keep_alive",
     }
 
     def __post_init__(self) -> None:
@@ -85,6 +93,8 @@ class HttpLimits:
             problems.append(f"max_headers: {self.max_headers} is not between 1 and 10000")
         if not 0 < self.head_timeout <= 600 or not math.isfinite(self.head_timeout):
             problems.append(f"head_timeout: {self.head_timeout} is not between 0 (excluded) and 600 seconds")
+        if not 0 < self.body_timeout <= 3600 or not math.isfinite(self.body_timeout):
+            problems.append(f"body_timeout: {self.body_timeout} is not between 0 (excluded) and 3600 seconds")
         if not 1 <= self.keep_alive <= 3600:
             problems.append(f"keep_alive: {self.keep_alive} is not between 1 and 3600 seconds")
         if problems:
@@ -109,12 +119,13 @@ class HttpLimits:
             return cls(**values)
         except ValueError as exc:
             names = {name: variable for variable, name in cls.ENV.items()}
-            raise ValueError(re.sub(r"\b(max_line|max_head|max_headers|head_timeout|keep_alive)\b",
+            raise ValueError(re.sub(r"\b(max_line|max_head|max_headers|head_timeout|body_timeout|keep_alive)\b",
                                     lambda m: names[m.group(1)], str(exc))) from None
 
 
 _EXPECTED = {"max_line": "a size (e.g. 8192 or 8KiB)", "max_head": "a size (e.g. 65536 or 64KiB)",
              "max_headers": "a whole number", "head_timeout": "a number of seconds",
+             "body_timeout": "a number of seconds",
              "keep_alive": "a whole number of seconds"}
 
 
@@ -124,7 +135,7 @@ def _parse(name: str, text: str) -> int | float:
         if not found:
             raise ValueError(text)
         return int(found.group(1)) * UNITS[found.group(2)]
-    if name == "head_timeout":
+    if name in ("head_timeout", "body_timeout"):
         return float(text)
     return int(text)
 
@@ -164,7 +175,8 @@ class RouterHttpProtocol(HttpToolsProtocol):
         self._trailer_wire = 0
         self._head_timer: TimerHandle | None = None
         self._refusal: Refusal | None = None  # set by a callback just before it stops the parser
-        self._pending: Refusal | None = None  # a refusal waiting for the answers of earlier requests
+        # A refusal (and the request id it answers with) waiting for the answers of earlier requests.
+        self._pending: tuple[Refusal, str] | None = None
         self._done = False  # refused: nothing more is parsed on this connection
         self._linger_timer: TimerHandle | None = None
 
@@ -227,6 +239,7 @@ class RouterHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope[BODY_TIMEOUT_KEY] = self.limits.body_timeout  # type: ignore[literal-required]
         self._head_open = True
         self._head_size = self._head_wire = self._fields = self._hosts = self._trailer_wire = 0
         self._host = b""
@@ -345,6 +358,7 @@ class RouterHttpProtocol(HttpToolsProtocol):
             self._head_timer = None
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown"
         log.warning("refused a request from %s: %s %s", client, refusal.status, refusal.detail)
+        request_id = new_request_id()
         cycle = self.cycle
         if self._in_body and cycle is not None:
             # The body or trailers of the latest request: the application must stop reading it.
@@ -353,32 +367,45 @@ class RouterHttpProtocol(HttpToolsProtocol):
             if self.pipeline and self.pipeline[0][0] is cycle:
                 self.pipeline.popleft()  # it was waiting behind earlier requests: it never starts
                 waiting = True
+                self._report(refusal, request_id)
             elif cycle.response_started:
                 self.transport.close()  # an answer is out (or half out) already; nothing else can be said
                 return
             else:
                 waiting = False
+                # The application is serving it: it records the request, with what the client was answered.
+                cycle.scope[SCOPE_KEY] = (refusal.status, refusal.detail)  # type: ignore[literal-required]
         else:
             waiting = cycle is not None and not cycle.response_complete
+            self._report(refusal, request_id)
         if waiting:
             # Answers go out in order: this one after those of the requests that came before it.
-            self._pending = refusal
+            self._pending = (refusal, request_id)
             self.flow.pause_reading()
             return
-        self._answer(refusal)
+        self._answer(refusal, request_id)
+
+    def _report(self, refusal: Refusal, request_id: str) -> None:
+        """What is known of a request the application never sees, for the metrics and the access log."""
+        try:
+            method = self.parser.get_method().decode("latin-1")
+        except Exception:  # noqa: BLE001 - the request line was not read that far
+            method = ""
+        target = getattr(self, "url", b"")[:200].decode("latin-1")
+        report(RefusedRequest(refusal.status, refusal.detail, request_id, self.client[0] if self.client else "unknown",
+                              method, target))
 
     def on_response_complete(self) -> None:
         if self._pending is not None and not self.pipeline:
             self.server_state.total_requests += 1
-            refusal, self._pending = self._pending, None
-            self._answer(refusal)
+            (refusal, request_id), self._pending = self._pending, None
+            self._answer(refusal, request_id)
             return
         super().on_response_complete()
 
-    def _answer(self, refusal: Refusal) -> None:
+    def _answer(self, refusal: Refusal, request_id: str) -> None:
         if self.transport.is_closing():
             return
-        request_id = uuid.uuid4().hex
         body = json.dumps({"detail": refusal.detail, "code": "rejected", "request_id": request_id}).encode()
         self.transport.write(b"".join([
             STATUS_LINE[refusal.status],

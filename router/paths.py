@@ -18,6 +18,11 @@ _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _AMBIGUOUS_ESCAPE = re.compile(rb"%(2[fF]|5[cC]|00)")
 # What stays literal when re-encoding: RFC 3986 pchar minus '%', plus '/'.
 _SAFE = "/:@!$&'()*+,;=-._~"
+# Most paths are made of these only, with no empty, "." or ".." segment: such a path is already normalised
+# and encodes as itself, so both steps are skipped after one match (a segment starting with "." is left to
+# the full treatment, which is simpler than telling ".x" from "..").
+_PLAIN = re.compile(r"(?:/[A-Za-z0-9:@!$&'()*+,;=\-_~][A-Za-z0-9:@!$&'()*+,;=\-._~]*)*/?")
+_PLAIN_BYTES = re.compile(_PLAIN.pattern.encode())
 
 
 def normalise(raw_path: bytes | str) -> str:
@@ -29,6 +34,8 @@ def normalise(raw_path: bytes | str) -> str:
             raise PathRejected("path has characters that are not bytes; percent-encode them") from None
     else:
         raw = raw_path
+    if _PLAIN_BYTES.fullmatch(raw) and raw:
+        return raw.decode("ascii")
     if not raw.startswith(b"/"):
         raise PathRejected("path must start with '/'")
     if _BAD_ESCAPE.search(raw):
@@ -68,7 +75,7 @@ def remove_dot_segments(path: str) -> str:
 
 def encode(path: str) -> str:
     """The normalised path as it goes on the wire to the backend."""
-    return quote(path, safe=_SAFE)
+    return path if _PLAIN.fullmatch(path) else quote(path, safe=_SAFE)
 
 
 def segments(path: str) -> tuple[str, ...]:

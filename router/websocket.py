@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from router import paths
 from router.exceptions import PathRejected
-from router.forwarding import AiohttpUpstream
-from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY, VALID_REQUEST_ID
+from router.forwarding import AiohttpUpstream, Upstream
+from router.h1pool import H1Upstream
+from router.headers import FORWARDING, HOP_BY_HOP, IDENTITY, VALID_REQUEST_ID, connection_listed, new_request_id
 
 if TYPE_CHECKING:
     from router.app import Receive, RouterApp, Scope, Send
 
 _NOT_FORWARDED = HOP_BY_HOP | IDENTITY | FORWARDING | {"host", "sec-websocket-key", "sec-websocket-version",
                                                        "sec-websocket-extensions", "sec-websocket-protocol"}
+
+
+def _session(upstream: Upstream) -> aiohttp.ClientSession | None:
+    """The aiohttp session that carries upgrades: the transport's own, or the one the h1 transport keeps."""
+    if isinstance(upstream, AiohttpUpstream):
+        return upstream.session()
+    if isinstance(upstream, H1Upstream):
+        return upstream.websockets.session()
+    return None
 
 
 async def proxy_websocket(app: RouterApp, scope: Scope, receive: Receive, send: Send) -> None:
@@ -31,25 +40,29 @@ async def proxy_websocket(app: RouterApp, scope: Scope, receive: Receive, send: 
     except PathRejected:
         await send({"type": "websocket.close", "code": 1008})
         return
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    raw = [(k.lower(), v) for k, v in scope["headers"]]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
     match = table.match("GET", path, {k: v for k, v in headers.items() if k not in IDENTITY | HOP_BY_HOP})
     backend = table.backends[match.backend]
     target = app.choose_target(backend)
-    if target is None or not isinstance(app.upstream, AiohttpUpstream):
+    session = _session(app.upstream)
+    if target is None or session is None:
         await send({"type": "websocket.close", "code": 1013})
         return
     query = scope.get("query_string", b"").decode("latin-1")
     url = "ws" + target.removeprefix("http") + paths.encode(path) + (f"?{query}" if query else "")
-    forward_headers = {k: v for k, v in headers.items() if k not in _NOT_FORWARDED | {"x-request-id"}}
+    # Fields the client's Connection header names are hop-by-hop too: the HTTP path's rule, from one place.
+    dropped = _NOT_FORWARDED | {"x-request-id"} | {name.decode("latin-1") for name in connection_listed(raw)}
+    forward_headers = {k: v for k, v in headers.items() if k not in dropped}
     # The same forwarding headers as for plain HTTP: the router's own, whatever the client sent.
     forward_headers["x-forwarded-for"] = str((scope.get("client") or ("unknown",))[0])
     forward_headers["x-forwarded-proto"] = "https" if scope.get("scheme") == "wss" else "http"
     if headers.get("host"):
         forward_headers["host"] = forward_headers["x-forwarded-host"] = headers["host"]
     incoming_id = headers.get("x-request-id", "").encode("latin-1")
-    forward_headers["x-request-id"] = incoming_id.decode() if VALID_REQUEST_ID.match(incoming_id) else uuid.uuid4().hex
+    forward_headers["x-request-id"] = incoming_id.decode() if VALID_REQUEST_ID.match(incoming_id) else new_request_id()
     try:
-        upstream = await app.upstream.session().ws_connect(
+        upstream = await session.ws_connect(
             url, headers=forward_headers, protocols=tuple(scope.get("subprotocols") or ()),
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5), autoping=True,
         )
