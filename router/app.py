@@ -27,7 +27,7 @@ from router.exceptions import (
     UpstreamError,
 )
 from router.flow import Flow
-from router.forwarding import AiohttpUpstream, Headers, Upstream, UpstreamRequest, UpstreamResponse
+from router.forwarding import Headers, Upstream, UpstreamRequest, UpstreamResponse, make_upstream
 from router.headers import (
     FORWARDING,
     HOP_BY_HOP,
@@ -85,7 +85,7 @@ def _capture(flow: Flow, name: str, chunk: bytes) -> None:
 class RouterApp:
     def __init__(self, config: RouterConfig, *, upstream: Upstream | None = None,
                  addons: Sequence[Addon] | None = None) -> None:
-        self.upstream: Upstream = upstream or AiohttpUpstream()
+        self.upstream: Upstream = upstream or make_upstream()
         self.health = HealthRegistry()
         self.balancers: dict[tuple[str, tuple[str, ...]], Balancer] = {}
         self.tables = TableHolder()
