@@ -74,7 +74,7 @@ def keep_answering(answer: bytes) -> Script:
 
 
 def run(coroutine: Awaitable[None]) -> None:
-    asyncio.run(asyncio.wait_for(coroutine, 20))  # type: ignore[arg-type]
+    asyncio.run(asyncio.wait_for(coroutine, 20))
 
 
 @pytest.mark.parametrize(("answer", "body"), [
