@@ -212,3 +212,14 @@ def test_a_head_that_times_out_is_counted_and_logged_as_408(setup: Setup) -> Non
     wait_for(lambda: bool(log_entries(setup, request_id)), timeout=3)
     [entry] = log_entries(setup, request_id)
     assert (entry["status"], entry["method"], entry["route"]) == (408, "GET", "(refused)")
+
+
+def test_the_body_timeout_is_read_from_the_environment() -> None:
+    from router.limits import HttpLimits
+
+    assert HttpLimits().body_timeout == 5.0
+    assert HttpLimits.from_env({"ROUTER_BODY_TIMEOUT": "2.5"}).body_timeout == 2.5
+    with pytest.raises(ValueError, match="ROUTER_BODY_TIMEOUT"):
+        HttpLimits.from_env({"ROUTER_BODY_TIMEOUT": "soon"})
+    with pytest.raises(ValueError, match="ROUTER_BODY_TIMEOUT"):
+        HttpLimits.from_env({"ROUTER_BODY_TIMEOUT": "0"})
