@@ -162,7 +162,11 @@ class Worker:
 
     def handle(self, kind: str, payload: Any) -> Any:
         if kind == "state":
-            return self.apply(payload)
+            try:
+                return self.apply(payload)
+            except Exception:  # noqa: BLE001 - serving a state other workers do not have is worse than dying
+                log.exception("router worker: applying the primary's state failed; exiting to be restarted")
+                os._exit(70)
         if kind == "figures":
             return worker_figures(self.metrics, self.shadow, payload, families=True)
         if kind == "circuit":

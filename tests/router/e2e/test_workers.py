@@ -330,6 +330,27 @@ def test_a_broken_routes_file_leaves_every_worker_on_its_table(cluster: Cluster,
     assert not [s for s in load.sent if s.error]
 
 
+def test_a_reload_by_sighup_reaches_every_worker(cluster: Cluster, items_on_monolith: None) -> None:
+    good = cluster.path.read_text()
+    serving = cluster.status()["version"]
+    assert cluster.process.proc is not None
+    with Load(cluster.url, _items) as load:
+        load.wait(200)
+        cluster.path.write_text(good.replace("backend: monolith}", "backend: catalog}", 1))
+        try:
+            os.kill(cluster.process.proc.pid, signal.SIGHUP)  # the primary's: it reloads, then pushes
+            wait_for(lambda: cluster.status()["version"] > serving, timeout=5)  # /status answers once pushed
+            seen = time.monotonic()
+            load.wait(300)
+        finally:
+            restored = time.monotonic()
+            cluster.path.write_text(good)
+            assert cluster.admin("POST", "/reload").status_code == 200
+    after = [s for s in load.answered if seen < s.at < restored]
+    assert len(after) >= 100 and {s.upstream for s in after} == {"catalog"}
+    assert not [s for s in load.sent if s.error]
+
+
 def test_a_killed_worker_comes_back_with_the_current_table(tmp_path: Path, monolith: Upstream,
                                                            catalog: Upstream) -> None:
     with _cluster(tmp_path, _routes(monolith, catalog)) as killed:
