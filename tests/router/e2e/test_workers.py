@@ -42,10 +42,12 @@ ROUTES = """\
     backends:
       monolith: {{targets: ["{monolith}"], health: {{interval: 0}}}}
       catalog: {{targets: ["{catalog}"], health: {{interval: 0}}}}
+      failing: {{targets: ["{catalog}"], circuit: {{failures: 2, reset_after: 60}}, health: {{interval: 0}}}}
     routes:
       items: {{path: /echo/items/, backend: {items}}}
       writes: {{path: /echo/writes/, methods: [POST, PUT, PATCH, DELETE], backend: monolith}}
       reads: {{path: /echo/writes/, methods: [GET], backend: monolith}}
+      broken: {{path: /status/, backend: failing}}
       mirrored: {{path: /echo/mirrored/, backend: monolith, shadow: {{backend: catalog, rate: 10000, queue: 1000}}}}
     """
 
@@ -328,6 +330,25 @@ def test_a_broken_routes_file_leaves_every_worker_on_its_table(cluster: Cluster,
     after = [s for s in load.answered if s.at > asked]
     assert len(after) >= 100 and {s.upstream for s in after} == {"monolith"}
     assert not [s for s in load.sent if s.error]
+
+
+def test_a_circuit_opened_by_one_worker_is_open_in_the_other(cluster: Cluster, catalog: Upstream) -> None:
+    """Failures are counted per worker, but the opening is shared: without it, each worker would send its own
+    two failing requests before refusing (4 at the backend instead of at most 3)."""
+    marker = f"circuit-{uuid.uuid4().hex}"
+    answers = []
+    for n in range(40):  # one at a time, each on a new connection: both workers take some
+        response = httpx.get(f"{cluster.url}/status/503", headers={"X-Request-ID": f"{marker}-{n}",
+                                                                    "Connection": "close"}, timeout=5)
+        answers.append((response.status_code, response.headers.get("x-upstream"),
+                        response.json().get("code")))
+        time.sleep(0.01)
+    reached = [e for e in journal(catalog.url) if (e["request_id"] or "").startswith(marker)]
+    assert 2 <= len(reached) <= 3, len(reached)
+    assert answers[len(reached):] == [(503, None, "circuit_open")] * (40 - len(reached))
+    pids = {line["worker_pid"] for line in map(json.loads, cluster.log_lines())
+            if line.get("request_id", "").startswith(marker)}
+    assert len(pids) == 2  # both workers answered, the second without ever reaching the backend twice
 
 
 def test_a_reload_by_sighup_reaches_every_worker(cluster: Cluster, items_on_monolith: None) -> None:
