@@ -41,7 +41,10 @@ class Response:
         self._head_only = head_only  # a HEAD: the head is the whole answer, whatever its framing says
         self._read_timeout = read_timeout
         self._release = release
-        self._parser = httptools.HttpResponseParser(self)
+        # The parser holds this response (its callbacks) and this response the parser: a reference cycle, broken
+        # in _release() so that every response is freed by reference counting, not left to the cyclic
+        # collector (whose full passes, with the router's high thresholds, were seconds-apart latency spikes).
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._pending: Headers = []
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
@@ -69,10 +72,13 @@ class Response:
     # -- fed by the connection ---------------------------------------------------------------------
 
     def received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None:  # finished: the connection should have been detached already
+            return
         self._got_bytes = True
         self._last = self._connection.loop.time()
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except _Stop:
             pass
         except httptools.HttpParserUpgrade:
@@ -114,6 +120,7 @@ class Response:
         self._pending.append((name, value))
 
     def on_headers_complete(self) -> None:
+        assert self._parser is not None  # a callback of the parser itself
         status = self._parser.get_status_code()
         if status < 200:  # 1xx: interim answers (100 Continue, 103 Early Hints) are not passed on
             self._pending = []
@@ -136,7 +143,7 @@ class Response:
     def on_message_complete(self) -> None:
         if self._head_done:  # otherwise the end of a 1xx
             # Asked here: llhttp forgets the message's flags once this callback returns.
-            self._keep_alive = self._parser.should_keep_alive()
+            self._keep_alive = self._parser is not None and self._parser.should_keep_alive()
             self.complete = True
             self._wake()
 
@@ -221,9 +228,11 @@ class Response:
         self._wake()
 
     def _stop_timer(self) -> None:
+        """The exchange is over, one way or the other: no timer, and no parser (see __init__)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._parser = None
 
     def _check_timeout(self) -> None:
         self._timer = None
