@@ -95,14 +95,17 @@ def _export(target: str, path: Path, output: Path | None, prefix: str, listen: s
 
 
 def main(argv: list[str] | None = None) -> int:
+    from router.forwarding import DEFAULT_TRANSPORT, TRANSPORTS
+
     parser = argparse.ArgumentParser(prog="python -m router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the router")
     serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="routes file (default: %(default)s)")
     serve.add_argument("--listen", help="host:port, overriding the file's 'listen'")
     serve.add_argument("--admin-listen", help="host:port of the admin API, overriding the file's 'admin.listen'")
-    serve.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp",
-                       help="upstream client on the forwarding path (default: %(default)s; httpx for comparison)")
+    serve.add_argument("--transport", choices=TRANSPORTS, default=DEFAULT_TRANSPORT,
+                       help="upstream client on the forwarding path (default: %(default)s, the router's own "
+                            "HTTP/1.1 pool; aiohttp and httpx for comparison)")
     serve.add_argument("--no-access-log", action="store_true", help="skip the per-request JSON log line")
     serve.add_argument("--workers", type=_workers, default=None,
                        help="processes serving the public socket (default: $ROUTER_WORKERS, else one per core: "

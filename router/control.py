@@ -170,6 +170,9 @@ class Channel:
                         self._write(("reply", number, result))
         finally:
             self.close()
+            # Read what the stream kept of the connection's end (a reset peer), or asyncio logs it as an error.
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
 
     def close(self) -> None:
         if self.closed:

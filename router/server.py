@@ -18,7 +18,7 @@ from router.admin import AdminApp
 from router.app import Receive, RouterApp, Scope, Send
 from router.canary import Canary
 from router.config import RouterConfig
-from router.forwarding import AiohttpUpstream, HttpxUpstream, Upstream
+from router.forwarding import DEFAULT_TRANSPORT, Upstream, make_upstream
 from router.freeze import WriteFreeze
 from router.http1 import HttpLimits, RouterHttpProtocol
 from router.identity import IdentityBridge, secret_problem
@@ -35,10 +35,10 @@ GRACEFUL_SECONDS = 10  # requests in flight at a stop get this long to finish
 class Router:
     """The whole running router: public ASGI app, admin app, and what they share."""
 
-    def __init__(self, config: RouterConfig, path: Path | None, *, transport: str = "aiohttp",
+    def __init__(self, config: RouterConfig, path: Path | None, *, transport: str = DEFAULT_TRANSPORT,
                  access_log: bool = True, upstream: Upstream | None = None) -> None:
         if upstream is None:  # a given one is for tests: an in-process fake instead of real backends
-            upstream = HttpxUpstream() if transport == "httpx" else AiohttpUpstream()
+            upstream = make_upstream(transport)
         self.app = RouterApp(config, upstream=upstream, addons=[])
         tables = self.app.tables
         self.identity = IdentityBridge(tables)
@@ -141,7 +141,7 @@ def tune_gc() -> None:
 
 
 def serve(config: RouterConfig, path: Path | None, *, listen: str | None = None,
-          admin_listen: str | None = None, transport: str = "aiohttp", access_log: bool = True,
+          admin_listen: str | None = None, transport: str = DEFAULT_TRANSPORT, access_log: bool = True,
           limits: HttpLimits | None = None, workers: int = 1) -> None:
     """Runs the router until stopped. ``limits`` (how big and how slow a request head may be) default to
     ``HttpLimits.from_env()``: the built-in values unless ``ROUTER_MAX_HEADER_LINE`` and the like say

@@ -34,7 +34,7 @@ from router.app import RouterApp
 from router.canary import Canary
 from router.control import Channel, ChannelClosed, ControlState, WorkerOptions, encode, read_blocking
 from router.control_figures import worker_figures
-from router.forwarding import AiohttpUpstream, HttpxUpstream
+from router.forwarding import make_upstream
 from router.freeze import WriteFreeze
 from router.health import CircuitDef
 from router.identity import IdentityBridge
@@ -115,8 +115,7 @@ class Worker:
     def __init__(self, options: WorkerOptions, state: ControlState) -> None:
         if state.version is None:
             raise RuntimeError("the primary's first state has no table")
-        upstream = HttpxUpstream() if options.transport == "httpx" else AiohttpUpstream()
-        self.app = RouterApp(state.version.config, upstream=upstream, addons=[])
+        self.app = RouterApp(state.version.config, upstream=make_upstream(options.transport), addons=[])
         tables = self.app.tables
         self.channel: Channel | None = None
         self.windows = Windows()

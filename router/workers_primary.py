@@ -31,6 +31,11 @@ class _PrimaryServer(uvicorn.Server):
         # process group's SIGTERM, a terminal's Ctrl-C) must not be restarted meanwhile.
         self.supervisor.stopping = True
         super().handle_exit(sig, frame)
+        # Not raised again once the shutdown is over (as a single process does): the primary exits normally,
+        # so Python's exit handlers run and multiprocessing removes its temporary directory (pymp-*).
+        captured = getattr(self, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()
 
 
 def serve_primary(router: Router, public: socket.socket, admin: socket.socket, limits: HttpLimits, *,
