@@ -8,7 +8,7 @@ no infinities. The layout::
 
     name: catalog                           # an identifier: it names the changelog and the state rows
     service: {name, database_url_env | default_database_url, migrations, version_table,
-              start: [argv...], url: http(s)://..., health: /healthz}
+              start: [argv...], url: http(s)://..., health: /healthz, monolith_url_env}
     source: {database: ALIAS | url: URL | url_env: VAR}          # default: {database: default}
     datasplit: {batch_size, chunk_size, changelog_table, checkpoint_table, guard_table}
     tables: [{source, target, key, columns: {src: dst}, plain_ids: [...], decimal_places: {col: n}}]
