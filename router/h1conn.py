@@ -18,6 +18,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from router.exceptions import UpstreamConnectError
+
 if TYPE_CHECKING:
     from router.h1response import Response
 
@@ -82,8 +84,17 @@ class Connection(asyncio.Protocol):
         self._response = None
 
     def write(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
+        transport = self.transport
+        if not self.lost and transport is not None and not transport.is_closing():
+            try:
+                transport.write(data)
+                return
+            except RuntimeError:  # uvloop: the handle closed under us (a reset the loop saw first)
+                pass
+        # Gone before (or as) the request went out: a fresh connection to a backend that just died, or a
+        # pooled one the backend closed. The pool retries the latter when it may.
+        self.lost = True
+        raise UpstreamConnectError("the backend closed the connection without answering")
 
     async def drain(self) -> None:
         """Waits while the backend reads our request body slower than the client sends it."""

@@ -57,6 +57,7 @@ class H1Upstream:
                 await _send(connection, response, head, body, chunked)
                 await response.wait_head()
             except UpstreamConnectError:
+                response.close()
                 if reused and retry and not response.got_bytes:
                     retry = False
                     continue

@@ -270,3 +270,25 @@ def test_a_header_with_a_line_break_is_never_sent() -> None:
         with pytest.raises(UpstreamProtocolError, match="line break"):
             await H1Upstream().handle_request(bad)
     run(scenario())
+
+
+def test_a_connection_found_closed_at_write_time_is_an_upstream_error_never_a_crash() -> None:
+    """uvloop raises RuntimeError on a write to a closed handle (a backend killed between connect and
+    write, or a pooled connection closed after the pool looked at it): that is the backend closing the
+    connection, retried once when it may be."""
+    async def scenario() -> None:
+        async with Backend(keep_answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) as backend:
+            upstream = H1Upstream()
+            for method, body in (("GET", None), ("POST", b"{}")):
+                assert await body_of(await upstream.handle_request(request(backend.url))) == b"ok"
+                [pooled] = [c for connections in upstream._idle.values() for c in connections]
+                assert pooled.transport is not None
+                pooled.transport.close()  # closing, and the pool is made to hand it out all the same
+                pooled.usable = lambda now, keep_alive: True  # type: ignore[method-assign]
+                if method == "GET":
+                    assert await body_of(await upstream.handle_request(request(backend.url))) == b"ok"
+                else:
+                    with pytest.raises(UpstreamConnectError, match="closed the connection"):
+                        await upstream.handle_request(request(backend.url, method, body))
+            await upstream.aclose()
+    run(scenario())
