@@ -7,7 +7,6 @@ route and the backend (``{"detail", "code", "route", "backend", "request_id"}``)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -15,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Mutable
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from router import paths, refusals
+from router import exchange, paths, refusals
 from router.addons import AccessLog, Addon, Reply
 from router.balancing import Balancer
 from router.config import RouterConfig
@@ -62,24 +61,12 @@ class Background(Protocol):
 # before sending the body, and a backend that never answers would hold the client past every timeout.
 _DROP_FROM_CLIENT = frozenset(name.encode() for name in HOP_BY_HOP | IDENTITY | FORWARDING
                               | {"x-request-id", "host", "expect"})
-_DROP_FROM_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | {"x-request-id"})
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 # Requests refused before routing are counted and logged under a route name of their own, no backend.
 _REFUSED_MATCH = Match(route=Route(name=refusals.REFUSED_ROUTE, pattern=Pattern.parse("/", "prefix"),
                                    backend=refusals.NO_BACKEND), backend=refusals.NO_BACKEND)
 LIVENESS_PATH = "/__router/health"
-
-
-def _capture(flow: Flow, name: str, chunk: bytes) -> None:
-    buffer = getattr(flow, name)
-    if buffer is None:
-        buffer = bytearray()
-        setattr(flow, name, buffer)
-    if len(buffer) + len(chunk) > flow.capture_limit:
-        flow.capture_overflow = True
-    elif not flow.capture_overflow:
-        buffer.extend(chunk)
 
 
 class RouterApp:
@@ -182,12 +169,12 @@ class RouterApp:
             for addon in self.addons:
                 reply = await addon.request(flow)
                 if reply is not None:
-                    await self._reply(send, flow, reply)
+                    await exchange.reply(send, flow, reply)
                     return
             await self._forward(scope, table, flow, receive, send, has_body, config.max_body)
         except RequestRejected as exc:
             flow.error = exc.reason
-            await self._reply(send, flow, Reply(exc.status, {"detail": exc.reason, "code": "rejected"}))
+            await exchange.reply(send, flow, Reply(exc.status, {"detail": exc.reason, "code": "rejected"}))
         except ClientGone:
             refused = scope.get(refusals.SCOPE_KEY)  # the protocol refused the rest of it (a broken body)
             flow.error, flow.status = ((f"refused: {refused[1]}", refused[0]) if refused
@@ -258,7 +245,7 @@ class RouterApp:
         if (route is not None and route.fallback and route.fallback != flow.backend
                 and flow.method in IDEMPOTENT_METHODS and not has_body):
             candidates.append(route.fallback)
-        body = self._body(receive, flow, limit, scope.get(BODY_TIMEOUT_KEY)) if has_body else None
+        body = exchange.read_body(receive, flow, limit, scope.get(BODY_TIMEOUT_KEY)) if has_body else None
         failure: UpstreamError | None = None
         for attempt, backend_name in enumerate(candidates):
             last = attempt == len(candidates) - 1
@@ -273,12 +260,12 @@ class RouterApp:
                 flow.attempt_errors.append((backend_name, f"status_{response.status}"))
                 continue
             flow.fallback_used = attempt > 0
-            await self._stream(send, flow, response)
+            await exchange.stream_response(send, flow, response)
             return
         if failure is None:  # the last candidate answered 5xx: covered above; this is for completeness
             failure = UpstreamError("no backend answered")
         flow.error = f"{failure.kind}: {failure}"
-        await self._reply(send, flow, Reply(failure.status, {
+        await exchange.reply(send, flow, Reply(failure.status, {
             "detail": f"backend {flow.backend!r} of route {flow.route_name!r}: {failure}",
             "code": failure.kind, "route": flow.route_name, "backend": flow.backend,
         }, [(b"retry-after", str(math.ceil(table.backends[flow.backend].circuit_reset)).encode())]
@@ -307,73 +294,3 @@ class RouterApp:
             balancer.release(target)
         self.health.record(backend_name, target, ok=response.status not in _RETRYABLE_STATUS)
         return response
-
-    @staticmethod
-    async def _body(receive: Receive, flow: Flow, limit: int, timeout: float | None) -> AsyncIterator[bytes]:
-        """The request body as the client sends it. ``timeout``: the longest wait for its next bytes (the
-        protocol's ``body_timeout``; None in-process): a client that stalls its body is answered 408 and the
-        connection closed (its framing is unfinished), the backend's request broken off."""
-        more = True
-        flow.continue_pending = False  # the first receive() sends the client its 100 Continue, if it waits
-        while more:
-            try:
-                async with asyncio.timeout(timeout):
-                    message = await receive()
-            except TimeoutError:
-                raise RequestRejected(f"request body stalled: no data for {timeout:g}s", status=408) from None
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
-            chunk = message.get("body", b"")
-            flow.bytes_in += len(chunk)
-            if flow.bytes_in > limit:
-                raise BodyTooLarge(limit)
-            more = message.get("more_body", False)
-            if chunk:
-                if flow.capture_limit:
-                    _capture(flow, "request_body", chunk)
-                yield chunk
-
-    @staticmethod
-    async def _stream(send: Send, flow: Flow, response: UpstreamResponse) -> None:
-        # Lower-cased once (the client library keeps the backend's spelling; uvicorn writes them lower-case).
-        headers = [(k.lower(), v) for k, v in response.headers]
-        listed = connection_listed(headers)
-        drop = _DROP_FROM_UPSTREAM | listed if listed else _DROP_FROM_UPSTREAM
-        headers = [item for item in headers if item[0] not in drop]
-        headers.append((b"x-request-id", flow.request_id.encode()))
-        flow.status = response.status
-        capturing = flow.capture_limit > 0
-        if capturing:
-            flow.response_headers = headers
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        # One chunk is held back so the last one goes out with more_body=False: no extra empty message.
-        pending: bytes | None = None
-        try:
-            async for chunk in response.iter_body():
-                flow.bytes_out += len(chunk)
-                if capturing:
-                    _capture(flow, "response_body", chunk)
-                if pending is not None:
-                    await send({"type": "http.response.body", "body": pending, "more_body": True})
-                pending = chunk
-        except UpstreamError as exc:
-            # The status line is gone already; all that is left is to cut the connection short.
-            flow.error = f"{exc.kind}: {exc}"
-            raise ClientGone() from exc
-        finally:
-            response.close()
-        await send({"type": "http.response.body", "body": pending or b"", "more_body": False})
-
-    @staticmethod
-    async def _reply(send: Send, flow: Flow, reply: Reply) -> None:
-        body = json.dumps({**reply.body, "request_id": flow.request_id}).encode()
-        flow.status = reply.status
-        flow.bytes_out = len(body)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"x-request-id", flow.request_id.encode()), *reply.headers]
-        if flow.continue_pending or reply.status == 408:
-            # The client still waits for a 100 Continue and may or may not send its body now, or stalled in
-            # the middle of it: the connection cannot tell where the next request starts, so it ends here.
-            headers.append((b"connection", b"close"))
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -25,7 +25,7 @@ class HttpLimits:
     max_headers: int = 100  # header fields (and, apart, trailer fields)
     head_timeout: float = 5.0  # seconds from the connection (or a head's first byte) to the head's end
     # Seconds a request body may go without a byte while the router waits for it (a client that trickles or
-    # stalls its body would hold the connection and the backend's): 408 and closed (``RouterApp._body``).
+    # stalls its body would hold the connection and the backend's): 408 and closed (``exchange.read_body``).
     body_timeout: float = 5.0
     keep_alive: int = 5  # seconds an idle connection is kept between requests (uvicorn's own setting)
 
