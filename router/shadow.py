@@ -8,9 +8,9 @@ default) are mirrored unless the route sets ``shadow_writes``.
 
 What happens to the two answers is the comparator's business: ``Comparator`` is the hook the comparison
 engine plugs into. The default, ``RulesComparator``, is ``router.compare.compare()`` with the route's rules
-(``shadow: {ignore, unordered, headers, ignore_headers}`` plus the file's ``parity.rules``). Listeners see
-every outcome; ``ParityRecorder`` is the one that writes the parity store and keeps the latest differences
-for the admin API (``GET /parity``). Comparing runs on the event loop but after the client has its answer,
+(``shadow: {ignore, unordered, headers, ignore_headers, max_differences}``, the one rule model of
+``router.parity.rules``, plus the file's ``parity.rules``). Listeners see every outcome; ``ParityRecorder``
+is the one that writes the parity store and keeps the latest differences for the admin API (``GET /parity``). Comparing runs on the event loop but after the client has its answer,
 and the store is written by its own thread.
 
 Every outcome is counted three ways: cumulatively (``figures``: Prometheus and ``GET /parity``), in the base
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import defaultdict
@@ -85,18 +84,6 @@ class Comparator(Protocol):
     def compare(self, job: ShadowJob, shadow: Exchange) -> Verdict: ...
 
 
-class EqualityComparator:
-    """Status and body equal; JSON bodies compared as data (key order and whitespace do not count)."""
-
-    def compare(self, job: ShadowJob, shadow: Exchange) -> Verdict:
-        differences = []
-        if job.primary.status != shadow.status:
-            differences.append(f"status: {job.primary.status} != {shadow.status}")
-        if _as_data(job.primary.body) != _as_data(shadow.body):
-            differences.append("body differs")
-        return Verdict(not differences, tuple(differences))
-
-
 class RulesComparator:
     """The comparison engine with the route's rules (``router.compare``)."""
 
@@ -138,13 +125,6 @@ class ParityRecorder:
         self.recent.add(row)
         if self.store is not None and store:
             self.store.record(row)
-
-
-def _as_data(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body
 
 
 @dataclass

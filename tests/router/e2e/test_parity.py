@@ -239,6 +239,6 @@ def test_a_bad_shadow_rule_is_refused_naming_the_field(tmp_path: Path) -> None:
               r: {path: /r/, backend: m, shadow: {backend: c, ignore: ["results.price"], unordered: [7]}}
             """))
     problems = "\n".join(caught.value.problems)
-    assert "routes.r.shadow.ignore: [0]: 'results.price' is not a JSON path" in problems
+    assert "routes.r.shadow.ignore[0]: 'results.price' is not a JSON path" in problems
     assert "routes.r.shadow.unordered" in problems
     assert "parity.max_rows" in problems
