@@ -1,8 +1,8 @@
 """Parity: comparing two HTTP answers to one request (the response comparison engine).
 
-Pure data and functions, no I/O or event loop, and nothing else of the router but its
-schema base (``router.validation``): the router's shadow, ``strangler``'s replay and contract check, and the
-regression suite all use it. ``router.compare`` is its public face (import from there).
+Pure data and functions, no I/O or event loop, and nothing else of the router but its schema base
+(``router.validation``): the router's shadow, ``strangler``'s replay and contract check, and the regression
+suite all use it. ``router.compare`` is its public face (import from there).
 
     answers.py      Response (one HTTP answer), Difference, header helpers
     jsonpath.py     JSON paths: parse_path, format_path, generalise_path

@@ -55,7 +55,8 @@ def add_replay_parser(groups: Any) -> None:
     p.add_argument("--baseline", metavar="URL", help="compare with this server's live answers, not the recording")
     p.add_argument("--concurrency", type=positive_int, default=8, metavar="N", help="requests in flight (default 8)")
     p.add_argument("--rules", type=Path, metavar="FILE",
-                   help="comparison rules (YAML: ignore, ignore_headers, headers, unordered)")
+                   help="comparison rules (YAML: ignore, unordered, headers, ignore_headers, max_differences: "
+                        "the keys of a route's shadow in routes.yaml)")
     p.add_argument("--include-writes", action="store_true",
                    help="also send POST/PUT/PATCH/DELETE (needs --i-know-this-writes)")
     p.add_argument("--i-know-this-writes", dest="writes_confirmed", action="store_true",
