@@ -10,8 +10,9 @@ What happens to the two answers is the comparator's business: ``Comparator`` is 
 engine plugs into. The default, ``RulesComparator``, is ``router.compare.compare()`` with the route's rules
 (``shadow: {ignore, unordered, headers, ignore_headers, max_differences}``, the one rule model of
 ``router.parity.rules``, plus the file's ``parity.rules``). Listeners see every outcome; ``ParityRecorder``
-is the one that writes the parity store and keeps the latest differences for the admin API (``GET /parity``). Comparing runs on the event loop but after the client has its answer,
-and the store is written by its own thread.
+is the one that writes the parity store and keeps the latest differences for the admin API (``GET /parity``).
+Comparing runs on the event loop but after the client has its answer, and the store is written by its own
+thread.
 
 Every outcome is counted three ways: cumulatively (``figures``: Prometheus and ``GET /parity``), in the base
 window that ``GET /counters`` shows and ``POST /counters/reset`` starts again, and in each numbered window the

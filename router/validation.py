@@ -1,4 +1,4 @@
-"""What every schema of the router shares: the strict pydantic base and the wording of a refused value.
+"""What every schema of the router shares: the strict pydantic base, header names, the wording of a refusal.
 
 The routes file (``router.config``) and the comparison rules (``router.parity.rules``) are both ``Spec``
 models, and both word their problems with ``describe``: the dotted key path, then what is wrong with the
@@ -8,11 +8,13 @@ a JSON path``. Values are shown truncated (``show``), so a refusal never prints 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 MAX_SHOWN = 60  # characters of a value shown in a problem
+TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token: methods and header names
 
 
 class Spec(BaseModel):
@@ -24,6 +26,13 @@ def show(value: Any) -> str:
     """``repr(value)``, cut to ``MAX_SHOWN`` characters: what a problem shows of a value."""
     text = repr(value)
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
+
+
+def header_name(value: str) -> str:
+    """A header name (an RFC 9110 token of at most 256 characters), in lower case."""
+    if not TOKEN.match(value) or len(value) > 256:
+        raise ValueError(f"{show(value)} is not a valid header name")
+    return value.lower()
 
 
 def key_text(key: str) -> str:

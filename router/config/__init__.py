@@ -47,11 +47,10 @@ from router.config.values import (
     MAX_ROUTES,
     MAX_TARGETS,
     NAME,
-    TOKEN,
     refused,
 )
 from router.parity.rules import RulesSpec
-from router.validation import MAX_SHOWN, Spec, show
+from router.validation import MAX_SHOWN, TOKEN, Spec, show
 
 __all__ = [
     "MAX_BACKENDS", "MAX_BYTES", "MAX_PATH", "MAX_PROBLEM", "MAX_PROBLEMS", "MAX_ROUTES", "MAX_SHOWN",

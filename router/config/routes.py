@@ -10,26 +10,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from router.config.values import CONTROL, MAX_PATH, TOKEN, check_methods
+from router.config.values import CONTROL, MAX_PATH, check_methods
 from router.exceptions import PathRejected
 from router.parity.rules import RulesSpec
 from router.paths import normalise
 from router.table import SAFE_METHODS
-from router.validation import Spec, show
+from router.validation import Spec, header_name, show
 
 
 class HeaderSpec(Spec):
-    name: str
+    name: Annotated[str, AfterValidator(header_name)]
     value: str | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not TOKEN.match(value) or len(value) > 256:
-            raise ValueError(f"{show(value)} is not a valid header name")
-        return value.lower()
 
 
 class ShadowSpec(RulesSpec):

@@ -14,14 +14,13 @@ from router.config.values import (
     MAX_ROUTES,
     NAME,
     SIZE,
-    TOKEN,
     UNITS,
     check_env_name,
     check_listen,
     port_ok,
     split_url,
 )
-from router.validation import Spec, show
+from router.validation import TOKEN, Spec, show
 
 Listen = Annotated[str, AfterValidator(check_listen)]  # host:port
 EnvName = Annotated[str, AfterValidator(check_env_name)]  # the name of an environment variable

@@ -17,7 +17,6 @@ each naming the key and the value: ``rules.yaml.ignore[1]: 'results.price' is no
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +27,11 @@ from pydantic import AfterValidator, AliasChoices, Field, ValidationError, field
 
 from router.parity.exceptions import RulesError
 from router.parity.jsonpath import JSONPath, Segment, parse_path
-from router.validation import Spec, describe, show
+from router.validation import Spec, describe, header_name, show
 
 DEFAULT_COMPARED_HEADERS: tuple[str, ...] = ("content-type", "location")
 DEFAULT_MAX_DIFFERENCES = 200
 IGNORE_CACHE = 20_000  # decisions remembered per Rules object (paths recur from one answer to the next)
-TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token: a header name
 
 
 @dataclass(frozen=True)
@@ -113,13 +111,6 @@ def json_path(value: str) -> str:
     """A JSON path as a rule writes it (``parse_path``'s problem, if not)."""
     parse_path(value)  # PathError is a ValueError: pydantic reports its message at the item
     return value
-
-
-def header_name(value: str) -> str:
-    """A header name (an RFC 9110 token of at most 256 characters), in lower case."""
-    if not TOKEN.match(value) or len(value) > 256:
-        raise ValueError(f"{show(value)} is not a valid header name")
-    return value.lower()
 
 
 JsonPaths = list[Annotated[str, AfterValidator(json_path)]]
