@@ -11,7 +11,7 @@ the most specific route wins whatever the order of the file:
    not.
 
 Two routes that tie on all of these and can both match one request are a configuration error
-(``config.py`` refuses them), so ``match()`` never has to guess.
+(``router.config`` refuses them), so ``match()`` never has to guess.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class RouteTable:
 
     def __post_init__(self) -> None:
         # Most specific first, so the first route that accepts a request is the one that wins.
-        # Ties (routes that cannot overlap, config.py checks) are listed by name so output is stable.
+        # Ties (routes that cannot overlap, router.config checks) are listed by name so output is stable.
         ordered = tuple(sorted(sorted(self.routes, key=lambda r: r.name), key=Route.specificity, reverse=True))
         object.__setattr__(self, "routes", ordered)
 
