@@ -26,8 +26,8 @@ from strangler.contract.generate import Generation, Pools
 from strangler.contract.openapi import Operation, operations
 from strangler.contract.requests import ContractRequest
 from strangler.contract.runner import Finding, Outcome, Run, RunStats
-from strangler.plans.planfile import ContractGate, PlanFile, PlanFileInvalid, ShadowGate
-from strangler.plans.reader import read_plan_file
+from strangler.planfile.model import ContractGate, PlanFile, PlanFileInvalid, ShadowGate
+from strangler.planfile.reader import read_plan_file
 
 Say = Callable[[str], None]
 MAX_POOL = 60

@@ -51,7 +51,7 @@ from strangler.contract.exceptions import ContractError
 from strangler.contract.requests import ContractRequest
 from strangler.datasplit import ownership
 from strangler.datasplit.provision import temporary_env
-from strangler.plans.planfile import ContractGate, PlanFile
+from strangler.planfile.model import ContractGate, PlanFile
 from strangler.processes import ManagedProcess, ProcessFailed, free_port
 
 ALIAS = "strangler_contract"

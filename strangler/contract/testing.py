@@ -23,8 +23,8 @@ from strangler.contract.environment import Environment, Say
 from strangler.contract.exceptions import ContractError
 from strangler.contract.requests import ContractRequest
 from strangler.contract.runner import Checker, Outcome
-from strangler.plans.planfile import PlanFileInvalid
-from strangler.plans.reader import read_plan_file
+from strangler.planfile.model import PlanFileInvalid
+from strangler.planfile.reader import read_plan_file
 
 
 class ContractEnv:

@@ -7,15 +7,26 @@ column in catalog_product (columns: id, sku, ...)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .columns import COMPATIBLE, Column
 from .exceptions import PlanError
 from .plan import Plan, TableMap
 
-if TYPE_CHECKING:
-    from .engines.base import Engine
+
+class Engine(Protocol):
+    """What resolving a plan needs of a database (``engines.base.Engine`` has it): its tables' columns and how
+    to name it in a message. A protocol, so the mapping stays below the engines (they bind with it)."""
+
+    label: str
+    django_scale: Callable[[str, str], int | None] | None
+
+    @property
+    def display(self) -> str: ...
+
+    def columns(self, table: str) -> dict[str, Column] | None: ...
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The data-split part of a migration plan: the plan as the engine uses it, and the reverse mapping.
 
 A plan is a YAML file (``migration_plans/<name>.yaml``) whose schema, for every key, is
-:mod:`strangler.plans.planfile` (one schema for the whole file: unknown keys are errors anywhere, even in the
+:mod:`strangler.planfile.model` (one schema for the whole file: unknown keys are errors anywhere, even in the
 executor's part). The data split uses these keys::
 
     name: catalog
@@ -38,8 +38,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from strangler.plans.planfile import PlanFile, PlanFileInvalid, TableSection
-from strangler.plans.reader import read_plan_file
+from strangler.planfile.model import PlanFile, PlanFileInvalid, TableSection
+from strangler.planfile.reader import read_plan_file
 
 from .exceptions import PlanError
 

@@ -22,9 +22,9 @@ from strangler.datasplit.databases import monolith_engine
 from strangler.datasplit.engines import Engine, open_engine
 from strangler.datasplit.mapping import resolve
 from strangler.datasplit.plan import TableMap
+from strangler.planfile.messages import Problem
 from strangler.plans.exceptions import RouterUnavailable
 from strangler.plans.gates import RouterAdmin
-from strangler.plans.messages import Problem
 from strangler.plans.schema import CutoverSpec, ExecutorPlan
 
 

@@ -11,11 +11,11 @@ from django.core.management.base import CommandError
 
 from strangler import datasplit
 from strangler.datasplit.plan import plan_from
+from strangler.planfile.model import PlanFileInvalid
+from strangler.planfile.reader import read_plan_file
 from strangler.plans.checks import check_world
 from strangler.plans.exceptions import PlanFileError, PlanRunError
 from strangler.plans.executor import Executor
-from strangler.plans.planfile import PlanFileInvalid
-from strangler.plans.reader import read_plan_file
 from strangler.plans.schema import executor_plan, load_executor_plan
 from strangler.plans.state import StateStore, default_path
 

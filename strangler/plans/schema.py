@@ -1,8 +1,8 @@
 """The executor's view of a plan file: how to run the service, where the router is, which routes carry the
 moved endpoints, the ordered steps with their gates, and the hooks (named sub-steps with their own undo).
 
-The schema of the whole file (the data split's tables included) is :mod:`strangler.plans.planfile`; the
-file is read and checked once by :func:`strangler.plans.reader.read_plan_file`, and this module only
+The schema of the whole file (the data split's tables included) is :mod:`strangler.planfile.model`; the
+file is read and checked once by :func:`strangler.planfile.reader.read_plan_file`, and this module only
 shapes the result for the executor. The models the executor works with are re-exported from here::
 
     plan = load_executor_plan("migration_plans/catalog.yaml")
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from strangler.plans.exceptions import PlanFileError
-from strangler.plans.planfile import (
+from strangler.planfile.model import (
     SIMPLE_STEPS,
     CanaryGate,
     ContractGate,
@@ -31,7 +29,8 @@ from strangler.plans.planfile import (
     ShadowGate,
     Step,
 )
-from strangler.plans.reader import read_plan_file
+from strangler.planfile.reader import read_plan_file
+from strangler.plans.exceptions import PlanFileError
 
 ServiceRuntime = ServiceSection  # the service as the executor runs it (name, start, url, health, ...)
 
@@ -73,9 +72,5 @@ def load_executor_plan(path: str | Path) -> ExecutorPlan:
     return executor_plan(doc)
 
 
-StepKind = Literal["provision", "capture", "copy", "sync", "verify", "contract", "shadow", "canary", "cutover",
-                   "decommission"]
-
 __all__ = ["SIMPLE_STEPS", "CanaryGate", "ContractGate", "CutoverSpec", "EndpointsSpec", "ExecutorPlan", "Hook",
-           "RouterSpec",
-           "ServiceRuntime", "ShadowGate", "Step", "StepKind", "executor_plan", "load_executor_plan"]
+           "RouterSpec", "ServiceRuntime", "ShadowGate", "Step", "executor_plan", "load_executor_plan"]

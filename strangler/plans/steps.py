@@ -52,7 +52,7 @@ def do(step: Step, ctx: Context, previous_canary: float | None) -> dict[str, Any
         ctx.sync_until_caught_up(reverse=False, rounds=10)
         return ctx.verify(reverse=False)
     if kind == "contract":
-        from strangler.contract.gate import contract_gate  # Hypothesis is loaded only by plans that use it
+        from strangler.plans.contract_gate import contract_gate  # Hypothesis is loaded only by plans that use it
 
         return contract_gate(ctx.plan.path, step.id, step.spec, ctx.say, ctx.root)
     if kind == "shadow":

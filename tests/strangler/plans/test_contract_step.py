@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from strangler.contract import gate as contract_gate_module
+from strangler.plans import contract_gate as contract_gate_module
 from strangler.plans import steps
 from strangler.plans.exceptions import GateFailed, PlanFileError
 from strangler.plans.executor import Executor

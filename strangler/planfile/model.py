@@ -1,6 +1,6 @@
 """The plan file's schema: every key a migration plan (``migration_plans/<name>.yaml``) may hold, and its type.
 
-One schema for the whole file, read once (:mod:`strangler.plans.reader`), from which both users build
+One schema for the whole file, read once (:mod:`strangler.planfile.reader`), from which both users build
 what they need: the data-split engine its :class:`strangler.datasplit.plan.Plan`, the executor its
 :class:`strangler.plans.schema.ExecutorPlan`. Every model refuses unknown keys (a misspelt ``hook:`` or
 ``percnt:`` must not silently do nothing) and is strict: no ``true`` for a number, no number for a string,
@@ -31,7 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from router.compare import PathError, parse_path
 from router.config import NAME as ROUTER_NAME
-from strangler.plans.messages import Problem, show
+from strangler.planfile.messages import Problem, show
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,63}$")  # a SQL name we can quote anywhere, within PostgreSQL's 63
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

@@ -1,5 +1,5 @@
 """Reading a plan file: the YAML read safely (:mod:`router.safeyaml`), each section checked against the
-schema (:mod:`strangler.plans.planfile`), then what no single section can check on its own (the steps'
+schema (:mod:`strangler.planfile.model`), then what no single section can check on its own (the steps'
 order, rising canaries, a cutover's writes route, unique hook names, tables mapped once...).
 
 Every problem is collected before anything is refused, so one ``plan check`` lists them all, each as
@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from router import safeyaml
-from strangler.plans.messages import Problem, describe_all, show, unknown_key, unknown_name
-from strangler.plans.planfile import (
+from strangler.planfile.messages import Problem, describe_all, show, unknown_key, unknown_name
+from strangler.planfile.model import (
     GATES,
     STEP_ORDER,
     CanaryGate,

@@ -12,8 +12,8 @@ from typing import Any
 
 from strangler.contract.check import run_contract
 from strangler.contract.exceptions import ContractError
+from strangler.planfile.model import ContractGate
 from strangler.plans.exceptions import GateFailed, StepFailed
-from strangler.plans.planfile import ContractGate
 
 MAX_LISTED = 10
 
