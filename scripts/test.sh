@@ -9,7 +9,7 @@ PYTEST_ARGS=(-n "${PYTEST_WORKERS:-2}" --durations=10 "$@")
 
 echo "== ruff"
 "$BIN/ruff" check .
-echo "== mypy (router/, extracted/)"
+echo "== mypy --strict (router/, extracted/, strangler/)"
 "$BIN/mypy"
 echo "== import contracts"
 "$BIN/lint-imports"

@@ -1,8 +1,16 @@
-"""Argument types shared by the ``strangler`` command's groups (errors in argparse's own words)."""
+"""Argument types shared by the ``strangler`` command's groups (errors in argparse's own words), and what
+they write their output to."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Protocol
+
+
+class Output(Protocol):
+    """Where a command group writes: Django's ``OutputWrapper`` (``self.stdout``), a file, a StringIO."""
+
+    def write(self, text: str, /) -> object: ...
 
 
 def positive_int(text: str) -> int:

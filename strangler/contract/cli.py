@@ -7,11 +7,11 @@ import json
 import logging
 import signal
 import sys
-from typing import Any, TextIO
+from typing import Any
 
 from django.core.management.base import CommandError
 
-from strangler.arguments import positive_float, positive_int
+from strangler.arguments import Output, positive_float, positive_int
 
 
 def add_parser(groups: Any) -> None:
@@ -52,7 +52,7 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def handle(options: dict[str, Any], out: TextIO) -> None:
+def handle(options: dict[str, Any], out: Output) -> None:
     from strangler.contract.check import run_contract
     from strangler.contract.exceptions import ContractError
 

@@ -65,7 +65,9 @@ class TablePair:
 
 def resolve(plan: Plan, source: Engine, target: Engine, *, need_target: bool = True) -> list[TablePair]:
     """Introspect both databases and check the plan against them (every error names file, field, value)."""
-    fail = lambda fld, msg: PlanError(plan.path, fld, msg)  # noqa: E731
+    def fail(fld: str, msg: str) -> PlanError:
+        return PlanError(plan.path, fld, msg)
+
     pairs: list[TablePair] = []
     side_s, side_t = ("target", "source") if plan.reverse else ("source", "target")
     for t in plan.tables:
@@ -85,9 +87,12 @@ def resolve(plan: Plan, source: Engine, target: Engine, *, need_target: bool = T
 
 
 def _pair(plan: Plan, t: TableMap, src_cols: dict[str, Column], tgt_cols: dict[str, Column], source: Engine,
-          target: Engine, fail: Any) -> TablePair:
+          target: Engine, fail: Callable[[str, str], PlanError]) -> TablePair:
     fld = f"tables[{t.index}]"
-    listing = lambda cols: ", ".join(cols)  # noqa: E731
+
+    def listing(cols: dict[str, Column]) -> str:
+        return ", ".join(cols)
+
     columns = t.columns if t.columns is not None else tuple((c, c) for c in src_cols)
     # Errors name the file's own spelling: in reverse the plan's "source" column is this run's target.
     for s, d in columns:

@@ -167,7 +167,7 @@ def _unresolved(argv: list[str], root: Path) -> str | None:
     if not script.is_file():
         return f"no script {args[0]!r} under {root}"
     if script.name == "manage.py" and len(args) > 1:
-        from django.core.management import get_commands  # type: ignore[import-untyped]
+        from django.core.management import get_commands
 
         commands: dict[str, Any] = get_commands()
         if args[1] not in commands:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 from django.core.management.base import CommandError
 
 from strangler import datasplit
+from strangler.arguments import Output
 from strangler.datasplit.plan import plan_from
 from strangler.planfile.model import PlanFileInvalid
 from strangler.planfile.reader import read_plan_file
@@ -56,7 +57,7 @@ def add_parsers(groups: Any) -> None:
     follow.add_argument("--interval", type=float, default=1.0, help="seconds between syncs (default 1)")
 
 
-def handle(options: dict[str, Any], out: TextIO) -> None:
+def handle(options: dict[str, Any], out: Output) -> None:
     group = options["group"]
     try:
         if group == "plan":
@@ -88,7 +89,7 @@ def handle(options: dict[str, Any], out: TextIO) -> None:
         raise CommandError("interrupted; the state is saved: run again to resume", returncode=130) from None
 
 
-def _check(options: dict[str, Any], out: TextIO) -> None:
+def _check(options: dict[str, Any], out: Output) -> None:
     path = options["file"]
     try:
         doc = read_plan_file(path, executor=True)  # read once: both views below are built from it
@@ -118,14 +119,14 @@ def _check(options: dict[str, Any], out: TextIO) -> None:
               "  checked: the schema, the router's routes and backends, the databases, the commands\n")
 
 
-def _refuse(options: dict[str, Any], out: TextIO, name: str | None, problems: list[str]) -> NoReturn:
+def _refuse(options: dict[str, Any], out: Output, name: str | None, problems: list[str]) -> NoReturn:
     """Every problem on stderr (and, with --json, as {"ok": false, "problems": [...]} on stdout); status 2."""
     if options["json"]:
         out.write(json.dumps({"plan": name, "ok": False, "problems": problems}, indent=2) + "\n")
     raise CommandError("\n".join(problems), returncode=2)
 
 
-def _status(options: dict[str, Any], out: TextIO) -> None:
+def _status(options: dict[str, Any], out: Output) -> None:
     if options["file"]:
         reports = [Executor(options["file"]).status()]
     else:

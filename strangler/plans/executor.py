@@ -23,6 +23,12 @@ from strangler.plans.exceptions import PlanRunError, StepFailed
 from strangler.plans.schema import ExecutorPlan, Step, load_executor_plan
 from strangler.plans.state import StateStore, default_path
 
+# What a step may fail with and the executor reports (never a traceback): the plan's own errors, the data
+# split's, and the database drivers' (a server gone mid-step).
+_DATA_FAILURES: tuple[type[BaseException], ...] = (datasplit.DataSplitError, *datasplit.DRIVER_ERRORS)
+_STEP_FAILURES: tuple[type[BaseException], ...] = (PlanRunError, *_DATA_FAILURES)
+_GATE_FAILURES: tuple[type[BaseException], ...] = (StepFailed, *_DATA_FAILURES)
+
 TRAFFIC_STEPS = {"shadow", "canary", "cutover", "decommission"}
 Confirm = Callable[[str], bool]
 
@@ -84,7 +90,7 @@ class Executor:
                     self.state.begin(plan.name, step.id, "do")
                     try:
                         figures = steps.do(step, ctx, self._previous_canary(index))
-                    except (PlanRunError, datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
+                    except _STEP_FAILURES as exc:
                         # A gate's message already starts with its step ("shadow: mismatch rate ...").
                         message = str(exc) if str(exc).startswith(f"{step.id}: ") else f"{step.id}: {exc}"
                         self.state.fail(plan.name, step.id, "do", message)
@@ -123,7 +129,7 @@ class Executor:
                     self.state.begin(plan.name, step.id, "undo")
                     try:
                         figures = steps.undo(step, ctx, self._previous_canary(index))
-                    except (PlanRunError, datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
+                    except _STEP_FAILURES as exc:
                         message = f"undo {step.id}: {exc}"
                         self.state.fail(plan.name, step.id, "undo", message)
                         self.say(f"!! {message}")
@@ -158,11 +164,11 @@ class Executor:
                 lag = datasplit.status(datasplit.open_split(self.plan.path, reverse=direction == "reverse"))
                 live["sync"] = {"direction": direction, **{k: lag.get(k) for k in ("lag_rows", "lag_seconds")
                                                            if k in lag}}
-        except (datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
+        except _DATA_FAILURES as exc:
             live["sync"] = {"error": str(exc)}
         try:
             live["ownership"] = ownership.read(datasplit.open_split(self.plan.path)).to_dict()
-        except (datasplit.DataSplitError, *datasplit.DRIVER_ERRORS) as exc:
+        except _DATA_FAILURES as exc:
             live["ownership"] = {"error": str(exc)}
         try:
             admin = Context(self.plan, self.say, self.root, self.state).admin
@@ -187,7 +193,7 @@ class Executor:
                     state = ownership.read(split).state
                 finally:
                     split.close()
-            except (datasplit.DataSplitError, *datasplit.DRIVER_ERRORS):
+            except _DATA_FAILURES:
                 state = "unguarded"
             decommissioned = "decommission" in [s.kind for s in self.plan.steps[: position.done_index + 1]]
             if state in ("monolith", "service") and not decommissioned:
@@ -213,7 +219,7 @@ class Executor:
                     report = datasplit.sync(datasplit.open_split(self.plan.path, reverse=direction == "reverse"))
                     if report.changes:
                         self.say(f"follow ({direction}): {report.changes} changes, lag {report.lag_rows}")
-                except (datasplit.DataSplitError, StepFailed, *datasplit.DRIVER_ERRORS) as exc:
+                except _GATE_FAILURES as exc:
                     self.say(f"follow ({direction}): {exc}")
             done += 1
             time.sleep(interval)

@@ -450,9 +450,8 @@ def copy_formatter(kind: str, scale: int | None) -> Callable[[Any], str]:
         if isinstance(v, bool):
             return "1" if v else "0"
         if isinstance(v, datetime):
-            if v.tzinfo is not None:
-                v = v.astimezone(UTC).replace(tzinfo=None)
-            return v.isoformat(" ")
+            stamp: datetime = v if v.tzinfo is None else v.astimezone(UTC).replace(tzinfo=None)
+            return stamp.isoformat(" ")
         if isinstance(v, Decimal):
             return format(v, "f")
         if isinstance(v, float) and scale is not None:

@@ -69,7 +69,7 @@ class PostgreSQLEngine(Engine):
             conn.execute(f"DROP DATABASE IF EXISTS {self.q(self.url.database or '')} WITH (FORCE)")
 
     def table_exists(self, conn: Any, table: str) -> bool:
-        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.q(table)]).fetchone()[0]
+        return bool(conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.q(table)]).fetchone()[0])
 
     def prepare_writer(self, conn: Any) -> None:
         conn.execute("SET strangler.writer = 'sync'")  # the ownership guard lets this session write

@@ -104,7 +104,7 @@ class AttachTransfer(Transfer):
             f"INSERT INTO main.{e.q(pair.target.table)} ({tgt_cols}) SELECT {src_cols} FROM "
             f"{self.schema}.{e.q(pair.source.table)} WHERE {cond} ORDER BY {e.q(pair.source.key)} "
             f"ON CONFLICT ({e.q(pair.target.key)}) {action}", params)
-        return max(cur.rowcount, 0)
+        return max(int(cur.rowcount), 0)
 
 
 class StagedTransfer(Transfer):
