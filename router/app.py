@@ -27,6 +27,7 @@ from router.exceptions import (
 )
 from router.flow import Flow
 from router.forwarding import Headers, Upstream, UpstreamRequest, UpstreamResponse, make_upstream
+from router.h1cycle import HOLD_HEAD
 from router.headers import (
     FORWARDING,
     HOP_BY_HOP,
@@ -201,7 +202,7 @@ class RouterApp:
         """The router's own liveness, for load balancers and supervisors; never forwarded."""
         body = json.dumps({"status": "ok", "table_version": self.tables.version.number}).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], HOLD_HEAD: True})
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod

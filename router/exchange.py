@@ -13,6 +13,7 @@ from router.addons import Reply
 from router.exceptions import BodyTooLarge, ClientGone, RequestRejected, UpstreamError
 from router.flow import Flow
 from router.forwarding import UpstreamResponse
+from router.h1cycle import HOLD_HEAD
 from router.headers import HOP_BY_HOP, connection_listed
 
 Message = MutableMapping[str, Any]
@@ -68,7 +69,10 @@ async def stream_response(send: Send, flow: Flow, response: UpstreamResponse) ->
     capturing = flow.capture_limit > 0
     if capturing:
         flow.response_headers = headers
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    # A body read whole already (h1's responses say so: a small answer arrives with its head) follows its head
+    # at once: the head is held for it, one socket write for both (router/h1cycle.py).
+    whole = getattr(response, "complete", False) is True
+    await send({"type": "http.response.start", "status": response.status, "headers": headers, HOLD_HEAD: whole})
     # One chunk is held back so the last one goes out with more_body=False: no extra empty message.
     pending: bytes | None = None
     try:
@@ -97,5 +101,5 @@ async def reply(send: Send, flow: Flow, reply: Reply) -> None:
         # The client still waits for a 100 Continue and may or may not send its body now, or stalled in
         # the middle of it: the connection cannot tell where the next request starts, so it ends here.
         headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers, HOLD_HEAD: True})
     await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from router.h1cycle import RouterCycle
 from router.headers import new_request_id
 from router.limits import HttpLimits as HttpLimits  # re-exported: server.py and others import it from here
 from router.refusals import SCOPE_KEY, RefusedRequest, report
@@ -208,6 +209,8 @@ class RouterHttpProtocol(HttpToolsProtocol):
             shown = self._host[:100].decode("latin-1")
             self._stop(Refusal(400, f"Host {shown!r} is not host[:port]"))
         super().on_headers_complete()
+        if self.cycle is not None:  # uvicorn builds its own cycle class; the router's holds heads for bodies
+            self.cycle.__class__ = RouterCycle
         self._in_body = True
 
     def on_message_complete(self) -> None:
