@@ -5,6 +5,8 @@ Tree::
     CatalogError                         base of everything raised on purpose
     ├── ConfigurationError               bad CATALOG_DATABASE_URL and the like (startup, exit status 1)
     ├── NotAtHead                        the database is not at the Alembic head (startup refused)
+    ├── MultipartError                   a multipart body Django cannot parse   } never answered as such:
+    ├── SuspiciousMultipart              one Django refuses as suspicious       } ParseError / BadRequest
     └── ApiError                         answered as JSON with ``status`` and DRF's body shape
         ├── BadRequest                   400 {"detail": "Bad request."}      (oversized body, too many fields,
         │                                                                       disallowed Host; Django's own)
@@ -12,18 +14,22 @@ Tree::
         ├── ValidationFailed             400 {"field": ["message", ...]}     (DRF's field errors)
         ├── CredentialRefused            the monolith's own 401/403 (the router's refused identity token)
         ├── NotAuthenticated             401 + WWW-Authenticate: Token
-        ├── AuthenticationFailed         401 {"detail": "Invalid token."}    + WWW-Authenticate: Token
-        ├── ServiceTokenRefused          401 {"detail", "code"}             (internal stock endpoints)
+        │   └── AuthenticationFailed     401 {"detail": "Invalid token."}    + WWW-Authenticate: Token
         ├── PermissionDenied             403
         ├── NotFound                     404 {"detail": "..."}
+        │   └── DjangoNotFound           404 of a URL no route matches (Django's JsonResponse)
         ├── MethodNotAllowed             405 {"detail": "Method \\"X\\" not allowed."} + Allow
         ├── NotAcceptable                406 (no JSON in Accept)
         ├── PayloadTooLarge              413 {"detail": ...}                 (over the request body limit)
         ├── UnsupportedMediaType         415
-        └── Conflict                     409 {"detail", "code", ...}
-            ├── OutOfStock               409 out_of_stock   (stock adjustment below zero)
-            └── ProtectedObject          409 protected      (deleting a category still in use)
-        └── NotConfigured                503 {"detail", "code"}             (CATALOG_SERVICE_TOKEN unset)
+        └── CodedError                   {"detail", "code"}: errors that name themselves by a code
+            ├── ServiceTokenRefused      401 not_authenticated   (internal stock endpoints)
+            ├── Conflict                 409 {"detail", "code", ...}
+            │   ├── OutOfStock           409 out_of_stock   (stock adjustment below zero)
+            │   └── ProtectedObject      409 protected      (deleting a category still in use, an ordered product)
+            └── Unavailable              503
+                ├── NotConfigured        503 not_configured      (CATALOG_SERVICE_TOKEN unset)
+                └── OrdersUnavailable    503 orders_unavailable  (the orders' owner did not say)
 
 Handlers raise these; the app turns them into responses. Anything else becomes a JSON 500 carrying the
 request id, never a traceback.
@@ -46,10 +52,19 @@ class NotAtHead(CatalogError):
     pass
 
 
+class MultipartError(CatalogError):
+    """Django's MultiPartParserError: the body is answered 400 ``Multipart form parse error - ...``."""
+
+
+class SuspiciousMultipart(CatalogError):
+    """Django's SuspiciousOperation family in the multipart parser: the monolith answers them 400 ``Bad request.``."""
+
+
 class ApiError(CatalogError):
     status = 400
     default_detail = "Bad request."
     django_rendered = False  # True: the monolith answers it with Django's JsonResponse (``{"detail": "..."}``)
+    www_authenticate: str | None = None  # a 401's challenge: how the caller should authenticate
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail if detail is not None else self.default_detail
@@ -59,7 +74,7 @@ class ApiError(CatalogError):
         return {"detail": self.detail}
 
     def headers(self) -> dict[str, str]:
-        return {}
+        return {"WWW-Authenticate": self.www_authenticate} if self.www_authenticate else {}
 
 
 class BadRequest(ApiError):
@@ -90,9 +105,7 @@ class ValidationFailed(ApiError):
 class NotAuthenticated(ApiError):
     status = 401
     default_detail = "Authentication credentials were not provided."
-
-    def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": "Token"}
+    www_authenticate = "Token"
 
 
 class AuthenticationFailed(NotAuthenticated):
@@ -102,31 +115,15 @@ class AuthenticationFailed(NotAuthenticated):
 class CredentialRefused(ApiError):
     """The monolith refused the caller's credential (the router's refused identity token): its answer, as is."""
 
-    def __init__(self, status: int, body: dict[str, Any], www_authenticate: tuple[str, ...]) -> None:
+    def __init__(self, status: int, body: dict[str, Any], challenges: tuple[str, ...]) -> None:
         self.status = status
         self.refusal_body = body
-        self.www_authenticate = www_authenticate
+        self.www_authenticate = ", ".join(challenges) or None
         detail = body.get("detail")
         super().__init__(detail if isinstance(detail, str) else "Credential refused.")
 
     def body(self) -> Any:
         return self.refusal_body
-
-    def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": ", ".join(self.www_authenticate)} if self.www_authenticate else {}
-
-
-class ServiceTokenRefused(ApiError):
-    """The internal stock endpoints' ``X-Service-Token`` is missing or wrong."""
-
-    status = 401
-    code = "not_authenticated"
-
-    def body(self) -> Any:
-        return {"detail": self.detail, "code": self.code}
-
-    def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": "X-Service-Token"}
 
 
 class PermissionDenied(ApiError):
@@ -137,6 +134,12 @@ class PermissionDenied(ApiError):
 class NotFound(ApiError):
     status = 404
     default_detail = "Not found."
+
+
+class DjangoNotFound(NotFound):
+    """Django's own 404 (no URL matched: handler404), rendered by its JsonResponse."""
+
+    django_rendered = True
 
 
 class MethodNotAllowed(ApiError):
@@ -172,7 +175,24 @@ class UnsupportedMediaType(ApiError):
         super().__init__(f'Unsupported media type "{media_type}" in request.')
 
 
-class Conflict(ApiError):
+class CodedError(ApiError):
+    """``{"detail", "code"}``: the code lets a client (the monolith's gateway, the router) tell cases apart."""
+
+    code = "error"
+
+    def body(self) -> Any:
+        return {"detail": self.detail, "code": self.code}
+
+
+class ServiceTokenRefused(CodedError):
+    """The internal stock endpoints' ``X-Service-Token`` is missing or wrong."""
+
+    status = 401
+    code = "not_authenticated"
+    www_authenticate = "X-Service-Token"
+
+
+class Conflict(CodedError):
     status = 409
     code = "conflict"
 
@@ -181,7 +201,7 @@ class Conflict(ApiError):
         self.extra = extra
 
     def body(self) -> Any:
-        return {"detail": self.detail, "code": self.code, **self.extra}
+        return {**super().body(), **self.extra}
 
 
 class OutOfStock(Conflict):
@@ -192,11 +212,20 @@ class ProtectedObject(Conflict):
     code = "protected"
 
 
-class NotConfigured(ApiError):
-    """A setting the endpoint needs is missing on the service's side (e.g. ``CATALOG_SERVICE_TOKEN``)."""
+class Unavailable(CodedError):
+    """503: the service cannot answer this now; nothing was done."""
 
     status = 503
+    code = "unavailable"
+
+
+class NotConfigured(Unavailable):
+    """A setting the endpoint needs is missing on the service's side (e.g. ``CATALOG_SERVICE_TOKEN``)."""
+
     code = "not_configured"
 
-    def body(self) -> Any:
-        return {"detail": self.detail, "code": self.code}
+
+class OrdersUnavailable(Unavailable):
+    """The orders' owner could not say whether orders reference a product: nothing is deleted on a guess."""
+
+    code = "orders_unavailable"

@@ -1,58 +1,57 @@
-"""The HTTP rules the monolith applies before any view: allowed hosts (Django), content negotiation (DRF).
+"""Content negotiation as the monolith's DRF does it: ``?format=``, ``Accept``, and which parser takes a body.
 
-- :func:`host_allowed`: Django's ``HttpRequest.get_host()`` check against ``ALLOWED_HOSTS``: the ``Host``
-  header (or the server's own address when there is none), lower-cased, port and one trailing dot removed,
-  matched exactly, by a ``.domain`` pattern (the domain and its subdomains) or by ``*``. The list comes
-  from ``CATALOG_ALLOWED_HOSTS`` (comma-separated), with the monolith's default.
-- :func:`accepts_json`: DRF's DefaultContentNegotiation with the monolith's one renderer (JSON): some
+- :func:`check_format`: a ``format`` query parameter other than ``json`` is a 404 (DRF's
+  ``URL_FORMAT_OVERRIDE``: no renderer of that name).
+- :func:`json_indent`: DRF's DefaultContentNegotiation with the monolith's one renderer (JSON): some
   ``Accept`` token must be ``application/json``, ``application/*``, ``*/json`` or ``*/*`` (parameters and
-  q-values, ``q=0`` included, play no part, as in DRF); no usable token at all is a 406 too. A ``format``
-  query parameter other than ``json`` is a 404 (DRF's ``URL_FORMAT_OVERRIDE``).
+  q-values, ``q=0`` included, play no part, as in DRF); no usable token at all is a 406 too.
 - :func:`media_type_matches`: which request ``Content-Type`` a parser takes (DRF's ``media_type_matches``).
+- :func:`parse_header_parameters`: Django's reading of a header with parameters, which all of the above (and
+  the multipart parser) rest on.
 """
 
 from __future__ import annotations
 
-import os
-import re
+import codecs
+from collections.abc import Sequence
+from email.message import Message
+from email.utils import collapse_rfc2231_value
 from typing import Final
 
-from extracted.catalog.multipart import parse_header_parameters
+from extracted.catalog.exceptions import NotAcceptable, NotFound
 
-ALLOWED_HOSTS_ENV: Final = "CATALOG_ALLOWED_HOSTS"
-DEFAULT_ALLOWED_HOSTS: Final = "localhost,127.0.0.1,[::1],testserver"  # the monolith's SHOP_ALLOWED_HOSTS default
-_HOST: Final = re.compile(r"^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::([0-9]+))?$")
+FORMAT_PARAM: Final = "format"
 MAX_ACCEPT_HEADER_LENGTH: Final = 8192
 MAX_ACCEPT_TOKENS: Final = 64
-MAX_MEDIA_TYPE_LENGTH: Final = 256
+MAX_MEDIA_TYPE_LENGTH: Final = 256  # DRF passes over longer Accept tokens; a longer Content-Type is a 415
 
 
-def allowed_hosts(raw: str | None = None) -> tuple[str, ...]:
-    value = os.environ.get(ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS) if raw is None else raw
-    return tuple(host.strip() for host in value.split(",") if host.strip())
-
-
-def split_domain_port(host: str) -> tuple[str, str]:
-    match = _HOST.fullmatch(host.lower())
-    if match is None:
-        return "", ""
-    domain, port = match.group(1), match.group(2) or ""
-    return domain.removesuffix("."), port
-
-
-def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
-    domain, _port = split_domain_port(host)
-    if not domain:
-        return False
-    for pattern in patterns:
-        if pattern == "*":
-            return True
-        lowered = pattern.lower()
-        if lowered.startswith(".") and (domain.endswith(lowered) or domain == lowered[1:]):
-            return True
-        if lowered == domain:
-            return True
-    return False
+def parse_header_parameters(line: str) -> tuple[str, dict[str, str]]:
+    """Django's ``parse_header_parameters``: the lower-cased main value and the parameters (raises
+    ValueError for an RFC 2231 value in an unknown charset)."""
+    if not line:
+        return "", {}
+    if ";" not in line:
+        return line.strip().lower(), {}
+    message = Message()
+    message["content-type"] = line
+    params = message.get_params()
+    assert params is not None  # noqa: S101 - a header that is set always has its main value
+    key = params.pop(0)[0].lower()
+    result: dict[str, str] = {}
+    for name, value in params:
+        if not name:
+            continue
+        if isinstance(value, tuple):
+            charset = value[0]
+            if charset:
+                try:
+                    codecs.lookup(charset)
+                except LookupError:
+                    raise ValueError(f"Invalid encoding {charset!r} for RFC 2231 param.") from None
+            value = collapse_rfc2231_value(value)
+        result[name] = value
+    return key, result
 
 
 class _MediaType:
@@ -106,19 +105,15 @@ def accept_tokens(header: str) -> list[str]:
     return tokens
 
 
-class NotAcceptableType(Exception):
-    """No ``Accept`` token takes JSON: DRF's 406."""
-
-
 def json_indent(accept: str | None) -> int | None:
     """The JSON indent the answer is rendered with: DRF's JSONRenderer honours an ``indent`` parameter (0-8)
     of the most specific ``Accept`` token that takes JSON (``application/json; indent=4``). None: compact.
-    Raises :class:`NotAcceptableType` when no token takes JSON (DRF's 406)."""
+    Raises :class:`~extracted.catalog.exceptions.NotAcceptable` (406) when no token takes JSON."""
     if accept is None or accept in ("*/*", "application/json"):
         return None  # DRF reads a missing header as */*
     matching = [media for media in map(_MediaType, accept_tokens(accept)) if _JSON.satisfies(media)]
     if not matching:
-        raise NotAcceptableType(accept)
+        raise NotAcceptable()
     chosen = max(matching, key=lambda media: media.precedence)  # the first of the most specific
     try:
         indent = max(min(int(chosen.params["indent"]), 8), 0)
@@ -127,10 +122,8 @@ def json_indent(accept: str | None) -> int | None:
     return indent or None
 
 
-def accepts_json(accept: str | None) -> bool:
-    """False when DRF would answer 406 (``Could not satisfy the request Accept header.``)."""
-    try:
-        json_indent(accept)
-    except NotAcceptableType:
-        return False
-    return True
+def check_format(params: Sequence[tuple[str, str]]) -> None:
+    """The query's last ``format`` must be empty or ``json``; anything else is DRF's 404."""
+    fmt = next((value for key, value in reversed(params) if key == FORMAT_PARAM), "")
+    if fmt and fmt != "json":
+        raise NotFound()

@@ -23,24 +23,16 @@ from typing import Final
 
 import httpx
 
-from extracted.catalog.exceptions import ApiError
+from extracted.catalog.exceptions import OrdersUnavailable
+from extracted.catalog.identity import SERVICE_TOKEN_ENV, SERVICE_TOKEN_HEADER
 
 URL_ENV: Final = "CATALOG_MONOLITH_URL"
 TIMEOUT_ENV: Final = "CATALOG_MONOLITH_TIMEOUT"
-TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 DEFAULT_URL: Final = "http://127.0.0.1:8000"
 PATH: Final = "/api/orders/product-references/{id}/"
 PASSED_ON: Final = ("authorization", "cookie")
 
 log = logging.getLogger("extracted.catalog.orders")
-
-
-class OrdersUnavailable(ApiError):
-    status = 503
-    code = "orders_unavailable"
-
-    def body(self) -> dict[str, str]:
-        return {"detail": self.detail, "code": self.code}
 
 
 class OrderReferences:
@@ -75,9 +67,9 @@ class OrderReferences:
         """The number of order lines referencing ``product_id``; :class:`OrdersUnavailable` if unknown."""
         url = self.base_url + PATH.format(id=product_id)
         headers = {name: caller_headers[name] for name in PASSED_ON if name in caller_headers}
-        token = os.environ.get(TOKEN_ENV, "")
+        token = os.environ.get(SERVICE_TOKEN_ENV, "")
         if token:
-            headers["x-service-token"] = token
+            headers[SERVICE_TOKEN_HEADER] = token
         try:
             response = await self.client().get(url, headers={**headers, "accept": "application/json"})
         except httpx.HTTPError as exc:

@@ -1,4 +1,5 @@
-"""Writes of the catalog: categories, products and stock, each in one transaction (SQLAlchemy Core).
+"""Writes of the catalog (the styleguide's services): categories, products and stock, each in one
+transaction (SQLAlchemy Core).
 
 Validation that needs the database (unique sku and slug, existing categories) runs inside the write's
 transaction through :class:`DbLookups`. Stock changes are one conditional UPDATE (``stock >= n``), so two
@@ -16,11 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from extracted.catalog.exceptions import ApiError, NotFound, OutOfStock, ProtectedObject, ValidationFailed
 from extracted.catalog.models import categories, products
-from extracted.catalog.schemas import (
+from extracted.catalog.rendering import category_dict, product_dict, render_price
+from extracted.catalog.validation import (
     Lookups,
-    category_dict,
-    product_dict,
-    render_price,
     validate_category,
     validate_product,
     validate_stock_adjustment,

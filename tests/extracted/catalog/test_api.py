@@ -280,7 +280,7 @@ def test_request_id_echoed_or_replaced(client, dataset):
 
 
 def test_unexpected_error_is_json_500_with_request_id(client, dataset, monkeypatch):
-    from extracted.catalog.queries import Reader
+    from extracted.catalog.selectors import Reader
 
     def boom(self, *args, **kwargs):
         raise RuntimeError("kaboom")
@@ -294,7 +294,7 @@ def test_unexpected_error_is_json_500_with_request_id(client, dataset, monkeypat
 
 def test_healthz(client, dataset, monkeypatch):
     assert client.get("/healthz").json() == {"status": "ok", "database": "sqlite"}
-    from extracted.catalog.queries import Reader
+    from extracted.catalog.selectors import Reader
 
     def down(self):
         from sqlalchemy.exc import OperationalError

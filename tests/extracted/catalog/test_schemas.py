@@ -8,21 +8,12 @@ from decimal import Decimal
 import pytest
 
 from extracted.catalog.exceptions import BadRequest, ParseError, UnsupportedMediaType, ValidationFailed
+from extracted.catalog.filters import product_query
 from extracted.catalog.multipart import UploadedFile
-from extracted.catalog.schemas import (
-    FormData,
-    Lookups,
-    dump,
-    page_link,
-    page_number,
-    parse_body,
-    product_query,
-    render_datetime,
-    render_price,
-    validate_category,
-    validate_product,
-    validate_stock_adjustment,
-)
+from extracted.catalog.pagination import page_link, page_number
+from extracted.catalog.parsers import FormData, parse_body
+from extracted.catalog.rendering import dump, render_datetime, render_price
+from extracted.catalog.validation import Lookups, validate_category, validate_product, validate_stock_adjustment
 
 
 class FakeLookups(Lookups):

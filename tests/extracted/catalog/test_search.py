@@ -14,10 +14,10 @@ from sqlalchemy import Engine, delete, insert, text, update
 from extracted.catalog import search
 from extracted.catalog.app import create_app
 from extracted.catalog.db import make_engine
+from extracted.catalog.filters import product_query
 from extracted.catalog.migrate import alembic_config, upgrade_head
 from extracted.catalog.models import products
-from extracted.catalog.queries import Reader
-from extracted.catalog.schemas import product_query
+from extracted.catalog.selectors import Reader
 from tests.extracted.catalog.dataset import load, monolith_rows
 
 with warnings.catch_warnings():

@@ -1,4 +1,5 @@
-"""Reads of the catalog: hand-written SQL on the engine's pooled DBAPI connections (no ORM objects).
+"""Reads of the catalog (the styleguide's selectors): hand-written SQL on the engine's pooled DBAPI
+connections (no ORM objects).
 
 A product list is one count query and one page query, with the category filter (a category and all its
 subcategories) as a recursive CTE. Text search follows Django's ``icontains`` on each engine (SQLite
@@ -15,7 +16,8 @@ from typing import Any, Final
 from sqlalchemy import Engine
 
 from extracted.catalog import search
-from extracted.catalog.schemas import ProductQuery, page_number, page_number_hint
+from extracted.catalog.filters import ProductQuery
+from extracted.catalog.pagination import page_number, page_number_hint
 
 PRODUCT_COLUMNS: Final = ("id, sku, name, description, price, stock, is_active, category_id, created_at, "
                           "updated_at")

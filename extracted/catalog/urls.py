@@ -1,0 +1,78 @@
+"""Which URL is answered by what: the monolith's ``/api/catalog/`` routes, ``/healthz``, and Django's answer
+to a URL no route matches."""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import quote
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route, Router
+from starlette.types import Receive, Scope, Send
+
+from extracted.catalog import apis, health
+from extracted.catalog.context import EARLY
+from extracted.catalog.exceptions import DjangoNotFound
+from extracted.catalog.rendering import CATEGORY_ACTION_FIELDS, PRODUCT_ACTION_FIELDS, error_response, iri_query
+from extracted.catalog.resources import Resource, ServiceResource
+
+
+class IdConvertor(Convertor[int]):
+    """A database id in a path: 1 to 18 digits (the monolith's route); anything else is a plain 404."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("catalog_id", IdConvertor())
+
+ROUTES: Final[list[BaseRoute]] = [
+    Route("/api/catalog/categories/", Resource("Category List", {
+        "GET": apis.category_list, "POST": apis.category_create}, actions=("POST", CATEGORY_ACTION_FIELDS, None))),
+    Route("/api/catalog/categories/{id:catalog_id}/", Resource("Category Instance", {
+        "GET": apis.category_detail, "PUT": apis.category_put, "PATCH": apis.category_patch,
+        "DELETE": apis.category_delete}, actions=("PUT", CATEGORY_ACTION_FIELDS, apis.category_object))),
+    Route("/api/catalog/products/", Resource("Product List", {
+        "GET": apis.product_list, "POST": apis.product_create}, actions=("POST", PRODUCT_ACTION_FIELDS, None))),
+    Route("/api/catalog/products/{id:catalog_id}/", Resource("Product Instance", {
+        "GET": apis.product_detail, "PUT": apis.product_put, "PATCH": apis.product_patch,
+        "DELETE": apis.product_delete}, actions=("PUT", PRODUCT_ACTION_FIELDS, apis.product_object))),
+    # DRF describes the viewset's serializer (the product's) for the stock action too.
+    Route("/api/catalog/products/{id:catalog_id}/stock/", Resource("Stock", {"POST": apis.product_stock},
+                                                                   staff_only=True,
+                                                                   actions=("POST", PRODUCT_ACTION_FIELDS, None))),
+    # Internal: the monolith's catalog gateway reserves and releases stock here once the catalog is cut over.
+    Route("/api/catalog/stock/reserve/", ServiceResource("Stock Reserve", {"POST": apis.stock_reserve})),
+    Route("/api/catalog/stock/release/", ServiceResource("Stock Release", {"POST": apis.stock_release})),
+    Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
+]
+
+
+class NotFoundApp:
+    """Django's answer to a URL no route matches: a 301 to the same path with a slash when that one exists
+    (APPEND_SLASH), else the JSON 404."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] == "http" and not path.endswith("/"):
+            slashed = {**scope, "path": path + "/"}
+            for route in self.router.routes:
+                match, _ = route.matches(slashed)
+                if match != Match.NONE:
+                    query = scope.get("query_string")
+                    location = quote(path + "/") + ("?" + iri_query(query) if query else "")
+                    response = Response(status_code=301, headers={"Location": location},
+                                        media_type="text/html; charset=utf-8")
+                    scope[EARLY] = True  # CommonMiddleware answers it: no X-Frame-Options
+                    await response(scope, receive, send)
+                    return
+        await error_response(DjangoNotFound())(scope, receive, send)
