@@ -423,7 +423,7 @@ def test_empty_methods() -> None:
         ("[GET, 'G T']", "routes.c.methods: 'G T' is not an HTTP method"),
         ("[GET, '']", "routes.c.methods: '' is not an HTTP method"),
         ("['GET/1']", "routes.c.methods: 'GET/1' is not an HTTP method"),
-        ("[GET, 1]", "routes.c.methods.1: expected a string, got 1"),
+        ("[GET, 1]", "routes.c.methods[1]: expected a string, got 1"),
         ("GET", "routes.c.methods: expected a list, got 'GET'"),
     ],
 )
