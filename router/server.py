@@ -24,7 +24,7 @@ from router.http1 import HttpLimits, RouterHttpProtocol
 from router.identity import IdentityBridge, secret_problem
 from router.leases import Leases
 from router.metrics import Metrics
-from router.parity_store import ParityStore, store_path
+from router.parity.store import ParityStore, store_path
 from router.reload import Reloader
 from router.shadow import ParityRecorder, ShadowMirror
 from router.windows import Windows

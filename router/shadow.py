@@ -37,7 +37,7 @@ from router.compare import Difference, Rules, compare
 from router.exceptions import UpstreamError
 from router.flow import Flow
 from router.forwarding import Headers, Upstream, UpstreamRequest
-from router.parity_store import ParityRow, ParityStore, RecentDifferences, stored_differences
+from router.parity.store import ParityRow, ParityStore, RecentDifferences, stored_differences
 from router.state import TableHolder
 from router.table import Backend
 from router.windows import ShadowFigures, Window, Windows

@@ -40,7 +40,7 @@ from router.health import CircuitDef
 from router.identity import IdentityBridge
 from router.leases import Lease
 from router.metrics import Metrics
-from router.parity_store import ParityRow
+from router.parity.store import ParityRow
 from router.server import tune_gc, uvicorn_config
 from router.shadow import ParityRecorder, ShadowMirror
 from router.windows import Windows

@@ -1,7 +1,7 @@
 """``strangler parity report``: parity per route from the router's shadow store.
 
 The store is the router's (``parity.store`` in the routes file, ``var/parity.sqlite3`` by default); reading it
-is the router's code too (``router.parity_store``), so the file format has one owner.
+is the router's code too (``router.parity.store``), so the file format has one owner.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from router import parity_store
+from router.parity import store as parity_store
 
 DEFAULT_STORE = Path("var/parity.sqlite3")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")

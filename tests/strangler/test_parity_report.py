@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from router.compare import Response, compare
-from router.parity_store import ParityRow, ParityStore, stored_differences
+from router.parity.store import ParityRow, ParityStore, stored_differences
 from strangler.parity.shadow_report import parse_since
 
 

@@ -18,7 +18,7 @@ import aiohttp
 import httpx
 import pytest
 
-from router import parity_store
+from router.parity import store as parity_store
 from strangler.processes import ManagedProcess
 from tests.router.e2e.helpers import routes_file
 from tests.support.servers import running_router, running_upstream

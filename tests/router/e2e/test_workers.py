@@ -24,7 +24,7 @@ import aiohttp
 import httpx
 import pytest
 
-from router.parity_store import summarise
+from router.parity.store import summarise
 from strangler.processes import ManagedProcess
 from tests.router.e2e.conftest import Upstream
 from tests.router.e2e.helpers import journal, routes_file, wait_for

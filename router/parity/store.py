@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from router.compare import Difference, generalise_path
+from router.parity.answers import Difference
+from router.parity.jsonpath import generalise_path
 
 log = logging.getLogger("router.parity")
 
