@@ -31,11 +31,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from router.compare import PathError, parse_path
 from router.config import NAME as ROUTER_NAME
+from router.config.values import check_env_name
 from strangler.planfile.messages import Problem, show
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,63}$")  # a SQL name we can quote anywhere, within PostgreSQL's 63
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DATABASE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -49,12 +49,6 @@ def _name(value: str) -> str:
     if not ROUTER_NAME.match(value):  # the router's own rule for route and backend names
         raise ValueError(f"{show(value)} is not a name (letters, digits, - and _, starting with a letter or "
                          "digit; at most 63)")
-    return value
-
-
-def _env_name(value: str) -> str:
-    if not ENV_NAME.match(value):
-        raise ValueError(f"{show(value)} is not an environment variable name (letters, digits, underscore)")
     return value
 
 
@@ -102,7 +96,7 @@ def _non_empty(value: str) -> str:
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
 Name = Annotated[str, AfterValidator(_name)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
+EnvName = Annotated[str, AfterValidator(check_env_name)]  # the router's rule
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Argv = Annotated[list[str], AfterValidator(_argv)]
 Text = Annotated[str, AfterValidator(_non_empty)]

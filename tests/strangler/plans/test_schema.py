@@ -203,7 +203,7 @@ BAD = {
                                  "with a letter or digit; at most 63)"]),
     "token env not a variable": (_set("router", "token_env", "ROUTER-TOKEN"),
                                  ["router.token_env: 'ROUTER-TOKEN' is not an environment variable name (letters, "
-                                  "digits, underscore)"]),
+                                  "digits, '_')"]),
     "health not a path": (_set("service", "health", "healthz"),
                           ["service.health: expected a path starting with '/', got 'healthz'"]),
     "shadow rule not a JSON path": (_set_step(5, {"shadow": {"ignore": ["stock"]}}),
