@@ -184,8 +184,19 @@ def _where(sku: str, product: int | None) -> str:
     return f"product {product if product is not None else '?'} ({sku})"
 
 
+def _reused(where: str, sku: str, now: Mapping[str, Any] | None, problems: list[str]) -> bool:
+    """A look-up by id found another product: the id was handed out again after this one was deleted."""
+    if now is None or now.get("sku") in (None, sku):
+        return False
+    problems.append(f"{where}: the id now belongs to another product ({now.get('sku')}): an id given to a client "
+                    f"was handed out again")
+    return True
+
+
 def _check_tracked(tracked: Tracked, writes: list[Write], now: Mapping[str, Any] | None, problems: list[str]) -> None:
     where = _where(tracked.sku, tracked.id)
+    if _reused(where, tracked.sku, now, problems):
+        return
     acked = [w for w in writes if w.outcome == ACKNOWLEDGED]
     if now is None:
         problems.append(f"{where}: gone (404), with {len(acked)} acknowledged writes on it and no delete")
@@ -240,6 +251,8 @@ def _check_created(create: Write, deletes: list[Write], now: Mapping[str, Any] |
     where = _where(create.sku, create.product if create.product is not None else (now or {}).get("id"))
     deleted = [d for d in deletes if d.outcome == ACKNOWLEDGED]
     kept = [d for d in deletes if d.outcome == REFUSED]
+    if _reused(where, create.sku, now, problems):
+        return
     if create.outcome == REFUSED:
         if now is not None:
             problems.append(f"{where}: {create.describe()}, but the product exists: a write the client was told "

@@ -99,7 +99,7 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
                     lo = hi
                     advance(n)
                     limiter(n)
-            target.reset_sequence(tgt, pair.target)
+            transfer.carry_counter(pair)
             tgt.commit()
             transfer.begin()
             target.write_state(tgt, plan.checkpoint_table, plan.state_name, item,

@@ -104,10 +104,11 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
                 changes += n_changes
                 advance(n_changes)
                 crashpoints.reached("sync.after_slice")
-        if upserted:
-            for pair in pairs:
-                target.reset_sequence(tgt, pair.target)
-            tgt.commit()
+        # Every run, not only one that applied something: a run killed after its last slice committed leaves
+        # the next run nothing to apply, and the counters must still follow before the target takes writes.
+        for pair in pairs:
+            transfer.carry_counter(pair)
+        tgt.commit()
         # The changelog's one reader is this direction's sync: what it applied (the mark is committed) goes,
         # so the log stays as small as the lag under sustained writes.
         pruned = source.prune_changelog(src, plan.changelog_table, hwm) if hwm else 0

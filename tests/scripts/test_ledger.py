@@ -214,6 +214,14 @@ def test_creates_and_deletes(w):
                                   "product exists")
 
 
+def test_an_id_handed_out_again_is_named_not_taken_for_the_deleted_product(w):
+    # The checker looks a deleted product up by id: another product under that id is not "still there".
+    w.data.rows[f"{STEM}-w0-1"] = {"id": 101, "sku": f"{STEM}-other", "name": "someone else's", "price": "1.00",
+                                   "stock": 1, "category": 3}
+    assert w.check().problems == [f"product 101 ({STEM}-w0-1): the id now belongs to another product "
+                                  f"({STEM}-other): an id given to a client was handed out again"]
+
+
 def test_a_tracked_product_gone_is_named(w):
     w.data.rows.pop(f"{STEM}-p1")
     assert w.check().problems == [f"product 2 ({STEM}-p1): gone (404), with 1 acknowledged writes on it and no "

@@ -173,8 +173,15 @@ class Engine:
             marks = ", ".join([self.param] * len(part))
             cur.execute(f"DELETE FROM {self.q(b.table)} WHERE {self.q(b.key)} IN ({marks})", part)
 
-    def reset_sequence(self, conn: Any, b: Binding) -> None:
-        """Set the key's sequence / identity / auto-increment counter past the largest key."""
+    def next_key(self, conn: Any, b: Binding) -> int | None:
+        """The key the table's own counter hands out next (None: the key has no counter). Never below a key
+        the counter has handed out, even when that row has since been deleted."""
+        return None
+
+    def reset_sequence(self, conn: Any, b: Binding, at_least: int = 0) -> None:
+        """Set the key's sequence / identity / auto-increment counter past the largest key and to at least
+        ``at_least``; never back. The sync passes the source's :meth:`next_key`: an id the owner handed out
+        (for a row deleted since, too) is never handed out again by the other side once it takes over."""
 
     # -- copy text (PostgreSQL COPY text format == MariaDB LOAD DATA default format) --------------------
     def copy_text(self, conn: Any, src: Binding, tgt: Binding, sel: Selection) -> tuple[str, int]:

@@ -100,17 +100,28 @@ class MySQLEngine(Engine):
         return (f"INSERT INTO {self.q(b.table)} ({cols}) VALUES ({marks}) ON DUPLICATE KEY UPDATE "
                 + ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in rest))
 
-    def reset_sequence(self, conn: Any, b: Binding) -> None:
+    def next_key(self, conn: Any, b: Binding) -> int | None:
         with conn.cursor() as cur:
-            cur.execute("SELECT EXTRA FROM information_schema.columns WHERE table_schema = DATABASE() AND "
-                        "table_name = %s AND column_name = %s", [b.table, b.key])
+            cur.execute("SELECT c.EXTRA, t.AUTO_INCREMENT FROM information_schema.columns c JOIN "
+                        "information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = "
+                        "c.table_name WHERE c.table_schema = DATABASE() AND c.table_name = %s AND c.column_name = %s",
+                        [b.table, b.key])
             row = cur.fetchone()
-            if not row or "auto_increment" not in (row[0] or "").lower():
-                return
+        if not row or "auto_increment" not in (row[0] or "").lower() or row[1] is None:
+            return None
+        return int(row[1])
+
+    def reset_sequence(self, conn: Any, b: Binding, at_least: int = 0) -> None:
+        current = self.next_key(conn, b)
+        if current is None:
+            return
+        with conn.cursor() as cur:
             cur.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}", [])
             top = cur.fetchone()[0]
-            if top is not None:
-                cur.execute(f"ALTER TABLE {self.q(b.table)} AUTO_INCREMENT = {int(top) + 1}", [])
+            # ALTER ... AUTO_INCREMENT may move the counter back (down to MAX + 1): only ever move it forward.
+            want = max(int(top or 0) + 1, at_least)
+            if want > current:
+                cur.execute(f"ALTER TABLE {self.q(b.table)} AUTO_INCREMENT = {want}", [])
 
     def load_copy_text(self, conn: Any, b: Binding, text: str) -> None:
         stage = self.q(f"strangler_stage_{b.table}")

@@ -88,13 +88,24 @@ class PostgreSQLEngine(Engine):
             return lambda v: Decimal(repr(v)) if isinstance(v, float) else v
         return None
 
-    def reset_sequence(self, conn: Any, b: Binding) -> None:
-        seq = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [self.q(b.table), b.key]).fetchone()[0]
+    def _key_sequence(self, conn: Any, b: Binding) -> str | None:
+        row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [self.q(b.table), b.key]).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def _sequence_next(self, conn: Any, seq: str) -> int:
+        last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
+        return int(last) + 1 if called else int(last)
+
+    def next_key(self, conn: Any, b: Binding) -> int | None:
+        seq = self._key_sequence(conn, b)
+        return self._sequence_next(conn, seq) if seq else None
+
+    def reset_sequence(self, conn: Any, b: Binding, at_least: int = 0) -> None:
+        seq = self._key_sequence(conn, b)
         if not seq:
             return
         top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
-        last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
-        nxt = max((top or 0) + 1, last + 1 if called else last)
+        nxt = max((top or 0) + 1, self._sequence_next(conn, seq), at_least)
         conn.execute("SELECT setval(%s, %s, false)", [seq, nxt])
 
     # -- loading -----------------------------------------------------------------------------------------

@@ -83,19 +83,30 @@ class SQLiteEngine(Engine):
             return lambda v: int(v) if isinstance(v, bool) else v
         return None
 
-    def reset_sequence(self, conn: Any, b: Binding) -> None:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone() is None:
+    def _autoincrement(self, conn: Any, table: str) -> bool:
+        """Only an AUTOINCREMENT key has a counter that never goes back (sqlite_sequence); any other integer
+        key takes MAX + 1, so a deleted top id comes back whatever the sync does."""
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()
+        return bool(sql and "AUTOINCREMENT" in (sql[0] or "").upper())
+
+    def next_key(self, conn: Any, b: Binding) -> int | None:
+        if not self._autoincrement(conn, b.table):
+            return None
+        top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [b.table]).fetchone()
+        return max(top if isinstance(top, int) else 0, seq[0] if seq and isinstance(seq[0], int) else 0) + 1
+
+    def reset_sequence(self, conn: Any, b: Binding, at_least: int = 0) -> None:
+        if not self._autoincrement(conn, b.table):
             return
         top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
-        if not isinstance(top, int):
-            return
+        want = max(top if isinstance(top, int) else 0, at_least - 1)   # sqlite_sequence holds the last id given
         seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [b.table]).fetchone()
         if seq is None:
-            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [b.table]).fetchone()
-            if sql and "AUTOINCREMENT" in (sql[0] or "").upper():
-                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [b.table, top])
-        elif seq[0] < top:
-            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [top, b.table])
+            if want > 0:
+                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [b.table, want])
+        elif seq[0] < want:
+            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [want, b.table])
 
     # -- copy text made by SQLite itself (the fast source side of COPY / LOAD DATA) ----------------------
     def copy_field_sql(self, src: Column, tgt: Column, scale: int | None, prefix: str = "") -> str:

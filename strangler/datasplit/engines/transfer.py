@@ -58,6 +58,12 @@ class Transfer:
         """Upsert the selected source rows into the target (inside the open transaction); rows moved."""
         raise NotImplementedError
 
+    def carry_counter(self, pair: TablePair) -> None:
+        """The target's key counter past its largest key and past the source's own counter: once the target
+        takes writes it never hands out an id the source gave a row that was deleted since (a client told
+        "product 312 deleted" must not find another product 312 after the switch)."""
+        self.target.reset_sequence(self.tgt, pair.target, self.source.next_key(self.src, pair.source) or 0)
+
 
 class GenericTransfer(Transfer):
     """Rows through Python: fetch a batch, adapt each value for the target's driver, executemany an upsert."""

@@ -3,6 +3,7 @@ provision, capture, copy, live writes, sync, verify, a changed cell caught, the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from strangler import crashpoints
 from strangler import datasplit as ds
 
 from .conftest import write_plan
@@ -149,3 +151,70 @@ def test_uncapture_removes_triggers(catalog: ds.Split) -> None:
     sql("UPDATE catalog_product SET stock = 1 WHERE id = 1")
     with pytest.raises(ds.DataSplitError, match="capture"):
         ds.sync(catalog)
+
+
+COLUMNS = "name, description, price, stock, is_active, category_id, created_at, updated_at"
+
+
+def _next_id_after_insert(insert: Callable[[str], object], read: Callable[[str], object], sku: str) -> int:
+    insert(f"INSERT INTO {{table}} (sku, {COLUMNS}) SELECT '{sku}', {COLUMNS} FROM {{table}} WHERE id = 1")  # noqa: S608
+    return int(read(f"SELECT id FROM {{table}} WHERE sku = '{sku}'"))  # noqa: S608 - the test's own values
+
+
+class _Died(BaseException):
+    pass
+
+
+def _die_at(point: str) -> Callable[[str], None]:
+    def reached(name: str) -> None:
+        if name == point:
+            raise _Died(name)
+    return reached
+
+
+def test_an_id_handed_out_and_deleted_is_never_handed_out_by_the_other_side(catalog: ds.Split,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Products made and deleted on the side that owns the data, in the unsynced window: once the other side
+    takes over, its counter is past them (else a client told "product 412 deleted" finds another 412)."""
+    def monolith_insert(statement: str) -> None:
+        sql(statement.format(table="catalog_product"))
+
+    def monolith_read(statement: str) -> object:
+        with connection.cursor() as cur:
+            cur.execute(statement.format(table="catalog_product"))
+            return cur.fetchone()[0]
+
+    def service_read(split: ds.Split, statement: str) -> object:
+        conn = split.service.connect(autocommit=True)
+        try:
+            cur = conn.cursor()
+            cur.execute(statement.format(table="products"))
+            return cur.fetchone()[0]
+        finally:
+            conn.close()
+
+    ds.copy(catalog)
+    made = [_next_id_after_insert(monolith_insert, monolith_read, f"GONE-M{i}") for i in range(3)]
+    sql(f"DELETE FROM catalog_product WHERE id IN ({', '.join(map(str, made))})")  # noqa: S608
+    ds.sync(catalog)
+    ds.uncapture(catalog)            # cutover: the service owns the data now
+    back = ds.open_split(catalog.plan.path, reverse=True)
+    try:
+        ds.capture(back)
+        taken = _next_id_after_insert(lambda s: service_sql(back, s.format(table="products")),
+                                      lambda s: service_read(back, s), "NEW-S1")
+        assert taken > max(made), f"the service handed out {taken} again (the monolith gave {made}, deleted)"
+        made = [_next_id_after_insert(lambda s: service_sql(back, s.format(table="products")),
+                                      lambda s: service_read(back, s), f"GONE-S{i}") for i in range(3)]
+        service_sql(back, f"DELETE FROM products WHERE id IN ({', '.join(map(str, made))})")  # noqa: S608
+        # The sync dies right after its last slice committed: the run that resumes has nothing left to apply,
+        # and must still carry the counter before the monolith takes writes.
+        with monkeypatch.context() as patch:
+            patch.setattr(crashpoints, "reached", _die_at("sync.after_slice"))
+            with pytest.raises(_Died):
+                ds.sync(back)
+        assert ds.sync(back).changes == 0
+        taken = _next_id_after_insert(monolith_insert, monolith_read, "NEW-M1")
+        assert taken > max(made), f"the monolith handed out {taken} again (the service gave {made}, deleted)"
+    finally:
+        back.close()
