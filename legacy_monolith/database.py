@@ -58,3 +58,24 @@ def database_from_url(url: str, *, var_dir: Path, env_var: str = ENV_VAR) -> dic
             raise ImproperlyConfigured(f"{env_var}: {url!r} names no database (add /dbname to the URL)")
         config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
     return config
+
+
+READ_ONLY_SQLSTATE = "25006"            # PostgreSQL: read_only_sql_transaction (a standby, or a guard trigger)
+READ_ONLY_MYSQL_ERRNOS = (1290, 1792)   # MariaDB/MySQL: --read-only server; read-only transaction (or a SIGNAL)
+READ_ONLY_PREFIX = "read-only:"         # what a trigger refusing writes says where it can raise no such code
+
+
+def refused_as_read_only(exc: BaseException) -> bool:
+    """The database refused a write because this copy of the data is read-only for now (a standby, or a table
+    whose data another database owns while it moves): the client should retry, nothing is broken."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) == READ_ONLY_SQLSTATE:
+            return True
+        args = getattr(seen, "args", ())
+        if args and isinstance(args[0], int) and args[0] in READ_ONLY_MYSQL_ERRNOS:
+            return True
+        if (args and str(args[-1]).startswith(READ_ONLY_PREFIX)) or str(seen).startswith(READ_ONLY_PREFIX):
+            return True
+        seen = seen.__cause__
+    return False

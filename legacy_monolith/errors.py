@@ -14,6 +14,7 @@ _MESSAGES = {
     403: "You do not have permission to perform this action.",
     404: "Not found.",
     500: "Internal server error.",
+    503: "This data is being moved and cannot be changed for a moment; try again shortly.",
 }
 
 
@@ -39,6 +40,13 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     return _respond(request, 500)
+
+
+def read_only(request):
+    """A write the database refused as read-only (see ``database.refused_as_read_only``): retry shortly."""
+    response = _respond(request, 503)
+    response["Retry-After"] = "1"
+    return response
 
 
 def csrf_failure(request, reason=""):

@@ -8,6 +8,9 @@ Tree::
     ├── ProtectedObject             409 protected          deleting what orders still reference
     └── CatalogUnavailable          503 catalog_unavailable the catalog service (after cutover) did not answer
 
+A write the database refuses as read-only (its data is moving to or from another database) is answered
+503 read_only with ``Retry-After``: the client retries, nothing is broken.
+
 Services raise these; the handler turns them into DRF-style bodies (``detail`` plus ``code``). Anything
 unexpected becomes a JSON 500 naming the request id, never a traceback.
 """
@@ -19,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.db.models import ProtectedError
 from django.http import Http404
 from rest_framework import status
@@ -26,7 +30,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from legacy_monolith.database import refused_as_read_only
+
 logger = logging.getLogger(__name__)
+
+READ_ONLY_DETAIL = "This data is being moved and cannot be changed for a moment; try again shortly."
+READ_ONLY_RETRY_AFTER = "1"
 
 
 class ShopError(Exception):
@@ -79,6 +88,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # E.g. a body above DATA_UPLOAD_MAX_MEMORY_SIZE, met when a view first reads request.data: re-raised, so
         # Django answers it as it does outside views (400 through handler400, logged under django.security).
         return None
+    if isinstance(exc, DatabaseError) and refused_as_read_only(exc):
+        return Response({"detail": READ_ONLY_DETAIL, "code": "read_only"}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": READ_ONLY_RETRY_AFTER})
     request = context.get("request")
     request_id = getattr(getattr(request, "_request", request), "request_id", None)
     logger.exception("unhandled error in API view", extra={"request_id": request_id})

@@ -1,4 +1,4 @@
-"""Request ids and the access log.
+"""Request ids and the access log; a write the database refuses as read-only answered 503, not 500.
 
 The router creates or propagates ``X-Request-ID``; the shop keeps it (when it is a sane token), returns it,
 and writes it on its access log line, so one request can be followed across processes.
@@ -10,6 +10,11 @@ import logging
 import re
 import time
 import uuid
+
+from django.db import DatabaseError
+
+from legacy_monolith import errors
+from legacy_monolith.database import refused_as_read_only
 
 access_log = logging.getLogger("legacy_monolith.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -39,3 +44,19 @@ class RequestIdMiddleware:
             },
         )
         return response
+
+
+class ReadOnlyRefusalMiddleware:
+    """Pages (the API's handler does the same for DRF views): a write the database refused because its data is
+    moving between databases is a 503 with Retry-After, not a 500 with a traceback in the log."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DatabaseError) and refused_as_read_only(exception):
+            return errors.read_only(request)
+        return None

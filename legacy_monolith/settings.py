@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "legacy_monolith.middleware.ReadOnlyRefusalMiddleware",
 ]
 
 ROOT_URLCONF = "legacy_monolith.urls"

@@ -113,3 +113,24 @@ def dialect_label(engine: Engine) -> str:
     """The database kind as the monolith names it (Django's ``connection.vendor``)."""
     name = engine.dialect.name
     return {"postgresql": "postgresql", "sqlite": "sqlite", "mysql": "mysql", "mariadb": "mysql"}.get(name, name)
+
+
+READ_ONLY_SQLSTATE = "25006"            # PostgreSQL: read_only_sql_transaction (a standby, or a guard trigger)
+READ_ONLY_MYSQL_ERRNOS = (1290, 1792)   # MariaDB/MySQL: --read-only server; read-only transaction (or a SIGNAL)
+READ_ONLY_PREFIX = "read-only:"         # what a trigger refusing writes says where it can raise no such code
+
+
+def refused_as_read_only(exc: BaseException) -> bool:
+    """The database refused a write because this copy of the data is read-only for now (a standby, or a table
+    whose data another database owns while it moves): the client should retry, nothing is broken."""
+    seen: BaseException | None = getattr(exc, "orig", None) or exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) == READ_ONLY_SQLSTATE:
+            return True
+        args = getattr(seen, "args", ())
+        if args and isinstance(args[0], int) and args[0] in READ_ONLY_MYSQL_ERRNOS:
+            return True
+        if (args and str(args[-1]).startswith(READ_ONLY_PREFIX)) or str(seen).startswith(READ_ONLY_PREFIX):
+            return True
+        seen = seen.__cause__
+    return False

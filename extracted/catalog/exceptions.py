@@ -29,7 +29,9 @@ Tree::
             │   └── ProtectedObject      409 protected      (deleting a category still in use, an ordered product)
             └── Unavailable              503
                 ├── NotConfigured        503 not_configured      (CATALOG_SERVICE_TOKEN unset)
-                └── OrdersUnavailable    503 orders_unavailable  (the orders' owner did not say)
+                ├── OrdersUnavailable    503 orders_unavailable  (the orders' owner did not say)
+                └── ReadOnly             503 read_only + Retry-After (the database refused the write: the
+                                                                      data is moving, see db.refused_as_read_only)
 
 Handlers raise these; the app turns them into responses. Anything else becomes a JSON 500 carrying the
 request id, never a traceback.
@@ -223,6 +225,16 @@ class NotConfigured(Unavailable):
     """A setting the endpoint needs is missing on the service's side (e.g. ``CATALOG_SERVICE_TOKEN``)."""
 
     code = "not_configured"
+
+
+class ReadOnly(Unavailable):
+    """The database refused a write because this copy of the data is read-only while it moves between databases."""
+
+    code = "read_only"
+    default_detail = "This data is being moved and cannot be changed for a moment; try again shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
 
 
 class OrdersUnavailable(Unavailable):

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from extracted.catalog.db import refused_as_read_only
 from extracted.catalog.exceptions import (
     ApiError,
     BadRequest,
@@ -27,6 +29,7 @@ from extracted.catalog.exceptions import (
     MethodNotAllowed,
     NotAuthenticated,
     PermissionDenied,
+    ReadOnly,
 )
 from extracted.catalog.identity import Caller, authenticate, authorise_service, session_consulted
 from extracted.catalog.negotiation import check_format, json_indent
@@ -105,6 +108,11 @@ class Resource:
             response = error_response(exc)
         except ApiError as exc:
             response = error_response(exc)
+            response.headers["Allow"] = self.allow
+        except DBAPIError as exc:
+            if not refused_as_read_only(exc):
+                raise
+            response = error_response(ReadOnly())
             response.headers["Allow"] = self.allow
         finally:
             INDENT.reset(indent)

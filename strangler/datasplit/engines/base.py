@@ -373,8 +373,10 @@ class Engine:
 
     @staticmethod
     def guard_message(plan: str, table: str, owner: str) -> str:
-        # No quotes or percent signs: the text is embedded as an SQL literal in every dialect.
-        return (f"strangler: table {table} is owned by the {owner} (plan {plan}); this copy only takes writes "
+        # No quotes or percent signs: the text is embedded as an SQL literal in every dialect. It starts
+        # "read-only:" on every engine: how an application tells this refusal from a bug (SQLite's trigger can
+        # raise no read-only error code; PostgreSQL's is SQLSTATE 25006, MariaDB's errno 1792) and answers 503.
+        return (f"read-only: table {table} is owned by the {owner} (plan {plan}); this copy only takes writes "
                 f"from the plan's sync")
 
     # -- checkpoints (in the database being written) -----------------------------------------------------

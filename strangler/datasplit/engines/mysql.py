@@ -238,7 +238,8 @@ class MySQLEngine(Engine):
             for suffix, event in (("_i", "INSERT"), ("_u", "UPDATE"), ("_d", "DELETE")):
                 cur.execute(f"CREATE TRIGGER {self.q(self.guard_trigger_name(plan, table, suffix))} BEFORE {event} "
                             f"ON {self.q(table)} FOR EACH ROW BEGIN IF COALESCE(@strangler_writer, '') <> 'sync' "
-                            f"AND {owner} <> '{side}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{message}'; "
+                            f"AND {owner} <> '{side}' THEN SIGNAL SQLSTATE '25006' SET MYSQL_ERRNO = 1792, "
+                            f"MESSAGE_TEXT = '{message}'; "
                             "END IF; END", [])
 
     def uninstall_guard(self, conn: Any, plan: str, table: str) -> None:

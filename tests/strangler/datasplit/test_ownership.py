@@ -109,6 +109,42 @@ def test_each_side_refuses_writes_it_does_not_own_naming_the_table_and_owner(gua
     assert service_value(split, 'SELECT "stock" FROM "products" WHERE "id" = 2') == 777
 
 
+def test_a_refused_write_is_a_read_only_503_to_clients_not_a_500(guarded, client_for) -> None:
+    """The guard's refusal is recognisable on every engine (PostgreSQL SQLSTATE 25006, MariaDB errno 1792,
+    SQLite "read-only:"), so the shop's API and the catalog service answer 503 read_only with Retry-After."""
+    from django.contrib.auth import get_user_model
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from extracted.catalog.db import make_engine
+    from extracted.catalog.db import refused_as_read_only as service_sees_read_only
+    from legacy_monolith.database import refused_as_read_only as shop_sees_read_only
+
+    plan, split = guarded
+    # The service's copy refuses (the monolith owns): the service's own driver error says read-only.
+    engine = make_engine(split.service.url.render_as_string(hide_password=False))
+    try:
+        with pytest.raises(DBAPIError) as refused, engine.begin() as conn:
+            conn.execute(text("UPDATE products SET stock = 1 WHERE id = 1"))
+        assert service_sees_read_only(refused.value), refused.value
+        with pytest.raises(DBAPIError) as other, engine.begin() as conn:
+            conn.execute(text("UPDATE no_such_table SET x = 1"))
+        assert not service_sees_read_only(other.value)
+    finally:
+        engine.dispose()
+
+    ownership.set_owner(split, "monolith", "service")  # the monolith refuses now
+    with pytest.raises(DjangoDatabaseError) as shop_refused:
+        monolith_write("UPDATE catalog_product SET stock = 3 WHERE id = 2")
+    assert shop_sees_read_only(shop_refused.value)
+    staff = get_user_model().objects.filter(is_staff=True).first()
+    assert staff is not None
+    answer = client_for(staff).patch("/api/catalog/products/2/", {"name": "refused"}, format="json")
+    assert answer.status_code == 503, answer.content
+    assert answer.json()["code"] == "read_only"
+    assert answer["Retry-After"] == "1"
+
+
 def test_syncs_pass_the_guard_but_never_write_into_the_owner(guarded) -> None:
     plan, split = guarded
     back = ds.open_split(plan, reverse=True)
