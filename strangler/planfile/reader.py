@@ -9,35 +9,34 @@ Every problem is collected before anything is refused, so one ``plan check`` lis
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from router import safeyaml
+from strangler.planfile.kinds import BY_NAME, ORDER, Step
 from strangler.planfile.messages import Problem, describe_all, show, unknown_key, unknown_name
 from strangler.planfile.model import (
-    GATES,
-    STEP_ORDER,
-    CanaryGate,
     DatasplitSection,
     EndpointsSpec,
     Hook,
     HookSection,
-    Identifier,
     PlanFile,
     PlanFileInvalid,
     RouterSpec,
     ServiceSection,
     SourceSection,
-    Step,
     TableSection,
 )
+from strangler.planfile.values import Identifier, Spec
 
 TOP_KEYS = ("name", "service", "source", "datasplit", "tables", "router", "endpoints", "steps", "hooks")
 SECTIONS: dict[str, type[BaseModel]] = {"service": ServiceSection, "source": SourceSection,
                                         "datasplit": DatasplitSection, "router": RouterSpec, "endpoints": EndpointsSpec}
 _NAME: TypeAdapter[str] = TypeAdapter(Identifier, config=ConfigDict(strict=True))
+T = TypeVar("T")
 OLD_HOOKS = ("the after_cutover/after_rollback form is gone: hooks are a list of named sub-steps with their own "
              "undo, e.g. hooks: [{name: gateway, at: cutover, do: [<the after_cutover command>], "
              "undo: [<the after_rollback command>], timeout: 30}]")
@@ -113,23 +112,29 @@ class _Reading:
                         endpoints=found.get("endpoints"), steps=found.get("steps") or (),
                         hooks=found.get("hooks") or ())
 
+    def items(self, key: str, value: list[Any], cls: type[Spec]) -> Iterator[tuple[int, Any]]:
+        """Each item of the list section ``key`` that passes ``cls``, with its index, as soon as it is checked
+        (so the problems the caller finds in an item follow the item's own, in the file's order); an item
+        that fails has its problems recorded and is skipped."""
+        for i, raw in enumerate(value):
+            spec = self.model(cls, f"{key}[{i}]", raw)
+            if spec is not None:
+                yield i, spec
+
     def tables(self, value: Any) -> tuple[TableSection, ...] | None:
         if not isinstance(value, list) or not value:
             self.problem("tables", f"expected a non-empty list of tables, got {show(value)}")
             return None
         tables: list[TableSection] = []
         seen: dict[str, int] = {}
-        for i, raw in enumerate(value):
-            table = self.model(TableSection, f"tables[{i}]", raw)
-            if table is None:
-                continue
+        for i, table in self.items("tables", value, TableSection):
             self.table_checks(i, table)
             for side, name in (("source", table.source), ("target", table.target or table.source)):
                 first = seen.setdefault(f"{side}:{name}", i)
                 if first != i:
                     self.problem(f"tables[{i}].{side}", f"{name!r} is already mapped by tables[{first}]")
             tables.append(table)
-        return tuple(tables) if len(tables) == len(value) else None
+        return _every(tables, value)
 
     def table_checks(self, i: int, t: TableSection) -> None:
         where, columns = f"tables[{i}]", t.columns
@@ -166,28 +171,28 @@ class _Reading:
             else:
                 self.problem(where, f"a step is a name or a one-key mapping {{name: {{...}}}}, got {show(raw)}")
                 continue
-            if kind not in STEP_ORDER:
-                self.problem(where, unknown_name("step", kind, STEP_ORDER))
+            if kind not in BY_NAME:
+                self.problem(where, unknown_name("step", kind, ORDER))
                 continue
-            spec = None
-            if kind in GATES:  # a bare `- shadow` (or `shadow:` with nothing) takes every default
-                spec = self.model(GATES[kind], f"{where}.{kind}", {} if body is None else body)
+            options, spec = BY_NAME[kind].options, None
+            if options is not None:  # a bare `- shadow` (or `shadow:` with nothing) takes every default
+                spec = self.model(options, f"{where}.{kind}", {} if body is None else body)
                 if spec is None:
                     continue
             elif body is not None:
                 self.problem(f"{where}.{kind}", "this step takes no settings")
                 continue
-            step_id = f"canary-{spec.percent:g}" if isinstance(spec, CanaryGate) else kind
+            step_id = BY_NAME[kind].step_id(spec)
             if any(s.id == step_id for s in steps):
                 self.problem(where, f"step {step_id!r} appears twice")
             steps.append(Step(step_id, kind, spec))
         kinds = [s.kind for s in steps]
-        if [STEP_ORDER.index(k) for k in kinds] != sorted(STEP_ORDER.index(k) for k in kinds):
-            self.problem("steps", f"out of order ({', '.join(kinds)}); the order is {', '.join(STEP_ORDER)}")
+        if [ORDER.index(k) for k in kinds] != sorted(ORDER.index(k) for k in kinds):
+            self.problem("steps", f"out of order ({', '.join(kinds)}); the order is {', '.join(ORDER)}")
         percents = [s.spec.percent for s in steps if s.kind == "canary"]
         if percents != sorted(percents):
             self.problem("steps", f"canary percentages must rise ({', '.join(f'{p:g}' for p in percents)})")
-        return tuple(steps) if len(steps) == len(value) else None
+        return _every(steps, value)
 
     def hooks(self, value: Any) -> tuple[Hook, ...] | None:
         if isinstance(value, dict) and {"after_cutover", "after_rollback"} & set(value):
@@ -198,15 +203,12 @@ class _Reading:
             return None
         hooks: list[Hook] = []
         first: dict[str, int] = {}
-        for i, raw in enumerate(value):
-            spec = self.model(HookSection, f"hooks[{i}]", raw)
-            if spec is None:
-                continue
-            if spec.name in first:  # sub-steps are recorded by name: two of one name would share a record
-                self.problem(f"hooks[{i}].name", f"{spec.name!r} is already the name of hooks[{first[spec.name]}]")
-            first.setdefault(spec.name, i)
+        for i, spec in self.items("hooks", value, HookSection):
+            earlier = first.setdefault(spec.name, i)
+            if earlier != i:  # sub-steps are recorded by name: two of one name would share a record
+                self.problem(f"hooks[{i}].name", f"{spec.name!r} is already the name of hooks[{earlier}]")
             hooks.append(Hook(spec.name, spec.at, tuple(spec.do), tuple(spec.undo), spec.timeout))
-        return tuple(hooks) if len(hooks) == len(value) else None
+        return _every(hooks, value)
 
     def cross_check(self, found: dict[str, Any]) -> None:
         steps, endpoints, service = found.get("steps"), found.get("endpoints"), found.get("service")
@@ -240,3 +242,8 @@ class _Reading:
             elif table in earlier:
                 self.problem(f"datasplit.{key}", f"{table!r} is also the {earlier[table]}")
             earlier.setdefault(table, key)
+
+
+def _every(items: list[T], value: list[Any]) -> tuple[T, ...] | None:
+    """A list section is kept only when every item of it passed: one bad item and the plan is refused."""
+    return tuple(items) if len(items) == len(value) else None

@@ -12,7 +12,7 @@ from typing import Any
 
 from strangler.contract.check import run_contract
 from strangler.contract.exceptions import ContractError
-from strangler.planfile.model import ContractGate
+from strangler.planfile.kinds import ContractGate
 from strangler.plans.exceptions import GateFailed, StepFailed
 
 MAX_LISTED = 10

@@ -15,20 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from strangler.planfile.model import (
-    SIMPLE_STEPS,
-    CanaryGate,
-    ContractGate,
-    CutoverSpec,
-    EndpointsSpec,
-    Hook,
-    PlanFile,
-    PlanFileInvalid,
-    RouterSpec,
-    ServiceSection,
-    ShadowGate,
-    Step,
-)
+from strangler.planfile.kinds import CanaryGate, ContractGate, CutoverSpec, ShadowGate, Step
+from strangler.planfile.model import EndpointsSpec, Hook, PlanFile, PlanFileInvalid, RouterSpec, ServiceSection
 from strangler.planfile.reader import read_plan_file
 from strangler.plans.exceptions import PlanFileError
 
@@ -72,5 +60,5 @@ def load_executor_plan(path: str | Path) -> ExecutorPlan:
     return executor_plan(doc)
 
 
-__all__ = ["SIMPLE_STEPS", "CanaryGate", "ContractGate", "CutoverSpec", "EndpointsSpec", "ExecutorPlan", "Hook",
+__all__ = ["CanaryGate", "ContractGate", "CutoverSpec", "EndpointsSpec", "ExecutorPlan", "Hook",
            "RouterSpec", "ServiceRuntime", "ShadowGate", "Step", "executor_plan", "load_executor_plan"]
