@@ -23,8 +23,8 @@ from strangler.datasplit.engines import Engine, open_engine
 from strangler.datasplit.mapping import resolve
 from strangler.datasplit.plan import TableMap
 from strangler.planfile.messages import Problem
+from strangler.plans.admin import RouterAdmin
 from strangler.plans.exceptions import RouterUnavailable
-from strangler.plans.gates import RouterAdmin
 from strangler.plans.schema import CutoverSpec, ExecutorPlan
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from strangler import datasplit
 from strangler.datasplit.databases import Split
+from strangler.plans.admin import RouterAdmin
 from strangler.plans.exceptions import StepFailed
-from strangler.plans.gates import RouterAdmin
 from strangler.plans.schema import CutoverSpec, ExecutorPlan
 from strangler.plans.state import StateStore
 

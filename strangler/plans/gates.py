@@ -1,4 +1,4 @@
-"""Talking to the router's admin API, and the gates: figures read from the router, never assumed.
+"""The gates: figures read from the router, never assumed, and a verdict on them.
 
 A gate opens a counting window of its own on the router when it starts (``POST /windows``) and reads only
 that window: requests and shadow comparisons of requests that started after it opened. Figures from before
@@ -7,177 +7,105 @@ router forgets the window (it restarted), the gate opens a new one, says so, and
 only pass on new figures. It waits (up to its timeout) until enough requests were seen, then holds or fails
 with the figure and the limit: "canary-10: error rate 3.1% of catalog > 1.0% (4 of 129 requests)".
 
-The write freeze is a lease (``acquire_lease`` ... ``release_lease``); route changes under it carry its id
-(``patch(route, lease=...)``), and any sign that the lease is gone raises ``LeaseLost``.
+Each gate is two halves: the gathering (the window, the polling, the waiting: all the I/O) and the verdict,
+a pure function of the figures gathered and the plan's limits (``shadow_verdict``, ``canary_verdict``), so
+a verdict can be tested, and reasoned about, without a router.
+
+The router's admin API itself is :mod:`strangler.plans.admin`.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from strangler.plans.admin import RouterAdmin as RouterAdmin  # re-exported: the gates' callers hold one
+from strangler.plans.exceptions import GateFailed, RouterUnavailable, WindowLost
+from strangler.plans.schema import CanaryGate, ShadowGate
 
-from strangler.plans.exceptions import GateFailed, LeaseLost, RouterUnavailable, WindowLost
-from strangler.plans.schema import CanaryGate, RouterSpec, ShadowGate
+Say = Callable[[str], None]
+Counters = dict[str, Any]  # the router's per-route figures of one window, as GET /counters gives them
+# What a gate makes of one read of its window: (its figures, whether there are enough, why not).
+Reading = tuple[dict[str, Any], bool, str]
 
-LEASE_HEADER = "X-Router-Lease"
+
+@dataclass(frozen=True)
+class Verdict:
+    figures: dict[str, Any]  # what the gate saw and worked out: kept in the plan's status
+    failure: str | None = None  # why the gate does not hold ("canary-10: error rate ..."); None: it holds
+
+    def settle(self) -> dict[str, Any]:
+        """The figures of a gate that holds; ``GateFailed`` with the reason of one that does not."""
+        if self.failure is not None:
+            raise GateFailed(self.failure)
+        return self.figures
 
 
-class RouterAdmin:
-    def __init__(self, spec: RouterSpec) -> None:
-        token = os.environ.get(spec.token_env, "")
-        if not token:
-            raise RouterUnavailable(f"router.token_env: set {spec.token_env} to the router's admin token")
-        self.spec = spec
-        self.http = httpx.Client(base_url=spec.admin_url, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=10)
+# -- the verdicts: pure ----------------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise RouterUnavailable(f"router admin API at {self.spec.admin_url}: {exc}") from exc
+def shadow_figures(counters: Counters, route: str) -> dict[str, Any]:
+    return dict(counters.get(route, {}).get("shadow") or {})
 
-    @staticmethod
-    def _refusal(method: str, path: str, response: httpx.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"detail": response.text[:200]}
-        if not isinstance(body, dict):
-            body = {"detail": str(body)[:200]}
-        problems = "; ".join(body.get("problems") or [])
-        return (f"router admin API {method} {path}: {response.status_code} "
-                f"{body.get('detail')}{': ' + problems if problems else ''}")
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._request(method, path, **kwargs)
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal(method, path, response))
-        return response.json()
+def shadow_enough(figures: dict[str, Any], gate: ShadowGate) -> tuple[bool, str]:
+    compared = figures.get("compared", 0)
+    return compared >= gate.min_requests, f"only {compared} of {gate.min_requests} requests compared"
 
-    def table(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "/table")
-        return result
 
-    def route(self, name: str) -> dict[str, Any]:
-        routes = self.table()["routes"]
-        if name not in routes:
-            raise RouterUnavailable(f"the router has no route {name!r}; add it to the routes file "
-                                    f"(known: {', '.join(sorted(routes))})")
-        route: dict[str, Any] = routes[name]
-        return route
+def shadow_verdict(step: str, figures: dict[str, Any], gate: ShadowGate) -> Verdict:
+    """Of figures with at least one comparison (``shadow_enough`` held): the mismatch rate within the limit."""
+    compared, different = figures["compared"], figures.get("different", 0)
+    rate = different / compared
+    result = {**figures, "mismatch_rate": rate}
+    if rate > gate.max_mismatch_rate:
+        return Verdict(result, f"{step}: mismatch rate {rate:.1%} > {gate.max_mismatch_rate:.1%} "
+                               f"({different} of {compared} compared requests differ)")
+    return Verdict(result)
 
-    def patch(self, route: str, *, lease: str | None = None, **changes: Any) -> dict[str, Any]:
-        """Changes a route; ``lease``: the lease that holds it (sent as X-Router-Lease). A 409 under a lease
-        means the lease is gone (or does not hold the route): ``LeaseLost``, the change was not made."""
-        path = f"/routes/{route}"
-        headers = {LEASE_HEADER: lease} if lease is not None else None
-        response = self._request("PATCH", path, json=changes, headers=headers)
-        if response.status_code == 409 and lease is not None:
-            raise LeaseLost(self._refusal("PATCH", path, response))
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal("PATCH", path, response))
-        result: dict[str, Any] = response.json()
-        return result
 
-    # -- counters and windows -------------------------------------------------------------------------------
+def backend_figures(counters: Counters, routes: list[str], backend: str) -> dict[str, Any]:
+    """One backend's requests, errors and p99 over ``routes`` (the p99: the worst route's)."""
+    total: dict[str, Any] = {"requests": 0, "errors": 0, "p99_ms": None}
+    for route in routes:
+        figures = counters.get(route, {}).get("backends", {}).get(backend)
+        if figures:
+            total["requests"] += figures["requests"]
+            total["errors"] += figures["errors"]
+            if figures["p99_ms"] is not None:
+                total["p99_ms"] = max(total["p99_ms"] or 0.0, figures["p99_ms"])
+    return total
 
-    def open_window(self) -> int:
-        """A counting window of one's own: ``counters(window)`` and ``parity(window)`` see only the requests
-        that started after this call."""
-        return int(self._call("POST", "/windows")["window"])
 
-    def close_window(self, window: int) -> None:
-        """Closes a window (the router keeps a few dozen); one already gone is fine."""
-        response = self._request("DELETE", f"/windows/{window}")
-        if response.status_code >= 400 and response.status_code != 404:
-            raise RouterUnavailable(self._refusal("DELETE", f"/windows/{window}", response))
+def canary_verdict(step: str, svc: dict[str, Any], mono: dict[str, Any], gate: CanaryGate, *,
+                   service: str) -> Verdict:
+    """Of the service's figures (with at least one request) and the monolith's over the same window: the
+    error rate within the limit, and the p99 against the monolith's (when it answered enough to have one)."""
+    error_rate = svc["errors"] / svc["requests"]
+    result = {"service": svc, "monolith": mono, "error_rate": error_rate}
+    if error_rate > gate.max_error_rate:
+        return Verdict(result, f"{step}: error rate {error_rate:.1%} of {service} > {gate.max_error_rate:.1%} "
+                               f"({svc['errors']} of {svc['requests']} requests)")
+    if svc["p99_ms"] is not None and mono["p99_ms"] and mono["requests"] >= 10:
+        ratio = svc["p99_ms"] / mono["p99_ms"]
+        result["p99_ratio"] = ratio
+        if ratio > gate.max_p99_ratio:
+            return Verdict(result, f"{step}: p99 of {service} is {svc['p99_ms']:.1f} ms, {ratio:.2f}x the "
+                                   f"monolith's {mono['p99_ms']:.1f} ms > {gate.max_p99_ratio:g}x")
+    return Verdict(result)
 
-    def _windowed(self, path: str, window: int | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        query = {**(params or {}), **({"window": window} if window is not None else {})}
-        response = self._request("GET", path, params=query or None)
-        if response.status_code == 404 and window is not None:
-            raise WindowLost(self._refusal("GET", path, response))
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal("GET", path, response))
-        result: dict[str, Any] = response.json()
-        return result
 
-    def counters(self, window: int | None = None) -> dict[str, Any]:
-        """Per-route figures (of ``window`` only, when given; ``WindowLost`` if the router forgot it)."""
-        result: dict[str, Any] = self._windowed("/counters", window)["routes"]
-        return result
-
-    def parity(self, window: int | None = None, *, route: str | None = None, limit: int | None = None
-               ) -> dict[str, Any]:
-        params = {k: v for k, v in (("route", route), ("limit", limit)) if v is not None}
-        return self._windowed("/parity", window, params)
-
-    def reset_counters(self) -> None:
-        """Starts the router's base window again. Gates do not need it: they read windows of their own."""
-        self._call("POST", "/counters/reset")
-
-    # -- the write freeze's lease ---------------------------------------------------------------------------
-
-    def acquire_lease(self, freeze: list[str], fence: list[str], seconds: float, holder: str,
-                      replaces: str | None = None, on_expiry: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Freezes the writes of ``freeze`` and fences ``freeze`` and ``fence`` for ``seconds``; a 409 (a route
-        held by another lease, or ``replaces`` gone) is a ``RouterUnavailable`` naming route, lease, holder."""
-        body: dict[str, Any] = {"freeze": list(freeze), "fence": list(fence), "seconds": seconds, "holder": holder}
-        if replaces is not None:
-            body["replaces"] = replaces
-        if on_expiry is not None:
-            body["on_expiry"] = on_expiry
-        result: dict[str, Any] = self._call("POST", "/leases", json=body)
-        return result
-
-    def renew_lease(self, lease: str, seconds: float, on_expiry: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Extends the lease to ``seconds`` from now (and replaces its on_expiry when given). ``LeaseLost`` when
-        the router says it is gone (expired, replaced, released, unknown)."""
-        path = f"/leases/{lease}/renew"
-        body: dict[str, Any] = {"seconds": seconds}
-        if on_expiry is not None:
-            body["on_expiry"] = on_expiry
-        response = self._request("POST", path, json=body)
-        if response.status_code in (404, 409):
-            raise LeaseLost(self._refusal("POST", path, response))
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal("POST", path, response))
-        result: dict[str, Any] = response.json()
-        return result
-
-    def release_lease(self, lease: str) -> None:
-        """Lifts the lease's freeze without its on_expiry. Idempotent: a lease already gone is fine."""
-        response = self._request("DELETE", f"/leases/{lease}")
-        if response.status_code >= 400 and response.status_code != 404:
-            raise RouterUnavailable(self._refusal("DELETE", f"/leases/{lease}", response))
-
-    def lease(self, lease: str) -> dict[str, Any] | None:
-        """The live lease with ``in_flight`` per frozen route and ``drained``; None when it is gone."""
-        response = self._request("GET", f"/leases/{lease}")
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal("GET", f"/leases/{lease}", response))
-        result: dict[str, Any] = response.json()
-        return result
-
-    def close(self) -> None:
-        self.http.close()
-
+# -- the gathering -------------------------------------------------------------------------------------------
 
 class _GateWindow:
     """The gate's own counting window, opened again (and said so) when the router has forgotten it."""
 
-    def __init__(self, admin: RouterAdmin, step: str, say: Callable[[str], None]) -> None:
+    def __init__(self, admin: RouterAdmin, step: str, say: Say) -> None:
         self.admin, self.step, self.say = admin, step, say
         self.number = admin.open_window()
 
-    def counters(self) -> dict[str, Any]:
+    def counters(self) -> Counters:
         try:
             return self.admin.counters(self.number)
         except WindowLost:
@@ -193,84 +121,49 @@ class _GateWindow:
             pass  # the router drops idle windows by itself
 
 
-def _wait(step: str, timeout: float, poll: float, ready: Callable[[], tuple[bool, str]]) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        ok, why = ready()
-        if ok:
-            return
-        if time.monotonic() >= deadline:
-            raise GateFailed(f"{step}: {why} within {timeout:g}s")
-        time.sleep(poll)
-
-
-def shadow_gate(admin: RouterAdmin, step: str, route: str, gate: ShadowGate,
-                say: Callable[[str], None]) -> dict[str, Any]:
-    """Holds when at least ``min_requests`` answers of ``route`` were compared in the gate's own window, with
-    a mismatch rate within the limit. Comparisons of requests from before the gate started never count."""
-    figures: dict[str, Any] = {}
+def _gather(admin: RouterAdmin, step: str, timeout: float, poll: float, say: Say,
+            read: Callable[[Counters], Reading]) -> dict[str, Any]:
+    """Reads the gate's own window every ``poll`` seconds until ``read`` finds enough; its figures then, or
+    ``GateFailed`` with why not after ``timeout``. The window is closed either way."""
     window = _GateWindow(admin, step, say)
-
-    def ready() -> tuple[bool, str]:
-        figures.clear()
-        figures.update(window.counters().get(route, {}).get("shadow") or {})
-        compared = figures.get("compared", 0)
-        say(f"{step}: {compared}/{gate.min_requests} compared, {figures.get('different', 0)} different")
-        return compared >= gate.min_requests, f"only {compared} of {gate.min_requests} requests compared"
-
+    deadline = time.monotonic() + timeout
     try:
-        _wait(step, gate.timeout, gate.poll, ready)
+        while True:
+            figures, enough, why = read(window.counters())
+            if enough:
+                return figures
+            if time.monotonic() >= deadline:
+                raise GateFailed(f"{step}: {why} within {timeout:g}s")
+            time.sleep(poll)
     finally:
         window.close()
-    compared, different = figures["compared"], figures.get("different", 0)
-    rate = different / compared
-    figures["mismatch_rate"] = rate
-    if rate > gate.max_mismatch_rate:
-        raise GateFailed(f"{step}: mismatch rate {rate:.1%} > {gate.max_mismatch_rate:.1%} "
-                         f"({different} of {compared} compared requests differ)")
-    return figures
+
+
+def shadow_gate(admin: RouterAdmin, step: str, route: str, gate: ShadowGate, say: Say) -> dict[str, Any]:
+    """Holds when at least ``min_requests`` answers of ``route`` were compared in the gate's own window, with
+    a mismatch rate within the limit. Comparisons of requests from before the gate started never count."""
+
+    def read(counters: Counters) -> Reading:
+        figures = shadow_figures(counters, route)
+        say(f"{step}: {figures.get('compared', 0)}/{gate.min_requests} compared, "
+            f"{figures.get('different', 0)} different")
+        return figures, *shadow_enough(figures, gate)
+
+    return shadow_verdict(step, _gather(admin, step, gate.timeout, gate.poll, say, read), gate).settle()
 
 
 def canary_gate(admin: RouterAdmin, step: str, routes: list[str], gate: CanaryGate, *, service: str,
-                monolith: str, say: Callable[[str], None]) -> dict[str, Any]:
+                monolith: str, say: Say) -> dict[str, Any]:
     """Holds when the service answered enough requests of the moved routes, with an error rate and a p99
     within the limits (the p99 against the monolith's over the same window: the gate's own)."""
-    seen: dict[str, Any] = {}
-    window = _GateWindow(admin, step, say)
 
-    def backend_figures(counters: dict[str, Any], name: str) -> dict[str, Any]:
-        total = {"requests": 0, "errors": 0, "p99_ms": None}
-        for route in routes:
-            figures = counters.get(route, {}).get("backends", {}).get(name)
-            if figures:
-                total["requests"] += figures["requests"]
-                total["errors"] += figures["errors"]
-                if figures["p99_ms"] is not None:
-                    total["p99_ms"] = max(total["p99_ms"] or 0.0, figures["p99_ms"])
-        return total
-
-    def ready() -> tuple[bool, str]:
-        counters = window.counters()  # one read for both sides: the same moment of the same window
-        seen["service"] = backend_figures(counters, service)
-        seen["monolith"] = backend_figures(counters, monolith)
+    def read(counters: Counters) -> Reading:
+        # One read for both sides: the same moment of the same window.
+        seen = {"service": backend_figures(counters, routes, service),
+                "monolith": backend_figures(counters, routes, monolith)}
         count = seen["service"]["requests"]
         say(f"{step}: {count}/{gate.min_requests} requests on {service}")
-        return count >= gate.min_requests, f"only {count} of {gate.min_requests} requests reached {service}"
+        return seen, count >= gate.min_requests, f"only {count} of {gate.min_requests} requests reached {service}"
 
-    try:
-        _wait(step, gate.timeout, gate.poll, ready)
-    finally:
-        window.close()
-    svc, mono = seen["service"], seen["monolith"]
-    error_rate = svc["errors"] / svc["requests"]
-    result = {"service": svc, "monolith": mono, "error_rate": error_rate}
-    if error_rate > gate.max_error_rate:
-        raise GateFailed(f"{step}: error rate {error_rate:.1%} of {service} > {gate.max_error_rate:.1%} "
-                         f"({svc['errors']} of {svc['requests']} requests)")
-    if svc["p99_ms"] is not None and mono["p99_ms"] and mono["requests"] >= 10:
-        ratio = svc["p99_ms"] / mono["p99_ms"]
-        result["p99_ratio"] = ratio
-        if ratio > gate.max_p99_ratio:
-            raise GateFailed(f"{step}: p99 of {service} is {svc['p99_ms']:.1f} ms, {ratio:.2f}x the monolith's "
-                             f"{mono['p99_ms']:.1f} ms > {gate.max_p99_ratio:g}x")
-    return result
+    seen = _gather(admin, step, gate.timeout, gate.poll, say, read)
+    return canary_verdict(step, seen["service"], seen["monolith"], gate, service=service).settle()

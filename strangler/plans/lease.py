@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from strangler import crashpoints
+from strangler.plans.admin import RouterAdmin
 from strangler.plans.exceptions import LeaseLost, RouterUnavailable, StepFailed
-from strangler.plans.gates import RouterAdmin
 from strangler.plans.schema import RouterSpec
 from strangler.plans.state import StateStore
 

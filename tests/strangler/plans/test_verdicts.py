@@ -1,0 +1,68 @@
+"""The gates' verdicts, without a router: pure functions of the figures a gate gathered and the plan's limits
+(the gathering itself, windows and waiting, is tested against a real router in test_gates.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from strangler.plans.exceptions import GateFailed
+from strangler.plans.gates import (
+    Verdict,
+    backend_figures,
+    canary_verdict,
+    shadow_enough,
+    shadow_figures,
+    shadow_verdict,
+)
+from strangler.plans.schema import CanaryGate, ShadowGate
+
+
+def test_shadow_counts_only_its_route_and_waits_for_its_minimum() -> None:
+    counters = {"catalog-reads": {"shadow": {"compared": 12, "different": 1}}, "other": {"shadow": {"compared": 99}}}
+    figures = shadow_figures(counters, "catalog-reads")
+    assert figures == {"compared": 12, "different": 1}
+    assert shadow_enough(figures, ShadowGate(min_requests=12)) == (True, "only 12 of 12 requests compared")
+    assert shadow_enough(shadow_figures({}, "catalog-reads"), ShadowGate(min_requests=5)) == (
+        False, "only 0 of 5 requests compared")
+
+
+def test_shadow_verdict_holds_at_the_limit_and_fails_above_it_with_figure_and_limit() -> None:
+    held = shadow_verdict("shadow", {"compared": 20, "different": 1}, ShadowGate(max_mismatch_rate=0.05))
+    assert held == Verdict({"compared": 20, "different": 1, "mismatch_rate": 0.05})
+    failed = shadow_verdict("shadow", {"compared": 20, "different": 2}, ShadowGate(max_mismatch_rate=0.05))
+    assert failed.failure == "shadow: mismatch rate 10.0% > 5.0% (2 of 20 compared requests differ)"
+    assert failed.figures["mismatch_rate"] == 0.1
+    with pytest.raises(GateFailed, match="mismatch rate 10.0%"):
+        failed.settle()
+
+
+def test_backend_figures_add_up_routes_and_keep_the_worst_p99() -> None:
+    counters = {
+        "reads": {"backends": {"catalog": {"requests": 10, "errors": 1, "p99_ms": 12.0}}},
+        "writes": {"backends": {"catalog": {"requests": 5, "errors": 0, "p99_ms": 30.0},
+                                "monolith": {"requests": 7, "errors": 0, "p99_ms": None}}},
+    }
+    assert backend_figures(counters, ["reads", "writes"], "catalog") == {"requests": 15, "errors": 1, "p99_ms": 30.0}
+    assert backend_figures(counters, ["reads", "writes"], "monolith") == {"requests": 7, "errors": 0, "p99_ms": None}
+    assert backend_figures(counters, ["gone"], "catalog") == {"requests": 0, "errors": 0, "p99_ms": None}
+
+
+def test_canary_verdict_error_rate_then_p99_ratio() -> None:
+    gate = CanaryGate(percent=10, max_error_rate=0.01, max_p99_ratio=2.0)
+    mono = {"requests": 20, "errors": 0, "p99_ms": 10.0}
+    fine = canary_verdict("canary-10", {"requests": 100, "errors": 1, "p99_ms": 15.0}, mono, gate, service="catalog")
+    assert fine.failure is None and fine.figures["error_rate"] == 0.01 and fine.figures["p99_ratio"] == 1.5
+    errors = canary_verdict("canary-10", {"requests": 100, "errors": 3, "p99_ms": 15.0}, mono, gate, service="catalog")
+    assert errors.failure == "canary-10: error rate 3.0% of catalog > 1.0% (3 of 100 requests)"
+    assert "p99_ratio" not in errors.figures
+    slow = canary_verdict("canary-10", {"requests": 100, "errors": 0, "p99_ms": 25.0}, mono, gate, service="catalog")
+    assert slow.failure == ("canary-10: p99 of catalog is 25.0 ms, 2.50x the monolith's 10.0 ms > 2x")
+
+
+def test_canary_verdict_skips_the_p99_without_enough_monolith_requests() -> None:
+    gate = CanaryGate(percent=10, max_p99_ratio=2.0)
+    svc = {"requests": 100, "errors": 0, "p99_ms": 500.0}
+    verdict = canary_verdict("canary-10", svc, {"requests": 9, "errors": 0, "p99_ms": 1.0}, gate, service="catalog")
+    assert verdict.failure is None and "p99_ratio" not in verdict.figures
+    assert verdict.settle() == {"service": svc, "monolith": {"requests": 9, "errors": 0, "p99_ms": 1.0},
+                                "error_rate": 0.0}
