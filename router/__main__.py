@@ -95,7 +95,7 @@ def _export(target: str, path: Path, output: Path | None, prefix: str, listen: s
 
 
 def main(argv: list[str] | None = None) -> int:
-    from router.forwarding import DEFAULT_TRANSPORT, TRANSPORTS
+    from router.upstream.transports import DEFAULT_TRANSPORT, TRANSPORTS
 
     parser = argparse.ArgumentParser(prog="python -m router", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)

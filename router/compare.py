@@ -1,6 +1,6 @@
 """The response comparison engine's public face: two HTTP answers to one request, compared after normalisation.
 
-Shared by the router's shadow (``router.shadow``), ``strangler``'s replay and contract check and the
+Shared by the router's shadow (``router.addons.shadow``), ``strangler``'s replay and contract check and the
 regression suite. The engine lives in ``router/parity/`` (one module per part, named below); import it from
 here. Pure data and functions: no I/O, no event loop.
 

@@ -24,7 +24,7 @@ from router.config.settings import AdminSpec, FileSpec, IdentitySpec
 from router.config.tables import build_table, cross_check, unreachable_routes
 from router.config.values import MAX_BYTES, refused
 from router.exceptions import ConfigError
-from router.table import RouteTable
+from router.routing.table import RouteTable
 from router.validation import describe, key_text, show
 
 

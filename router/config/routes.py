@@ -15,8 +15,8 @@ from pydantic import AfterValidator, Field, field_validator
 from router.config.values import CONTROL, MAX_PATH, check_methods
 from router.exceptions import PathRejected
 from router.parity.rules import RulesSpec
-from router.paths import normalise
-from router.table import SAFE_METHODS
+from router.routing.paths import normalise
+from router.routing.table import SAFE_METHODS
 from router.validation import Spec, header_name, show
 
 
@@ -69,7 +69,7 @@ class RouteSpec(Spec):
     fallback: str | None = None
     shadow: ShadowSpec | None = None
     shadow_writes: bool = False
-    # No write freeze here: a freeze is a lease held by whoever moves the route (router/leases.py), kept in
+    # No write freeze here: a freeze is a lease held by whoever moves the route (router/control/leases.py), kept in
     # memory beside the table, so it outlives reloads and is never written to a file by mistake.
 
     @field_validator("methods")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from router.config.routes import ShadowSpec
-from router.headers import NEVER_MATCHABLE
 from router.parity.rules import DEFAULT_MAX_DIFFERENCES, Rules, RulesSpec
-from router.table import Backend, Pattern, Route, RouteTable, Shadow
+from router.routing.headers import NEVER_MATCHABLE
+from router.routing.table import Backend, Pattern, Route, RouteTable, Shadow
 from router.validation import show
 
 if TYPE_CHECKING:

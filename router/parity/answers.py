@@ -3,7 +3,7 @@
 Headers may be given as ``(str, str)`` or ``(bytes, bytes)`` pairs (the router's own form is bytes, as ASGI
 has them); bytes are decoded as latin-1, names compared case-insensitively, repeated headers joined with
 ", ". Anything with ``status``, ``headers`` and ``body`` attributes can be compared (``ResponseLike``;
-``router.shadow.Exchange`` can, as is).
+``router.addons.shadow.Exchange`` can, as is).
 """
 
 from __future__ import annotations

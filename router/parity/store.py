@@ -15,7 +15,7 @@ Table ``comparisons``::
     {path, kind, expected, got}, at most MAX_STORED_DIFFERENCES), primary_ms, shadow_ms, error,
     request_started_at (unix seconds the mirrored request started; NULL in rows of older routers)
 
-A row in memory also knows the counting windows its request started in (``windows``, see ``windows.py``):
+A row in memory also knows the counting windows its request started in (``windows``, see ``router/control/windows.py``):
 ``GET /parity?window=N`` lists only the differences of window N. Window numbers belong to one router
 process, so they are not stored; ``request_started_at`` is, for reports over a period.
 """

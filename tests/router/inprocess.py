@@ -1,4 +1,4 @@
-"""The whole router assembled as ``python -m router serve`` assembles it (``router.server.Router``: freeze,
+"""The whole router assembled as ``python -m router serve`` assembles it (``router.server.assembly.Router``: freeze,
 leases, metrics, windows, shadow, admin API), driven in-process over ASGI with fake backends: one event loop
 per test (``asyncio.run(scenario(...))``), so the shadow's workers and held requests live in it."""
 
@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from router.config import parse
-from router.forwarding import UpstreamRequest, UpstreamResponse
-from router.server import Router
+from router.server.assembly import Router
+from router.upstream.interface import UpstreamRequest, UpstreamResponse
 
 TOKEN_ENV = "INPROCESS_ROUTER_ADMIN_TOKEN"
 TOKEN = "in-process-admin-token"

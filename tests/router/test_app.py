@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from router.app import RouterApp
 from router.config import parse
 from router.exceptions import UpstreamConnectError
-from router.forwarding import Headers, UpstreamRequest, UpstreamResponse
+from router.proxy.app import RouterApp
+from router.upstream.interface import Headers, UpstreamRequest, UpstreamResponse
 
 ROUTES = """
 default: monolith

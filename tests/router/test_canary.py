@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from router.canary import BUCKETS, Canary, bucket, in_canary
+from router.addons.canary import BUCKETS, Canary, bucket, in_canary
 from router.config import parse_data
-from router.flow import Flow
-from router.state import TableHolder
+from router.control.state import TableHolder
+from router.proxy.flow import Flow
 
 KEYS = [f"session:{n:05d}-{n * 7919 % 10007}" for n in range(5000)]
 

@@ -257,7 +257,7 @@ def test_difference_as_dict_and_str() -> None:
 
 
 def test_anything_with_status_headers_and_body_compares() -> None:
-    from router.shadow import Exchange
+    from router.addons.shadow import Exchange
 
     a = Exchange(200, [(b"content-type", b"application/json")], b'{"a":1}', 1.0)
     b = Exchange(200, [(b"content-type", b"application/json")], b'{"a":2}', 2.0)

@@ -9,7 +9,7 @@ import pytest
 
 from router.config import AdminSpec, RouterConfig, load, parse, unreachable_routes
 from router.exceptions import ConfigError, RouterError
-from router.table import SAFE_METHODS, Backend, Shadow
+from router.routing.table import SAFE_METHODS, Backend, Shadow
 
 SRC = "routes.yaml"
 

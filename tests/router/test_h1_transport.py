@@ -1,4 +1,4 @@
-"""The protocol-level upstream transport (router/h1pool.py) against scripted backends on real sockets in the
+"""The protocol-level upstream transport (router/upstream/h1pool.py) against scripted backends on real sockets in the
 test's own event loop: framing of every kind, connection reuse only when it is safe, timeouts and errors of
 the same kinds as the aiohttp transport's."""
 
@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from router.exceptions import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
-from router.forwarding import UpstreamRequest, UpstreamResponse
-from router.h1pool import H1Upstream
+from router.upstream.h1pool import H1Upstream
+from router.upstream.interface import UpstreamRequest, UpstreamResponse
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -1,4 +1,4 @@
-"""The router's response cycle (router/h1cycle.py): a head held for its body goes out with it in one write,
+"""The router's response cycle (router/http/cycle.py): a head held for its body goes out with it in one write,
 and nothing else about what the client receives changes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
-from router.h1cycle import HOLD_HEAD, RouterCycle
+from router.http.cycle import HOLD_HEAD, RouterCycle
 
 HEAD = {"type": "http.response.start", "status": 200,
         "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]}

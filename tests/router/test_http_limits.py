@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.http1 import VALID_HOST, HttpLimits, RouterHttpProtocol
+from router.http.limits import HttpLimits
+from router.http.protocol import VALID_HOST, RouterHttpProtocol
 
 
 def test_the_defaults() -> None:

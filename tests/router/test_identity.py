@@ -12,8 +12,8 @@ from types import ModuleType
 import jwt
 import pytest
 
+from router.addons.identity import AUDIENCE, ISSUER, MIN_SECRET_LENGTH, Identity, mint, secret_problem
 from router.config import IdentitySpec
-from router.identity import AUDIENCE, ISSUER, MIN_SECRET_LENGTH, Identity, mint, secret_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s" * 16 + "e" * 16 + "-unit-tests"
@@ -120,7 +120,7 @@ def test_secret_problem(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_refused_token_carries_the_monolith_s_answer_and_no_subject() -> None:
-    from router.identity import Refused, mint_refused
+    from router.addons.identity import Refused, mint_refused
 
     refused = Refused(401, b'{"detail": "Invalid token.", "code": "x"}', (b"Token",))
     token = mint_refused(refused, SECRET, ttl=30, now=time.time())
@@ -137,7 +137,7 @@ def test_a_refused_token_carries_the_monolith_s_answer_and_no_subject() -> None:
 
 
 def test_a_refusal_body_that_is_not_a_small_json_object_becomes_its_detail() -> None:
-    from router.identity import Refused
+    from router.addons.identity import Refused
 
     assert Refused(403, b"Forbidden", ()).json_body() == {"detail": "Forbidden"}
     assert Refused(401, b'["a"]', ()).json_body() == {"detail": '["a"]'}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from router.addons.metrics import Metrics
 from router.config import parse
-from router.flow import Flow
-from router.health import HealthRegistry
-from router.metrics import Metrics
-from router.state import TableHolder
+from router.control.state import TableHolder
+from router.proxy.flow import Flow
+from router.proxy.health import HealthRegistry
 
 ROUTES = """
 default: monolith

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.exceptions import PathRejected, RequestRejected
-from router.paths import encode, normalise, remove_dot_segments, segments
+from router.routing.paths import encode, normalise, remove_dot_segments, segments
 
 ENCODED_SEPARATOR = "path has an encoded '/', '\\' or NUL, which backends read differently"
 BAD_ESCAPE = "path has a '%' that is not a valid escape"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from router.config import load
-from router.reload import Reloader
-from router.server import identity_problem
-from router.state import TableHolder
+from router.control.reload import Reloader
+from router.control.state import TableHolder
+from router.server.assembly import identity_problem
 
 BASE = """
 default: monolith

@@ -16,9 +16,9 @@ import pytest
 
 from router import config as config_module
 from router.config import RouterConfig, load
-from router.reload import Reloader
-from router.server import Router
-from router.state import TableHolder
+from router.control.reload import Reloader
+from router.control.state import TableHolder
+from router.server.assembly import Router
 from tests.router.broken_routes import Broken, broken_files
 from tests.router.inprocess import TOKEN, TOKEN_ENV, FakeBackends
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from router.addons.shadow import Exchange, ShadowJob, ShadowMirror
 from router.config import parse
-from router.shadow import Exchange, ShadowJob, ShadowMirror
-from router.state import TableHolder
-from router.windows import Window
+from router.control.state import TableHolder
+from router.control.windows import Window
 
 ROUTES = """
 default: monolith

@@ -7,8 +7,8 @@ import random
 import pytest
 
 from router.exceptions import PathRejected
-from router.paths import normalise
-from router.table import Backend, Match, Pattern, Route, RouteTable
+from router.routing.paths import normalise
+from router.routing.table import Backend, Match, Pattern, Route, RouteTable
 
 BACKENDS = {name: Backend(name=name, targets=(f"http://127.0.0.1:{port}",))
             for name, port in [("monolith", 8000), ("catalog", 8101), ("cart", 8102), ("orders", 8103),

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from router.forwarding import UpstreamRequest
-from router.windows import IDLE_SECONDS, MAX_WINDOWS
+from router.control.windows import IDLE_SECONDS, MAX_WINDOWS
+from router.upstream.interface import UpstreamRequest
 from tests.router.inprocess import TOKEN, TOKEN_ENV, FakeBackends, Running, routes, running
 
 ROUTES = routes("""\

@@ -12,17 +12,17 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
+from router.addons.metrics import Metrics
+from router.addons.shadow import ShadowMirror
+from router.admin.figures import Figures, merge_routes, worker_figures
 from router.config import parse
-from router.control import Channel, ChannelClosed, encode, read_blocking
-from router.control_figures import Figures, merge_routes, worker_figures
-from router.flow import Flow
-from router.health import CircuitState, HealthRegistry
-from router.leases import Lease
-from router.metrics import Metrics
-from router.shadow import ShadowMirror
-from router.state import TableHolder
-from router.windows import RouteFigures, Windows
-from router.workers_child import LeaseMirror, LineWriter
+from router.control.leases import Lease
+from router.control.state import TableHolder
+from router.control.windows import RouteFigures, Windows
+from router.proxy.flow import Flow
+from router.proxy.health import CircuitState, HealthRegistry
+from router.server.workers.channel import Channel, ChannelClosed, encode, read_blocking
+from router.server.workers.child import LeaseMirror, LineWriter
 
 CONFIG = """\
 version: 1

@@ -15,7 +15,7 @@ How the router's behaviour maps onto nginx (each point is also explained in the 
   route x backend) that serves it. Whatever location nginx picks, the same route wins as in
   ``RouteTable.match()``;
 - canary -> ``split_clients`` on a sticky key (session cookie, else client address), salted with the
-  route's backend like ``router.canary``;
+  route's backend like ``router.addons.canary``;
 - fallback -> ``proxy_intercept_errors`` + ``error_page 5xx = @fallback`` for idempotent requests without
   a body only (the dispatch map sends the others to a variant without interception: never sent twice);
 - shadow -> ``mirror`` to an internal location that drops methods the route does not shadow.

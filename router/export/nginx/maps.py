@@ -8,7 +8,7 @@ import re
 
 from router.export.nginx.plan import Location, Plan, covers
 from router.export.nginx.syntax import BAD_DECODED, COOKIE_VAR, DISPATCH_STATUS, path_regex, percent, q
-from router.table import IDEMPOTENT_METHODS
+from router.routing.table import IDEMPOTENT_METHODS
 
 
 def http_maps(plan: Plan) -> list[str]:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from router.config import RouterConfig
 from router.export.nginx.syntax import COOKIE_VAR, HEADER_VAR, is_literal, literal_path, path_regex, q
-from router.headers import NEVER_MATCHABLE
-from router.table import Pattern, Route
+from router.routing.headers import NEVER_MATCHABLE
+from router.routing.table import Pattern, Route
 
 
 def overlap(a: Pattern, b: Pattern) -> bool:

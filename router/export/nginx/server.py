@@ -16,8 +16,8 @@ from router.export.nginx.syntax import (
     q,
     title,
 )
-from router.headers import IDENTITY
-from router.table import SAFE_METHODS, Backend, Route
+from router.routing.headers import IDENTITY
+from router.routing.table import SAFE_METHODS, Backend, Route
 
 
 def upstreams(plan: Plan) -> list[str]:

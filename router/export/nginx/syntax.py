@@ -8,7 +8,7 @@ import re
 import tempfile
 from collections.abc import Iterable
 
-from router.table import Pattern
+from router.routing.table import Pattern
 
 DEFAULT_PREFIX = os.path.join(tempfile.gettempdir(), "router-nginx")  # runtime files; per user: --prefix
 LIVENESS_PATH = "/__router/health"

@@ -215,7 +215,7 @@ def test_a_head_that_times_out_is_counted_and_logged_as_408(setup: Setup) -> Non
 
 
 def test_the_body_timeout_is_read_from_the_environment() -> None:
-    from router.limits import HttpLimits
+    from router.http.limits import HttpLimits
 
     assert HttpLimits().body_timeout == 5.0
     assert HttpLimits.from_env({"ROUTER_BODY_TIMEOUT": "2.5"}).body_timeout == 2.5

@@ -24,7 +24,7 @@ import pytest
 
 from router import config as config_module
 from router.export import render_nginx
-from router.paths import normalise
+from router.routing.paths import normalise
 from strangler.processes import ManagedProcess, free_port
 from tests.router.e2e.helpers import dead_url, header_values, seen_with_id, wait_for
 from tests.support.servers import running_upstream

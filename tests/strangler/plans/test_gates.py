@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 
 from router.config import parse_data
-from router.flow import Flow
+from router.proxy.flow import Flow
+from router.routing.table import Match
 from router.server import Router
-from router.table import Match
 from strangler.plans.exceptions import GateFailed, LeaseLost, RouterUnavailable, WindowLost
 from strangler.plans.gates import RouterAdmin, canary_gate, shadow_gate
 from strangler.plans.schema import CanaryGate, RouterSpec, ShadowGate

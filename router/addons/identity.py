@@ -1,0 +1,229 @@
+"""The identity bridge: extracted services learn who is calling without the monolith's session store.
+
+For a request on a route (the default backend, the monolith, resolves identity itself), the router takes
+the caller's credential (``Authorization`` header or the session cookie), asks the monolith who that is
+(``identity.resolve_url``, e.g. ``/api/accounts/me/``; answers cached for ``cache_seconds``, concurrent
+look-ups of one credential coalesced), and passes the backend a short-lived signed token in
+``X-Identity-Token``: an HS256 JWT with ``sub`` (user id), ``staff``, ``iat``, ``exp``, ``iss`` and ``aud``.
+Any identity header the client sent was removed before this runs (see ``headers.IDENTITY``).
+
+A credential the monolith refuses is never passed on as "anonymous": when the monolith answers the look-up
+with 401 or 403, the request goes on to its backend with a *refused* identity token instead (no ``sub``;
+a ``refused`` claim carrying the monolith's status, JSON body and ``WWW-Authenticate`` challenges), and the
+caller's own ``Authorization`` header as always. The backend answers it at the point the monolith would
+have: a service raises the refusal after its host, URL, ``format`` and ``Accept`` checks and before the
+method and object checks, with the headers it always sets (``Allow``, ``Vary``); the monolith (a canary's
+other share) ignores the token and refuses the credential itself. So the caller gets exactly what the
+monolith gives, in the monolith's precedence (400, 404, 406 before 401; 401 before 405 and an object's
+404). A verifier that does not know ``refused`` rejects the token for lack of ``sub`` (401), never
+"anonymous". Only when no token can be minted (the secret is missing) does the router answer the refusal
+itself. The one exception is a refusal identical to the one the monolith gives a caller who sends no
+credential at all: then the monolith did not refuse the credential but ignored it (a session cookie that
+expired, an ``Authorization`` scheme it does not use) and serves such a caller as anonymous, so the router
+does too. The anonymous answer is asked for once and cached like any other. A look-up that fails
+(monolith down, timeout, 5xx) leaves the request anonymous and is not cached. Answers are cached for
+``cache_seconds``: a token revoked in the monolith is still taken for its user until its entry expires.
+
+Services verify the token with the shared secret; ``docs/identity_verifier.py`` is the small verifier they
+copy (services share no code with the router).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import httpx
+import jwt
+
+from router.config import IdentitySpec
+from router.control.state import TableHolder
+from router.proxy.flow import Flow
+from router.proxy.pipeline import Addon, Reply
+from router.routing.headers import cookie_value
+
+log = logging.getLogger("router.identity")
+ISSUER = "strangler-router"
+AUDIENCE = "strangler-services"
+HEADER = b"x-identity-token"
+MIN_SECRET_LENGTH = 32
+CACHE_ENTRIES = 10_000
+RESOLVE_TIMEOUT = 2.0
+MAX_REFUSAL_BODY = 2048  # a refusal body carried in a token (larger: its text as ``detail``)
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    is_staff: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The monolith's answer to a look-up it refused (401/403): what the caller is answered in its place."""
+
+    status: int
+    body: bytes
+    www_authenticate: tuple[bytes, ...]
+
+    def json_body(self) -> dict[str, object]:
+        """The monolith's JSON object (its keys in order), or its text as ``detail``."""
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and len(self.body) <= MAX_REFUSAL_BODY:
+            return data
+        return {"detail": self.body.decode("utf-8", "replace")[:500]}
+
+    def reply(self) -> Reply:
+        """The router's own answer, when no refused token can be minted (the secret is missing)."""
+        return Reply(self.status, self.json_body(),
+                     [(b"www-authenticate", value) for value in self.www_authenticate])
+
+
+Answer = Identity | Refused | None  # None: anonymous (or not known: the look-up failed)
+NO_CREDENTIAL = ("", "")
+
+
+def secret_problem(spec: IdentitySpec) -> str | None:
+    secret = os.environ.get(spec.secret_env, "")
+    if not secret:
+        return f"identity.secret_env: environment variable {spec.secret_env} is not set"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"identity.secret_env: {spec.secret_env} must hold at least {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def mint(identity: Identity, secret: str, ttl: float, now: float | None = None) -> str:
+    issued = int(now if now is not None else time.time())
+    claims = {"sub": identity.user_id, "staff": identity.is_staff, "iat": issued, "exp": issued + int(ttl),
+              "iss": ISSUER, "aud": AUDIENCE}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def mint_refused(refused: Refused, secret: str, ttl: float, now: float | None = None) -> str:
+    """A token saying "the monolith refused this caller's credential, answer this": no ``sub`` (so a verifier
+    that does not know the claim rejects it), ``refused`` = {status, body, www_authenticate}."""
+    issued = int(now if now is not None else time.time())
+    claims = {"refused": {"status": refused.status, "body": refused.json_body(),
+                          "www_authenticate": [v.decode("latin-1") for v in refused.www_authenticate]},
+              "iat": issued, "exp": issued + int(ttl), "iss": ISSUER, "aud": AUDIENCE}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+class IdentityBridge(Addon):
+    def __init__(self, tables: TableHolder, client: httpx.AsyncClient | None = None) -> None:
+        self.tables = tables
+        self._client = client
+        self._cache: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[Answer]] = {}
+        self.lookups = 0  # calls made to the monolith, for tests and metrics
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=RESOLVE_TIMEOUT)
+        return self._client
+
+    async def request(self, flow: Flow) -> Reply | None:
+        spec = self.tables.current.identity
+        route = flow.match.route
+        # Only requests that may reach another backend than the monolith need a token (the monolith knows
+        # its own sessions): a route that is still plainly on the default backend costs no look-up.
+        if spec is None or route is None or (route.backend == flow.default_backend and route.shadow is None):
+            return None
+        credential = self._credential(flow, spec)
+        if credential is None:
+            return None
+        identity = await self._resolve(spec, *credential)
+        if isinstance(identity, Refused):
+            anonymous = await self._resolve(spec, *NO_CREDENTIAL)
+            if anonymous == identity:
+                return None  # the monolith ignores this credential and serves such a caller as anonymous
+            secret = os.environ.get(spec.secret_env, "")
+            if len(secret) < MIN_SECRET_LENGTH:
+                log.error("refused identity token not minted: %s", secret_problem(spec))
+                flow.error = f"identity: the monolith refused the credential ({identity.status})"
+                return identity.reply()
+            # The backend answers the refusal where the monolith would (after its 400/404/406, before 405).
+            flow.headers.append((HEADER, mint_refused(identity, secret, spec.token_ttl).encode()))
+            return None
+        if identity is None:
+            return None
+        secret = os.environ.get(spec.secret_env, "")
+        if len(secret) < MIN_SECRET_LENGTH:
+            log.error("identity token not minted: %s", secret_problem(spec))
+            return None
+        flow.user_id, flow.is_staff = identity.user_id, identity.is_staff
+        flow.headers.append((HEADER, mint(identity, secret, spec.token_ttl).encode()))
+        return None
+
+    @staticmethod
+    def _credential(flow: Flow, spec: IdentitySpec) -> tuple[str, str] | None:
+        authorization = flow.header(b"authorization")
+        if authorization:
+            return ("authorization", authorization.decode("latin-1"))
+        session = cookie_value(flow.headers, spec.session_cookie)
+        if session:
+            return ("cookie", f"{spec.session_cookie}={session}")
+        return None
+
+    async def _resolve(self, spec: IdentitySpec, header: str, value: str) -> Answer:
+        key = hashlib.sha256(f"{header}\x00{value}".encode()).hexdigest()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            self._cache.move_to_end(key)
+            return cached[1]
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            identity, cacheable = await self._ask_monolith(spec, header, value)
+            if cacheable and spec.cache_seconds > 0:
+                self._cache[key] = (time.monotonic() + spec.cache_seconds, identity)
+                while len(self._cache) > CACHE_ENTRIES:
+                    self._cache.popitem(last=False)
+            future.set_result(identity)
+            return identity
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._pending[key]
+            if future.done() and not future.cancelled():
+                future.exception()  # mark retrieved: no "exception never retrieved" noise
+
+    async def _ask_monolith(self, spec: IdentitySpec, header: str, value: str) -> tuple[Answer, bool]:
+        self.lookups += 1
+        try:
+            response = await self.client().get(spec.resolve_url, headers={header: value} if header else {})
+        except httpx.HTTPError as exc:
+            log.warning("identity look-up failed: %s: %s", type(exc).__name__, exc)
+            return None, False  # don't remember an outage as "anonymous"
+        if response.status_code in (401, 403):
+            challenges = tuple(v for k, v in response.headers.raw if k.lower() == b"www-authenticate")
+            return Refused(response.status_code, response.content, challenges), True
+        if response.status_code != 200:
+            log.warning("identity look-up answered %s", response.status_code)
+            return None, False
+        try:
+            data = response.json()
+            return Identity(user_id=str(int(data["id"])), is_staff=bool(data.get("is_staff", False))), True
+        except (ValueError, KeyError, TypeError):
+            log.warning("identity look-up gave an unexpected body")
+            return None, False
+
+    def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
