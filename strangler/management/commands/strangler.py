@@ -1,7 +1,8 @@
 """``python manage.py strangler <group> <command> ...``: a thin front over the strangler library.
 
 Groups: ``split`` (the data split); ``plan``, ``run``, ``rollback``, ``status`` and ``follow`` (plans);
-``record``, ``replay`` and ``parity`` (parity); ``contract`` (generated requests, both sides compared).
+``record``, ``replay`` and ``parity`` (parity); ``contract`` (generated requests, both sides compared);
+``inventory`` (what the project holds, how to take it apart).
 Parsing and printing only; the work is in the library.
 """
 
@@ -47,6 +48,9 @@ class Command(BaseCommand):
         from strangler.contract import cli as contract_cli
 
         contract_cli.add_parser(groups)
+        from strangler.inventory import cli as inventory_cli
+
+        inventory_cli.add_parser(groups)
         ops = split.add_subparsers(dest="operation", metavar="OPERATION", required=True)
         for name, text in SPLIT_OPERATIONS.items():
             op = ops.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
@@ -88,6 +92,10 @@ class Command(BaseCommand):
             from strangler.contract import cli as contract_cli
 
             contract_cli.handle(options, self.stdout)
+        elif options["group"] == "inventory":
+            from strangler.inventory import cli as inventory_cli
+
+            inventory_cli.handle(options, self.stdout)
         elif options["group"] in ("record", "replay"):
             from strangler.parity import commands
 
