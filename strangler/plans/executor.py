@@ -29,7 +29,6 @@ _DATA_FAILURES: tuple[type[BaseException], ...] = (datasplit.DataSplitError, *da
 _STEP_FAILURES: tuple[type[BaseException], ...] = (PlanRunError, *_DATA_FAILURES)
 _GATE_FAILURES: tuple[type[BaseException], ...] = (StepFailed, *_DATA_FAILURES)
 
-TRAFFIC_STEPS = {"shadow", "canary", "cutover", "decommission"}
 Confirm = Callable[[str], bool]
 
 
@@ -55,8 +54,9 @@ class Executor:
     def _previous_canary(self, index: int) -> float | None:
         """The share of the last canary step before ``index`` (None: readers were all on the monolith)."""
         for step in reversed(self.plan.steps[:index]):
-            if step.kind == "canary":
-                return float(step.spec.percent)
+            share = steps.action(step).reads_share(step)
+            if share is not None:
+                return share
         return None
 
     def _step_line(self, step: Step) -> str:
@@ -80,7 +80,7 @@ class Executor:
             try:
                 for index in range(start, target + 1):
                     step = plan.steps[index]
-                    if step.kind in TRAFFIC_STEPS and not yes:
+                    if steps.action(step).moves_traffic and not yes:
                         ask = confirm or (lambda text: input(f"{text} [y/N] ").strip().lower() == "y")
                         if not ask(f"Run {self._step_line(step)}? It moves traffic."):
                             return Outcome(plan.name, "run", done, self.state.get(plan.name).done_step, True,
@@ -118,8 +118,8 @@ class Executor:
                 last = plan.index(position.running[5:])
             elif position.running and position.running.startswith("failed:"):
                 failed = plan.index(position.running[7:])
-                if plan.steps[failed].kind in ("shadow", "canary", "cutover"):
-                    last = failed  # their undo is safe on a partial state (a cutover's reads the guard)
+                if steps.action(plan.steps[failed]).undo_after_failure:
+                    last = failed  # its undo is safe on a partial state (a cutover's reads the guard)
             stop = plan.index(to) if to else -1
             ctx = Context(plan, self.say, self.root, self.state)
             try:
@@ -186,7 +186,8 @@ class Executor:
         """Which way data must flow now: towards the side that does not own the data (the ownership guard
         says; before it exists: forward from copy until cutover, reverse after); None otherwise."""
         position = self.state.get(self.plan.name)
-        if not position.running or not position.running.endswith(":decommission"):
+        planned = self._planned_flow(position.done_index)
+        if not self._stopping_flow(position.running):
             try:
                 split = datasplit.open_split(self.plan.path)
                 try:
@@ -195,19 +196,25 @@ class Executor:
                     split.close()
             except _DATA_FAILURES:
                 state = "unguarded"
-            decommissioned = "decommission" in [s.kind for s in self.plan.steps[: position.done_index + 1]]
-            if state in ("monolith", "service") and not decommissioned:
+            if state in ("monolith", "service") and planned != "stopped":
                 return "forward" if state == "monolith" else "reverse"
             if state == "handing-over":
                 return None  # the executor itself runs the last sync of a move in progress
-        kinds = [s.kind for s in self.plan.steps[: position.done_index + 1]]
-        if "decommission" in kinds:
-            return None
-        if "cutover" in kinds:
-            return "reverse"
-        if "copy" in kinds:
-            return "forward"
-        return None
+        return planned if planned in ("forward", "reverse") else None
+
+    def _planned_flow(self, done_index: int) -> str | None:
+        """Which way data flows after the steps done so far (forward from copy, reverse from cutover, none
+        from decommission): the last done step that changes it says."""
+        flows = [steps.action(s).sync_after for s in self.plan.steps[: done_index + 1]]
+        return next((flow for flow in reversed(flows) if flow is not None), None)
+
+    def _stopping_flow(self, running: str | None) -> bool:
+        """Whether the step under way (``do:ID``, ``undo:ID``, ``failed:ID``) is one that stops the flow (a
+        decommission): the guard then no longer says which way data flows."""
+        if not running:
+            return False
+        step_id = running.partition(":")[2]
+        return any(s.id == step_id and steps.action(s).sync_after == "stopped" for s in self.plan.steps)
 
     def follow(self, *, interval: float = 1.0, rounds: int | None = None) -> None:
         """Keeps the databases in step for as long as it runs, in whichever direction the plan is at."""
