@@ -8,8 +8,9 @@ only pass on new figures. It waits (up to its timeout) until enough requests wer
 with the figure and the limit: "canary-10: error rate 3.1% of catalog > 1.0% (4 of 129 requests)".
 
 Each gate is two halves: the gathering (the window, the polling, the waiting: all the I/O) and the verdict,
-a pure function of the figures gathered and the plan's limits (``shadow_verdict``, ``canary_verdict``), so
-a verdict can be tested, and reasoned about, without a router.
+a pure function of the figures gathered and the plan's limits (``shadow_verdict``, ``canary_verdict``; the
+contract step's is ``contract_gate.contract_verdict``), so a verdict can be tested, and reasoned about,
+without a router.
 
 The router's admin API itself is :mod:`strangler.plans.admin`.
 """

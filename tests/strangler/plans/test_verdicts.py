@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from strangler.plans.contract_gate import contract_verdict
 from strangler.plans.exceptions import GateFailed
 from strangler.plans.gates import (
     Verdict,
@@ -14,7 +18,7 @@ from strangler.plans.gates import (
     shadow_figures,
     shadow_verdict,
 )
-from strangler.plans.schema import CanaryGate, ShadowGate
+from strangler.plans.schema import CanaryGate, ContractGate, ShadowGate
 
 
 def test_shadow_counts_only_its_route_and_waits_for_its_minimum() -> None:
@@ -66,3 +70,26 @@ def test_canary_verdict_skips_the_p99_without_enough_monolith_requests() -> None
     assert verdict.failure is None and "p99_ratio" not in verdict.figures
     assert verdict.settle() == {"service": svc, "monolith": {"requests": 9, "errors": 0, "p99_ms": 1.0},
                                 "error_rate": 0.0}
+
+
+def _contract_report(ok: bool, kinds: int) -> dict[str, Any]:
+    findings = [{"kind": f"GET /api/x/: status {400 + i} vs 200", "seen": 1, "request": f"GET /api/x/?n={i}",
+                 "curl": {"monolith": f"curl m{i}", "service": f"curl s{i}"}, "pytest": "..."} for i in range(kinds)]
+    return {"ok": ok, "seed": 7, "examples": 300, "pairs": 310, "seconds": 2.5, "pairs_per_second": 124.0,
+            "operations": 4, "isolation": "sqlite", "differences": kinds, "max_differences": 0, "accepted": [],
+            "findings": findings, "plan": "catalog"}
+
+
+def test_contract_verdict_keeps_the_figures_and_names_the_first_request_to_reproduce() -> None:
+    held = contract_verdict(Path("p.yaml"), "contract", ContractGate(), _contract_report(True, 0))
+    assert held.failure is None and held.figures["examples"] == 300 and held.figures["findings"] == []
+    failed = contract_verdict(Path("p.yaml"), "contract", ContractGate(), _contract_report(False, 12))
+    assert failed.figures["findings"][0] == {"kind": "GET /api/x/: status 400 vs 200", "seen": 1,
+                                             "request": "GET /api/x/?n=0",
+                                             "curl": {"monolith": "curl m0", "service": "curl s0"}}
+    lines = (failed.failure or "").splitlines()
+    assert lines[0] == ("contract: 12 kind(s) of difference > 0 allowed (seed 7, 300 examples); the smallest "
+                        "request of each:")
+    assert lines[1] == "  - GET /api/x/: status 400 vs 200: GET /api/x/?n=0"
+    assert lines[11] == "  - and 2 more (strangler contract p.yaml --seed 7 shows them all)"
+    assert lines[12:] == ["  the first, to reproduce:", "    monolith: curl m0", "    service:  curl s0"]
