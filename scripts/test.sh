@@ -32,11 +32,13 @@ except psycopg.Error as exc:
 PY
 then
   # Only what touches a database runs again: the router and its tests know none, and neither do the plan
-  # executor's unit tests (their state store is always SQLite) nor the contract's request generation.
+  # executor's unit tests (their state store is always SQLite), the contract's request generation, nor the
+  # catalog service's own unit tests (their database is a SQLite file of their own); the service tests that
+  # follow MONOLITH_DATABASE_URL's kind (scratch_database) do run.
   DB_TESTS=()
-  for dir in tests/legacy_monolith tests/e2e tests/strangler/datasplit tests/strangler/contract tests/extracted \
-             tests/parity; do
-    [ -d "$dir" ] && DB_TESTS+=("$dir")
+  for dir in tests/legacy_monolith tests/e2e tests/strangler/datasplit tests/strangler/contract tests/parity \
+             tests/extracted/catalog/test_contract.py tests/extracted/catalog/test_edit_races.py; do
+    [ -e "$dir" ] && DB_TESTS+=("$dir")
   done
   PYTEST_ARGS+=(--ignore=tests/strangler/contract/test_generation.py)
   echo "== database tests on PostgreSQL ($PG_URL): ${DB_TESTS[*]}"

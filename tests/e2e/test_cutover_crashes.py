@@ -46,6 +46,23 @@ ROLLBACK_POINTS = [
     "rollback.after_switch", "rollback.after_uncapture",
 ]
 LEASE_SECONDS = 1.5
+# Runs the management commands given as JSON in one Django process; prints [[exit status, stdout, stderr], ...].
+COMMANDS = """
+import io, json, os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "legacy_monolith.settings")
+import django
+django.setup()
+from django.core.management import CommandError, call_command
+results = []
+for args in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err)
+        results.append([0, out.getvalue(), err.getvalue()])
+    except CommandError as exc:
+        results.append([exc.returncode, out.getvalue(), err.getvalue() + str(exc)])
+print(json.dumps(results))
+"""
 ON_POSTGRESQL = (os.environ.get("MONOLITH_DATABASE_URL") or "").startswith("postgres")
 
 
@@ -114,30 +131,43 @@ class Migration:
         state: str = status["live"]["ownership"]["state"]
         return state
 
+    def commands(self, *commands: tuple[str, ...]) -> list[tuple[int, str]]:
+        """Several management commands in one process (each check would otherwise start five Django
+        processes): (exit status, stdout) of each, in order; a command that fails has its stderr appended."""
+        done = subprocess.run([sys.executable, "-c", COMMANDS, json.dumps(commands)], cwd=ROOT,  # noqa: S603
+                              env=self.stack.env(), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-4000:]
+        return [(int(code), str(out) + (str(err) if code else ""))
+                for code, out, err in json.loads(done.stdout.splitlines()[-1])]
+
     def check(self, ledger: WriteLedger, owner: str, *, show: bool = False) -> dict[str, Any]:
         """Stops the ledger's writers and holds everything to what they were told."""
         ledger.stop()
-        assert self.owner() == owner
-        if show:  # what `status` prints for people
-            shown = self.strangler("status", str(self.plan)).stdout
-            assert f"monolith catalog_product: owned by the {owner}" in shown, shown
         report = ledger.check(self.stack.router_url)
+        # The side that does not own the data is fed by the follower: catch up, then the two must be equal.
+        reverse = ("--reverse",) if owner == "service" else ()
+        plan = str(self.plan)
+        status, synced, verified, gateway, *shown = self.commands(
+            ("strangler", "status", plan, "--json"),
+            ("strangler", "split", "sync", plan, *reverse, "--json", "--quiet"),
+            ("strangler", "split", "verify", plan, *reverse, "--json", "--quiet"),
+            ("catalog_gateway", "status", "--json"), *([("strangler", "status", plan)] if show else []))
+        assert status[0] == 0, status[1][-3000:]
+        assert json.loads(status[1])["live"]["ownership"]["state"] == owner
+        if show:  # what `status` prints for people
+            assert f"monolith catalog_product: owned by the {owner}" in shown[0][1], shown[0][1]
         assert report.ok, report.problems[:20]
         # A write refused by the side that does not own the data is a 503 the client may retry, never a 500.
         crashed = {answer: n for answer, n in report.answers.items() if answer.split()[1:2] == ["500"]}
         assert not crashed, crashed
-        # The side that does not own the data is fed by the follower: catch up, then the two must be equal.
-        reverse = ["--reverse"] if owner == "service" else []
-        for op in ("sync", "verify"):
-            done = self.strangler("split", op, str(self.plan), *reverse, "--json", "--quiet")
-            assert done.returncode == 0, f"split {op}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+        for name, (code, out) in (("sync", synced), ("verify", verified)):
+            assert code == 0, f"split {name}: {out[-3000:]}"
         routes = httpx.get(f"{self.stack.admin_url}/table", timeout=10,
                            headers={"Authorization": f"Bearer {self.stack.secrets['ROUTER_ADMIN_TOKEN']}"}).json()
         backend = "catalog" if owner == "service" else "monolith"
         assert routes["routes"]["catalog-writes"]["backend"] == backend
         assert routes["routes"]["catalog-reads"]["backend"] == backend
-        gateway = json.loads(self.stack.manage("catalog_gateway", "status", "--json").stdout)["mode"]
-        assert gateway == ("remote" if owner == "service" else "local")
+        assert json.loads(gateway[1])["mode"] == ("remote" if owner == "service" else "local")
         return report.to_dict()
 
     def ledger(self, prefix: str) -> WriteLedger:
