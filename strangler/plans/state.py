@@ -165,45 +165,48 @@ class StateStore:
                 db.execute("INSERT INTO plan_substeps (plan, step, name, state, updated_at) VALUES (?, ?, ?, ?, ?) "
                            "ON CONFLICT (plan, step, name) DO UPDATE SET state = excluded.state, "
                            "updated_at = excluded.updated_at", (plan, step, name, state, time.time()))
-            db.execute("INSERT INTO plan_history (plan, at, step, action, outcome) VALUES (?, ?, ?, ?, ?)",
-                       (plan, time.time(), step, name, state or "forgotten"))
+            self._history(db, plan, step, name, state or "forgotten")
 
     def begin(self, plan: str, step: str, action: str) -> None:
         with self._tx() as db:
             self._ensure(db, plan)
             db.execute("UPDATE plan_state SET running = ?, status = 'running', updated_at = ?, message = NULL, "
                        "lock_at = ? WHERE plan = ?", (f"{action}:{step}", time.time(), time.time(), plan))
-            db.execute("INSERT INTO plan_history (plan, at, step, action, outcome) VALUES (?, ?, ?, ?, 'started')",
-                       (plan, time.time(), step, action))
+            self._history(db, plan, step, action, "started")
 
     def end(self, plan: str, step: str, action: str, *, done_index: int, done_step: str | None,
             figures: dict[str, Any] | None = None) -> None:
         """The step's work and its new position in the plan, recorded together."""
         with self._tx() as db:
             self._ensure(db, plan)
-            current = json.loads(db.execute("SELECT figures FROM plan_state WHERE plan = ?", (plan,)).fetchone()[0])
-            if figures is not None:
-                current[step] = figures
             db.execute("UPDATE plan_state SET done_index = ?, done_step = ?, running = NULL, status = 'ready', "
                        "updated_at = ?, figures = ? WHERE plan = ?",
-                       (done_index, done_step, time.time(), json.dumps(current, default=str), plan))
-            db.execute("INSERT INTO plan_history (plan, at, step, action, outcome, detail) "
-                       "VALUES (?, ?, ?, ?, 'done', ?)",
-                       (plan, time.time(), step, action, json.dumps(figures, default=str) if figures else None))
+                       (done_index, done_step, time.time(), self._figures_with(db, plan, step, figures), plan))
+            self._history(db, plan, step, action, "done", json.dumps(figures, default=str) if figures else None)
 
     def fail(self, plan: str, step: str, action: str, message: str, figures: dict[str, Any] | None = None) -> None:
         with self._tx() as db:
             self._ensure(db, plan)
-            current = json.loads(db.execute("SELECT figures FROM plan_state WHERE plan = ?", (plan,)).fetchone()[0])
-            if figures is not None:
-                current[step] = figures
             # A failed undo leaves its step half undone: it stays marked (``undo:STEP``) like an interrupted
             # one, so only ``rollback`` goes on from there, never ``run``.
             # A failed forward step is remembered as ``failed:STEP``: ``run`` retries it, and ``rollback`` undoes
             # what a gate step may have left in place (a shadow mirror) before going further back.
             db.execute("UPDATE plan_state SET running = CASE WHEN ? = 'undo' THEN running ELSE 'failed:' || ? END, "
                        "status = 'failed', message = ?, updated_at = ?, figures = ? WHERE plan = ?",
-                       (action, step, message, time.time(), json.dumps(current, default=str), plan))
-            db.execute("INSERT INTO plan_history (plan, at, step, action, outcome, detail) "
-                       "VALUES (?, ?, ?, ?, 'failed', ?)",
-                       (plan, time.time(), step, action, json.dumps({"message": message})))
+                       (action, step, message, time.time(), self._figures_with(db, plan, step, figures), plan))
+            self._history(db, plan, step, action, "failed", json.dumps({"message": message}))
+
+    # -- within a transaction --------------------------------------------------------------------------------
+    @staticmethod
+    def _figures_with(db: sqlite3.Connection, plan: str, step: str, figures: dict[str, Any] | None) -> str:
+        """The plan's figures (JSON by step id), with ``step``'s replaced when ``figures`` are given."""
+        current = json.loads(db.execute("SELECT figures FROM plan_state WHERE plan = ?", (plan,)).fetchone()[0])
+        if figures is not None:
+            current[step] = figures
+        return json.dumps(current, default=str)
+
+    @staticmethod
+    def _history(db: sqlite3.Connection, plan: str, step: str, action: str, outcome: str,
+                 detail: str | None = None) -> None:
+        db.execute("INSERT INTO plan_history (plan, at, step, action, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                   (plan, time.time(), step, action, outcome, detail))
