@@ -17,6 +17,8 @@ from strangler.plans.exceptions import LeaseLost, RouterUnavailable, WindowLost
 from strangler.plans.schema import RouterSpec
 
 LEASE_HEADER = "X-Router-Lease"
+# A refusal that means the thing a call relies on is gone (a lease, a window): the error and its statuses.
+Lost = tuple[type[RouterUnavailable] | type[LeaseLost], tuple[int, ...]]
 
 
 class RouterAdmin:
@@ -46,10 +48,23 @@ class RouterAdmin:
         return (f"router admin API {method} {path}: {response.status_code} "
                 f"{body.get('detail')}{': ' + problems if problems else ''}")
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _checked(self, method: str, path: str, *, lost: Lost | None = None, gone: bool = False,
+                 **kwargs: Any) -> httpx.Response | None:
+        """One call, its refusals raised: a status of ``lost`` as its error (the lease or window is gone: a
+        ``LeaseLost``, a ``WindowLost``), a 404 as None when ``gone`` is fine (closing what is already
+        closed), any other as ``RouterUnavailable`` naming the call and the router's words."""
         response = self._request(method, path, **kwargs)
+        if lost is not None and response.status_code in lost[1]:
+            raise lost[0](self._refusal(method, path, response))
+        if gone and response.status_code == 404:
+            return None
         if response.status_code >= 400:
             raise RouterUnavailable(self._refusal(method, path, response))
+        return response
+
+    def _call(self, method: str, path: str, *, lost: Lost | None = None, **kwargs: Any) -> Any:
+        response = self._checked(method, path, lost=lost, **kwargs)
+        assert response is not None  # only ``gone`` makes it None
         return response.json()
 
     def table(self) -> dict[str, Any]:
@@ -67,14 +82,11 @@ class RouterAdmin:
     def patch(self, route: str, *, lease: str | None = None, **changes: Any) -> dict[str, Any]:
         """Changes a route; ``lease``: the lease that holds it (sent as X-Router-Lease). A 409 under a lease
         means the lease is gone (or does not hold the route): ``LeaseLost``, the change was not made."""
-        path = f"/routes/{route}"
-        headers = {LEASE_HEADER: lease} if lease is not None else None
-        response = self._request("PATCH", path, json=changes, headers=headers)
-        if response.status_code == 409 and lease is not None:
-            raise LeaseLost(self._refusal("PATCH", path, response))
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal("PATCH", path, response))
-        result: dict[str, Any] = response.json()
+        if lease is None:
+            result: dict[str, Any] = self._call("PATCH", f"/routes/{route}", json=changes)
+        else:
+            result = self._call("PATCH", f"/routes/{route}", json=changes, headers={LEASE_HEADER: lease},
+                                lost=(LeaseLost, (409,)))
         return result
 
     # -- counters and windows -------------------------------------------------------------------------------
@@ -86,18 +98,12 @@ class RouterAdmin:
 
     def close_window(self, window: int) -> None:
         """Closes a window (the router keeps a few dozen); one already gone is fine."""
-        response = self._request("DELETE", f"/windows/{window}")
-        if response.status_code >= 400 and response.status_code != 404:
-            raise RouterUnavailable(self._refusal("DELETE", f"/windows/{window}", response))
+        self._checked("DELETE", f"/windows/{window}", gone=True)
 
     def _windowed(self, path: str, window: int | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
         query = {**(params or {}), **({"window": window} if window is not None else {})}
-        response = self._request("GET", path, params=query or None)
-        if response.status_code == 404 and window is not None:
-            raise WindowLost(self._refusal("GET", path, response))
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal("GET", path, response))
-        result: dict[str, Any] = response.json()
+        lost: Lost | None = (WindowLost, (404,)) if window is not None else None
+        result: dict[str, Any] = self._call("GET", path, params=query or None, lost=lost)
         return result
 
     def counters(self, window: int | None = None) -> dict[str, Any]:
@@ -135,27 +141,18 @@ class RouterAdmin:
         body: dict[str, Any] = {"seconds": seconds}
         if on_expiry is not None:
             body["on_expiry"] = on_expiry
-        response = self._request("POST", path, json=body)
-        if response.status_code in (404, 409):
-            raise LeaseLost(self._refusal("POST", path, response))
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal("POST", path, response))
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = self._call("POST", path, json=body, lost=(LeaseLost, (404, 409)))
         return result
 
     def release_lease(self, lease: str) -> None:
         """Lifts the lease's freeze without its on_expiry. Idempotent: a lease already gone is fine."""
-        response = self._request("DELETE", f"/leases/{lease}")
-        if response.status_code >= 400 and response.status_code != 404:
-            raise RouterUnavailable(self._refusal("DELETE", f"/leases/{lease}", response))
+        self._checked("DELETE", f"/leases/{lease}", gone=True)
 
     def lease(self, lease: str) -> dict[str, Any] | None:
         """The live lease with ``in_flight`` per frozen route and ``drained``; None when it is gone."""
-        response = self._request("GET", f"/leases/{lease}")
-        if response.status_code == 404:
+        response = self._checked("GET", f"/leases/{lease}", gone=True)
+        if response is None:
             return None
-        if response.status_code >= 400:
-            raise RouterUnavailable(self._refusal("GET", f"/leases/{lease}", response))
         result: dict[str, Any] = response.json()
         return result
 

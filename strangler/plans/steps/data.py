@@ -10,22 +10,31 @@ from typing import Any, ClassVar
 
 from strangler import datasplit
 from strangler.datasplit import ownership
+from strangler.datasplit.databases import Split
 from strangler.planfile.kinds import BY_NAME
 from strangler.plans.steps.base import Flow, StepAction
 
 
-class Provision(StepAction):
+class _EngineCall(StepAction):
+    """A step that is one call of the data-split engine on the forward split; its report is its figures."""
+
+    @staticmethod
+    def call(split: Split) -> Any:
+        raise NotImplementedError
+
+    def do(self) -> dict[str, Any]:
+        figures: dict[str, Any] = self.call(self.ctx.split()).to_dict()
+        return figures
+
+
+class Provision(_EngineCall):
     kind = BY_NAME["provision"]
-
-    def do(self) -> dict[str, Any]:
-        return datasplit.provision(self.ctx.split()).to_dict()
+    call = staticmethod(datasplit.provision)
 
 
-class Capture(StepAction):
+class Capture(_EngineCall):
     kind = BY_NAME["capture"]
-
-    def do(self) -> dict[str, Any]:
-        return datasplit.capture(self.ctx.split()).to_dict()
+    call = staticmethod(datasplit.capture)
 
     def undo(self) -> dict[str, Any]:
         for side in ownership.SIDES:
@@ -47,11 +56,9 @@ class Copy(StepAction):
         return {**copied, "ownership": ownership.read(split).to_dict()}
 
 
-class Sync(StepAction):
+class Sync(_EngineCall):
     kind = BY_NAME["sync"]
-
-    def do(self) -> dict[str, Any]:
-        return datasplit.sync(self.ctx.split()).to_dict()
+    call = staticmethod(datasplit.sync)
 
 
 class Verify(StepAction):
