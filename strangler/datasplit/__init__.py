@@ -6,9 +6,10 @@ Operations (each a function here and a CLI entry ``python manage.py strangler sp
     check(split) · provision(split) · capture(split) · uncapture(split) · copy(split) · sync(split)
     verify(split) · status(split)
 
-Modules: ``plan`` (the YAML schema), ``columns`` (column kinds), ``mapping`` (the plan checked against
-introspection), ``databases`` (where the databases are), ``engines/`` (one class per database kind, and the
-transfers between them), one module per operation, ``progress``, ``exceptions``.
+Modules: ``plan`` (the YAML schema), ``columns`` (column kinds), ``bindings`` (a table as each side sees
+it), ``mapping`` (the plan checked against introspection), ``databases`` (where the databases are),
+``engines/`` (one class per database kind, its roles one abstract base class each, and the transfers between
+them), one module per operation, ``report`` (their results), ``progress``, ``exceptions``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def open_split(plan: str | Path | Plan, *, reverse: bool = False) -> Split:
 def check(split: Split) -> dict[str, Any]:
     """The plan against both databases: every table and column exists, kinds convert, scales are known."""
     pairs = split.pairs()
-    return {"plan": split.plan.name, "ok": True, "direction": "reverse" if split.plan.reverse else "forward",
+    return {"plan": split.plan.name, "ok": True, "direction": split.plan.direction,
             "source": split.source.display, "target": split.target.display,
             "tables": [{"source": p.source.table, "target": p.target.table, "key": p.source.key,
                         "columns": {s.name: f"{t.name} ({s.kind}" + (f", scale {sc})" if sc is not None else ")")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bindings import Binding
 from .databases import Split
 from .exceptions import PlanError
-from .mapping import Binding
 from .sync import HWM
 
 

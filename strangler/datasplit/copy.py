@@ -9,13 +9,14 @@ largest key.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .databases import Split
 from .engines import KeyRange, transfer_for
 from .ownership import SyncGuard
 from .progress import Reporter, Throttle
+from .report import TablesReport
 
 DONE = "done:"
 
@@ -35,21 +36,19 @@ class TableCopy:
 
 
 @dataclass
-class CopyReport:
-    plan: str
-    direction: str
+class CopyReport(TablesReport[TableCopy]):
     transfer: str
     batch_size: int
-    tables: list[TableCopy] = field(default_factory=list)
-    seconds: float = 0.0
 
     @property
     def rows(self) -> int:
         return sum(t.rows for t in self.tables)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "rows": self.rows,
-                "tables": [{**asdict(t), "rows_per_second": round(t.rows_per_second)} for t in self.tables]}
+        return {"plan": self.plan, "direction": self.direction, "transfer": self.transfer,
+                "batch_size": self.batch_size,
+                "tables": [{**asdict(t), "rows_per_second": round(t.rows_per_second)} for t in self.tables],
+                "seconds": self.seconds, "rows": self.rows}
 
 
 def copy(split: Split, *, batch_size: int | None = None, throttle: float | None = None, restart: bool = False,
@@ -60,7 +59,7 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
     reporter = reporter or Reporter(enabled=False)
     limiter = Throttle(throttle)
     transfer = transfer_for(source, target, pairs, generic=generic)
-    report = CopyReport(plan.name, "reverse" if plan.reverse else "forward", transfer.name, batch)
+    report = CopyReport(plan.name, plan.direction, transfer.name, batch)
     started = time.monotonic()
     with transfer:
         tgt = transfer.tgt

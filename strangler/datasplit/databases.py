@@ -13,9 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .bindings import TablePair
 from .engines import Engine, open_engine
 from .exceptions import PlanError, UnsupportedDatabase
-from .mapping import TablePair, resolve
+from .mapping import resolve
 from .plan import Plan, absolutise_sqlite
 
 DJANGO_ENGINES = {"sqlite3": "sqlite", "postgresql": "postgresql+psycopg", "postgis": "postgresql+psycopg",

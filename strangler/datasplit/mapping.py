@@ -2,68 +2,25 @@
 
 :func:`resolve` introspects the source and the target and checks every table and column the plan names,
 raising :class:`PlanError` with the file, the field and the value (``tables[1].columns.pricee: no such
-column in catalog_product (columns: id, sku, ...)``).
+column in catalog_product (columns: id, sku, ...)``). Of each database it needs only the schema role
+(:class:`~strangler.datasplit.engines.schema.Schema`: a table's columns, how to name the database in a message).
+The bindings it makes live in :mod:`strangler.datasplit.bindings` (the engines read and write rows with them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
+from .bindings import Binding, TablePair
 from .columns import COMPATIBLE, Column
+from .engines.schema import Schema
 from .exceptions import PlanError
 from .plan import Plan, TableMap
 
-
-class Engine(Protocol):
-    """What resolving a plan needs of a database (``engines.base.Engine`` has it): its tables' columns and how
-    to name it in a message. A protocol, so the mapping stays below the engines (they bind with it)."""
-
-    label: str
-    django_scale: Callable[[str, str], int | None] | None
-
-    @property
-    def display(self) -> str: ...
-
-    def columns(self, table: str) -> dict[str, Column] | None: ...
+__all__ = ["Binding", "TablePair", "resolve"]   # Binding and TablePair: importers from when they lived here
 
 
-@dataclass(frozen=True)
-class Binding:
-    """One table as one database sees it: the mapped columns in mapping order (aligned with the other side)."""
-
-    table: str
-    key: str
-    columns: tuple[Column, ...]
-
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    @property
-    def key_index(self) -> int:
-        return self.names.index(self.key)
-
-    @property
-    def key_column(self) -> Column:
-        return self.columns[self.key_index]
-
-    def key_from_text(self, text: str | None) -> Any:
-        if text is None:
-            return None
-        return int(text) if self.key_column.kind == "int" else text
-
-
-@dataclass(frozen=True)
-class TablePair:
-    index: int
-    source: Binding
-    target: Binding
-    scales: tuple[int | None, ...]   # decimal places per mapped column (None: not a decimal)
-
-
-def resolve(plan: Plan, source: Engine, target: Engine, *, need_target: bool = True) -> list[TablePair]:
+def resolve(plan: Plan, source: Schema, target: Schema, *, need_target: bool = True) -> list[TablePair]:
     """Introspect both databases and check the plan against them (every error names file, field, value)."""
     def fail(fld: str, msg: str) -> PlanError:
         return PlanError(plan.path, fld, msg)
@@ -86,8 +43,8 @@ def resolve(plan: Plan, source: Engine, target: Engine, *, need_target: bool = T
     return pairs
 
 
-def _pair(plan: Plan, t: TableMap, src_cols: dict[str, Column], tgt_cols: dict[str, Column], source: Engine,
-          target: Engine, fail: Callable[[str, str], PlanError]) -> TablePair:
+def _pair(plan: Plan, t: TableMap, src_cols: dict[str, Column], tgt_cols: dict[str, Column], source: Schema,
+          target: Schema, fail: Callable[[str, str], PlanError]) -> TablePair:
     fld = f"tables[{t.index}]"
 
     def listing(cols: dict[str, Column]) -> str:

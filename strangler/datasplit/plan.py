@@ -100,6 +100,11 @@ class Plan:
     reverse: bool = False
 
     @property
+    def direction(self) -> str:
+        """How reports name the way this run goes: "forward" (monolith to service) or "reverse"."""
+        return "reverse" if self.reverse else "forward"
+
+    @property
     def state_name(self) -> str:
         """The key of this plan's rows in the checkpoint table (reverse runs keep their own)."""
         return f"{self.name}:reverse" if self.reverse else self.name

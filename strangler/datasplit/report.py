@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class TablesReport(Generic[T]):
+    """What an operation did to a plan's tables: which plan, which way, one entry a table, in how long.
+    (``tables`` and ``seconds`` are keywords: a report adds its own fields after ``plan, direction``.)"""
+
+    plan: str
+    direction: str
+    tables: list[T] = field(default_factory=list, kw_only=True)
+    seconds: float = field(default=0.0, kw_only=True)
 
 
 def render(op: str, d: dict[str, Any]) -> str:

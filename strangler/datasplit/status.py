@@ -12,7 +12,7 @@ from .sync import HWM
 
 def status(split: Split) -> dict[str, Any]:
     plan, source, target = split.plan, split.source, split.target
-    out: dict[str, Any] = {"plan": plan.name, "direction": "reverse" if plan.reverse else "forward",
+    out: dict[str, Any] = {"plan": plan.name, "direction": plan.direction,
                            "source": source.display, "target": target.display, "tables": []}
     src = source.connect(autocommit=True)
     try:

@@ -113,7 +113,7 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
         # so the log stays as small as the lag under sustained writes.
         pruned = source.prune_changelog(src, plan.changelog_table, hwm) if hwm else 0
         lag_rows, lag_seconds = source.changelog_lag(src, plan.changelog_table, tables, hwm)
-    return SyncReport(plan.name, "reverse" if plan.reverse else "forward", transfer.name, first, hwm, changes,
+    return SyncReport(plan.name, plan.direction, transfer.name, first, hwm, changes,
                       upserted, deleted, round(time.monotonic() - started, 3), lag_rows, round(lag_seconds, 3),
                       pruned, restarted)
 

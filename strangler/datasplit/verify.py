@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import crashpoints
+from .bindings import Binding, TablePair
 from .databases import Split
 from .engines import Engine, KeyRange
-from .mapping import Binding, TablePair
 from .progress import Reporter
+from .report import TablesReport
 
 
 @dataclass
@@ -45,12 +46,7 @@ class TableVerify:
 
 
 @dataclass
-class VerifyReport:
-    plan: str
-    direction: str
-    tables: list[TableVerify] = field(default_factory=list)
-    seconds: float = 0.0
-
+class VerifyReport(TablesReport[TableVerify]):
     @property
     def ok(self) -> bool:
         return all(t.ok for t in self.tables)
@@ -63,7 +59,7 @@ class VerifyReport:
 def verify(split: Split, *, max_differences: int = 20, chunk_size: int | None = None,
            reporter: Reporter | None = None) -> VerifyReport:
     plan = split.plan
-    report = VerifyReport(plan.name, "reverse" if plan.reverse else "forward")
+    report = VerifyReport(plan.name, plan.direction)
     reporter = reporter or Reporter(enabled=False)
     started = time.monotonic()
     src = split.source.connect(autocommit=True)

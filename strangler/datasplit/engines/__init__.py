@@ -10,9 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..exceptions import UnsupportedDatabase
-from .base import Changed, Engine, KeyRange, Selection
+from .base import Engine
 from .mysql import MySQLEngine
 from .postgresql import PostgreSQLEngine
+from .rows import Changed, KeyRange, Selection
 from .sqlite import SQLiteEngine
 from .transfer import AttachTransfer, GenericTransfer, StagedTransfer, Transfer, transfer_for
 

@@ -12,32 +12,42 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pymysql
 
+from ..bindings import Binding
 from ..columns import Column
 from ..exceptions import DatabaseError
-from ..mapping import Binding
-from .base import RS, Engine, KeyRange
+from .base import Engine
+from .checksums import RS
+from .rows import KeyRange
+from .schema import ROW_EVENTS, Namer
 
 SESSION = ("SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
            "NO_ENGINE_SUBSTITUTION', group_concat_max_len = 4294967295, lock_wait_timeout = 60")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''").replace("%", "%%") + "'"
 
 
 class MySQLEngine(Engine):
     kind: ClassVar[str] = "mysql"
     int_cast: ClassVar[str] = "SIGNED"
     float_type: ClassVar[str] = "DOUBLE"
+    # The changelog identities and the guard table are transactional whatever the server's default storage
+    # engine (the checkpoint table is created without it, as it always was).
+    table_options: ClassVar[str] = " ENGINE=InnoDB"
 
     def q(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
+
+    def literal(self, text: str) -> str:
+        # Every statement is sent with a parameter list, so pymysql %-formats it: a literal % is written %%.
+        return super().literal(text).replace("%", "%%")
+
+    def upsert_clause(self, keys: Sequence[str], columns: Sequence[str]) -> str:
+        rest = [c for c in columns if c not in keys] or list(keys)
+        return "ON DUPLICATE KEY UPDATE " + ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in rest)
 
     def _connect(self, database: str | None, autocommit: bool) -> pymysql.Connection[Any]:
         u = self.url
@@ -86,19 +96,25 @@ class MySQLEngine(Engine):
                         "table_name = %s", [table])
             return cur.fetchone() is not None
 
+    # A trigger takes one event: a set is one trigger an event, named with the event's suffix.
+    def drop_triggers(self, conn: Any, table: str, name: Namer) -> None:
+        with conn.cursor() as cur:
+            for suffix, _ in ROW_EVENTS:
+                cur.execute(f"DROP TRIGGER IF EXISTS {self.q(name(suffix))}", [])
+
+    def triggers_exist(self, conn: Any, table: str, name: Namer) -> bool:
+        names = [name(suffix) for suffix, _ in ROW_EVENTS]
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND "
+                        "event_object_table = %s AND trigger_name IN (%s, %s, %s)", [table, *names])
+            return int(cur.fetchone()[0]) == len(names)
+
     def adapter(self, col: Column) -> Callable[[Any], Any] | None:
         if col.kind == "datetime":
             return lambda v: v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
         if col.kind == "bool":
             return lambda v: int(v) if isinstance(v, bool) else v
         return None
-
-    def upsert_sql(self, b: Binding) -> str:
-        cols = ", ".join(self.q(c) for c in b.names)
-        marks = ", ".join(["%s"] * len(b.names))
-        rest = [c for c in b.names if c != b.key] or [b.key]
-        return (f"INSERT INTO {self.q(b.table)} ({cols}) VALUES ({marks}) ON DUPLICATE KEY UPDATE "
-                + ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in rest))
 
     def next_key(self, conn: Any, b: Binding) -> int | None:
         with conn.cursor() as cur:
@@ -125,7 +141,7 @@ class MySQLEngine(Engine):
 
     def load_copy_text(self, conn: Any, b: Binding, text: str) -> None:
         stage = self.q(f"strangler_stage_{b.table}")
-        cols = ", ".join(self.q(c) for c in b.names)
+        cols = self.names(b.names)
         fd, path = tempfile.mkstemp(prefix="strangler-", suffix=".tsv")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
@@ -135,10 +151,7 @@ class MySQLEngine(Engine):
                 cur.execute(f"CREATE TEMPORARY TABLE {stage} ENGINE=InnoDB AS SELECT {cols} FROM {self.q(b.table)} "
                             "LIMIT 0", [])
                 cur.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {stage} CHARACTER SET utf8mb4 ({cols})", [path])
-                rest = [c for c in b.names if c != b.key] or [b.key]
-                cur.execute(f"INSERT INTO {self.q(b.table)} ({cols}) SELECT {cols} FROM {stage} "
-                            "ON DUPLICATE KEY UPDATE " + ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in rest),
-                            [])
+                cur.execute(self.upsert_from(b, stage), [])
                 cur.execute(f"DROP TEMPORARY TABLE {stage}", [])
         finally:
             os.unlink(path)
@@ -152,7 +165,7 @@ class MySQLEngine(Engine):
 
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
         cl, t, k = self.q(changelog), self.q(b.table), self.q(b.key)
-        tname = "'" + b.table.replace("'", "''") + "'"
+        tname = self.literal(b.table)
         now = "UNIX_TIMESTAMP(NOW(6))"
         ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
         self.uninstall_capture(conn, changelog, b.table)
@@ -164,18 +177,6 @@ class MySQLEngine(Engine):
                         f"{ins}OLD.{k}, 'D', {now}); END IF; END", [])
             cur.execute(f"CREATE TRIGGER {self.q(self.trigger_name(changelog, b.table, '_d'))} AFTER DELETE ON {t} "
                         f"FOR EACH ROW {ins}OLD.{k}, 'D', {now})", [])
-
-    def uninstall_capture(self, conn: Any, changelog: str, table: str) -> None:
-        with conn.cursor() as cur:
-            for suffix in ("_i", "_u", "_d"):
-                cur.execute(f"DROP TRIGGER IF EXISTS {self.q(self.trigger_name(changelog, table, suffix))}", [])
-
-    def capture_installed(self, conn: Any, changelog: str, table: str) -> bool:
-        names = [self.trigger_name(changelog, table, s) for s in ("_i", "_u", "_d")]
-        with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND "
-                        "event_object_table = %s AND trigger_name IN (%s, %s, %s)", [table, *names])
-            return int(cur.fetchone()[0]) == 3
 
     def changelog_barrier(self, conn: Any, changelog: str) -> int:
         with conn.cursor() as cur:
@@ -203,11 +204,6 @@ class MySQLEngine(Engine):
             top = int(cur.fetchone()[0])
         return max(int(row[0]) if row and row[0] else 0, top + 1)
 
-    def prune_changelog(self, conn: Any, changelog: str, upto: int) -> int:
-        with conn.cursor() as cur:
-            cur.execute(f"DELETE FROM {self.q(changelog)} WHERE id <= %s", [upto])
-            return max(int(cur.rowcount or 0), 0)
-
     def lock_sync(self, conn: Any, name: str) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT GET_LOCK(%s, 600)", [f"strangler:sync:{name}"[:64]])
@@ -220,80 +216,33 @@ class MySQLEngine(Engine):
     # this database does not own the table.
     share_lock: ClassVar[str] = " LOCK IN SHARE MODE"
 
-    def ensure_guard_table(self, conn: Any, guard: str) -> None:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {self.q(guard)} (plan VARCHAR(200) NOT NULL, "
-                        "table_name VARCHAR(200) NOT NULL, side VARCHAR(20) NOT NULL, owner VARCHAR(20) NOT NULL, "
-                        "syncing INTEGER NOT NULL DEFAULT 0, updated_at DOUBLE NOT NULL, "
-                        "PRIMARY KEY (plan, table_name)) ENGINE=InnoDB", [])
-
     def install_guard(self, conn: Any, guard: str, plan: str, table: str, side: str) -> None:
-        other = "service" if side == "monolith" else "monolith"
         # SIGNAL's MESSAGE_TEXT holds 128 characters.
-        message = self.guard_message(plan, table, other).replace("'", "").replace("%", "")[:128]
-        owner = (f"(SELECT owner FROM {self.q(guard)} WHERE plan = {_literal(plan)} AND table_name = "
-                 f"{_literal(table)})")
+        message = self.refusal(plan, table, side).replace("'", "").replace("%", "")[:128]
+        owner = (f"(SELECT owner FROM {self.q(guard)} WHERE plan = {self.literal(plan)} AND table_name = "
+                 f"{self.literal(table)})")
         self.uninstall_guard(conn, plan, table)
         with conn.cursor() as cur:
-            for suffix, event in (("_i", "INSERT"), ("_u", "UPDATE"), ("_d", "DELETE")):
+            for suffix, event in ROW_EVENTS:
                 cur.execute(f"CREATE TRIGGER {self.q(self.guard_trigger_name(plan, table, suffix))} BEFORE {event} "
                             f"ON {self.q(table)} FOR EACH ROW BEGIN IF COALESCE(@strangler_writer, '') <> 'sync' "
                             f"AND {owner} <> '{side}' THEN SIGNAL SQLSTATE '25006' SET MYSQL_ERRNO = 1792, "
                             f"MESSAGE_TEXT = '{message}'; "
                             "END IF; END", [])
 
-    def uninstall_guard(self, conn: Any, plan: str, table: str) -> None:
-        with conn.cursor() as cur:
-            for suffix in ("_i", "_u", "_d"):
-                cur.execute(f"DROP TRIGGER IF EXISTS {self.q(self.guard_trigger_name(plan, table, suffix))}", [])
-
-    def guard_installed(self, conn: Any, plan: str, table: str) -> bool:
-        names = [self.guard_trigger_name(plan, table, s) for s in ("_i", "_u", "_d")]
-        with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND "
-                        "event_object_table = %s AND trigger_name IN (%s, %s, %s)", [table, *names])
-            return int(cur.fetchone()[0]) == 3
-
-    def write_state(self, conn: Any, table: str, plan: str, item: str, value: str | None) -> None:
-        import time
-
-        with conn.cursor() as cur:
-            cur.execute(f"INSERT INTO {self.q(table)} (plan, item, value, updated_at) VALUES (%s, %s, %s, %s) "
-                        "ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)",
-                        [plan, item, value, time.time()])
-
     # -- checksums ---------------------------------------------------------------------------------------
-    def concat(self, parts: Any) -> str:
+    def concat(self, parts: Iterable[str]) -> str:
         return "CONCAT(" + ", ".join(parts) + ")"
 
-    def canonical(self, col: Column, scale: int | None) -> str:
-        c = self.q(col.name)
-        match col.kind:
-            case "int":
-                return f"CAST({c} AS CHAR)"
-            case "decimal":
-                return f"CAST(CAST({c} AS DECIMAL(65, {scale or 0})) AS CHAR)"
-            case "float":
-                return f"CAST(CAST({c} AS DECIMAL(65, 6)) AS CHAR)"
-            case "bool":
-                return f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END"
-            case "datetime":
-                return f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
-            case "date":
-                return f"DATE_FORMAT({c}, '%%Y-%%m-%%d')"
-            case "time":
-                return f"TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')"
-            case "bytes":
-                return f"LOWER(HEX({c}))"
-            case _:
-                return f"CAST({c} AS CHAR)"
-
-    def chunk_bounds(self, conn: Any, b: Binding, size: int) -> list[Any]:
-        k = self.q(b.key)
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT k FROM (SELECT {k} AS k, ROW_NUMBER() OVER (ORDER BY {k}) AS rn FROM "
-                        f"{self.q(b.table)}) x WHERE MOD(rn, {size}) = 0 ORDER BY k", [])
-            return [r[0] for r in cur.fetchall()]
+    md5: ClassVar[str] = "MD5"
+    canonical_sql: ClassVar[Mapping[str, str]] = {
+        "text": "CAST({c} AS CHAR)",
+        "decimal": "CAST(CAST({c} AS DECIMAL(65, {scale})) AS CHAR)",
+        "datetime": "DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')",
+        "date": "DATE_FORMAT({c}, '%%Y-%%m-%%d')",
+        "time": "TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')",
+        "bytes": "LOWER(HEX({c}))",
+    }
 
     def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
         cond, params = self.where(b, rng)
@@ -303,10 +252,3 @@ class MySQLEngine(Engine):
                         f"WHERE {cond}) x", params)
             n, digest = cur.fetchone()
         return int(n), str(digest)
-
-    def row_digests(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> dict[str, str]:
-        cond, params = self.where(b, rng)
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT {self.canonical(b.key_column, None)}, MD5({self.row_expr(b, scales)}) FROM "
-                        f"{self.q(b.table)} WHERE {cond}", params)
-            return {str(k): str(d) for k, d in cur.fetchall()}

@@ -8,22 +8,21 @@ when it has it, every entry below the max id it then reads is committed (or roll
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import psycopg
 
+from ..bindings import Binding
 from ..columns import Column
 from ..exceptions import DatabaseError
-from ..mapping import Binding
-from .base import RS, Engine, KeyRange
+from .base import Engine
+from .checksums import RS
+from .rows import KeyRange
+from .schema import Namer
 
 TIMEOUT = 10
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class PostgreSQLEngine(Engine):
@@ -71,6 +70,16 @@ class PostgreSQLEngine(Engine):
     def table_exists(self, conn: Any, table: str) -> bool:
         return bool(conn.execute("SELECT to_regclass(%s) IS NOT NULL", [self.q(table)]).fetchone()[0])
 
+    # A trigger takes every event: a set is one trigger (no suffix) calling one function (suffix "_fn").
+    def drop_triggers(self, conn: Any, table: str, name: Namer) -> None:
+        if self.table_exists(conn, table):
+            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(name(''))} ON {self.q(table)}")
+        conn.execute(f"DROP FUNCTION IF EXISTS {self.q(name('_fn'))}()")
+
+    def triggers_exist(self, conn: Any, table: str, name: Namer) -> bool:
+        return conn.execute("SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)",
+                            [name(""), self.q(table)]).fetchone() is not None
+
     def prepare_writer(self, conn: Any) -> None:
         conn.execute("SET strangler.writer = 'sync'")  # the ownership guard lets this session write
         conn.commit()
@@ -111,15 +120,11 @@ class PostgreSQLEngine(Engine):
     # -- loading -----------------------------------------------------------------------------------------
     def load_copy_text(self, conn: Any, b: Binding, text: str) -> None:
         stage = self.q(f"strangler_stage_{b.table}")
-        cols = ", ".join(self.q(c) for c in b.names)
+        cols = self.names(b.names)
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {self.q(b.table)} WITH NO DATA")
         with conn.cursor().copy(f"COPY {stage} ({cols}) FROM STDIN") as cp:
             cp.write(text)
-        rest = [c for c in b.names if c != b.key]
-        action = ("DO UPDATE SET " + ", ".join(f"{self.q(c)} = EXCLUDED.{self.q(c)}" for c in rest)
-                  if rest else "DO NOTHING")
-        conn.execute(f"INSERT INTO {self.q(b.table)} ({cols}) SELECT {cols} FROM {stage} "
-                     f"ON CONFLICT ({self.q(b.key)}) {action}")
+        conn.execute(self.upsert_from(b, stage))
         conn.execute(f"TRUNCATE {stage}")
 
     def upsert_rows(self, conn: Any, b: Binding, rows: Sequence[Sequence[Any]]) -> None:
@@ -136,7 +141,7 @@ class PostgreSQLEngine(Engine):
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
         fn = self.q(self.trigger_name(changelog, b.table, "_fn"))
         cl, k = self.q(changelog), self.q(b.key)
-        tname = "'" + b.table.replace("'", "''") + "'"
+        tname = self.literal(b.table)
         ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
         now = "extract(epoch from clock_timestamp())"
         conn.execute(f"""
@@ -158,15 +163,6 @@ END $strangler$""")
         conn.execute(f"CREATE TRIGGER {trig} AFTER INSERT OR UPDATE OR DELETE ON {self.q(b.table)} "
                      f"FOR EACH ROW EXECUTE FUNCTION {fn}()")
 
-    def uninstall_capture(self, conn: Any, changelog: str, table: str) -> None:
-        if self.table_exists(conn, table):
-            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(self.trigger_name(changelog, table))} ON {self.q(table)}")
-        conn.execute(f"DROP FUNCTION IF EXISTS {self.q(self.trigger_name(changelog, table, '_fn'))}()")
-
-    def capture_installed(self, conn: Any, changelog: str, table: str) -> bool:
-        return conn.execute("SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)",
-                            [self.trigger_name(changelog, table), self.q(table)]).fetchone() is not None
-
     def changelog_barrier(self, conn: Any, changelog: str) -> int:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [self.lock_id(changelog)])
@@ -186,8 +182,7 @@ END $strangler$""")
         seq = self._changelog_sequence(conn, changelog)
         if seq is None:
             return super().changelog_next_id(conn, changelog)
-        last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
-        return int(last) + 1 if called else int(last)
+        return self._sequence_next(conn, seq)
 
     def lock_sync(self, conn: Any, name: str) -> None:
         conn.execute("SELECT pg_advisory_lock(%s)", [self.lock_id("sync:" + name)])
@@ -200,15 +195,15 @@ END $strangler$""")
 
     def install_guard(self, conn: Any, guard: str, plan: str, table: str, side: str) -> None:
         fn = self.q(self.guard_trigger_name(plan, table, "_fn"))
-        other = "service" if side == "monolith" else "monolith"
-        message = self.guard_message(plan, table, other).replace("'", "''")
+        message = self.refusal(plan, table, side).replace("'", "''")
         conn.execute(f"""
 CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $strangler$
 DECLARE
   holder text;
 BEGIN
   IF current_setting('strangler.writer', true) IS DISTINCT FROM 'sync' THEN
-    SELECT owner INTO holder FROM {self.q(guard)} WHERE plan = {_literal(plan)} AND table_name = {_literal(table)};
+    SELECT owner INTO holder FROM {self.q(guard)}
+      WHERE plan = {self.literal(plan)} AND table_name = {self.literal(table)};
     IF holder IS NOT NULL AND holder <> '{side}' THEN
       RAISE EXCEPTION USING ERRCODE = 'read_only_sql_transaction', MESSAGE = '{message}';
     END IF;
@@ -221,38 +216,21 @@ END $strangler$""")
         conn.execute(f"CREATE TRIGGER {trig} BEFORE INSERT OR UPDATE OR DELETE ON {self.q(table)} "
                      f"FOR EACH ROW EXECUTE FUNCTION {fn}()")
 
-    def uninstall_guard(self, conn: Any, plan: str, table: str) -> None:
-        if self.table_exists(conn, table):
-            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(self.guard_trigger_name(plan, table))} ON {self.q(table)}")
-        conn.execute(f"DROP FUNCTION IF EXISTS {self.q(self.guard_trigger_name(plan, table, '_fn'))}()")
-
-    def guard_installed(self, conn: Any, plan: str, table: str) -> bool:
-        return conn.execute("SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)",
-                            [self.guard_trigger_name(plan, table), self.q(table)]).fetchone() is not None
-
     # -- checksums ---------------------------------------------------------------------------------------
+    md5: ClassVar[str] = "md5"
+    canonical_sql: ClassVar[Mapping[str, str]] = {
+        "text": "{c}::text",
+        "decimal": "round({c}::numeric, {scale})::text",
+        "datetime": "to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')",
+        "date": "to_char({c}, 'YYYY-MM-DD')",
+        "time": "to_char({c}, 'HH24:MI:SS.US')",
+        "bytes": "encode({c}, 'hex')",
+    }
+
     def canonical(self, col: Column, scale: int | None) -> str:
-        c = self.q(col.name)
-        match col.kind:
-            case "int":
-                return f"{c}::text"
-            case "decimal":
-                return f"round({c}::numeric, {scale or 0})::text"
-            case "float":
-                return f"round({c}::numeric, 6)::text"
-            case "bool":
-                return f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END"
-            case "datetime":
-                zone = f"{c} AT TIME ZONE 'UTC'" if col.tz_aware else c
-                return f"to_char({zone}, 'YYYY-MM-DD HH24:MI:SS.US')"
-            case "date":
-                return f"to_char({c}, 'YYYY-MM-DD')"
-            case "time":
-                return f"to_char({c}, 'HH24:MI:SS.US')"
-            case "bytes":
-                return f"encode({c}, 'hex')"
-            case _:
-                return f"{c}::text"
+        if col.kind == "datetime" and col.tz_aware:   # timestamptz: the text of its UTC time, as elsewhere
+            return f"to_char({self.q(col.name)} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+        return super().canonical(col, scale)
 
     def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
         cond, params = self.where(b, rng)
@@ -261,9 +239,3 @@ END $strangler$""")
             f"SELECT COUNT(*), md5(COALESCE(string_agg(r, '{RS}' ORDER BY k), '')) FROM (SELECT {k} AS k, "
             f"{self.row_expr(b, scales)} AS r FROM {self.q(b.table)} WHERE {cond}) x", params).fetchone()
         return int(n), str(digest)
-
-    def row_digests(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> dict[str, str]:
-        cond, params = self.where(b, rng)
-        rows = conn.execute(f"SELECT {self.canonical(b.key_column, None)}, md5({self.row_expr(b, scales)}) FROM "
-                            f"{self.q(b.table)} WHERE {cond}", params).fetchall()
-        return {str(k): str(d) for k, d in rows}

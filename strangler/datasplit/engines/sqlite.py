@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..bindings import Binding
 from ..columns import Column
 from ..exceptions import DatabaseError
-from ..mapping import Binding
-from .base import RS, Engine, KeyRange, Selection
+from .base import Engine
+from .checksums import RS
+from .rows import KeyRange, Selection
+from .schema import ROW_EVENTS, Namer
 
 NOW_EPOCH = "((julianday('now') - 2440587.5) * 86400.0)"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class SQLiteEngine(Engine):
@@ -65,6 +64,17 @@ class SQLiteEngine(Engine):
         return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone() \
             is not None
 
+    # A trigger takes one event: a set is one trigger an event, named with the event's suffix.
+    def drop_triggers(self, conn: Any, table: str, name: Namer) -> None:
+        for suffix, _ in ROW_EVENTS:
+            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(name(suffix))}")
+
+    def triggers_exist(self, conn: Any, table: str, name: Namer) -> bool:
+        names = [name(suffix) for suffix, _ in ROW_EVENTS]
+        found = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
+                             names).fetchone()[0]
+        return int(found) == len(names)
+
     # -- values ------------------------------------------------------------------------------------------
     def adapter(self, col: Column) -> Callable[[Any], Any] | None:
         if col.kind == "datetime":
@@ -89,24 +99,33 @@ class SQLiteEngine(Engine):
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()
         return bool(sql and "AUTOINCREMENT" in (sql[0] or "").upper())
 
+    # An AUTOINCREMENT table's counter is its row in sqlite_sequence: the last id handed out (pruned or
+    # deleted rows included), which inserts never move back. Keys and changelog ids share these two rules.
+    def _last_given(self, conn: Any, table: str, key: str) -> int:
+        """The largest id the table's counter or its rows hold (0: none)."""
+        top = conn.execute(f"SELECT MAX({self.q(key)}) FROM {self.q(table)}").fetchone()[0]
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+        return max(top if isinstance(top, int) else 0, seq[0] if seq and isinstance(seq[0], int) else 0)
+
+    def _give_at_least(self, conn: Any, table: str, last: int) -> None:
+        """The table's counter moved up to ``last`` (as the last id handed out); never back."""
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+        if seq is None:
+            if last > 0:
+                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [table, last])
+        elif seq[0] < last:
+            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [last, table])
+
     def next_key(self, conn: Any, b: Binding) -> int | None:
         if not self._autoincrement(conn, b.table):
             return None
-        top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
-        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [b.table]).fetchone()
-        return max(top if isinstance(top, int) else 0, seq[0] if seq and isinstance(seq[0], int) else 0) + 1
+        return self._last_given(conn, b.table, b.key) + 1
 
     def reset_sequence(self, conn: Any, b: Binding, at_least: int = 0) -> None:
         if not self._autoincrement(conn, b.table):
             return
         top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
-        want = max(top if isinstance(top, int) else 0, at_least - 1)   # sqlite_sequence holds the last id given
-        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [b.table]).fetchone()
-        if seq is None:
-            if want > 0:
-                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [b.table, want])
-        elif seq[0] < want:
-            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [want, b.table])
+        self._give_at_least(conn, b.table, max(top if isinstance(top, int) else 0, at_least - 1))
 
     # -- copy text made by SQLite itself (the fast source side of COPY / LOAD DATA) ----------------------
     def copy_field_sql(self, src: Column, tgt: Column, scale: int | None, prefix: str = "") -> str:
@@ -141,7 +160,7 @@ class SQLiteEngine(Engine):
 
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
         cl, t, k = self.q(changelog), self.q(b.table), self.q(b.key)
-        tname = "'" + b.table.replace("'", "''") + "'"
+        tname = self.literal(b.table)
         ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
         conn.execute(f"CREATE TRIGGER IF NOT EXISTS {self.q(self.trigger_name(changelog, b.table, '_i'))} "
                      f"AFTER INSERT ON {t} BEGIN {ins}NEW.{k}, 'I', {NOW_EPOCH}); END")
@@ -152,52 +171,25 @@ class SQLiteEngine(Engine):
         conn.execute(f"CREATE TRIGGER IF NOT EXISTS {self.q(self.trigger_name(changelog, b.table, '_d'))} "
                      f"AFTER DELETE ON {t} BEGIN {ins}OLD.{k}, 'D', {NOW_EPOCH}); END")
 
-    def uninstall_capture(self, conn: Any, changelog: str, table: str) -> None:
-        for suffix in ("_i", "_u", "_d"):
-            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(self.trigger_name(changelog, table, suffix))}")
-
-    def capture_installed(self, conn: Any, changelog: str, table: str) -> bool:
-        names = [self.trigger_name(changelog, table, s) for s in ("_i", "_u", "_d")]
-        found = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
-                             names).fetchone()[0]
-        return int(found) == 3
-
     def start_changelog_after(self, conn: Any, changelog: str, last_id: int) -> None:
-        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [changelog]).fetchone()
-        if seq is None:
-            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [changelog, last_id])
-        elif seq[0] < last_id:
-            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [last_id, changelog])
+        self._give_at_least(conn, changelog, last_id)
 
     def changelog_next_id(self, conn: Any, changelog: str) -> int:
         # AUTOINCREMENT never reuses an id: sqlite_sequence remembers the largest, pruned or not.
-        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [changelog]).fetchone()
-        top = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.q(changelog)}").fetchone()[0]
-        return max(int(seq[0]) if seq else 0, int(top)) + 1
+        return self._last_given(conn, changelog, "id") + 1
 
     # -- ownership guard ---------------------------------------------------------------------------------
     # SQLite has no session variables: a sync marks its own transaction (``syncing = 1`` on the plan's guard
     # rows, cleared before it commits). SQLite runs one writer at a time, so no other writer ever sees the mark.
     def install_guard(self, conn: Any, guard: str, plan: str, table: str, side: str) -> None:
         g, t = self.q(guard), self.q(table)
-        row = f"FROM {g} WHERE plan = {_literal(plan)} AND table_name = {_literal(table)}"
-        other = "service" if side == "monolith" else "monolith"
-        message = _literal(self.guard_message(plan, table, other))  # RAISE() takes a literal only
-        for suffix, event in (("_i", "INSERT"), ("_u", "UPDATE"), ("_d", "DELETE")):
+        row = f"FROM {g} WHERE plan = {self.literal(plan)} AND table_name = {self.literal(table)}"
+        message = self.literal(self.refusal(plan, table, side))  # RAISE() takes a literal only
+        for suffix, event in ROW_EVENTS:
             name = self.q(self.guard_trigger_name(plan, table, suffix))
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
             conn.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {t} WHEN (SELECT owner {row}) <> '{side}' "
                          f"AND COALESCE((SELECT syncing {row}), 0) = 0 BEGIN SELECT RAISE(ABORT, {message}); END")
-
-    def uninstall_guard(self, conn: Any, plan: str, table: str) -> None:
-        for suffix in ("_i", "_u", "_d"):
-            conn.execute(f"DROP TRIGGER IF EXISTS {self.q(self.guard_trigger_name(plan, table, suffix))}")
-
-    def guard_installed(self, conn: Any, plan: str, table: str) -> bool:
-        names = [self.guard_trigger_name(plan, table, s) for s in ("_i", "_u", "_d")]
-        found = conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
-                             names).fetchone()[0]
-        return int(found) == 3
 
     def mark_sync_writer(self, conn: Any, guard: str, plan: str) -> None:
         conn.execute(f"UPDATE {self.q(guard)} SET syncing = 1 WHERE plan = ?", [plan])
@@ -206,34 +198,24 @@ class SQLiteEngine(Engine):
         conn.execute(f"UPDATE {self.q(guard)} SET syncing = 0 WHERE plan = ?", [plan])
 
     # -- checksums ---------------------------------------------------------------------------------------
-    def canonical(self, col: Column, scale: int | None) -> str:
-        c = self.q(col.name)
-        match col.kind:
-            case "int":
-                return f"CAST({c} AS TEXT)"
-            case "decimal":   # printf() turns NULL into 0: keep NULL NULL
-                return f"CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.{scale or 0}f', {c}) END"
-            case "float":
-                return f"CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.6f', {c}) END"
-            case "bool":
-                return f"CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN '1' ELSE '0' END"
-            case "datetime":
-                # Django and SQLAlchemy store naive UTC text, with or without microseconds, ' ' or 'T'.
-                return (f"CASE WHEN length({c}) = 26 AND substr({c}, 11, 1) = ' ' THEN {c} "
-                        f"WHEN {c} IS NULL THEN NULL ELSE substr(replace({c}, 'T', ' '), 1, 19) || '.' || "
-                        f"CASE WHEN substr({c}, 20, 1) = '.' THEN substr(substr({c}, 21, 6) || '000000', 1, 6) "
-                        "ELSE '000000' END END")
-            case "date":
-                return f"substr({c}, 1, 10)"
-            case "time":
-                return (f"CASE WHEN {c} IS NULL THEN NULL ELSE substr({c}, 1, 8) || '.' || CASE WHEN "
-                        f"substr({c}, 9, 1) = '.' THEN substr(substr({c}, 10, 6) || '000000', 1, 6) "
-                        "ELSE '000000' END END")
-            case "bytes":
-                return f"lower(hex({c}))"
-            case _:
-                return f"CAST({c} AS TEXT)"
+    canonical_sql: ClassVar[Mapping[str, str]] = {
+        "text": "CAST({c} AS TEXT)",
+        # printf() turns NULL into 0: keep NULL NULL
+        "decimal": "CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.{scale}f', {c}) END",
+        "bool": "CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN '1' ELSE '0' END",
+        # Django and SQLAlchemy store naive UTC text, with or without microseconds, ' ' or 'T'.
+        "datetime": ("CASE WHEN length({c}) = 26 AND substr({c}, 11, 1) = ' ' THEN {c} "
+                     "WHEN {c} IS NULL THEN NULL ELSE substr(replace({c}, 'T', ' '), 1, 19) || '.' || "
+                     "CASE WHEN substr({c}, 20, 1) = '.' THEN substr(substr({c}, 21, 6) || '000000', 1, 6) "
+                     "ELSE '000000' END END"),
+        "date": "substr({c}, 1, 10)",
+        "time": ("CASE WHEN {c} IS NULL THEN NULL ELSE substr({c}, 1, 8) || '.' || CASE WHEN "
+                 "substr({c}, 9, 1) = '.' THEN substr(substr({c}, 10, 6) || '000000', 1, 6) "
+                 "ELSE '000000' END END"),
+        "bytes": "lower(hex({c}))",
+    }
 
+    # SQLite may lack MOD() (a compile-time option): the % operator.
     def chunk_bounds(self, conn: Any, b: Binding, size: int) -> list[Any]:
         k = self.q(b.key)
         return [r[0] for r in conn.execute(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..mapping import TablePair
-from .base import Engine, Selection
+from ..bindings import TablePair
+from .base import Engine
+from .rows import Selection
 
 
 class Transfer:
@@ -102,14 +103,10 @@ class AttachTransfer(Transfer):
     def move(self, pair: TablePair, sel: Selection) -> int:
         e = self.target
         cond, params = self.source.where(pair.source, sel, prefix=f"{self.schema}.")
-        src_cols = ", ".join(e.q(c) for c in pair.source.names)
-        tgt_cols = ", ".join(e.q(c) for c in pair.target.names)
-        rest = [c for c in pair.target.names if c != pair.target.key]
-        action = ("DO UPDATE SET " + ", ".join(f"{e.q(c)} = excluded.{e.q(c)}" for c in rest)) if rest else "DO NOTHING"
         cur = self.tgt.execute(
-            f"INSERT INTO main.{e.q(pair.target.table)} ({tgt_cols}) SELECT {src_cols} FROM "
-            f"{self.schema}.{e.q(pair.source.table)} WHERE {cond} ORDER BY {e.q(pair.source.key)} "
-            f"ON CONFLICT ({e.q(pair.target.key)}) {action}", params)
+            f"INSERT INTO main.{e.q(pair.target.table)} ({e.names(pair.target.names)}) SELECT "
+            f"{e.names(pair.source.names)} FROM {self.schema}.{e.q(pair.source.table)} WHERE {cond} "
+            f"ORDER BY {e.q(pair.source.key)} {e.upsert_clause([pair.target.key], pair.target.names)}", params)
         return max(int(cur.rowcount), 0)
 
 
