@@ -2,7 +2,7 @@
 
 Groups: ``split`` (the data split); ``plan``, ``run``, ``rollback``, ``status`` and ``follow`` (plans);
 ``record``, ``replay`` and ``parity`` (parity); ``contract`` (generated requests, both sides compared);
-``inventory`` (what the project holds, how to take it apart).
+``inventory`` (what the project holds, how to take it apart); ``scaffold`` (an app's first extraction).
 Parsing and printing only; the work is in the library.
 """
 
@@ -51,6 +51,9 @@ class Command(BaseCommand):
         from strangler.inventory import cli as inventory_cli
 
         inventory_cli.add_parser(groups)
+        from strangler.scaffold import cli as scaffold_cli
+
+        scaffold_cli.add_parser(groups)
         ops = split.add_subparsers(dest="operation", metavar="OPERATION", required=True)
         for name, text in SPLIT_OPERATIONS.items():
             op = ops.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
@@ -96,6 +99,10 @@ class Command(BaseCommand):
             from strangler.inventory import cli as inventory_cli
 
             inventory_cli.handle(options, self.stdout)
+        elif options["group"] == "scaffold":
+            from strangler.scaffold import cli as scaffold_cli
+
+            scaffold_cli.handle(options, self.stdout)
         elif options["group"] in ("record", "replay"):
             from strangler.parity import commands
 
