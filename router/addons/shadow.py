@@ -38,7 +38,7 @@ from router.exceptions import UpstreamError
 from router.parity.store import ParityRow, ParityStore, RecentDifferences, stored_differences
 from router.proxy.flow import Flow
 from router.proxy.pipeline import Addon, Reply
-from router.routing import paths
+from router.proxy.policy import upstream_url
 from router.routing.table import Backend
 from router.upstream.interface import Headers, Upstream, UpstreamRequest
 
@@ -155,7 +155,7 @@ class ShadowMirror(Addon):
 
     async def request(self, flow: Flow) -> Reply | None:
         route = flow.match.route
-        if route is None or route.shadow is None:
+        if route is None or route.shadow is None or flow.upgrade:  # an upgrade has no answer to compare
             return None
         if flow.backend == route.shadow.backend or not (route.shadow_writes or flow.method in route.shadow.methods):
             return None
@@ -243,7 +243,7 @@ class ShadowMirror(Addon):
         if backend is None or target is None:
             self._count(job.route, "errors", job.windows)
             return
-        url = target + paths.encode(job.path) + ("?" + job.query.decode("latin-1") if job.query else "")
+        url = upstream_url(target, job.path, job.query)
         started = time.perf_counter()
         try:
             response = await self.upstream.handle_request(UpstreamRequest(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Protocol
 
 from router.config import RouterConfig
 from router.control.state import TableHolder
@@ -20,36 +20,27 @@ from router.exceptions import (
     BodyTooLarge,
     CircuitOpen,
     ClientGone,
+    PathRejected,
     RequestRejected,
     UpstreamError,
 )
 from router.http import refusals
 from router.http.cycle import HOLD_HEAD
 from router.http.protocol import BODY_TIMEOUT_KEY
-from router.proxy import exchange
+from router.proxy import exchange, policy, websocket
 from router.proxy.access_log import AccessLog
 from router.proxy.balancing import Balancer
+from router.proxy.exchange import Message, Receive, Scope, Send
 from router.proxy.flow import Flow
 from router.proxy.health import ActiveChecker, HealthRegistry
 from router.proxy.pipeline import Addon, Reply
 from router.routing import paths
-from router.routing.headers import (
-    FORWARDING,
-    HOP_BY_HOP,
-    IDENTITY,
-    NEVER_MATCHABLE,
-    VALID_REQUEST_ID,
-    connection_listed,
-    new_request_id,
-)
+from router.routing.headers import NEVER_MATCHABLE
 from router.routing.table import IDEMPOTENT_METHODS, Backend, Match, Pattern, Route, RouteTable
 from router.upstream.interface import Headers, Upstream, UpstreamRequest, UpstreamResponse
 from router.upstream.transports import make_upstream
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+__all__ = ["LIVENESS_PATH", "Message", "Receive", "RouterApp", "Scope", "Send"]
 
 log = logging.getLogger("router")
 
@@ -60,12 +51,6 @@ class Background(Protocol):
     async def stop(self) -> None: ...
 
 
-# Header names as bytes, lower-case: compared with names that are lower-cased once per request.
-# ``Expect`` too: the router meets a 100-continue itself (uvicorn sends the 100 when the body is first read,
-# that is when forwarding starts); forwarded, it would make the upstream client wait for the backend's 100
-# before sending the body, and a backend that never answers would hold the client past every timeout.
-_DROP_FROM_CLIENT = frozenset(name.encode() for name in HOP_BY_HOP | IDENTITY | FORWARDING
-                              | {"x-request-id", "host", "expect"})
 _RETRYABLE_STATUS = frozenset({502, 503, 504})
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 # Requests refused before routing are counted and logged under a route name of their own, no backend.
@@ -106,9 +91,7 @@ class RouterApp:
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
-            from router.proxy.websocket import proxy_websocket
-
-            await proxy_websocket(self, scope, receive, send)
+            await self.handle_websocket(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -143,9 +126,7 @@ class RouterApp:
         repeated = len(named) != len(raw_headers)
         if repeated:
             named = dict(reversed(raw_headers))
-        incoming_id = named.get(b"x-request-id")
-        request_id = (incoming_id.decode() if incoming_id is not None and VALID_REQUEST_ID.match(incoming_id)
-                      else new_request_id())
+        request_id = policy.request_id(named.get(b"x-request-id"))
         method: str = scope["method"]
         client = scope.get("client") or ("unknown", 0)
         host = named.get(b"host", b"")
@@ -170,12 +151,11 @@ class RouterApp:
             flow.path = paths.normalise(raw_path)
             flow.match = table.match(method, flow.path, self._match_headers(table, raw_headers))
             flow.backend = flow.match.backend
-            flow.headers = self._upstream_headers(raw_headers, b"connection" in named, flow, host)
-            for addon in self.addons:
-                reply = await addon.request(flow)
-                if reply is not None:
-                    await exchange.reply(send, flow, reply)
-                    return
+            flow.headers = policy.upstream_headers(raw_headers, flow, host, has_connection=b"connection" in named)
+            reply = await self._addons_request(flow)
+            if reply is not None:
+                await exchange.reply(send, flow, reply)
+                return
             await self._forward(scope, table, flow, receive, send, has_body, config.max_body)
         except RequestRejected as exc:
             flow.error = exc.reason
@@ -186,6 +166,64 @@ class RouterApp:
                                        else ("client disconnected", 499))
         finally:
             self._done(flow)
+
+    async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade, decided as a plain GET would be: matched, given the forwarding policy's headers
+        and passed through the addons (a canary, the identity bridge, a freeze decide for it too). The addons'
+        ``done`` runs once the client has its answer (the 101, or a refusal), not when the connection ends: a
+        connection open for hours is not a request in flight."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        table = self.tables.current.table
+        raw: Headers = [(k.lower(), v) for k, v in scope["headers"]]
+        named = dict(reversed(raw))  # a field sent twice: the first one, as on the HTTP path
+        host = named.get(b"host", b"")
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        flow = Flow(method="GET", path=raw_path.decode("latin-1"), query=scope.get("query_string", b""), headers=[],
+                    client=str((scope.get("client") or ("unknown",))[0]),
+                    scheme="https" if scope.get("scheme") == "wss" else "http", host=host.decode("latin-1"),
+                    request_id=policy.request_id(named.get(b"x-request-id")),
+                    match=Match(route=None, backend=table.default), backend=table.default,
+                    default_backend=table.default, upgrade=True)
+        answered = False
+
+        def accepted() -> None:
+            nonlocal answered
+            answered = True
+            self._done(flow)
+
+        try:
+            try:
+                flow.path = paths.normalise(raw_path)
+            except PathRejected as exc:
+                await websocket.close_unaccepted(send, flow, 1008, exc.reason)
+                return
+            flow.match = table.match("GET", flow.path, self._match_headers(table, raw))
+            flow.backend = flow.match.backend
+            flow.headers = policy.upstream_headers(raw, flow, host)
+            reply = await self._addons_request(flow)
+            if reply is not None:
+                await websocket.refuse(scope, send, flow, reply)
+                return
+            target = self.choose_target(table.backends[flow.backend])
+            session = websocket.session_of(self.upstream)
+            if target is None or session is None:
+                await websocket.close_unaccepted(send, flow, 1013, "no target of the backend can take it")
+                return
+            flow.target = target
+            url = policy.upstream_url(target, flow.path, flow.query, websocket=True)
+            await websocket.relay(flow, scope, receive, send, session, url, accepted)
+        finally:
+            if not answered:
+                self._done(flow)
+
+    async def _addons_request(self, flow: Flow) -> Reply | None:
+        """The addons' ``request`` hooks in order; the first answer stops the rest (nothing is forwarded)."""
+        for addon in self.addons:
+            reply = await addon.request(flow)
+            if reply is not None:
+                return reply
+        return None
 
     def _done(self, flow: Flow) -> None:
         for addon in self.addons:
@@ -230,18 +268,6 @@ class RouterApp:
             return _NO_HEADERS
         return {name: v.decode("latin-1") for k, v in raw if (name := k.decode("latin-1")) not in NEVER_MATCHABLE}
 
-    @staticmethod
-    def _upstream_headers(raw: Headers, has_connection: bool, flow: Flow, host: bytes) -> Headers:
-        drop = _DROP_FROM_CLIENT | connection_listed(raw) if has_connection else _DROP_FROM_CLIENT
-        out = [item for item in raw if item[0] not in drop]
-        out.append((b"host", host))
-        out.append((b"x-forwarded-for", flow.client.encode()))
-        out.append((b"x-forwarded-proto", flow.scheme.encode()))
-        if host:
-            out.append((b"x-forwarded-host", host))
-        out.append((b"x-request-id", flow.request_id.encode()))
-        return out
-
     async def _forward(self, scope: Scope, table: RouteTable, flow: Flow, receive: Receive, send: Send,
                        has_body: bool, limit: int) -> None:
         route = flow.match.route
@@ -285,7 +311,7 @@ class RouterApp:
         if target is None:
             return CircuitOpen("every target is failing or down; not trying it")
         flow.target = target
-        url = target + paths.encode(flow.path) + ("?" + flow.query.decode("latin-1") if flow.query else "")
+        url = policy.upstream_url(target, flow.path, flow.query)
         balancer.acquire(target)
         try:
             response = await self.upstream.handle_request(UpstreamRequest(

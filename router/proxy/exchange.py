@@ -13,14 +13,13 @@ from router.exceptions import BodyTooLarge, ClientGone, RequestRejected, Upstrea
 from router.http.cycle import HOLD_HEAD
 from router.proxy.flow import Flow
 from router.proxy.pipeline import Reply
-from router.routing.headers import HOP_BY_HOP, connection_listed
+from router.proxy.policy import downstream_headers
 from router.upstream.interface import UpstreamResponse
 
+Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-_DROP_FROM_UPSTREAM = frozenset(name.encode() for name in HOP_BY_HOP | {"x-request-id"})
 
 
 def capture(flow: Flow, name: str, chunk: bytes) -> None:
@@ -58,13 +57,9 @@ async def read_body(receive: Receive, flow: Flow, limit: int, timeout: float | N
                 capture(flow, "request_body", chunk)
             yield chunk
 
+
 async def stream_response(send: Send, flow: Flow, response: UpstreamResponse) -> None:
-    # Lower-cased once (the client library keeps the backend's spelling; uvicorn writes them lower-case).
-    headers = [(k.lower(), v) for k, v in response.headers]
-    listed = connection_listed(headers)
-    drop = _DROP_FROM_UPSTREAM | listed if listed else _DROP_FROM_UPSTREAM
-    headers = [item for item in headers if item[0] not in drop]
-    headers.append((b"x-request-id", flow.request_id.encode()))
+    headers = downstream_headers(response.headers, flow)
     flow.status = response.status
     capturing = flow.capture_limit > 0
     if capturing:
@@ -91,12 +86,18 @@ async def stream_response(send: Send, flow: Flow, response: UpstreamResponse) ->
         response.close()
     await send({"type": "http.response.body", "body": pending or b"", "more_body": False})
 
-async def reply(send: Send, flow: Flow, reply: Reply) -> None:
+
+def reply_parts(flow: Flow, reply: Reply) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The body and headers of the router's own JSON answer (plain HTTP, or refusing a WebSocket upgrade)."""
     body = json.dumps({**reply.body, "request_id": flow.request_id}).encode()
     flow.status = reply.status
     flow.bytes_out = len(body)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"x-request-id", flow.request_id.encode()), *reply.headers]
+    return body, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                  (b"x-request-id", flow.request_id.encode()), *reply.headers]
+
+
+async def reply(send: Send, flow: Flow, reply: Reply) -> None:
+    body, headers = reply_parts(flow, reply)
     if flow.continue_pending or reply.status == 408:
         # The client still waits for a 100 Continue and may or may not send its body now, or stalled in
         # the middle of it: the connection cannot tell where the next request starts, so it ends here.

@@ -40,6 +40,7 @@ class Flow:
     bytes_in: int = 0
     # The client sent "Expect: 100-continue" with a body the router has not started reading yet.
     continue_pending: bool = False
+    upgrade: bool = False  # a WebSocket upgrade: no body either way, nothing to mirror or compare
     bytes_out: int = 0
 
     @property

@@ -1,28 +1,34 @@
-"""WebSocket upgrades pass through to the backend the route chooses, frames relayed both ways."""
+"""WebSocket upgrades, once ``app.py`` has decided where one goes (the route, the addons and the forwarding
+policy decide for an upgrade as for a plain GET): the upgrade sent on to the backend, then frames relayed both
+ways until one side closes. Also how an upgrade is refused, before the client's side is accepted."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
-from router.exceptions import PathRejected
-from router.routing import paths
-from router.routing.headers import FORWARDING, HOP_BY_HOP, IDENTITY, VALID_REQUEST_ID, connection_listed, new_request_id
+from router.proxy.exchange import Receive, Scope, Send, reply_parts
+from router.proxy.flow import Flow
+from router.proxy.pipeline import Reply
 from router.upstream.h1pool import H1Upstream
 from router.upstream.interface import Upstream
 from router.upstream.libraries import AiohttpUpstream
 
-if TYPE_CHECKING:
-    from router.proxy.app import Receive, RouterApp, Scope, Send
+# aiohttp writes the handshake's own fields (a key of its own, the version, the subprotocols it is given): the
+# client's would contradict them. Everything else goes as the forwarding policy built it (``flow.headers``).
+_HANDSHAKE = frozenset({b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions",
+                        b"sec-websocket-protocol"})
+# An ASGI server that can answer a refused upgrade with an HTTP response of the application's says so in the
+# scope (uvicorn does); one that cannot only closes (uvicorn's answer is then a bare 403).
+_DENIAL_EXTENSION = "websocket.http.response"
 
-_NOT_FORWARDED = HOP_BY_HOP | IDENTITY | FORWARDING | {"host", "sec-websocket-key", "sec-websocket-version",
-                                                       "sec-websocket-extensions", "sec-websocket-protocol"}
 
-
-def _session(upstream: Upstream) -> aiohttp.ClientSession | None:
+def session_of(upstream: Upstream) -> aiohttp.ClientSession | None:
     """The aiohttp session that carries upgrades: the transport's own, or the one the h1 transport keeps."""
     if isinstance(upstream, AiohttpUpstream):
         return upstream.session()
@@ -31,46 +37,45 @@ def _session(upstream: Upstream) -> aiohttp.ClientSession | None:
     return None
 
 
-async def proxy_websocket(app: RouterApp, scope: Scope, receive: Receive, send: Send) -> None:
-    message = await receive()
-    if message["type"] != "websocket.connect":
+async def close_unaccepted(send: Send, flow: Flow, code: int, error: str) -> None:
+    """Ends an upgrade the router will not carry; the client sees a 403 (what an ASGI server answers to a close
+    before the accept)."""
+    flow.status, flow.error = 403, flow.error or error  # an addon that refused said why already
+    await send({"type": "websocket.close", "code": code})
+
+
+async def refuse(scope: Scope, send: Send, flow: Flow, reply: Reply) -> None:
+    """An addon's answer instead of the upgrade (a freeze's 503, the identity bridge's refusal): the same JSON
+    answer a plain request gets, where the server can send one."""
+    if _DENIAL_EXTENSION not in (scope.get("extensions") or {}):
+        await close_unaccepted(send, flow, 1008, f"refused with {reply.status}")
         return
-    table = app.tables.current.table
-    try:
-        path = paths.normalise(scope.get("raw_path") or scope["path"].encode())
-    except PathRejected:
-        await send({"type": "websocket.close", "code": 1008})
-        return
-    raw = [(k.lower(), v) for k, v in scope["headers"]]
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
-    match = table.match("GET", path, {k: v for k, v in headers.items() if k not in IDENTITY | HOP_BY_HOP})
-    backend = table.backends[match.backend]
-    target = app.choose_target(backend)
-    session = _session(app.upstream)
-    if target is None or session is None:
-        await send({"type": "websocket.close", "code": 1013})
-        return
-    query = scope.get("query_string", b"").decode("latin-1")
-    url = "ws" + target.removeprefix("http") + paths.encode(path) + (f"?{query}" if query else "")
-    # Fields the client's Connection header names are hop-by-hop too: the HTTP path's rule, from one place.
-    dropped = _NOT_FORWARDED | {"x-request-id"} | {name.decode("latin-1") for name in connection_listed(raw)}
-    forward_headers = {k: v for k, v in headers.items() if k not in dropped}
-    # The same forwarding headers as for plain HTTP: the router's own, whatever the client sent.
-    forward_headers["x-forwarded-for"] = str((scope.get("client") or ("unknown",))[0])
-    forward_headers["x-forwarded-proto"] = "https" if scope.get("scheme") == "wss" else "http"
-    if headers.get("host"):
-        forward_headers["host"] = forward_headers["x-forwarded-host"] = headers["host"]
-    incoming_id = headers.get("x-request-id", "").encode("latin-1")
-    forward_headers["x-request-id"] = incoming_id.decode() if VALID_REQUEST_ID.match(incoming_id) else new_request_id()
+    body, headers = reply_parts(flow, reply)
+    await send({"type": "websocket.http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+def _handshake_headers(headers: list[tuple[bytes, bytes]]) -> CIMultiDict[str]:
+    return CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers
+                       if k not in _HANDSHAKE and (v or k != b"host"))
+
+
+async def relay(flow: Flow, scope: Scope, receive: Receive, send: Send, session: aiohttp.ClientSession, url: str,
+                accepted: Callable[[], None]) -> None:
+    """Opens the upgrade to ``url`` with ``flow.headers``, accepts the client's side with the backend's
+    subprotocol (``accepted`` is called then: the client has its answer), and relays frames until either side
+    closes."""
     try:
         upstream = await session.ws_connect(
-            url, headers=forward_headers, protocols=tuple(scope.get("subprotocols") or ()),
+            url, headers=_handshake_headers(flow.headers), protocols=tuple(scope.get("subprotocols") or ()),
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5), autoping=True,
         )
-    except (aiohttp.ClientError, TimeoutError):
-        await send({"type": "websocket.close", "code": 1011})
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        await close_unaccepted(send, flow, 1011, f"websocket upgrade failed: {type(exc).__name__}: {exc}")
         return
     await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
+    flow.status = 101
+    accepted()
 
     async def client_to_backend() -> None:
         while True:

@@ -1,5 +1,6 @@
 """Real processes for the router's end-to-end tests: two fake backends shared by the whole session, and a
-router in front of them with a plain table (tests that kill, reconfigure or overload start their own)."""
+router in front of them with a plain table (tests that kill, reconfigure or overload start their own); and
+``upstreams``, a pair of fake backends of a test module's own, for the feature tests' routers."""
 
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ def monolith(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
     with running_upstream(tmp_path_factory.mktemp("catalog"), "catalog") as (url, process):
         yield Upstream("catalog", url, process)
+
+
+@pytest.fixture(scope="module")
+def upstreams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """"monolith" and "catalog" by name, for one test module: its journals and circuits are its own."""
+    with running_upstream(tmp_path_factory.mktemp("features-monolith"), "monolith") as (monolith, _), \
+            running_upstream(tmp_path_factory.mktemp("features-catalog"), "catalog") as (catalog, _):
+        yield {"monolith": monolith, "catalog": catalog}
 
 
 @pytest.fixture(scope="session")
