@@ -22,10 +22,11 @@ from typing import Any
 from router.compare import Response, Rules
 from strangler.contract.environment import Environment
 from strangler.contract.exceptions import ContractError
-from strangler.contract.generate import Generation, Pools
+from strangler.contract.generate import Generation
 from strangler.contract.openapi import Operation, operations
 from strangler.contract.requests import ContractRequest
 from strangler.contract.runner import Finding, Outcome, Run, RunStats
+from strangler.contract.schema_values import Pools
 from strangler.planfile.model import ContractGate, PlanFile, PlanFileInvalid, ShadowGate
 from strangler.planfile.reader import read_plan_file
 

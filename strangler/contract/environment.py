@@ -19,6 +19,9 @@
 were after set-up (SQLite and PostgreSQL copies, see :mod:`strangler.contract.scratch`; after every write, so
 each generated request meets the same data and any of them can be replayed while shrinking). Everything is
 stopped and removed on exit; ``keep`` leaves the directory (logs, databases) for a look.
+
+What each process runs and the routers' routes files come from :mod:`strangler.contract.launch`; how a
+request is sent and what comes back, from :mod:`strangler.contract.traffic`.
 """
 
 from __future__ import annotations
@@ -33,52 +36,35 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import orjson
 import yaml
 
 from router import config as router_config
-from router.compare import Response
 from router.exceptions import ConfigError
 from strangler import datasplit
 from strangler.contract import identities, scratch
 from strangler.contract.exceptions import ContractError
+from strangler.contract.launch import (
+    ADMIN_TOKEN_ENV,
+    ROUTER_HEALTH,
+    gunicorn_argv,
+    monolith_health,
+    routes_for,
+    service_argv,
+)
 from strangler.contract.requests import ContractRequest
+from strangler.contract.traffic import Answer, default_host, fetch_schema, json_of, send_request
 from strangler.datasplit import ownership
 from strangler.datasplit.provision import temporary_env
 from strangler.planfile.model import ContractGate, PlanFile
 from strangler.processes import ManagedProcess, ProcessFailed, free_port
 
 ALIAS = "strangler_contract"
-ROUTER_HEALTH = "/__router/health"
 Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One side's answer, or the error that stood in for it (status 0)."""
-
-    response: Response
-    seconds: float
-
-    @property
-    def status(self) -> int:
-        return self.response.status
-
-
-def default_host() -> str:
-    """A Host the monolith accepts (its first plain ALLOWED_HOSTS entry), sent to both sides."""
-    from django.conf import settings
-
-    for host in getattr(settings, "ALLOWED_HOSTS", []) or []:
-        if host and host != "*" and not host.startswith("."):
-            return str(host)
-    return "localhost"
 
 
 class Environment:
@@ -262,7 +248,7 @@ class Environment:
 
     def _env(self) -> dict[str, str]:
         identity = self.routes.identity
-        env = {**os.environ, "STRANGLER_CONTRACT_ADMIN_TOKEN": secrets.token_urlsafe(24)}
+        env = {**os.environ, ADMIN_TOKEN_ENV: secrets.token_urlsafe(24)}
         env[identity.secret_env if identity else "ROUTER_IDENTITY_SECRET"] = self.secret
         return env
 
@@ -285,22 +271,13 @@ class Environment:
         # The monolith: the project's own WSGI application and settings, its database pointed at the copy.
         port = free_port()
         self.urls["monolith"] = f"http://127.0.0.1:{port}"
-        wsgi = str(getattr(settings, "WSGI_APPLICATION", "") or "")
-        if "." not in wsgi:
-            raise ContractError("settings.WSGI_APPLICATION is not set: the contract check serves the monolith "
-                                "with gunicorn from it")
-        module, _, attribute = wsgi.rpartition(".")
-        gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
-        if gunicorn is None:
-            raise ContractError("gunicorn is not installed: the contract check serves the monolith with it")
+        argv = gunicorn_argv(str(getattr(settings, "WSGI_APPLICATION", "") or ""), port, self.workers)
         monolith_env = {**env, "DJANGO_SETTINGS_MODULE": "strangler.contract.scratch_settings",
                         "STRANGLER_CONTRACT_SETTINGS": str(settings.SETTINGS_MODULE),
                         "STRANGLER_CONTRACT_DATABASES": json.dumps({self.source_alias:
                                                                     {"NAME": self.monolith_db.django_name}})}
-        health = self._monolith_health()
-        self._start("monolith", [gunicorn, f"{module}:{attribute}", "--bind", f"127.0.0.1:{port}", "--workers",
-                                 str(self.workers), "--graceful-timeout", "5"],
-                    self.urls["monolith"] + health, monolith_env)
+        health = monolith_health(self.routes.raw, self.monolith_backend, self.gate.openapi)
+        self._start("monolith", argv, self.urls["monolith"] + health, monolith_env)
         # The service: the plan's own start command on a free port, its database variable on the copy.
         port = free_port()
         self.urls["service"] = f"http://127.0.0.1:{port}"
@@ -309,72 +286,18 @@ class Environment:
             service_env[self.plan.service.database_url_env] = self.service_db.url
         if self.plan.service.monolith_url_env:  # what the service asks of the monolith, it asks of this copy
             service_env[self.plan.service.monolith_url_env] = self.urls["monolith"]
-        self._start("service", self._service_argv(port), self.urls["service"] + self.plan.service.health,
+        self._start("service", service_argv(self.plan, port), self.urls["service"] + self.plan.service.health,
                     service_env)
         for side in ("monolith", "service"):
             path = self.workdir / f"routes-{side}.yaml"
             listen = free_port()
-            path.write_text(yaml.safe_dump(self._routes_for(side, listen, free_port()), sort_keys=False))
+            routes = routes_for(self.routes.raw, self.plan, self.moved, side, self.urls, listen, free_port())
+            path.write_text(yaml.safe_dump(routes, sort_keys=False))
             self.urls[f"router-{side}"] = f"http://127.0.0.1:{listen}"
             # One process each (no worker pool): the check sends one request pair at a time.
             self._start(f"router-{side}", [sys.executable, "-m", "router", "serve", "--config", str(path)],
                         self.urls[f"router-{side}"] + ROUTER_HEALTH, {**env, "ROUTER_WORKERS": "1"})
             self.clients[side] = httpx.Client(base_url=self.urls[f"router-{side}"], timeout=30)
-
-    def _monolith_health(self) -> str:
-        backend = self.routes.raw.get("backends", {}).get(self.monolith_backend) or {}
-        health = backend.get("health") or {}
-        if isinstance(health, dict) and isinstance(health.get("path"), str):
-            return str(health["path"])
-        return self.gate.openapi
-
-    def _service_argv(self, port: int) -> list[str]:
-        start = self.plan.service.start
-        if not start:
-            raise ContractError(f"{self.plan.path}: service.start: required by the contract check (it starts its "
-                                "own copy of the service)")
-        planned = urlsplit(self.plan.service.url or "").port
-        argv = [sys.executable if part == "{python}" else part for part in start]
-        if any("{port}" in part for part in argv):
-            return [part.replace("{port}", str(port)) for part in argv]
-        if planned is not None and str(planned) in argv:
-            return [str(port) if part == str(planned) else part for part in argv]
-        if planned is not None and any(part.endswith(f"={planned}") for part in argv):
-            return [part[: -len(str(planned))] + str(port) if part.endswith(f"={planned}") else part for part in argv]
-        raise ContractError(f"{self.plan.path}: service.start: the contract check starts its own service on a free "
-                            "port; put {port} where the port goes (or the port of service.url), got "
-                            f"{' '.join(start)}")
-
-    def _routes_for(self, side: str, listen: int, admin: int) -> dict[str, Any]:
-        """The routes file with the plan's routes on ``side``'s backend (nothing else routed), backends on
-        this run's processes, and the identity bridge asking this run's monolith."""
-        assert self.plan.router is not None
-        raw = self.routes.raw
-        mono, svc = self.plan.router.monolith_backend, self.plan.router.service_backend
-        backends: dict[str, Any] = {}
-        for name, url in ((mono, self.urls["monolith"]), (svc, self.urls["service"])):
-            original = dict((raw.get("backends") or {}).get(name) or {})
-            original.pop("targets", None)
-            original["health"] = {"interval": 0}  # one target each: nothing to balance away from
-            backends[name] = {"targets": [url], **original}
-        routes: dict[str, Any] = {}
-        for name in self.moved:
-            route = {k: v for k, v in (raw.get("routes") or {})[name].items()
-                     if k in ("path", "match", "methods", "header")}
-            route["backend"] = mono if side == "monolith" else svc
-            routes[name] = route
-        out: dict[str, Any] = {"version": 1, "listen": f"127.0.0.1:{listen}", "default": mono,
-                               "backends": backends, "routes": routes,
-                               "admin": {"listen": f"127.0.0.1:{admin}", "token_env": "STRANGLER_CONTRACT_ADMIN_TOKEN"}}
-        if "max_body" in raw:
-            out["max_body"] = raw["max_body"]
-        identity = raw.get("identity")
-        if isinstance(identity, dict):
-            parts = urlsplit(str(identity.get("resolve_url", "")))
-            target = urlsplit(self.urls["monolith"])
-            out["identity"] = {**identity, "resolve_url": urlunsplit((target.scheme, target.netloc, parts.path,
-                                                                      parts.query, ""))}
-        return out
 
     # -- traffic ----------------------------------------------------------------------------------------------
 
@@ -386,23 +309,7 @@ class Environment:
         return headers
 
     def send(self, side: str, request: ContractRequest) -> Answer:
-        client = self.clients[side]
-        built = client.build_request(request.method, request.target, content=request.body)
-        for name in ("accept", "accept-encoding", "user-agent"):
-            if name in built.headers:
-                del built.headers[name]  # only what the generated request says
-        built.headers["Host"] = self.host  # one Host for both sides: absolute links are built from it
-        for name, value in self.headers(request):
-            built.headers[name] = value
-        if request.body is None:
-            built.headers.pop("content-length", None)
-        started = time.monotonic()
-        try:
-            response = client.send(built)
-            answer = Response(response.status_code, list(response.headers.multi_items()), response.content)
-        except httpx.HTTPError as exc:
-            answer = Response(0, [("content-type", "text/plain")], f"{type(exc).__name__}: {exc}".encode())
-        return Answer(answer, time.monotonic() - started)
+        return send_request(self.clients[side], self.host, self.headers(request), request)
 
     def pair(self, request: ContractRequest) -> tuple[Answer, Answer]:
         """The answers of both sides to ``request``, sent at the same time (over the same data)."""
@@ -412,28 +319,9 @@ class Environment:
         return monolith.result(), service.result()
 
     def get_json(self, path: str, identity: str = "staff") -> Any:
-        answer = self.send("monolith", ContractRequest("GET", path, identity=identity,
-                                                       headers=(("Accept", "application/json"),)))
-        if answer.status != 200:
-            raise ContractError(f"GET {path} on the monolith answered {answer.status}: "
-                                f"{answer.response.body[:300].decode(errors='replace')}")
-        try:
-            return orjson.loads(answer.response.body)
-        except orjson.JSONDecodeError as exc:
-            raise ContractError(f"GET {path} on the monolith did not answer JSON: {exc}") from None
+        return json_of(path, self.send("monolith", ContractRequest("GET", path, identity=identity,
+                                                                   headers=(("Accept", "application/json"),))))
 
     def schema(self) -> Any:
         """The monolith's OpenAPI schema, asked of this run's monolith directly (it may not be routed)."""
-        url = self.urls["monolith"] + self.gate.openapi
-        try:
-            response = httpx.get(url, timeout=60, headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:
-            raise ContractError(f"the monolith's schema at {self.gate.openapi}: {exc}") from None
-        if response.status_code != 200:
-            raise ContractError(f"the monolith's schema at {self.gate.openapi} answered {response.status_code} "
-                                "(set the contract step's openapi to where its OpenAPI document is)")
-        try:
-            return response.json()
-        except ValueError:
-            raise ContractError(f"the monolith's schema at {self.gate.openapi} is not JSON "
-                                "(ask for ?format=json)") from None
+        return fetch_schema(self.urls["monolith"], self.gate.openapi)

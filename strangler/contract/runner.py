@@ -35,9 +35,10 @@ from hypothesis.control import current_build_context
 from hypothesis.errors import HypothesisException
 
 from router.compare import Difference, Rules, compare, generalise_path
-from strangler.contract.environment import Answer, Environment
+from strangler.contract.environment import Environment
 from strangler.contract.generate import Generation, requests
 from strangler.contract.requests import ContractRequest
+from strangler.contract.traffic import Answer
 
 Say = Callable[[str], None]
 PROGRESS_EVERY = 250

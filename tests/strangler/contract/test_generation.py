@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from router import config as router_config
 from router.compare import Difference
-from strangler.contract.generate import BODY_METHODS, Generation, Pools, broken, requests, values
+from strangler.contract.generate import BODY_METHODS, Generation, requests
 from strangler.contract.openapi import operations
 from strangler.contract.requests import ContractRequest
 from strangler.contract.runner import kinds
+from strangler.contract.schema_values import Pools, broken, values
 
 PRODUCT = {"type": "object", "properties": {
     "id": {"type": "integer", "readOnly": True},

@@ -8,10 +8,10 @@ import json
 
 from router.compare import Difference, Response
 from strangler.contract.check import ContractReport, grouped, split_accepted
-from strangler.contract.environment import Answer
 from strangler.contract.identities import Credentials
 from strangler.contract.requests import ContractRequest
 from strangler.contract.runner import Finding, Outcome, RunStats, kinds
+from strangler.contract.traffic import Answer
 
 CREDENTIALS = Credentials("token", {"user": ("Authorization", "Token u" * 5), "staff": ("Authorization", "Token s"),
                                     "bad-token": ("Authorization", "Token 0123")})
