@@ -15,7 +15,7 @@ Tree::
         ├── UpstreamProtocolError  an answer that is not valid HTTP (502)
         └── CircuitOpen            the backend is failing and is not being tried (503)
 
-Transports (``forwarding.py``) translate their client library's errors into UpstreamError, so the core
+Transports (``router/upstream/``) translate their client library's errors into UpstreamError, so the core
 never sees aiohttp's exception tree.
 """
 

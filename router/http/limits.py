@@ -1,7 +1,7 @@
 """What a client may send as a request head, and how slowly: ``HttpLimits``, read once at start from the
 environment (``ROUTER_MAX_HEADER_LINE``, ``ROUTER_MAX_HEADER_BYTES``, ``ROUTER_MAX_HEADERS``,
 ``ROUTER_HEAD_TIMEOUT``, ``ROUTER_BODY_TIMEOUT``, ``ROUTER_KEEP_ALIVE_TIMEOUT``). The protocol that enforces
-them is ``http1.py``; the body timeout is kept by the application, which is what waits for a body."""
+them is ``protocol.py``; the body timeout is kept by the application, which is what waits for a body."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Requests the HTTP protocol refuses before the application sees them (``http1.py``: 400, 408, 414, 431,
+"""Requests the HTTP protocol refuses before the application sees them (``protocol.py``: 400, 408, 414, 431,
 505): counted and logged like every other answer the router gives.
 
 The protocol cannot reach the metrics or the access log (it is built per connection by uvicorn, in whichever

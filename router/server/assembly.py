@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from router.addons.canary import Canary
-from router.addons.freeze import WriteFreeze
+from router.addons.freeze import Freezes, WriteFreeze
 from router.addons.identity import IdentityBridge, secret_problem
 from router.addons.metrics import Metrics
 from router.addons.shadow import ParityRecorder, ShadowMirror
@@ -18,10 +18,12 @@ from router.admin.api import AdminApp
 from router.config import RouterConfig
 from router.control.leases import Leases
 from router.control.reload import Reloader
+from router.control.state import TableHolder
 from router.control.windows import Windows
 from router.parity.store import ParityStore, store_path
 from router.proxy.access_log import AccessLog
 from router.proxy.app import Receive, RouterApp, Scope, Send
+from router.proxy.pipeline import Addon
 from router.upstream.interface import Upstream
 from router.upstream.transports import DEFAULT_TRANSPORT, make_upstream
 
@@ -48,13 +50,7 @@ class Router:
         self.shadow.listeners.append(self.parity)
         self.metrics = Metrics(self.app.health, tables, self.shadow.snapshot, windows=self.windows)
         self.reloader = Reloader(tables, path, checks=[identity_problem]) if path is not None else None
-        # Order matters: later addons see what earlier ones decided (identity before the canary, which is
-        # sticky by user). The freeze and the in-flight count (metrics' request hook) come first, before
-        # any addon that awaits (the identity bridge asks the monolith): a write either meets the freeze or
-        # is counted in flight at once, so a lease's "drained" can never miss a write still on its way.
-        # Metrics records in done(), after the others decided backend and status; the access log is last.
-        self.app.addons.extend([WriteFreeze(self.leases), self.metrics, self.identity, Canary(tables),
-                                self.shadow])
+        self.app.addons.extend(pipeline(self.leases, self.metrics, self.identity, tables, self.shadow))
         if access_log:
             log = AccessLog()
             self.app.addons.append(log)
@@ -76,6 +72,19 @@ class Router:
                 await self.admin(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def pipeline(leases: Freezes, metrics: Metrics, identity: IdentityBridge, tables: TableHolder,
+             shadow: ShadowMirror) -> list[Addon]:
+    """The addons in the order they run, in a single process and in each worker alike (the access log, when
+    there is one, goes after them).
+
+    Order matters: later addons see what earlier ones decided (identity before the canary, which is sticky by
+    user). The freeze and the in-flight count (metrics' request hook) come first, before any addon that awaits
+    (the identity bridge asks the monolith): a write either meets the freeze or is counted in flight at once,
+    so a lease's "drained" can never miss a write still on its way. Metrics records in done(), after the
+    others decided backend and status."""
+    return [WriteFreeze(leases), metrics, identity, Canary(tables), shadow]
 
 
 def identity_problem(config: RouterConfig) -> str | None:

@@ -1,6 +1,6 @@
 """The default upstream transport: HTTP/1.1 at the protocol level, with a keep-alive pool per target.
 
-Same interface as the aiohttp and httpx transports (``forwarding.Upstream``), same timeouts (connect; read:
+Same interface as the aiohttp and httpx transports (``interface.Upstream``), same timeouts (connect; read:
 the longest silence from the backend, also while its answer's body streams) and the same errors
 (``UpstreamConnectError``, ``UpstreamTimeout``, ``UpstreamProtocolError``). The request goes out as it
 came in: its ``Content-Length`` when it had one, chunked when it did not (a body streamed from the client),

@@ -29,8 +29,6 @@ from typing import Any, BinaryIO, cast
 import uvicorn
 import uvloop
 
-from router.addons.canary import Canary
-from router.addons.freeze import WriteFreeze
 from router.addons.identity import IdentityBridge
 from router.addons.metrics import Metrics
 from router.addons.shadow import ParityRecorder, ShadowMirror
@@ -41,7 +39,7 @@ from router.parity.store import ParityRow
 from router.proxy.access_log import AccessLog
 from router.proxy.app import RouterApp
 from router.proxy.health import CircuitDef
-from router.proxy.pipeline import Addon
+from router.server.assembly import pipeline
 from router.server.running import tune_gc, uvicorn_config
 from router.server.workers.channel import Channel, ChannelClosed, ControlState, WorkerOptions, encode, read_blocking
 from router.upstream.transports import make_upstream
@@ -126,8 +124,7 @@ class Worker:
         self.shadow.rate_share = 1 / options.workers
         self.shadow.listeners.append(RemoteParity(self))
         self.metrics = Metrics(self.app.health, tables, self.shadow.snapshot, windows=self.windows)
-        # As router.server.Router orders them (see there why the freeze and the in-flight count come first).
-        addons: list[Addon] = [WriteFreeze(self.leases), self.metrics, self.identity, Canary(tables), self.shadow]
+        addons = pipeline(self.leases, self.metrics, self.identity, tables, self.shadow)
         background: list[Any] = [self.identity, self.shadow]  # no active checker: the primary's verdicts come
         if options.access_log:
             access = AccessLog(cast(BinaryIO, LineWriter()))
