@@ -255,9 +255,23 @@ def category_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
     return category_dict((category_id, values["name"], values["slug"], values["parent_id"]))
 
 
+def _lock_the_tree(conn: Connection, category_id: int) -> None:
+    """Before the tree is read for a move: two moves at once (A under B, B under A), each checked against the
+    tree as it was, would hang the two categories from each other. Every category row is locked in id order
+    (PostgreSQL, MariaDB; one order, so no deadlock); SQLite takes its write lock with a write that changes
+    nothing, before anything is read inside the transaction."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(update(categories).where(categories.c.id == category_id)
+                     .values(parent_id=categories.c.parent_id))
+    else:
+        conn.execute(select(categories.c.id).order_by(categories.c.id).with_for_update())
+
+
 def category_update(engine: Engine, category_id: int, load: Callable[[], Any], *, partial: bool) -> dict[str, Any]:
     with engine.begin() as conn:
-        current = _category_row(conn, category_id)
+        _category_row(conn, category_id)
+        _lock_the_tree(conn, category_id)
+        current = _category_row(conn, category_id)   # as it is now that no move can run beside this one
         body = load()
         values = validate_category(body, DbLookups(conn, category_id=category_id), partial=partial)
         parent_id = values.get("parent_id", current.parent_id)
