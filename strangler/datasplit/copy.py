@@ -82,7 +82,7 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
             t0 = time.monotonic()
             lo = pair.source.key_from_text(value)
             total = source.count(transfer.src, pair.source.table)
-            done = _count_upto(source, transfer.src, pair, lo) if lo is not None else 0
+            done = source.count_upto(transfer.src, pair.source, lo) if lo is not None else 0
             with reporter.task(f"copy {pair.source.table} -> {pair.target.table}", total, done) as advance:
                 while True:
                     hi = source.next_bound(transfer.src, pair.source, lo, batch)
@@ -108,9 +108,3 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
     report.seconds = time.monotonic() - started
     return report
 
-
-def _count_upto(source: Any, conn: Any, pair: Any, key: Any) -> int:
-    cur = conn.cursor()
-    cur.execute(f"SELECT COUNT(*) FROM {source.q(pair.source.table)} WHERE {source.q(pair.source.key)} <= "
-                f"{source.param}", [key])
-    return int(cur.fetchone()[0])

@@ -86,7 +86,7 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
             while hwm < bound:
                 upto = source.changelog_range(src, plan.changelog_table, tables, hwm, bound, slice_size)
                 sel = Changed(plan.changelog_table, hwm, upto)
-                n_changes = _entries(source, src, plan.changelog_table, tables, sel)
+                n_changes = source.changelog_entries(src, tables, sel)
                 transfer.begin()
                 guard.enter(tgt)
                 for pair in pairs:
@@ -117,10 +117,3 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
                       upserted, deleted, round(time.monotonic() - started, 3), lag_rows, round(lag_seconds, 3),
                       pruned, restarted)
 
-
-def _entries(source: Any, conn: Any, changelog: str, tables: list[str], sel: Changed) -> int:
-    marks = ", ".join([source.param] * len(tables))
-    cur = conn.cursor()
-    cur.execute(f"SELECT COUNT(*) FROM {source.q(changelog)} WHERE id > {source.param} AND id <= {source.param} "
-                f"AND table_name IN ({marks})", [sel.lo_id, sel.hi_id, *tables])
-    return int(cur.fetchone()[0])

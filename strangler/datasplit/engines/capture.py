@@ -103,6 +103,14 @@ class Capture(Schema):
         n, oldest = cur.fetchone()
         return int(n), (max(0.0, time.time() - float(oldest)) if oldest is not None else 0.0)
 
+    def changelog_entries(self, conn: Any, tables: Sequence[str], sel: Changed) -> int:
+        """Entries of the slice ``sel`` for ``tables`` (what a sync applies with it)."""
+        marks = ", ".join([self.param] * len(tables))
+        cur = conn.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM {self.q(sel.changelog)} WHERE id > {self.param} AND id <= {self.param} "
+                    f"AND table_name IN ({marks})", [sel.lo_id, sel.hi_id, *tables])
+        return int(cur.fetchone()[0])
+
     def changelog_range(self, conn: Any, changelog: str, tables: Sequence[str], after: int, upto: int,
                         limit: int) -> int:
         """The id closing a slice of at most ``limit`` entries after ``after`` (<= upto)."""

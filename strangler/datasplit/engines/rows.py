@@ -82,6 +82,12 @@ class Rows(Schema):
         cur.execute(f"SELECT COUNT(*) FROM {self.q(table)}")
         return int(cur.fetchone()[0])
 
+    def count_upto(self, conn: Any, b: Binding, key: Any) -> int:
+        """Rows with a key up to ``key`` (how far a copy resumed after ``key`` already is)."""
+        cur = conn.cursor()
+        cur.execute(f"SELECT COUNT(*) FROM {self.q(b.table)} WHERE {self.q(b.key)} <= {self.param}", [key])
+        return int(cur.fetchone()[0])
+
     def max_key(self, conn: Any, b: Binding) -> Any:
         cur = conn.cursor()
         cur.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}")
