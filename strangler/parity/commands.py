@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from strangler.arguments import positive_float, positive_int
+from strangler.parity.environment import AUTH_TOKEN_ENV
 from strangler.parity.exceptions import ParityError
 
 
@@ -43,8 +44,6 @@ def add_record_parser(groups: Any) -> None:
 
 
 def add_replay_parser(groups: Any) -> None:
-    from strangler.parity.replay import AUTH_TOKEN_ENV
-
     p = groups.add_parser(
         "replay", help="replay a flow file against a target and compare the answers",
         description="Send the recorded requests to --against and compare each answer with the recorded one, or "

@@ -23,6 +23,7 @@ import httpx
 from mitmproxy import http
 
 from router.compare import Response, Rules, compare
+from strangler.parity.environment import AUTH_TOKEN_ENV
 from strangler.parity.exceptions import ReplayError, UnsafeReplay
 from strangler.parity.flows import FRAMING, RecordedRequest
 from strangler.parity.outcomes import ReplayReport, RequestOutcome
@@ -32,7 +33,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Never replayed as recorded: framing (httpx sets its own), and credentials (redacted in the file anyway).
 DROPPED = FRAMING | {"host", "proxy-connection", "te", "trailer", "upgrade", "cookie", "x-csrftoken"} \
     | CREDENTIAL_HEADERS
-AUTH_TOKEN_ENV = "STRANGLER_REPLAY_AUTH_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 SKIP_WRITE = "a write (not GET/HEAD/OPTIONS); pass --include-writes to send writes"
 SKIP_AUTH = f"needed authentication (recorded credentials are redacted); pass --auth-token or set {AUTH_TOKEN_ENV}"

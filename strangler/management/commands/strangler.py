@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from strangler import extras
 from strangler.arguments import positive_float, positive_int
 
 SPLIT_OPERATIONS = {
@@ -26,6 +27,14 @@ SPLIT_OPERATIONS = {
     "verify": "compare row counts and checksums per table; exit status 1 on any difference",
     "status": "show capture, copy checkpoints, high-water mark and lag",
 }
+
+
+# What each group needs beyond Django (strangler.extras): asked before anything of it is imported.
+NEEDS = {"split": ("split", "`strangler split`"), "plan": ("split", "`strangler plan`"),
+         "run": ("split", "`strangler run`"), "rollback": ("split", "`strangler rollback`"),
+         "status": ("split", "`strangler status`"), "follow": ("split", "`strangler follow`"),
+         "record": ("parity", "`strangler record`"), "replay": ("parity", "`strangler replay`"),
+         "parity": ("parity", "`strangler parity`"), "contract": ("parity", "`strangler contract`")}
 
 
 class Command(BaseCommand):
@@ -42,9 +51,9 @@ class Command(BaseCommand):
         shadow_report.add_parser(groups)
         split = groups.add_parser("split", help="the data split: provision, capture, copy, sync, verify",
                                   description="Move a plan's tables into the service database and keep them in step.")
-        from strangler.plans import cli as plans_cli
+        from strangler.plans import arguments as plans_arguments
 
-        plans_cli.add_parsers(groups)
+        plans_arguments.add_parsers(groups)
         from strangler.contract import cli as contract_cli
 
         contract_cli.add_parser(groups)
@@ -81,16 +90,24 @@ class Command(BaseCommand):
             op.add_argument("--quiet", action="store_true", help="no progress output")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from strangler.plans import cli as plans_cli
+        from strangler.plans.arguments import GROUPS as PLAN_GROUPS
 
-        if options["group"] == "split":
+        group = options["group"]
+        if group in NEEDS:
+            try:
+                extras.require(*NEEDS[group])
+            except extras.MissingExtra as exc:
+                raise CommandError(str(exc), returncode=2) from exc
+        if group in PLAN_GROUPS:
+            from strangler.plans import cli as plans_cli
+
+            plans_cli.handle(options, self.stdout)
+        elif options["group"] == "split":
             self.split(options)
         elif options["group"] == "parity":
             from strangler.parity import shadow_report
 
             shadow_report.run(options, self.stdout)
-        elif options["group"] in plans_cli.GROUPS:
-            plans_cli.handle(options, self.stdout)
         elif options["group"] == "contract":
             from strangler.contract import cli as contract_cli
 
