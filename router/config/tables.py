@@ -3,6 +3,7 @@ routes that cannot be told apart (ambiguities), routes that can never match."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from router.config.routes import ShadowSpec
@@ -78,8 +79,7 @@ def _shadow_rules(common: RulesSpec, route: ShadowSpec) -> Rules:
     if route.headers is not None or route.max_differences is None:
         headers = tuple(route.headers) if route.headers is not None else rules.compared_headers
         limit = route.max_differences or common.max_differences or DEFAULT_MAX_DIFFERENCES
-        rules = Rules(ignore_paths=rules.ignore_paths, ignore_headers=rules.ignore_headers,
-                      compared_headers=headers, unordered_lists=rules.unordered_lists, max_differences=limit)
+        rules = replace(rules, compared_headers=headers, max_differences=limit)
     return rules
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from router.parity.answers import Difference, ResponseLike, header_text
@@ -62,9 +62,7 @@ class Calibrator:
         rules = self.rules
         if self.all_headers:
             names = {header_text(n).lower() for n, _ in [*a.headers, *b.headers]} - NOISY_HEADERS_NEVER_COMPARED
-            rules = Rules(ignore_paths=rules.ignore_paths, ignore_headers=rules.ignore_headers,
-                          compared_headers=tuple(sorted(names)), unordered_lists=rules.unordered_lists,
-                          max_differences=10_000)
+            rules = replace(rules, compared_headers=tuple(sorted(names)), max_differences=10_000)
         differences = compare(a, b, rules)
         self.observations += 1
         seen: set[str] = set()

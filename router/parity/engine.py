@@ -8,7 +8,8 @@
   parse, structurally: object key order does not count, numbers compare by value (``1 == 1.0``; a
   ``true`` is never ``1``), strings are strings (``"12.50" != "12.5"``: a decimal in a string stays text),
   lists are ordered unless their path is in ``unordered_lists`` (then compared as multisets). Other bodies
-  compare as bytes (path ``body``, kind ``body``, excerpts around the first differing byte).
+  compare as bytes (path ``body``, kind ``body``, excerpts around the first differing byte), after what the
+  ``ignore_text`` regular expressions match is blanked out on both sides (a CSRF token, a rendered time).
 
 Kinds of differences: ``status``, ``header``, ``value`` (same type, other value), ``type`` (other JSON
 type), ``missing`` (a key or list item of ``expected`` absent from ``got``), ``extra`` (the reverse),
@@ -88,6 +89,10 @@ def compare_bodies(expected: bytes, got: bytes, rules: Rules | None = None, *,
             return compare_json(a, b, rules)
     if rules._ignore and rules.ignores(()):
         return []
+    if rules._text:
+        expected, got = rules.without_noise(expected), rules.without_noise(got)
+        if expected == got:
+            return []
     return [_bytes_difference(expected, got)]
 
 

@@ -7,6 +7,8 @@ and the file's ``parity.rules``, see ``router.config``) and in a rules file (``s
     unordered: [$.results]                        lists compared as multisets (unordered_lists)
     headers: [content-type, location]             headers compared (compared_headers; this is the default)
     ignore_headers: [date]                        headers never compared
+    ignore_text: ['name="csrf[^"]*" value="[^"]*"']   in bodies that are not JSON (HTML pages, text), what
+                                                  these regular expressions match does not count
     max_differences: 200                          differences listed before the rest are cut (truncated)
 
 A single string stands for a list of one. ``RulesSpec`` is the schema (a ``router.validation.Spec``: unknown
@@ -17,6 +19,7 @@ each naming the key and the value: ``rules.yaml.ignore[1]: 'results.price' is no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +46,15 @@ class Rules:
     compared_headers: tuple[str, ...] = DEFAULT_COMPARED_HEADERS
     unordered_lists: tuple[str, ...] = ()
     max_differences: int = DEFAULT_MAX_DIFFERENCES
+    ignore_text: tuple[str, ...] = ()
     _ignore: tuple[JSONPath, ...] = field(default=(), init=False, repr=False, compare=False)
+    _text: tuple[re.Pattern[bytes], ...] = field(default=(), init=False, repr=False, compare=False)
     _unordered: tuple[JSONPath, ...] = field(default=(), init=False, repr=False, compare=False)
     _headers: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
     _ignored: dict[tuple[Segment, ...], bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("ignore_paths", "ignore_headers", "compared_headers", "unordered_lists"):
+        for name in ("ignore_paths", "ignore_headers", "compared_headers", "unordered_lists", "ignore_text"):
             value = getattr(self, name)
             if isinstance(value, str):
                 value = (value,)
@@ -59,6 +64,7 @@ class Rules:
         object.__setattr__(self, "_ignore", tuple(parse_path(p) for p in self.ignore_paths))
         object.__setattr__(self, "_unordered", tuple(parse_path(p) for p in self.unordered_lists))
         object.__setattr__(self, "_headers", frozenset(self.compared_headers) - frozenset(self.ignore_headers))
+        object.__setattr__(self, "_text", tuple(text_pattern(p) for p in self.ignore_text))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, *, where: str = "rules") -> Rules:
@@ -78,7 +84,7 @@ class Rules:
     def as_dict(self) -> dict[str, Any]:
         return {"ignore": list(self.ignore_paths), "ignore_headers": list(self.ignore_headers),
                 "headers": list(self.compared_headers), "unordered": list(self.unordered_lists),
-                "max_differences": self.max_differences}
+                "ignore_text": list(self.ignore_text), "max_differences": self.max_differences}
 
     def merged(self, other: Rules) -> Rules:
         """Both rule sets (e.g. a file's global rules plus a route's); ``other`` wins on scalars."""
@@ -88,6 +94,7 @@ class Rules:
                      ignore_headers=union(self.ignore_headers, other.ignore_headers),
                      compared_headers=union(self.compared_headers, other.compared_headers),
                      unordered_lists=union(self.unordered_lists, other.unordered_lists),
+                     ignore_text=union(self.ignore_text, other.ignore_text),
                      max_differences=other.max_differences)
 
     def ignores(self, segments: Sequence[Segment]) -> bool:
@@ -103,8 +110,28 @@ class Rules:
     def unordered(self, segments: Sequence[Segment]) -> bool:
         return any(p.matches(segments, prefix=False) for p in self._unordered)
 
+    def without_noise(self, body: bytes) -> bytes:
+        """A body that is not JSON with what ``ignore_text`` matches blanked out (the same mark on both sides)."""
+        for pattern in self._text:
+            body = pattern.sub(NOISE, body)
+        return body
+
 
 DEFAULT_RULES = Rules()
+NOISE = b"\xe2\x80\xa6"   # what an ignored stretch of text becomes: "…"
+
+
+def text_pattern(value: str) -> re.Pattern[bytes]:
+    """A regular expression over a body's bytes (UTF-8), or the problem with it as a ValueError."""
+    try:
+        return re.compile(value.encode())
+    except re.error as exc:
+        raise ValueError(f"{show(value)} is not a regular expression: {exc}") from None
+
+
+def checked_pattern(value: str) -> str:
+    text_pattern(value)
+    return value
 
 
 def json_path(value: str) -> str:
@@ -127,9 +154,10 @@ class RulesSpec(Spec):
     headers: Annotated[HeaderNames | None, Field(validation_alias=AliasChoices("headers", "compared_headers"))] \
         = None
     ignore_headers: HeaderNames = []
+    ignore_text: list[Annotated[str, AfterValidator(checked_pattern)]] = []
     max_differences: int | None = None
 
-    @field_validator("ignore", "unordered", "headers", "ignore_headers", mode="before")
+    @field_validator("ignore", "unordered", "headers", "ignore_headers", "ignore_text", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -144,7 +172,7 @@ class RulesSpec(Spec):
     def rules(self) -> Rules:
         return Rules(ignore_paths=tuple(self.ignore), unordered_lists=tuple(self.unordered),
                      compared_headers=tuple(self.headers) if self.headers is not None else DEFAULT_COMPARED_HEADERS,
-                     ignore_headers=tuple(self.ignore_headers),
+                     ignore_headers=tuple(self.ignore_headers), ignore_text=tuple(self.ignore_text),
                      max_differences=self.max_differences or DEFAULT_MAX_DIFFERENCES)
 
 

@@ -65,6 +65,7 @@ def test_a_route_adds_to_the_files_rules() -> None:
     ('unordered: ["$.a", 7]', "unordered[1]: expected a string, got 7"),
     ('headers: ["bad header"]', "headers[0]: 'bad header' is not a valid header name"),
     ("max_differences: 0", "max_differences: 0 is not a positive integer"),
+    ('ignore_text: ["ok", "csrf[("]', "ignore_text[1]: 'csrf[(' is not a regular expression: "),
     ("colour: red", "colour: unknown key"),
 ])
 def test_a_bad_rule_is_refused_in_the_same_words_everywhere(rule: str, problem: str) -> None:
@@ -85,3 +86,25 @@ def test_the_corpus_rules_file_still_loads() -> None:
     assert rules.compared_headers == ("content-type", "location", "allow", "www-authenticate")
     assert rules.ignore_headers == ("date", "x-request-id", "server")
     assert rules.ignore_paths == ()
+
+
+PAGE = (b'<html><form><input type="hidden" name="csrfmiddlewaretoken" value="%s">'
+        b"<p>Rendered at %s</p><h1>Kettle</h1></form></html>")
+
+
+def test_noise_in_html_pages_is_ignored_by_regular_expressions_and_the_rest_still_counts() -> None:
+    """A rendered page carries a fresh CSRF token and time on every answer: ignore_text blanks them on both sides
+    (in a routes file's shadow, the file's parity.rules and a replay rules file alike)."""
+    from router.compare import Response, compare
+
+    def page(token: bytes, at: bytes, title: bytes = b"Kettle") -> Response:
+        return Response(200, [("content-type", "text/html; charset=utf-8")],
+                        (PAGE % (token, at)).replace(b"Kettle", title))
+
+    rules_text = '{ignore_text: [\'value="[0-9a-zA-Z]{32}"\', "Rendered at [^<]*"]}'
+    for rules in (Rules.from_yaml(rules_text), shadow_rules(rules_text[1:-1])):
+        a, b = page(b"A" * 32, b"12:00:01"), page(b"b" * 32, b"12:00:02")
+        assert compare(a, b) != []            # without the rules: a difference on every answer
+        assert compare(a, b, rules) == []
+        [changed] = compare(a, page(b"c" * 32, b"12:00:03", b"Teapot"), rules)
+        assert changed.kind == "body" and "Teapot" in str(changed.got)
