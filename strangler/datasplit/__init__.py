@@ -30,13 +30,19 @@ from .verify import verify
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
+    """The drivers' own errors, of the drivers installed (the postgres and mysql extras are optional)."""
+    import importlib
     import sqlite3
 
-    import psycopg
-    import pymysql
     import sqlalchemy
 
-    return (sqlite3.Error, psycopg.Error, pymysql.Error, sqlalchemy.exc.DBAPIError)
+    found: list[type[BaseException]] = [sqlite3.Error, sqlalchemy.exc.DBAPIError]
+    for module in ("psycopg", "pymysql"):
+        try:
+            found.append(importlib.import_module(module).Error)
+        except ImportError:
+            continue
+    return tuple(found)
 
 
 DRIVER_ERRORS = _driver_errors()

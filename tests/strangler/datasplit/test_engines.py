@@ -8,7 +8,7 @@ import inspect
 import pytest
 import sqlalchemy as sa
 
-from strangler.datasplit.engines import ENGINES, Engine
+from strangler.datasplit.engines import Engine, engine_class
 from strangler.datasplit.engines.capture import Capture
 from strangler.datasplit.engines.checkpoints import Checkpoints
 from strangler.datasplit.engines.checksums import Checksums
@@ -26,23 +26,36 @@ def test_the_engine_is_every_role_and_says_what_an_engine_must_implement() -> No
             "canonical_sql", "chunk_digest", "install_guard"} == set(Engine.__abstractmethods__)
 
 
-@pytest.mark.parametrize("cls", sorted(set(ENGINES.values()), key=lambda c: c.kind))
-def test_every_engine_implements_every_role(cls: type[Engine]) -> None:
-    assert not inspect.isabstract(cls)
+@pytest.mark.parametrize("backend", sorted({"sqlite", "postgresql", "mysql"}))
+def test_every_engine_implements_every_role(backend: str) -> None:
+    cls = engine_class(backend, "test")
+    assert cls.kind == backend and not inspect.isabstract(cls)
 
 
 def test_an_engine_missing_a_role_method_cannot_be_made() -> None:
-    sqlite = ENGINES["sqlite"]
+    sqlite = engine_class("sqlite", "test")
     lacking = type("Lacking", (Engine,), {k: v for k, v in vars(sqlite).items() if k != "install_guard"})
     with pytest.raises(TypeError, match="install_guard"):
         lacking(sa.make_url("sqlite:///x.db"), "source")
 
 
 def test_long_trigger_names_are_hashed_to_60_characters_the_same_on_every_run() -> None:
-    engine = ENGINES["sqlite"](sa.make_url("sqlite:///x.db"), "source")
+    engine = engine_class("sqlite", "test")(sa.make_url("sqlite:///x.db"), "source")
     assert engine.trigger_name("log", "t", "_i") == "log__t_i"
     assert engine.guard_trigger_name("plan", "t") == "strangler_guard_plan__t"
     long = engine.trigger_name("strangler_changelog_" + "x" * 30, "y" * 30, "_fn")
     assert len(long) <= 60 and long.startswith("strangler_changelog___") and long.endswith("_fn")
     assert long == engine.trigger_name("strangler_changelog_" + "x" * 30, "y" * 30, "_fn")
     assert bounded_name("a" * 61, "s_", "k", "_i") != bounded_name("a" * 61, "s_", "other", "_i")
+
+
+def test_a_kind_whose_driver_is_not_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from strangler import extras
+    from strangler.datasplit.exceptions import UnsupportedDatabase
+    from strangler.datasplit.engines import open_engine
+
+    monkeypatch.setitem(extras.EXTRAS, "postgres", ("no_such_driver_here",))
+    wanted = (r"the service database \(postgresql\) needs no_such_driver_here, which is not installed: "
+              r"pip install 'strangler-toolkit\[postgres\]'")
+    with pytest.raises(UnsupportedDatabase, match=wanted):
+        open_engine("postgresql://u@h/db", "service")
