@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
+import sqlalchemy as sa
+
 from ..bindings import Binding
 from ..columns import Column
 from ..exceptions import DatabaseError
@@ -34,11 +36,28 @@ class SQLiteEngine(Engine):
             raise DatabaseError(f"{self.label} database {self.display}: names no SQLite file")
         return Path(name)
 
-    def connect(self, *, autocommit: bool = True) -> sqlite3.Connection:
+    def _open(self) -> sqlite3.Connection:
+        """The file as it is: never made here (only :meth:`create` makes one), so a check or a status of a
+        plan whose service database is not provisioned yet leaves nothing behind."""
+        if not self.path.exists():
+            raise DatabaseError(f"{self.label} database {self.display}: no such file (not provisioned yet? "
+                                "`strangler split provision` makes it)")
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+            return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                                   timeout=60, check_same_thread=False)
         except sqlite3.Error as exc:
             raise DatabaseError(f"{self.label} database {self.display}: {exc}") from exc
+
+    def columns(self, table: str) -> dict[str, Column] | None:
+        return super().columns(table) if self.path.exists() else None   # no file yet: no table yet
+
+    def sa_engine(self) -> sa.Engine:
+        if self._sa is None:
+            self._sa = sa.create_engine("sqlite://", creator=self._open, poolclass=sa.pool.NullPool)
+        return self._sa
+
+    def connect(self, *, autocommit: bool = True) -> sqlite3.Connection:
+        conn = self._open()
         conn.execute("PRAGMA busy_timeout = 60000")
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn

@@ -51,8 +51,8 @@ def test_long_trigger_names_are_hashed_to_60_characters_the_same_on_every_run() 
 
 def test_a_kind_whose_driver_is_not_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from strangler import extras
-    from strangler.datasplit.exceptions import UnsupportedDatabase
     from strangler.datasplit.engines import open_engine
+    from strangler.datasplit.exceptions import UnsupportedDatabase
 
     monkeypatch.setitem(extras.EXTRAS, "postgres", ("no_such_driver_here",))
     wanted = (r"the service database \(postgresql\) needs no_such_driver_here, which is not installed: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,10 @@ def test_check_before_provision_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ds.PlanError, match=r"tables\[0\].target: no table 'categories' in the service database .*"
                                            "provision"):
         ds.check(ds.open_split(path))
+    with pytest.raises(CommandError, match="provision"):
+        call_command("strangler", "split", "check", str(path))
+    call_command("strangler", "split", "status", str(path), stdout=StringIO())
+    assert not (tmp_path / "none.sqlite3").exists()   # a check or a status leaves nothing behind
 
 
 @pytest.mark.django_db(transaction=True)
