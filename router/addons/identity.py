@@ -20,9 +20,15 @@ monolith gives, in the monolith's precedence (400, 404, 406 before 401; 401 befo
 itself. The one exception is a refusal identical to the one the monolith gives a caller who sends no
 credential at all: then the monolith did not refuse the credential but ignored it (a session cookie that
 expired, an ``Authorization`` scheme it does not use) and serves such a caller as anonymous, so the router
-does too. The anonymous answer is asked for once and cached like any other. A look-up that fails
-(monolith down, timeout, 5xx) leaves the request anonymous and is not cached. Answers are cached for
-``cache_seconds``: a token revoked in the monolith is still taken for its user until its entry expires.
+does too. The anonymous answer is asked for once and cached like any other.
+
+The look-up's JSON answer gives the user's id at ``user_id_field`` and the staff flag at ``staff_field``
+(dotted paths; the shop's ``{"id", "is_staff"}`` by default); a null id is an anonymous caller, cached like
+any answer. A look-up that fails (monolith down, timeout, 5xx, an answer without the id) is not cached; with
+``on_failure: refuse`` (the default) the caller, who did send a credential, is answered 503
+``identity_unavailable`` with ``Retry-After`` rather than served as a stranger; with ``anonymous`` the request
+goes on without an identity. Answers are cached for ``cache_seconds``: a token revoked in the monolith is
+still taken for its user until its entry expires.
 
 Services verify the token with the shared secret; ``docs/identity_verifier.py`` is the small verifier they
 copy (services share no code with the router).
@@ -88,8 +94,27 @@ class Refused:
                      [(b"www-authenticate", value) for value in self.www_authenticate])
 
 
-Answer = Identity | Refused | None  # None: anonymous (or not known: the look-up failed)
+@dataclass(frozen=True)
+class LookupFailed:
+    """The monolith could not say (down, slow, 5xx, an answer without the id): never cached."""
+
+    reason: str
+
+
+Answer = Identity | Refused | LookupFailed | None  # None: anonymous
 NO_CREDENTIAL = ("", "")
+_MISSING = object()
+
+
+def field(data: object, path: str) -> object:
+    """The value at a dotted path of a JSON answer (``_MISSING`` when a step is absent; None when null)."""
+    for name in path.split("."):
+        if data is None:
+            return None
+        if not isinstance(data, dict) or name not in data:
+            return _MISSING
+        data = data[name]
+    return data
 
 
 def secret_problem(spec: IdentitySpec) -> str | None:
@@ -142,6 +167,12 @@ class IdentityBridge(Addon):
         if credential is None:
             return None
         identity = await self._resolve(spec, *credential)
+        if isinstance(identity, LookupFailed):
+            if spec.on_failure == "anonymous":
+                return None
+            flow.error = f"identity: the look-up failed ({identity.reason})"
+            return Reply(503, {"detail": "Could not tell who is calling; try again shortly.",
+                               "code": "identity_unavailable"}, [(b"retry-after", b"1")])
         if isinstance(identity, Refused):
             anonymous = await self._resolve(spec, *NO_CREDENTIAL)
             if anonymous == identity:
@@ -207,19 +238,25 @@ class IdentityBridge(Addon):
             response = await self.client().get(spec.resolve_url, headers={header: value} if header else {})
         except httpx.HTTPError as exc:
             log.warning("identity look-up failed: %s: %s", type(exc).__name__, exc)
-            return None, False  # don't remember an outage as "anonymous"
+            return LookupFailed(f"{type(exc).__name__}"), False  # an outage is not remembered
         if response.status_code in (401, 403):
             challenges = tuple(v for k, v in response.headers.raw if k.lower() == b"www-authenticate")
             return Refused(response.status_code, response.content, challenges), True
         if response.status_code != 200:
             log.warning("identity look-up answered %s", response.status_code)
-            return None, False
+            return LookupFailed(f"the look-up answered {response.status_code}"), False
         try:
             data = response.json()
-            return Identity(user_id=str(int(data["id"])), is_staff=bool(data.get("is_staff", False))), True
-        except (ValueError, KeyError, TypeError):
-            log.warning("identity look-up gave an unexpected body")
-            return None, False
+        except ValueError:
+            data = _MISSING
+        user = field(data, spec.user_id_field) if data is not _MISSING else _MISSING
+        if user is None:
+            return None, True  # a null id: the monolith says anonymous
+        if isinstance(user, bool) or not isinstance(user, int | str) or user == "":
+            log.warning("identity look-up gave no %s in its answer", spec.user_id_field)
+            return LookupFailed(f"no {spec.user_id_field} in the look-up's answer"), False
+        staff = field(data, spec.staff_field) if spec.staff_field else False
+        return Identity(user_id=str(user), is_staff=staff is True), True
 
     def start(self) -> None:
         return None

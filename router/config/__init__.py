@@ -36,7 +36,7 @@ from __future__ import annotations
 from router.config.backends import BackendSpec, CircuitSpec, HealthSpec, TimeoutSpec
 from router.config.loading import RouterConfig, load, parse, parse_bytes, parse_data, read
 from router.config.routes import HeaderSpec, ParitySpec, RouteSpec, ShadowSpec
-from router.config.settings import AdminSpec, FileSpec, IdentitySpec
+from router.config.settings import AdminSpec, CanarySpec, FileSpec, IdentitySpec
 from router.config.tables import unreachable_routes
 from router.config.values import (
     MAX_BACKENDS,
@@ -55,6 +55,7 @@ from router.validation import MAX_SHOWN, TOKEN, Spec, show
 __all__ = [
     "MAX_BACKENDS", "MAX_BYTES", "MAX_PATH", "MAX_PROBLEM", "MAX_PROBLEMS", "MAX_ROUTES", "MAX_SHOWN",
     "MAX_TARGETS", "NAME", "TOKEN", "AdminSpec", "BackendSpec", "CircuitSpec", "FileSpec", "HeaderSpec",
-    "HealthSpec", "IdentitySpec", "ParitySpec", "RouteSpec", "RouterConfig", "RulesSpec", "ShadowSpec", "Spec",
+    "CanarySpec", "HealthSpec", "IdentitySpec", "ParitySpec", "RouteSpec", "RouterConfig", "RulesSpec",
+    "ShadowSpec", "Spec",
     "TimeoutSpec", "load", "parse", "parse_bytes", "parse_data", "read", "refused", "show", "unreachable_routes",
 ]

@@ -20,7 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from router import safeyaml
 from router.config.routes import ParitySpec
-from router.config.settings import AdminSpec, FileSpec, IdentitySpec
+from router.config.settings import AdminSpec, CanarySpec, FileSpec, IdentitySpec
 from router.config.tables import build_table, cross_check, unreachable_routes
 from router.config.values import MAX_BYTES, refused
 from router.exceptions import ConfigError
@@ -38,6 +38,7 @@ class RouterConfig:
     max_body: int = 100 * 2**20
     admin: AdminSpec = field(default_factory=AdminSpec)
     identity: IdentitySpec | None = None
+    canary: CanarySpec = field(default_factory=CanarySpec)
     parity: ParitySpec = field(default_factory=ParitySpec)
     warnings: tuple[str, ...] = ()
     # The file's data as parsed; the admin API edits a copy and validates it through parse_data().
@@ -143,6 +144,6 @@ def parse_data(raw: Any, *, source: str = "<routes>") -> RouterConfig:
     canonical = json.dumps(raw, sort_keys=True, default=str)
     table = build_table(spec, version=hashlib.sha256(canonical.encode()).hexdigest()[:12])
     return RouterConfig(table=table, source=source, listen=spec.listen, max_body=int(spec.max_body),
-                        admin=spec.admin, identity=spec.identity, parity=spec.parity,
+                        admin=spec.admin, identity=spec.identity, canary=spec.canary, parity=spec.parity,
                         warnings=tuple(f"{source}: {w}" for w in unreachable_routes(table)),
                         raw=copy.deepcopy(raw))

@@ -1,8 +1,9 @@
 """The schema of a routes file's top level (``FileSpec``) and of its process-level settings: ``admin:`` (the
-admin API) and ``identity:`` (the identity bridge)."""
+admin API), ``identity:`` (the identity bridge) and ``canary:`` (how a canary tells people apart)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
@@ -20,7 +21,8 @@ from router.config.values import (
     port_ok,
     split_url,
 )
-from router.validation import TOKEN, Spec, show
+from router.routing.headers import NEVER_MATCHABLE
+from router.validation import TOKEN, Spec, header_name, show
 
 Listen = Annotated[str, AfterValidator(check_listen)]  # host:port
 EnvName = Annotated[str, AfterValidator(check_env_name)]  # the name of an environment variable
@@ -31,12 +33,32 @@ class AdminSpec(Spec):
     token_env: EnvName = "ROUTER_ADMIN_TOKEN"  # noqa: S105 - names the variable holding the token
 
 
+FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,7}$")
+
+
+def field_path(value: str) -> str:
+    """A dotted path into the look-up's JSON answer (``id``, ``user.pk``)."""
+    if not FIELD_PATH.match(value):
+        raise ValueError(f"{show(value)} is not a field path (names joined by dots, e.g. id or user.pk)")
+    return value
+
+
+FieldPath = Annotated[str, AfterValidator(field_path)]
+
+
 class IdentitySpec(Spec):
     resolve_url: str
     cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
     token_ttl: Annotated[float, Field(gt=0, le=3600)] = 60.0
     secret_env: EnvName = "ROUTER_IDENTITY_SECRET"  # noqa: S105 - names the variable holding the secret
     session_cookie: str = "sessionid"
+    # Where the look-up's JSON answer holds the user's id and staff flag (a null id: anonymous, cached).
+    user_id_field: FieldPath = "id"
+    staff_field: FieldPath | None = "is_staff"
+    # A look-up that fails (monolith down, timeout, 5xx, an answer without the id field) for a caller who sent
+    # a credential: "refuse" answers 503 identity_unavailable (never serve a known user as a stranger);
+    # "anonymous" lets the request on without an identity.
+    on_failure: Literal["refuse", "anonymous"] = "refuse"
 
     @field_validator("resolve_url")
     @classmethod
@@ -58,6 +80,31 @@ class IdentitySpec(Spec):
         return value
 
 
+CANARY_KEY = re.compile(r"^(user|client|cookie:.+|header:.+)$")
+
+
+def canary_key(value: str) -> str:
+    if not CANARY_KEY.match(value):
+        raise ValueError(f"{show(value)} is not a canary key (user, cookie:NAME, header:NAME or client)")
+    kind, _, name = value.partition(":")
+    if kind == "cookie" and (not TOKEN.match(name) or len(name) > 256):
+        raise ValueError(f"{show(value)}: {show(name)} is not a cookie name")
+    if kind == "header":
+        header_name(name)
+        if name.lower() in NEVER_MATCHABLE:
+            raise ValueError(f"{show(value)}: {name} is removed before routing (hop-by-hop or identity header)")
+        return f"header:{name.lower()}"
+    return value
+
+
+class CanarySpec(Spec):
+    """How a canary tells people apart: the first of ``key`` a request has (``user``: the identity bridge's
+    user id; ``cookie:NAME``; ``header:NAME``, e.g. a device id; ``client``: the address, always there).
+    Unset: user, the identity bridge's session cookie (else ``sessionid``), client."""
+
+    key: Annotated[list[Annotated[str, AfterValidator(canary_key)]] | None, Field(min_length=1, max_length=8)] = None
+
+
 class FileSpec(Spec):
     version: Literal[1] = 1
     listen: Listen = "127.0.0.1:8080"
@@ -67,6 +114,7 @@ class FileSpec(Spec):
     routes: Annotated[dict[str, RouteSpec], Field(max_length=MAX_ROUTES)] = {}
     admin: AdminSpec = AdminSpec()
     identity: IdentitySpec | None = None
+    canary: CanarySpec = CanarySpec()
     parity: ParitySpec = ParitySpec()
 
     @field_validator("version", mode="before")

@@ -63,7 +63,7 @@ def _flow(holder: TableHolder, path: str, *, cookie: str | None = None, user_id:
     return flow
 
 
-def _holder(canary: float, *, session_cookie: str | None = None) -> TableHolder:
+def _holder(canary: float, *, session_cookie: str | None = None, key: list[str] | None = None) -> TableHolder:
     raw: dict[str, object] = {
         "default": "monolith",
         "backends": {"monolith": {"targets": "http://127.0.0.1:1"}, "catalog": {"targets": "http://127.0.0.1:2"}},
@@ -72,6 +72,8 @@ def _holder(canary: float, *, session_cookie: str | None = None) -> TableHolder:
     }
     if session_cookie:
         raw["identity"] = {"resolve_url": "http://127.0.0.1:1/me/", "session_cookie": session_cookie}
+    if key is not None:
+        raw["canary"] = {"key": key}
     holder = TableHolder()
     holder.swap(parse_data(raw), origin="test")
     return holder
@@ -120,3 +122,38 @@ def test_routes_without_a_canary_are_left_alone() -> None:
     unrouted = _flow(canary.tables, "/elsewhere")
     asyncio.run(canary.request(unrouted))
     assert (unrouted.backend, unrouted.in_canary) == ("monolith", None)
+
+
+def test_a_configured_key_buckets_cookieless_clients_by_a_header_before_their_address() -> None:
+    """Clients without a session (an app, a script behind one NAT address) are told apart by a device header."""
+    canary = Canary(_holder(50, key=["user", "header:X-Device-Id", "cookie:sessionid", "client"]))
+    device = _flow(canary.tables, "/api/catalog/x", client="10.9.9.9")
+    device.headers.append((b"x-device-id", b"d-17"))
+    assert canary.sticky_key(device) == "header:x-device-id:d-17"
+    assert canary.sticky_key(_flow(canary.tables, "/api/catalog/x", cookie="sessionid=s1")) == "session:s1"
+    assert canary.sticky_key(_flow(canary.tables, "/api/catalog/x", user_id="7")) == "user:7"
+    assert canary.sticky_key(_flow(canary.tables, "/api/catalog/x", client="10.1.1.1")) == "client:10.1.1.1"
+    # Sharing an address no longer puts everybody behind it on one side.
+    sides = {in_canary(50, "catalog", canary.sticky_key(_with_device(canary, n))) for n in range(40)}
+    assert sides == {True, False}
+
+
+def _with_device(canary: Canary, n: int) -> Flow:
+    flow = _flow(canary.tables, "/api/catalog/x", client="10.0.0.1")
+    flow.headers.append((b"x-device-id", f"device-{n}".encode()))
+    return flow
+
+
+@pytest.mark.parametrize(("key", "problem"), [
+    (["session"], "canary.key[0]: 'session' is not a canary key (user, cookie:NAME, header:NAME or client)"),
+    (["cookie:bad cookie"], "canary.key[0]: 'cookie:bad cookie': 'bad cookie' is not a cookie name"),
+    (["header:x-identity-token"], "canary.key[0]: 'header:x-identity-token': x-identity-token is removed before "
+                                  "routing"),
+    ([], "canary.key: "),
+])
+def test_a_bad_canary_key_is_refused_naming_it(key: list[str], problem: str) -> None:
+    from router.exceptions import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _holder(50, key=key)
+    assert any(problem in p for p in err.value.problems), err.value.problems

@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import httpx
 import jwt
 import pytest
 
-from router.addons.identity import AUDIENCE, ISSUER, MIN_SECRET_LENGTH, Identity, mint, secret_problem
+from router.addons import identity
+from router.addons.identity import AUDIENCE, ISSUER, MIN_SECRET_LENGTH, Identity, IdentityBridge, mint, secret_problem
 from router.config import IdentitySpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,3 +155,87 @@ def test_a_malformed_refusal_is_an_invalid_token(refused: object) -> None:
                        algorithm="HS256")
     with pytest.raises(verifier.InvalidIdentity):
         verifier.verify(token, SECRET)
+
+
+# --- the look-up's configuration: fields, anonymous answers cached, failures refused ----------------------------------
+
+
+def _bridge(answer: httpx.Response | Exception, **identity: object) -> tuple[IdentityBridge, list[int]]:
+    from router.config import parse_data
+    from router.control.state import TableHolder
+
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    holder = TableHolder()
+    holder.swap(parse_data({
+        "default": "monolith",
+        "backends": {"monolith": {"targets": "http://127.0.0.1:1"}, "svc": {"targets": "http://127.0.0.1:2"}},
+        "routes": {"moved": {"path": "/api/", "backend": "svc"}},
+        "identity": {"resolve_url": "http://monolith.test/me/", **identity}}), origin="test")
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return IdentityBridge(holder, client), calls
+
+
+def _run(bridge: IdentityBridge, credential: str = "Token abc") -> tuple[Any, Any]:
+    from router.proxy.flow import Flow
+
+    table = bridge.tables.current.table
+    match = table.match("GET", "/api/x")
+    flow = Flow(method="GET", path="/api/x", query=b"", headers=[(b"authorization", credential.encode())],
+                client="10.0.0.1", scheme="http", host="shop", request_id="r1", match=match, backend=match.backend,
+                default_backend=table.default)
+    return asyncio.run(bridge.request(flow)), flow
+
+
+def test_the_look_up_s_fields_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    bridge, _ = _bridge(httpx.Response(200, json={"user": {"pk": "u-7", "roles": {"staff": True}}}),
+                        user_id_field="user.pk", staff_field="user.roles.staff")
+    reply, flow = _run(bridge)
+    assert reply is None and (flow.user_id, flow.is_staff) == ("u-7", True)
+    token = dict(flow.headers)[b"x-identity-token"].decode()
+    assert jwt.decode(token, SECRET, algorithms=["HS256"], audience=identity.AUDIENCE)["sub"] == "u-7"
+
+
+def test_an_anonymous_answer_is_cached_like_any_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    bridge, calls = _bridge(httpx.Response(200, json={"user": None}), user_id_field="user.pk")
+    for _ in range(3):
+        reply, flow = _run(bridge)
+        assert reply is None and flow.user_id is None and b"x-identity-token" not in dict(flow.headers)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(502), httpx.ConnectError("refused"),
+                                    httpx.Response(200, json={"name": "no id here"})],
+                         ids=["5xx", "down", "no-id"])
+def test_a_failed_look_up_is_a_503_not_a_stranger_and_is_not_cached(monkeypatch: pytest.MonkeyPatch,
+                                                                     answer: Any) -> None:
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    bridge, calls = _bridge(answer)
+    for _ in range(2):
+        reply, flow = _run(bridge)
+        assert reply is not None and reply.status == 503
+        assert reply.body["code"] == "identity_unavailable" and (b"retry-after", b"1") in reply.headers
+    assert len(calls) == 2
+    lenient, _ = _bridge(answer, on_failure="anonymous")
+    reply, flow = _run(lenient)
+    assert reply is None and flow.user_id is None
+
+
+@pytest.mark.parametrize(("setting", "problem"), [
+    ({"user_id_field": "user[0]"}, "identity.user_id_field: 'user[0]' is not a field path"),
+    ({"on_failure": "ignore"}, "identity.on_failure: "),
+])
+def test_a_bad_identity_setting_is_refused_naming_it(setting: dict[str, object], problem: str) -> None:
+    from router.exceptions import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _bridge(httpx.Response(200), **setting)
+    assert any(problem in p for p in err.value.problems), err.value.problems
