@@ -21,7 +21,9 @@ class Checkpoints(Schema):
     def ensure_state(self, conn: Any, table: str) -> None:
         conn.cursor().execute(
             f"CREATE TABLE IF NOT EXISTS {self.q(table)} (plan VARCHAR(200) NOT NULL, item VARCHAR(200) NOT NULL, "
-            f"value VARCHAR(400), updated_at {self.float_type} NOT NULL, PRIMARY KEY (plan, item))")
+            # InnoDB on MariaDB whatever the server's default: a checkpoint commits with the rows it closes.
+            f"value VARCHAR(400), updated_at {self.float_type} NOT NULL, PRIMARY KEY (plan, item))"
+            + self.table_options)
 
     def read_state(self, conn: Any, table: str, plan: str) -> dict[str, tuple[str | None, float]]:
         """Item -> (value, when it was written), for the plan ({} where the table does not exist yet)."""

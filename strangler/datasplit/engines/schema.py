@@ -45,7 +45,7 @@ class Schema(ABC):
     param: ClassVar[str] = "%s"            # the driver's placeholder
     int_cast: ClassVar[str] = ""           # SQL type to CAST changelog keys to for integer keys
     float_type: ClassVar[str] = "DOUBLE PRECISION"   # seconds since the epoch in the bookkeeping tables
-    table_options: ClassVar[str] = ""      # after CREATE TABLE (...) of the changelog identities and the guard
+    table_options: ClassVar[str] = ""      # after CREATE TABLE (...) of the bookkeeping tables (transactional ones)
 
     def __init__(self, url: sa.URL, label: str) -> None:
         self.url = url
