@@ -3,6 +3,7 @@ their through table) and generic relations, each with the app at both ends."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.apps import apps
@@ -12,12 +13,17 @@ from strangler.inventory.apps import AppIndex
 from strangler.inventory.model import Relation, Table
 
 
-def tables(index: AppIndex) -> list[Table]:
-    found = []
+def _project_models(index: AppIndex) -> Iterator[tuple[str, Any]]:
+    """(app label, model) of every model a project app holds."""
     for model in apps.get_models():
         label = index.label_of(model.__module__)
-        if label is None:
-            continue
+        if label is not None:
+            yield label, model
+
+
+def tables(index: AppIndex) -> list[Table]:
+    found = []
+    for label, model in _project_models(index):
         meta = model._meta
         pk = meta.pk
         key = tuple(f.column for f in getattr(pk, "fields", ())) or ((pk.column,) if pk is not None else ())
@@ -28,10 +34,7 @@ def tables(index: AppIndex) -> list[Table]:
 
 def relations(index: AppIndex) -> list[Relation]:
     found = []
-    for model in apps.get_models():
-        label = index.label_of(model.__module__)
-        if label is None:
-            continue
+    for label, model in _project_models(index):
         for f in model._meta.get_fields():
             relation = _relation(label, model, f, index)
             if relation is not None:
