@@ -82,14 +82,36 @@ def descendant_ids(conn: Connection, category_id: int) -> set[int]:
     return found
 
 
+def _write_checked(conn: Connection, statement: Any, revalidate: Callable[[], object]) -> Any:
+    """A write in a savepoint; when a unique constraint refuses it (a concurrent writer took the sku or the
+    slug after the validation looked), the validation runs again and names the field; else the error stands."""
+    try:
+        with conn.begin_nested():
+            return conn.execute(statement)
+    except IntegrityError:
+        revalidate()
+        raise
+
+
+def _inserted_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 # --- products -------------------------------------------------------------------------------------------------------
 
 
-def _product_row(conn: Connection, product_id: int) -> Any:
-    row = conn.execute(select(*PRODUCT_COLUMNS).where(products.c.id == product_id)).first()
+def _row(conn: Connection, columns: Any, key: Any, value: int, missing: str) -> Any:
+    """The row whose ``key`` is ``value`` (its ``columns``), or NotFound with the monolith's message."""
+    row = conn.execute(select(*columns).where(key == value)).first()
     if row is None:
-        raise NotFound(PRODUCT_404)
+        raise NotFound(missing)
     return row
+
+
+def _product_row(conn: Connection, product_id: int) -> Any:
+    return _row(conn, PRODUCT_COLUMNS, products.c.id, product_id, PRODUCT_404)
 
 
 def product_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
@@ -98,14 +120,8 @@ def product_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
         values = validate_product(body, DbLookups(conn), partial=False)
         now = _now(conn)
         row = {"description": "", "stock": 0, "is_active": True, **values, "created_at": now, "updated_at": now}
-        try:
-            with conn.begin_nested():
-                key = conn.execute(insert(products).values(**row)).inserted_primary_key
-                assert key is not None
-                product_id = key[0]
-        except IntegrityError:
-            validate_product(body, DbLookups(conn), partial=False)  # a concurrent writer took the sku
-            raise
+        product_id = _inserted_id(_write_checked(conn, insert(products).values(**row),
+                                                 lambda: validate_product(body, DbLookups(conn), partial=False)))
     return _render_product(product_id, row)
 
 
@@ -124,12 +140,8 @@ def product_update(engine: Engine, product_id: int, load: Callable[[], Any], *, 
         body = load()
         values = validate_product(body, DbLookups(conn, product_id=product_id), partial=partial)
         values["updated_at"] = _now(conn)
-        try:
-            with conn.begin_nested():
-                result = conn.execute(update(products).where(products.c.id == product_id).values(**values))
-        except IntegrityError:
-            validate_product(body, DbLookups(conn, product_id=product_id), partial=partial)
-            raise
+        result = _write_checked(conn, update(products).where(products.c.id == product_id).values(**values),
+                                lambda: validate_product(body, DbLookups(conn, product_id=product_id), partial=partial))
         if not result.rowcount:
             raise NotFound(PRODUCT_404)  # deleted between the look-up and the update
         # Read back in the same transaction: the answer is the row as written, with the current stock.
@@ -233,10 +245,7 @@ def stock_release(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
 
 
 def _category_row(conn: Connection, category_id: int) -> Any:
-    row = conn.execute(select(*CATEGORY_COLUMNS).where(categories.c.id == category_id)).first()
-    if row is None:
-        raise NotFound(CATEGORY_404)
-    return row
+    return _row(conn, CATEGORY_COLUMNS, categories.c.id, category_id, CATEGORY_404)
 
 
 def category_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
@@ -244,14 +253,8 @@ def category_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
     with engine.begin() as conn:
         values = validate_category(body, DbLookups(conn), partial=False)
         values.setdefault("parent_id", None)
-        try:
-            with conn.begin_nested():
-                key = conn.execute(insert(categories).values(**values)).inserted_primary_key
-                assert key is not None
-                category_id = key[0]
-        except IntegrityError:
-            validate_category(body, DbLookups(conn), partial=False)
-            raise
+        category_id = _inserted_id(_write_checked(conn, insert(categories).values(**values),
+                                                  lambda: validate_category(body, DbLookups(conn), partial=False)))
     return category_dict((category_id, values["name"], values["slug"], values["parent_id"]))
 
 
@@ -280,12 +283,8 @@ def category_update(engine: Engine, category_id: int, load: Callable[[], Any], *
         # Only the columns the request sent: writing back the others as read above would undo a concurrent
         # edit of them.
         if values:
-            try:
-                with conn.begin_nested():
-                    conn.execute(update(categories).where(categories.c.id == category_id).values(**values))
-            except IntegrityError:
-                validate_category(body, DbLookups(conn, category_id=category_id), partial=partial)
-                raise
+            _write_checked(conn, update(categories).where(categories.c.id == category_id).values(**values),
+                           lambda: validate_category(body, DbLookups(conn, category_id=category_id), partial=partial))
         return category_dict(_category_row(conn, category_id))
 
 
