@@ -37,33 +37,24 @@ status is 1 when a target is missed, 2 when a measurement could not be made.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.wrk import WRK, Run, wrk  # noqa: E402
+from benchmarks.processes import group_alive  # noqa: E402
+from benchmarks.router_setup import NGINX, PATH, PYTHON, Bench  # noqa: E402
+from benchmarks.wrk import WRK, Run  # noqa: E402
 
-PYTHON = sys.executable
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-PATH = "/api/data.json"
 TARGET_RATIO = 0.2  # router requests/s over nginx-proxy's (issue 11)
 TARGET_ADDED_P50_MS = 0.3  # router c1 p50 minus direct c1 p50
 TARGET_P99_MS = 10.0  # router p99 at 32 connections
@@ -93,252 +84,6 @@ class RouterOptions:
         """Every variant, with one per transport other than the default (after ``router-no-access-log``)."""
         others = [f"router-{t}" for t in self.transports if t != self.default_transport]
         return VARIANTS[:4] + others + VARIANTS[4:]
-
-
-def group_cpu(pgid: int) -> float:
-    """CPU seconds (user + system) used so far by the live processes of process group ``pgid``."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[2]) == pgid:  # fields[0] is the state: pgrp is the 5th field of stat, here index 2
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-# -- processes -------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Process:
-    """A process started in its own process group, so stopping it takes its children (nginx workers) too."""
-
-    name: str
-    argv: list[str]
-    log: Path
-    env: dict[str, str] | None = None
-    admin_url: str = ""  # routers only
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: S603
-                                         cwd=ROOT, env=self.env, start_new_session=True)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _group_alive(self.proc.pid):
-                self.proc.poll()
-                time.sleep(0.05)
-            if not _group_alive(self.proc.pid):
-                break
-        self.proc.wait(timeout=5)
-
-    def tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def _group_alive(pgid: int) -> bool:
-    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True, check=False)  # noqa: S603, S607
-    return bool(found.stdout.strip())
-
-
-def wait_healthy(process: Process, url: str, expect: bytes | None = None, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if not process.alive():
-            raise RuntimeError(f"{process.name} exited before it was healthy:\n{process.tail()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
-                body = response.read()
-                if response.status == 200 and (expect is None or body == expect):
-                    return
-                last = f"status {response.status}, {len(body)} bytes"
-        except (urllib.error.URLError, OSError) as exc:
-            last = str(exc)
-        time.sleep(0.1)
-    raise RuntimeError(f"{process.name} not healthy at {url} within {timeout:g}s ({last}):\n{process.tail()}")
-
-
-# -- wrk -------------------------------------------------------------------------------------------------
-
-
-
-# -- the setups ------------------------------------------------------------------------------------------
-
-def upstream_conf(prefix: Path, root: Path, port: int) -> str:
-    return textwrap.dedent(f"""\
-        # The benchmark's upstream: one worker serving static files.
-        worker_processes 1;
-        pid {prefix}/nginx.pid;
-        error_log {prefix}/error.log warn;
-        events {{ worker_connections 4096; }}
-        http {{
-            access_log off;
-            client_body_temp_path {prefix}/client_body_temp;
-            proxy_temp_path {prefix}/proxy_temp;
-            fastcgi_temp_path {prefix}/fastcgi_temp;
-            uwsgi_temp_path {prefix}/uwsgi_temp;
-            scgi_temp_path {prefix}/scgi_temp;
-            keepalive_requests 1000000;
-            server {{
-                listen 127.0.0.1:{port};
-                root {root};
-                default_type application/json;
-            }}
-        }}
-        """)
-
-
-def routes_yaml(upstream: str, listen: str, *, canary: float | None = None, shadow: bool = False) -> str:
-    backends = f'  upstream: {{targets: ["{upstream}"], health: {{path: /data.json, interval: 5}}}}\n'
-    if shadow:  # the shadow is a second backend name on the same nginx, as a canary's other side is
-        backends += f'  upstream-shadow: {{targets: ["{upstream}"], health: {{path: /data.json, interval: 5}}}}\n'
-        route = "  api: {path: /api/, backend: upstream, shadow: {backend: upstream-shadow, queue: 1000}}\n"
-        return (f"version: 1\nlisten: {listen}\ndefault: upstream\nbackends:\n{backends}routes:\n{route}"
-                f"admin:\n  listen: 127.0.0.1:1\n  token_env: ROUTER_ADMIN_TOKEN\n"
-                f"parity:\n  store: parity-shadow.sqlite3\n")
-    if canary is None:
-        route = "  api: {path: /api/, backend: upstream}\n"
-    else:  # a second backend name on the same target, so both sides of the canary hit the same nginx
-        backends += f'  upstream-new: {{targets: ["{upstream}"], health: {{path: /data.json, interval: 5}}}}\n'
-        route = f"  api: {{path: /api/, backend: upstream-new, canary: {canary:g}}}\n"
-    return (f"version: 1\nlisten: {listen}\ndefault: upstream\nbackends:\n{backends}routes:\n{route}"
-            f"admin:\n  listen: 127.0.0.1:1\n  token_env: ROUTER_ADMIN_TOKEN\n")
-
-
-def json_body(size: int = 1024) -> bytes:
-    items: list[dict[str, object]] = []
-    body = b""
-    while True:
-        n = len(items)
-        items.append({"id": n, "sku": f"SKU-{n:06d}", "name": f"Product {n}", "price": "19.99", "stock": n * 7})
-        candidate = json.dumps({"items": items, "pad": ""}).encode()
-        if len(candidate) > size:
-            break
-        body = candidate
-    data = json.loads(body)
-    data["pad"] = "x" * (size - len(body))
-    result = json.dumps(data).encode()
-    assert len(result) == size, len(result)
-    return result
-
-
-@dataclass
-class Bench:
-    work: Path
-    duration: float
-    connections: int
-    processes: list[Process] = field(default_factory=list)
-    upstream_url: str = ""
-    body: bytes = b""
-    token: str = field(default_factory=lambda: secrets.token_hex(16))
-    notes: list[str] = field(default_factory=list)
-    router_args: list[str] = field(default_factory=list)  # given to every router (--workers N)
-
-    def launch(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
-        process = Process(name, argv, self.work / f"{name}.out", env)
-        self.processes.append(process)
-        process.start()
-        return process
-
-    def start_upstream(self) -> None:
-        prefix = self.work / "upstream"
-        root = prefix / "www"
-        (root / "api").mkdir(parents=True)
-        self.body = json_body()
-        for path in (root / "data.json", root / "api" / "data.json"):
-            path.write_bytes(self.body)
-        # nginx's workers run as nobody when started by root: let them read the files.
-        for directory in (self.work, prefix, root, root / "api"):
-            directory.chmod(0o755)
-        port = free_port()
-        conf = prefix / "nginx.conf"
-        conf.write_text(upstream_conf(prefix, root, port))
-        process = self.launch("upstream", [NGINX, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"])
-        self.upstream_url = f"http://127.0.0.1:{port}"
-        wait_healthy(process, self.upstream_url + PATH, self.body)
-
-    def start_nginx_proxy(self) -> tuple[Process, str]:
-        base = self.work / "nginx-proxy"
-        prefix = base / "run"
-        prefix.mkdir(parents=True)
-        port = free_port()
-        routes = base / "routes.yaml"
-        routes.write_text(routes_yaml(self.upstream_url, f"127.0.0.1:{port}"))
-        conf = base / "nginx.conf"
-        subprocess.run([PYTHON, "-m", "router", "export", "nginx", str(routes), "-o", str(conf),  # noqa: S603
-                        "--prefix", str(prefix)], cwd=ROOT, check=True, capture_output=True, timeout=60)
-        checked = subprocess.run([NGINX, "-t", "-p", str(prefix), "-c", str(conf)],  # noqa: S603
-                                 capture_output=True, text=True, timeout=30, check=False)
-        if checked.returncode != 0:
-            raise RuntimeError(f"nginx -t refused the export:\n{checked.stderr}")
-        process = self.launch("nginx-proxy", [NGINX, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"])
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(process, url + "/__router/health")
-        wait_healthy(process, url + PATH, self.body)
-        return process, url
-
-    def start_router(self, name: str, extra: list[str], canary: float | None = None,
-                     shadow: bool = False) -> tuple[Process, str]:
-        port, admin = free_port(), free_port()
-        routes = self.work / f"{name}.yaml"
-        routes.write_text(routes_yaml(self.upstream_url, f"127.0.0.1:{port}", canary=canary, shadow=shadow))
-        env = {**os.environ, "ROUTER_ADMIN_TOKEN": self.token}
-        # stdout+stderr (the JSON access log goes to stderr) are redirected to WORK/NAME.out.
-        process = self.launch(name, [PYTHON, "-m", "router", "serve", "--config", str(routes),
-                                     "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}",
-                                     *self.router_args, *extra], env)
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(process, url + "/__router/health")
-        wait_healthy(process, url + PATH, self.body)
-        process.admin_url = f"http://127.0.0.1:{admin}"
-        return process, url
-
-    def counters(self, process: Process) -> dict[str, object] | None:
-        request = urllib.request.Request(process.admin_url + "/counters",  # noqa: S310 - our own loopback URL
-                                         headers={"Authorization": f"Bearer {self.token}"})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own loopback URL
-                return json.loads(response.read())  # type: ignore[no-any-return]
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-
-    def measure(self, url: str, process: Process | None = None) -> tuple[Run, Run, float | None]:
-        """The c32 run, the c1 run, and the CPU microseconds ``process`` (its group) spent per request of the
-        c32 run (None without a process: the direct runs)."""
-        wrk(url, self.connections, 1)  # warm-up: pools filled, nothing recorded
-        before = group_cpu(process.pid) if process is not None else 0.0
-        loaded = wrk(url, self.connections, self.duration)
-        cpu = (group_cpu(process.pid) - before) * 1e6 / loaded.requests if process and loaded.requests else None
-        single = wrk(url, 1, self.duration)
-        return loaded, single, cpu
 
 
 Result = tuple[Run, Run, str, float | None]  # c32 run, c1 run, note, CPU microseconds per request (c32)
@@ -464,7 +209,7 @@ def report(results: dict[str, Result], connections: int) -> list[tuple[str, bool
 def leftovers(bench: Bench) -> list[str]:
     left = []
     for process in bench.processes:
-        if process.proc is not None and _group_alive(process.pid):
+        if process.proc is not None and group_alive(process.pid):
             left.append(f"{process.name} (process group {process.pid})")
     found = subprocess.run(["pgrep", "-af", str(bench.work)], capture_output=True, text=True, check=False)  # noqa: S603, S607
     left += [line for line in found.stdout.splitlines() if line.strip()]
