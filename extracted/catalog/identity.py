@@ -23,10 +23,10 @@ method (405) and the object (404), with the headers every answer of that URL car
 
     if isinstance(caller, Refusal): return refusal_response(caller)
 
-(Down to the line ``# --- this service``, this file is ``docs/identity_verifier.py``, imports apart. Under it,
-this service's side: :func:`authenticate` turns the token into the caller or into the monolith's own answer,
-:func:`session_consulted` says when that answer varies by cookie, :func:`authorise_service` admits the other
-services that call the internal endpoints by ``X-Service-Token``.)
+(Down to the line ``# --- this service``, this file is the scaffold's ``strangler/scaffold/template/identity.py``,
+imports apart. Under it, this service's side: :func:`authenticate` turns the token into the caller or into
+the monolith's own answer, :func:`session_consulted` says when that answer varies by cookie,
+:func:`authorise_service` admits the other services that call the internal endpoints by ``X-Service-Token``.)
 """
 
 from __future__ import annotations

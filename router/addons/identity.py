@@ -30,7 +30,7 @@ any answer. A look-up that fails (monolith down, timeout, 5xx, an answer without
 goes on without an identity. Answers are cached for ``cache_seconds``: a token revoked in the monolith is
 still taken for its user until its entry expires.
 
-Services verify the token with the shared secret; ``docs/identity_verifier.py`` is the small verifier they
+Services verify the token with the shared secret; ``strangler/scaffold/template/identity.py`` is the small verifier they
 copy (services share no code with the router).
 """
 

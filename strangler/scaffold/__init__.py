@@ -107,11 +107,16 @@ def _files(service: Service, tables: list[TableSpec], endpoints: list[Endpoint],
               "endpoints": "\n".join(f"- {'/'.join(e.methods)} /{e.route}" for e in endpoints) or "- (none)"}
     files: dict[str, str] = {}
     for source in sorted(TEMPLATE.rglob("*")):
-        if source.is_file():
+        # What the template holds, not what Python or pip left beside it (__pycache__ of identity.py).
+        if source.is_file() and source.suffix in (".tmpl", ".py", ".mako") and "__pycache__" not in source.parts:
             relative = source.relative_to(TEMPLATE)
             target = f"{service.directory}/{str(relative).removesuffix('.tmpl')}"
             text = source.read_text(encoding="utf-8")
-            files[target] = Template(text).substitute(values) if source.suffix == ".tmpl" else text
+            if source.suffix == ".tmpl":
+                text = Template(text).substitute(values)
+            elif source.suffix == ".py":
+                text = values["generated"] + "\n" + text   # copied as it is, marked like the rest
+            files[target] = text
     files[f"{service.directory}/models.py"] = models_module(tables, app, module)
     files[f"{service.directory}/migrations/versions/0001_initial.py"] = revision_module(
         tables, app, module, dt.date.today().isoformat())

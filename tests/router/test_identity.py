@@ -1,5 +1,5 @@
 """The identity bridge's pure parts: minting tokens, the secret check, and the verifier services copy
-(``docs/identity_verifier.py``, loaded by path as a service would use its copy)."""
+(``strangler/scaffold/template/identity.py``, loaded by path as a service would use its copy)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ OTHER_SECRET = "o" * 40
 
 def load_verifier() -> ModuleType:
     name = "copied_identity_verifier"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "identity_verifier.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "strangler" / "scaffold" / "template" / "identity.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the class is built

@@ -74,6 +74,7 @@ def toolkit_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = zipfile.ZipFile(wheels[0]).namelist()
     assert not [n for n in names if n.split("/")[0] in ("legacy_monolith", "extracted", "tests", "scripts")], names
     assert "strangler/scaffold/template/migrations/env.py.tmpl" in names
+    assert "strangler/scaffold/template/identity.py" in names
     venv = base / "venv"
     _run(sys.executable, "-m", "venv", "--without-pip", venv)
     python = venv / "bin" / "python"
@@ -136,6 +137,7 @@ def test_scaffold_writes_an_extraction_whose_data_steps_run_equal(library: Proje
     scaffolded = library.json("strangler", "scaffold", "shelf", "--out", "services", "--port", "8150")
     assert scaffolded["tables"] == ["books"]
     assert "services/shelf/migrations/versions/0001_initial.py" in scaffolded["files"]
+    assert "services/shelf/identity.py" in scaffolded["files"]
     plan = "migration_plans/shelf.yaml"
     for op in ("provision", "capture", "copy", "sync", "verify"):
         result = library.json("strangler", "split", op, plan, "--quiet")

@@ -52,9 +52,10 @@ SHOP_PASSWORD = "shop-demo-password"  # noqa: S105 - the seeded demo accounts' p
 
 
 def load_verifier() -> ModuleType:
-    """docs/identity_verifier.py, loaded by path the way a service uses its copy."""
+    """The identity verifier every scaffolded service gets (strangler/scaffold/template/identity.py), loaded by
+    path the way a service uses its copy."""
     name = "features_identity_verifier"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "identity_verifier.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "strangler" / "scaffold" / "template" / "identity.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

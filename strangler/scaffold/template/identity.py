@@ -1,7 +1,8 @@
-"""Verifying the router's identity token in an extracted service. COPY this file into the service.
+"""Verifying the router's identity token in an extracted service: ``strangler scaffold`` copies this file into
+every service it writes (the one place to improve it; a service written by hand copies it too).
 
 Services share no code with the router (or with each other), so each service keeps its own copy of these
-few lines. The router (``router/identity.py``) sends ``X-Identity-Token``: an HS256 JWT signed with the
+few lines. The router (``router/addons/identity.py``) sends ``X-Identity-Token``: an HS256 JWT signed with the
 secret in ``ROUTER_IDENTITY_SECRET`` (the service gets the same secret from its own environment), with
 claims ``sub`` (user id), ``staff`` (bool), ``iat``, ``exp`` (short-lived), ``iss`` = "strangler-router",
 ``aud`` = "strangler-services".
