@@ -13,17 +13,18 @@ from django.core.management.base import CommandError
 
 from strangler.arguments import Output, positive_float, positive_int
 
+SUMMARY = "generated requests to scratch copies of the monolith and the service, compared"
+DESCRIPTION = """\
+Property-based differential check of a plan's endpoints: requests generated from the monolith's OpenAPI schema
+(valid and invalid bodies, query parameters, content types, Accept, identities) go to the monolith and the
+service, each started on scratch copies of the databases behind a router of their own; answers are compared
+with the plan's rules and every kind of difference is shrunk to its smallest request, printed as a curl pair
+and a pytest case. Exit status 1 when more kinds of difference are found than the plan's contract step allows
+(max_differences, default 0), 2 when the check cannot run."""
+
 
 def add_parser(groups: Any) -> None:
-    p = groups.add_parser(
-        "contract", help="generated requests to scratch copies of the monolith and the service, compared",
-        description="Property-based differential check of a plan's endpoints: requests generated from the "
-                    "monolith's OpenAPI schema (valid and invalid bodies, query parameters, content types, "
-                    "Accept, identities) go to the monolith and the service, each started on scratch copies of "
-                    "the databases behind a router of their own; answers are compared with the plan's rules and "
-                    "every kind of difference is shrunk to its smallest request, printed as a curl pair and a "
-                    "pytest case. Exit status 1 when more kinds of difference are found than the plan's "
-                    "contract step allows (max_differences, default 0), 2 when the check cannot run.")
+    p = groups.add_parser("contract", help=SUMMARY, description=DESCRIPTION)
     p.add_argument("plan", metavar="PLAN", help="the plan file, e.g. migration_plans/catalog.yaml")
     p.add_argument("--examples", type=positive_int, metavar="N",
                    help="requests to generate (default: the plan's contract step, else 500)")

@@ -12,15 +12,16 @@ from django.core.management.base import CommandError
 
 from strangler.arguments import Output
 
+SUMMARY = "what the project holds and how to take it apart: endpoints, tables, coupling, order"
+DESCRIPTION = """\
+Reads the Django project this command runs in: every URL pattern (view, methods, app), every model's table,
+the foreign keys, many-to-manys, generic relations and signals that cross apps, and the imports between apps;
+with --traffic, requests per endpoint from a router access log. Proposes the order of extraction (least
+coupled first), the apps that can only move together, and what blocks each app."""
+
 
 def add_parser(groups: Any) -> None:
-    p = groups.add_parser(
-        "inventory", help="what the project holds and how to take it apart: endpoints, tables, coupling, order",
-        description="Reads the Django project this command runs in: every URL pattern (view, methods, app), every "
-                    "model's table, the foreign keys, many-to-manys, generic relations and signals that cross "
-                    "apps, and the imports between apps; with --traffic, requests per endpoint from a router "
-                    "access log. Proposes the order of extraction (least coupled first), the apps that can only "
-                    "move together, and what blocks each app.")
+    p = groups.add_parser("inventory", help=SUMMARY, description=DESCRIPTION)
     p.add_argument("--apps", type=_labels, metavar="LABELS",
                    help="comma-separated app labels to look at (default: the project's own apps)")
     p.add_argument("--traffic", type=Path, metavar="LOG", help="a router access log (JSON lines) to count requests")

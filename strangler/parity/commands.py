@@ -22,12 +22,22 @@ def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+RECORD_SUMMARY = "record real traffic through mitmdump (reverse proxy) into a redacted flow file"
+RECORD_DESCRIPTION = """\
+Run mitmdump as a reverse proxy in front of a backend and write the traffic to a flow file (mitmproxy's
+format), secrets redacted before writing. Stops after --duration or on Ctrl-C; stops writing (and says so)
+when --max-bytes or --max-flows is reached."""
+
+
+REPLAY_SUMMARY = "replay a flow file against a target and compare the answers"
+REPLAY_DESCRIPTION = """\
+Send the recorded requests to --against and compare each answer with the recorded one, or with --baseline's
+live answer to the same request (router.compare, rules from --rules). Prints a table per route; exit status 1
+on any difference or error."""
+
+
 def add_record_parser(groups: Any) -> None:
-    p = groups.add_parser(
-        "record", help="record real traffic through mitmdump (reverse proxy) into a redacted flow file",
-        description="Run mitmdump as a reverse proxy in front of a backend and write the traffic to a flow file "
-                    "(mitmproxy's format), secrets redacted before writing. Stops after --duration or on Ctrl-C; "
-                    "stops writing (and says so) when --max-bytes or --max-flows is reached.")
+    p = groups.add_parser("record", help=RECORD_SUMMARY, description=RECORD_DESCRIPTION)
     p.add_argument("--to", required=True, type=Path, metavar="FILE", help="the flow file to write (overwritten)")
     p.add_argument("--upstream", required=True, metavar="URL", help="the backend, e.g. http://127.0.0.1:8000")
     p.add_argument("--listen", default="127.0.0.1:8090", metavar="HOST:PORT",
@@ -44,11 +54,7 @@ def add_record_parser(groups: Any) -> None:
 
 
 def add_replay_parser(groups: Any) -> None:
-    p = groups.add_parser(
-        "replay", help="replay a flow file against a target and compare the answers",
-        description="Send the recorded requests to --against and compare each answer with the recorded one, or "
-                    "with --baseline's live answer to the same request (router.compare, rules from --rules). "
-                    "Prints a table per route; exit status 1 on any difference or error.")
+    p = groups.add_parser("replay", help=REPLAY_SUMMARY, description=REPLAY_DESCRIPTION)
     p.add_argument("flows", type=Path, metavar="FILE", help="a flow file written by `strangler record`")
     p.add_argument("--against", required=True, metavar="URL", help="the target, e.g. the router or a service")
     p.add_argument("--baseline", metavar="URL", help="compare with this server's live answers, not the recording")

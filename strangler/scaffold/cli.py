@@ -10,13 +10,14 @@ from django.core.management.base import CommandError
 
 from strangler.arguments import Output, positive_int
 
+SUMMARY = "generate a service, its schema and migrations, the plan and routes for one Django app"
+DESCRIPTION = """Generates the first extraction of a Django app from the project itself: the service skeleton
+(SQLAlchemy models and the first Alembic revision from the Django models, database settings, /healthz, the
+identity verifier, entry point), the plan (data split, shadow, canary, cutover) and the routes."""
+
 
 def add_parser(groups: Any) -> None:
-    p = groups.add_parser(
-        "scaffold", help="generate a service, its schema and migrations, the plan and routes for one Django app",
-        description="Generates the first extraction of a Django app from the project itself: the service skeleton "
-                    "(SQLAlchemy models and the first Alembic revision from the Django models, database settings, "
-                    "/healthz, entry point), the plan (data split, shadow, canary, cutover) and the routes.")
+    p = groups.add_parser("scaffold", help=SUMMARY, description=DESCRIPTION)
     p.add_argument("app", metavar="APP", help="the Django app's label, e.g. cart")
     p.add_argument("--name", help="the service's name (default: the app's label)")
     p.add_argument("--out", default="extracted", help="the package directory services live in (default extracted)")
