@@ -5,7 +5,7 @@ one agreed spelling (decimals at the column's scale, floats at 6 places, datetim
 microseconds, bytes as lower-case hex...), fields joined by :data:`FS` and prefixed ``~`` (NULL: ``!``), rows
 joined by :data:`RS` in key order. Equal digests mean equal rows, across SQLite, PostgreSQL and MariaDB.
 
-A new engine gives :attr:`Checksums.canonical_sql` (its SQL for each kind's canonical text) and implements
+A new engine adds its spelling of each kind to :data:`CANONICAL_SQL` and implements
 :meth:`Checksums.chunk_digest` (count and MD5 of a range, aggregated in key order by the server where it can).
 """
 
@@ -27,6 +27,39 @@ FS, RS = "\x1f", "\x1e"
 FLOAT_PLACES = 6
 # A boolean's canonical text where the dialect has true booleans (or numbers taken as them); NULL stays NULL.
 BOOL_SQL = "CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END"
+# Each kind's canonical text, spelled in every dialect side by side: digests are compared across engines, so a
+# kind's spellings must give one text for one value. ``{c}`` is the quoted column, ``{scale}`` its decimal
+# places; "text" also stands for any kind not listed, "decimal" for floats (at FLOAT_PLACES), BOOL_SQL for
+# booleans where a dialect has no spelling of its own. NULL stays NULL everywhere. A new engine adds its
+# spelling to each kind.
+CANONICAL_SQL: Mapping[str, Mapping[str, str]] = {
+    "text": {"sqlite": "CAST({c} AS TEXT)", "postgresql": "{c}::text", "mysql": "CAST({c} AS CHAR)"},
+    "decimal": {
+        "sqlite": "CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.{scale}f', {c}) END",  # printf(NULL) is 0
+        "postgresql": "round({c}::numeric, {scale})::text",
+        "mysql": "CAST(CAST({c} AS DECIMAL(65, {scale})) AS CHAR)",
+    },
+    "bool": {"sqlite": "CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN '1' ELSE '0' END"},
+    "datetime": {
+        # SQLite: Django and SQLAlchemy store naive UTC text, with or without microseconds, ' ' or 'T'.
+        "sqlite": ("CASE WHEN length({c}) = 26 AND substr({c}, 11, 1) = ' ' THEN {c} "
+                   "WHEN {c} IS NULL THEN NULL ELSE substr(replace({c}, 'T', ' '), 1, 19) || '.' || "
+                   "CASE WHEN substr({c}, 20, 1) = '.' THEN substr(substr({c}, 21, 6) || '000000', 1, 6) "
+                   "ELSE '000000' END END"),
+        "postgresql": "to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')",
+        "mysql": "DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')",
+    },
+    "date": {"sqlite": "substr({c}, 1, 10)", "postgresql": "to_char({c}, 'YYYY-MM-DD')",
+             "mysql": "DATE_FORMAT({c}, '%%Y-%%m-%%d')"},
+    "time": {
+        "sqlite": ("CASE WHEN {c} IS NULL THEN NULL ELSE substr({c}, 1, 8) || '.' || CASE WHEN "
+                   "substr({c}, 9, 1) = '.' THEN substr(substr({c}, 10, 6) || '000000', 1, 6) "
+                   "ELSE '000000' END END"),
+        "postgresql": "to_char({c}, 'HH24:MI:SS.US')",
+        "mysql": "TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')",
+    },
+    "bytes": {"sqlite": "lower(hex({c}))", "postgresql": "encode({c}, 'hex')", "mysql": "LOWER(HEX({c}))"},
+}
 
 
 class Checksums(Rows):
@@ -34,11 +67,9 @@ class Checksums(Rows):
     md5: ClassVar[str] = ""
 
     @property
-    @abstractmethod
     def canonical_sql(self) -> Mapping[str, str]:
-        """Column kind -> SQL for its canonical text, with ``{c}`` the quoted column and ``{scale}`` its
-        decimal places; "text" also stands for any kind not listed, "decimal" for floats, :data:`BOOL_SQL` for
-        booleans where it has none. NULL must stay NULL."""
+        """Column kind -> this dialect's SQL for its canonical text (:data:`CANONICAL_SQL`)."""
+        return {name: spelled[self.kind] for name, spelled in CANONICAL_SQL.items() if self.kind in spelled}
 
     def canonical(self, col: Column, scale: int | None) -> str:
         """SQL for the column's canonical text (NULL stays NULL)."""

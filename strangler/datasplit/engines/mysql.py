@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -235,14 +235,6 @@ class MySQLEngine(Engine):
         return "CONCAT(" + ", ".join(parts) + ")"
 
     md5: ClassVar[str] = "MD5"
-    canonical_sql: ClassVar[Mapping[str, str]] = {
-        "text": "CAST({c} AS CHAR)",
-        "decimal": "CAST(CAST({c} AS DECIMAL(65, {scale})) AS CHAR)",
-        "datetime": "DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')",
-        "date": "DATE_FORMAT({c}, '%%Y-%%m-%%d')",
-        "time": "TIME_FORMAT({c}, '%%H:%%i:%%s.%%f')",
-        "bytes": "LOWER(HEX({c}))",
-    }
 
     def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
         cond, params = self.where(b, rng)

@@ -8,7 +8,7 @@ when it has it, every entry below the max id it then reads is committed (or roll
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -218,14 +218,6 @@ END $strangler$""")
 
     # -- checksums ---------------------------------------------------------------------------------------
     md5: ClassVar[str] = "md5"
-    canonical_sql: ClassVar[Mapping[str, str]] = {
-        "text": "{c}::text",
-        "decimal": "round({c}::numeric, {scale})::text",
-        "datetime": "to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')",
-        "date": "to_char({c}, 'YYYY-MM-DD')",
-        "time": "to_char({c}, 'HH24:MI:SS.US')",
-        "bytes": "encode({c}, 'hex')",
-    }
 
     def canonical(self, col: Column, scale: int | None) -> str:
         if col.kind == "datetime" and col.tz_aware:   # timestamptz: the text of its UTC time, as elsewhere

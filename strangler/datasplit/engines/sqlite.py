@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -217,22 +217,6 @@ class SQLiteEngine(Engine):
         conn.execute(f"UPDATE {self.q(guard)} SET syncing = 0 WHERE plan = ?", [plan])
 
     # -- checksums ---------------------------------------------------------------------------------------
-    canonical_sql: ClassVar[Mapping[str, str]] = {
-        "text": "CAST({c} AS TEXT)",
-        # printf() turns NULL into 0: keep NULL NULL
-        "decimal": "CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.{scale}f', {c}) END",
-        "bool": "CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN '1' ELSE '0' END",
-        # Django and SQLAlchemy store naive UTC text, with or without microseconds, ' ' or 'T'.
-        "datetime": ("CASE WHEN length({c}) = 26 AND substr({c}, 11, 1) = ' ' THEN {c} "
-                     "WHEN {c} IS NULL THEN NULL ELSE substr(replace({c}, 'T', ' '), 1, 19) || '.' || "
-                     "CASE WHEN substr({c}, 20, 1) = '.' THEN substr(substr({c}, 21, 6) || '000000', 1, 6) "
-                     "ELSE '000000' END END"),
-        "date": "substr({c}, 1, 10)",
-        "time": ("CASE WHEN {c} IS NULL THEN NULL ELSE substr({c}, 1, 8) || '.' || CASE WHEN "
-                 "substr({c}, 9, 1) = '.' THEN substr(substr({c}, 10, 6) || '000000', 1, 6) "
-                 "ELSE '000000' END END"),
-        "bytes": "lower(hex({c}))",
-    }
 
     # SQLite may lack MOD() (a compile-time option): the % operator.
     def chunk_bounds(self, conn: Any, b: Binding, size: int) -> list[Any]:

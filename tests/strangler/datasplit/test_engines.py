@@ -23,7 +23,7 @@ def test_the_engine_is_every_role_and_says_what_an_engine_must_implement() -> No
     assert all(issubclass(Engine, role) for role in ROLES)
     assert {"connect", "exists", "create", "drop", "table_exists", "drop_triggers", "triggers_exist",
             "create_changelog", "install_capture", "start_changelog_after", "next_key", "reset_sequence",
-            "canonical_sql", "chunk_digest", "install_guard"} == set(Engine.__abstractmethods__)
+            "chunk_digest", "install_guard"} == set(Engine.__abstractmethods__)
 
 
 @pytest.mark.parametrize("backend", sorted({"sqlite", "postgresql", "mysql"}))
@@ -59,3 +59,12 @@ def test_a_kind_whose_driver_is_not_installed_names_the_extra(monkeypatch: pytes
               r"pip install 'strangler-toolkit\[postgres\]'")
     with pytest.raises(UnsupportedDatabase, match=wanted):
         open_engine("postgresql://u@h/db", "service")
+
+
+def test_every_engine_spells_every_kind_s_canonical_text() -> None:
+    """Digests are compared across engines: each kind needs a spelling in each dialect (bool: BOOL_SQL's)."""
+    from strangler.datasplit.engines.checksums import CANONICAL_SQL
+
+    for kind, spelled in CANONICAL_SQL.items():
+        expected = {"sqlite"} if kind == "bool" else {"sqlite", "postgresql", "mysql"}
+        assert set(spelled) == expected, kind
