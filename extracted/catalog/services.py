@@ -99,7 +99,7 @@ def _inserted_id(result: Any) -> int:
     return int(key[0])
 
 
-# --- products -------------------------------------------------------------------------------------------------------
+# --- look-ups (404 with the monolith's message) --------------------------------------------------------------------
 
 
 def _row(conn: Connection, columns: Any, key: Any, value: int, missing: str) -> Any:
@@ -112,6 +112,13 @@ def _row(conn: Connection, columns: Any, key: Any, value: int, missing: str) -> 
 
 def _product_row(conn: Connection, product_id: int) -> Any:
     return _row(conn, PRODUCT_COLUMNS, products.c.id, product_id, PRODUCT_404)
+
+
+def _category_row(conn: Connection, category_id: int) -> Any:
+    return _row(conn, CATEGORY_COLUMNS, categories.c.id, category_id, CATEGORY_404)
+
+
+# --- products -------------------------------------------------------------------------------------------------------
 
 
 def product_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
@@ -242,10 +249,6 @@ def stock_release(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
 
 
 # --- categories -----------------------------------------------------------------------------------------------------
-
-
-def _category_row(conn: Connection, category_id: int) -> Any:
-    return _row(conn, CATEGORY_COLUMNS, categories.c.id, category_id, CATEGORY_404)
 
 
 def category_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
