@@ -37,7 +37,8 @@ then
   # follow MONOLITH_DATABASE_URL's kind (scratch_database) do run.
   DB_TESTS=()
   for dir in tests/legacy_monolith tests/e2e tests/strangler/datasplit tests/strangler/contract tests/parity \
-             tests/extracted/catalog/test_contract.py tests/extracted/catalog/test_edit_races.py; do
+             tests/extracted/catalog/test_contract.py tests/extracted/catalog/test_edit_races.py \
+             tests/extracted/catalog/test_reservations.py; do
     [ -e "$dir" ] && DB_TESTS+=("$dir")
   done
   PYTEST_ARGS+=(--ignore=tests/strangler/contract/test_generation.py)

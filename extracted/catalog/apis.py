@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from extracted.catalog import services
+from extracted.catalog import reservations, services
 from extracted.catalog.exceptions import NotFound, ProtectedObject
 from extracted.catalog.filters import detail_query, product_query
 from extracted.catalog.identity import Caller
@@ -137,6 +137,28 @@ async def stock_reserve(request: Request, caller: Caller | None, state: State) -
 async def stock_release(request: Request, caller: Caller | None, state: State) -> Response:
     load = await read_body(request)
     return json_response(await run_in_threadpool(services.stock_release, state.engine, load))
+
+
+# --- stock reservations (internal: the orders service's checkout saga, X-Service-Token) ----------------------------
+
+
+async def reservation_create(request: Request, caller: Caller | None, state: State) -> Response:
+    load = await read_body(request)
+    view, made = await run_in_threadpool(reservations.reserve, state.engine, load,
+                                         request.headers.get("idempotency-key"))
+    return json_response(view, 201 if made else 200)
+
+
+async def reservation_detail(request: Request, caller: Caller | None, state: State) -> Response:
+    return json_response(await run_in_threadpool(reservations.read, state.engine, request.path_params["id"]))
+
+
+async def reservation_commit(request: Request, caller: Caller | None, state: State) -> Response:
+    return json_response(await run_in_threadpool(reservations.commit, state.engine, request.path_params["id"]))
+
+
+async def reservation_release(request: Request, caller: Caller | None, state: State) -> Response:
+    return json_response(await run_in_threadpool(reservations.release, state.engine, request.path_params["id"]))
 
 
 # --- categories -----------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
-from extracted.catalog import search
+from extracted.catalog import reservations, search
 from extracted.catalog.context import RequestContext
 from extracted.catalog.db import make_engine
 from extracted.catalog.exceptions import ConfigurationError
@@ -32,12 +32,15 @@ from extracted.catalog.urls import ROUTES, NotFoundApp
 def _lifespan(engine: Engine) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        """Keeps the search index current (rows changed by anyone, the data split's copy and sync included)."""
-        task = asyncio.create_task(search.refresher(engine)) if search.available(engine) else None
+        """Keeps the search index current (rows changed by anyone, the data split's copy and sync included) and
+        expires the stock reservations past their time."""
+        tasks = [asyncio.create_task(reservations.sweeper(engine))]
+        if search.available(engine):
+            tasks.append(asyncio.create_task(search.refresher(engine)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -79,5 +79,35 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
+class StockReservation(Base):
+    """Stock taken for a checkout not finished yet (see ``reservations``): held until committed, released or
+    expired."""
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (Index("ix_stock_reservations_state_expires_at", "state", "expires_at"),
+                      {"mysql_charset": "utf8mb4"})
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class StockReservationItem(Base):
+    __tablename__ = "stock_reservation_items"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"), {"mysql_charset": "utf8mb4"})
+
+    reservation_id: Mapped[str] = mapped_column(String(36), ForeignKey("stock_reservations.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    product_id: Mapped[int] = mapped_column(Id, ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True,
+                                            index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
 categories = cast(Table, Category.__table__)
 products = cast(Table, Product.__table__)
+reservations = cast(Table, StockReservation.__table__)
+reservation_items = cast(Table, StockReservationItem.__table__)

@@ -56,7 +56,7 @@ class DbLookups(Lookups):
         return bool(self.conn.execute(select(exists().where(categories.c.id == category_id))).scalar())
 
 
-def _now(conn: Connection) -> datetime:
+def now_in(conn: Connection) -> datetime:
     now = datetime.now(UTC)
     # MariaDB's DATETIME has no zone: UTC wall time, like Django writes it.
     return now.replace(tzinfo=None) if conn.dialect.name in ("mysql", "mariadb") else now
@@ -125,7 +125,7 @@ def product_create(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
     body = load()
     with engine.begin() as conn:
         values = validate_product(body, DbLookups(conn), partial=False)
-        now = _now(conn)
+        now = now_in(conn)
         row = {"description": "", "stock": 0, "is_active": True, **values, "created_at": now, "updated_at": now}
         product_id = _inserted_id(_write_checked(conn, insert(products).values(**row),
                                                  lambda: validate_product(body, DbLookups(conn), partial=False)))
@@ -146,7 +146,7 @@ def product_update(engine: Engine, product_id: int, load: Callable[[], Any], *, 
         _product_row(conn, product_id)
         body = load()
         values = validate_product(body, DbLookups(conn, product_id=product_id), partial=partial)
-        values["updated_at"] = _now(conn)
+        values["updated_at"] = now_in(conn)
         result = _write_checked(conn, update(products).where(products.c.id == product_id).values(**values),
                                 lambda: validate_product(body, DbLookups(conn, product_id=product_id), partial=partial))
         if not result.rowcount:
@@ -170,7 +170,7 @@ def stock_adjust(engine: Engine, product_id: int, load: Callable[[], Any]) -> di
         if delta < 0:
             condition = and_(condition, products.c.stock >= -delta)
         result = conn.execute(update(products).where(condition)
-                              .values(stock=products.c.stock + delta, updated_at=_now(conn)))
+                              .values(stock=products.c.stock + delta, updated_at=now_in(conn)))
         row = _product_row(conn, product_id)
         if not result.rowcount:
             raise OutOfStock(f"Stock of {row.sku} is {row.stock}; it cannot go down by {-delta}.",
@@ -183,41 +183,50 @@ def stock_adjust(engine: Engine, product_id: int, load: Callable[[], Any]) -> di
 SNAPSHOT_COLUMNS = (products.c.id, products.c.sku, products.c.name, products.c.price, products.c.stock)
 
 
-class _Shortage(Exception):
+class Shortage(Exception):
     def __init__(self, product_id: int) -> None:
         super().__init__(product_id)
         self.product_id = product_id
 
 
-def _snapshots(conn: Connection, product_ids: list[int]) -> dict[str, Any]:
+def take_stock(conn: Connection, quantities: dict[int, int], now: datetime) -> None:
+    """One conditional UPDATE per product (active, ``stock >= n``) in id order (``quantities`` is sorted): the
+    row locks are taken in one global order (no deadlocks between reservations) and two buyers of the last
+    unit cannot both succeed at any isolation level. :class:`Shortage` names the first product short."""
+    for product_id, quantity in quantities.items():
+        condition = and_(products.c.id == product_id, products.c.is_active, products.c.stock >= quantity)
+        result = conn.execute(update(products).where(condition)
+                              .values(stock=products.c.stock - quantity, updated_at=now))
+        if not result.rowcount:
+            raise Shortage(product_id)
+
+
+def return_stock(conn: Connection, quantities: dict[int, int], now: datetime) -> None:
+    """Adds the quantities back (products that no longer exist are skipped, as in the monolith)."""
+    for product_id, quantity in quantities.items():
+        conn.execute(update(products).where(products.c.id == product_id)
+                     .values(stock=products.c.stock + quantity, updated_at=now))
+
+
+def snapshots(conn: Connection, product_ids: list[int]) -> dict[str, Any]:
     rows = conn.execute(select(*SNAPSHOT_COLUMNS).where(products.c.id.in_(product_ids)).order_by(products.c.id))
     return {"items": [{"product": row.id, "sku": row.sku, "name": row.name, "price": render_price(row.price),
                        "stock": row.stock} for row in rows]}
 
 
 def stock_reserve(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
-    """Takes ``{"items": [{"product", "quantity"}...]}`` out of stock, all or nothing, in one transaction.
-
-    One conditional UPDATE per product (active, ``stock >= n``) in id order: the row locks are taken in one
-    global order (no deadlocks between reservations) and two buyers of the last unit cannot both succeed at
-    any isolation level. A shortage rolls everything back and answers the monolith's 409 ``out_of_stock``.
-    """
-    quantities = validate_stock_items(load())
+    """Takes ``{"items": [{"product", "quantity"}...]}`` out of stock, all or nothing, in one transaction
+    (:func:`take_stock`). A shortage rolls everything back and answers the monolith's 409 ``out_of_stock``."""
+    quantities = validate_stock_items(load())  # sorted by id
     try:
         with engine.begin() as conn:
-            now = _now(conn)
-            for product_id, quantity in quantities.items():  # validate_stock_items sorted them by id
-                condition = and_(products.c.id == product_id, products.c.is_active, products.c.stock >= quantity)
-                result = conn.execute(update(products).where(condition)
-                                      .values(stock=products.c.stock - quantity, updated_at=now))
-                if not result.rowcount:
-                    raise _Shortage(product_id)
-            return _snapshots(conn, list(quantities))
-    except _Shortage as short:
-        raise _shortage_error(engine, quantities, short.product_id) from None
+            take_stock(conn, quantities, now_in(conn))
+            return snapshots(conn, list(quantities))
+    except Shortage as short:
+        raise shortage_error(engine, quantities, short.product_id) from None
 
 
-def _shortage_error(engine: Engine, quantities: dict[int, int], failed: int) -> ApiError:
+def shortage_error(engine: Engine, quantities: dict[int, int], failed: int) -> ApiError:
     with engine.connect() as conn:
         rows = {row.id: row for row in conn.execute(
             select(products.c.id, products.c.sku, products.c.stock, products.c.is_active)
@@ -241,11 +250,8 @@ def stock_release(engine: Engine, load: Callable[[], Any]) -> dict[str, Any]:
     Products that no longer exist are skipped, as in the monolith."""
     quantities = validate_stock_items(load())
     with engine.begin() as conn:
-        now = _now(conn)
-        for product_id, quantity in quantities.items():
-            conn.execute(update(products).where(products.c.id == product_id)
-                         .values(stock=products.c.stock + quantity, updated_at=now))
-        return _snapshots(conn, list(quantities))
+        return_stock(conn, quantities, now_in(conn))
+        return snapshots(conn, list(quantities))
 
 
 # --- categories -----------------------------------------------------------------------------------------------------

@@ -32,6 +32,21 @@ class IdConvertor(Convertor[int]):
 
 register_url_convertor("catalog_id", IdConvertor())
 
+
+class UuidTextConvertor(Convertor[str]):
+    """A reservation's id as it was handed out (a UUID's 36 characters); anything else is a plain 404."""
+
+    regex = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("uuid_text", UuidTextConvertor())
+
 ROUTES: Final[list[BaseRoute]] = [
     Route("/api/catalog/categories/", Resource("Category List", {
         "GET": apis.category_list, "POST": apis.category_create}, actions=("POST", CATEGORY_ACTION_FIELDS, None))),
@@ -50,6 +65,14 @@ ROUTES: Final[list[BaseRoute]] = [
     # Internal: the monolith's catalog gateway reserves and releases stock here once the catalog is cut over.
     Route("/api/catalog/stock/reserve/", ServiceResource("Stock Reserve", {"POST": apis.stock_reserve})),
     Route("/api/catalog/stock/release/", ServiceResource("Stock Release", {"POST": apis.stock_release})),
+    # Internal: reservations that expire by themselves (the orders service's checkout saga).
+    Route("/api/catalog/reservations/", ServiceResource("Reservations", {"POST": apis.reservation_create})),
+    Route("/api/catalog/reservations/{id:uuid_text}/", ServiceResource("Reservation", {
+        "GET": apis.reservation_detail})),
+    Route("/api/catalog/reservations/{id:uuid_text}/commit/", ServiceResource("Reservation Commit", {
+        "POST": apis.reservation_commit})),
+    Route("/api/catalog/reservations/{id:uuid_text}/release/", ServiceResource("Reservation Release", {
+        "POST": apis.reservation_release})),
     Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
 ]
 

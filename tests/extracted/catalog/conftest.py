@@ -2,17 +2,19 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from extracted.catalog.app import create_app
 from extracted.catalog.db import make_engine
 from extracted.catalog.migrate import upgrade_head
+from extracted.catalog.models import products
 from extracted.catalog.orders import OrderReferences
 from tests.extracted.catalog.dataset import load, monolith_rows
 
@@ -91,3 +93,38 @@ def staff_headers() -> dict[str, str]:
 @pytest.fixture
 def customer_headers() -> dict[str, str]:
     return {"X-Identity-Token": mint(2, staff=False)}
+
+
+# --- stock: the internal endpoints' tests (test_stock, test_reservations) ------------------------------------------
+
+SERVICE_TOKEN = "service-token-for-tests-0123456789"  # noqa: S105 - a test's own token
+
+
+@pytest.fixture
+def stock(engine: Engine) -> Callable[..., dict[int, int]]:
+    """``stock(1, 2)`` -> {1: its stock, 2: its stock}, read now."""
+    def read(*ids: int) -> dict[int, int]:
+        with engine.connect() as conn:
+            rows = conn.execute(select(products.c.id, products.c.stock).where(products.c.id.in_(ids)))
+            return dict(rows.all())
+
+    return read
+
+
+def items(*pairs: tuple[int, int]) -> dict[str, Any]:
+    return {"items": [{"product": p, "quantity": q} for p, q in pairs]}
+
+
+def _set_stock(engine: Engine, **values: Any) -> None:
+    with engine.begin() as conn:
+        for pid, stock in values.items():
+            conn.execute(update(products).where(products.c.id == int(pid.lstrip("p"))).values(stock=stock))
+
+
+@pytest.fixture
+def shop(engine: Engine, dataset: Any) -> dict[str, Any]:
+    """Products 1 (stock 5), 2 (stock 3), 3 (stock 1), 5 (stock 4), 11 inactive (stock 9), from the shared dataset."""
+    _set_stock(engine, p1=5, p2=3, p3=1, p5=4, p11=9)
+    rows = {r["id"]: r for r in dataset[1]}
+    assert not rows[11]["is_active"] and all(rows[i]["is_active"] for i in (1, 2, 3))
+    return rows

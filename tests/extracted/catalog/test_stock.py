@@ -23,11 +23,12 @@ from extracted.catalog.db import make_engine
 from extracted.catalog.exceptions import OutOfStock
 from extracted.catalog.models import products
 from strangler.processes import ManagedProcess, free_port
+from tests.extracted.catalog.conftest import SERVICE_TOKEN as TOKEN
+from tests.extracted.catalog.conftest import items
 from tests.extracted.catalog.dataset import load, monolith_rows
 
 RESERVE = "/api/catalog/stock/reserve/"
 RELEASE = "/api/catalog/stock/release/"
-TOKEN = "service-token-for-tests-0123456789"
 AUTH = {"X-Service-Token": TOKEN}
 REPO = Path(__file__).resolve().parents[3]
 
@@ -36,37 +37,6 @@ REPO = Path(__file__).resolve().parents[3]
 def client(client, monkeypatch):  # the shared client, with the service token configured
     monkeypatch.setenv("CATALOG_SERVICE_TOKEN", TOKEN)
     return client
-
-
-@pytest.fixture
-def stock(engine: Engine) -> Callable[..., dict[int, int]]:
-    def read(*ids: int) -> dict[int, int]:
-        with engine.connect() as conn:
-            rows = conn.execute(select(products.c.id, products.c.stock).where(products.c.id.in_(ids)))
-            return dict(rows.all())
-
-    return read
-
-
-def items(*pairs: tuple[int, int]) -> dict[str, Any]:
-    return {"items": [{"product": p, "quantity": q} for p, q in pairs]}
-
-
-def _set_stock(engine: Engine, **values: Any) -> None:
-    from sqlalchemy import update
-
-    with engine.begin() as conn:
-        for pid, stock in values.items():
-            conn.execute(update(products).where(products.c.id == int(pid.lstrip("p"))).values(stock=stock))
-
-
-@pytest.fixture
-def shop(engine: Engine, dataset) -> dict[str, Any]:
-    """Products 1 (stock 5), 2 (stock 3), 3 (stock 1), 5 (stock 4), 11 inactive (stock 9), from the shared dataset."""
-    _set_stock(engine, p1=5, p2=3, p3=1, p5=4, p11=9)
-    rows = {r["id"]: r for r in dataset[1]}
-    assert not rows[11]["is_active"] and all(rows[i]["is_active"] for i in (1, 2, 3))
-    return rows
 
 
 # --- reserve ---------------------------------------------------------------------------------------------------
