@@ -130,7 +130,10 @@ def run_variant(bench: Bench, name: str, options: RouterOptions) -> Result:
         if shadow and isinstance(figures, dict):
             note += (f"; shadow: {figures.get('compared', 0)} compared, {figures.get('equal', 0)} equal, "
                      f"{figures.get('dropped', 0)} dropped, {figures.get('errors', 0)} errors")
-    log_lines = sum(1 for line in process.log.read_text(errors="replace").splitlines() if line.startswith("{"))
+    # Access lines only: with --workers the log also holds the workers' events ({"event": "worker_started"...}),
+    # which made 2 workers look like 4 requests logged and not counted.
+    log_lines = sum(1 for line in process.log.read_text(errors="replace").splitlines()
+                    if line.startswith("{") and '"request_id"' in line)
     if log_lines:
         note += f", {log_lines} log lines"
     return loaded, single, note, cpu
