@@ -26,7 +26,9 @@ Tree::
             ├── ServiceTokenRefused      401 not_authenticated   (internal stock endpoints)
             ├── Conflict                 409 {"detail", "code", ...}
             │   ├── OutOfStock           409 out_of_stock   (stock adjustment below zero)
-            │   └── ProtectedObject      409 protected      (deleting a category still in use, an ordered product)
+            │   ├── ProtectedObject      409 protected      (deleting a category still in use, an ordered product)
+            │   ├── ReservationConflict  409 reservation_conflict  (committing a reservation released or expired...)
+            │   └── IdempotencyConflict  409 idempotency_conflict  (a reservation's key reused for other items)
             └── Unavailable              503
                 ├── NotConfigured        503 not_configured      (CATALOG_SERVICE_TOKEN unset)
                 ├── OrdersUnavailable    503 orders_unavailable  (the orders' owner did not say)
@@ -212,6 +214,18 @@ class OutOfStock(Conflict):
 
 class ProtectedObject(Conflict):
     code = "protected"
+
+
+class ReservationConflict(Conflict):
+    """A stock reservation not in the state the call needs (see ``reservations``)."""
+
+    code = "reservation_conflict"
+
+
+class IdempotencyConflict(Conflict):
+    """An idempotency key sent again with another request than the one it first came with."""
+
+    code = "idempotency_conflict"
 
 
 class Unavailable(CodedError):

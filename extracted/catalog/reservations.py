@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from extracted.catalog.exceptions import Conflict, NotFound, ValidationFailed
+from extracted.catalog.exceptions import IdempotencyConflict, NotFound, ReservationConflict, ValidationFailed
 from extracted.catalog.models import reservation_items, reservations
 from extracted.catalog.services import Shortage, now_in, return_stock, shortage_error, snapshots, take_stock
 from extracted.catalog.validation import validate_stock_items
@@ -37,14 +37,6 @@ DEFAULT_TTL = 900.0
 MAX_TTL = 3600.0
 MAX_KEY = 200
 NOT_FOUND = "No reservation matches the given query."
-
-
-class ReservationConflict(Conflict):
-    code = "reservation_conflict"
-
-
-class IdempotencyConflict(Conflict):
-    code = "idempotency_conflict"
 
 
 def _ttl(body: Any) -> float:
