@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from random import Random
 from typing import Any
 
 import jsonschema
@@ -111,9 +112,12 @@ def test_broken_bodies_include_what_the_schema_refuses() -> None:
     validator = jsonschema.Draft7Validator(schema)
     # A search, not a property: on a loaded machine Hypothesis' speed health check would fail it for nothing.
     search = settings(max_examples=2000, database=None, suppress_health_check=list(HealthCheck))
-    found = find(broken(schema), lambda v: isinstance(v, dict) and isinstance(v.get("sku"), list), settings=search)
+    # Seeded: an unseeded search of 2,000 examples missed the list about one run in six (CI of 2026-12-04 20:29).
+    found = find(broken(schema), lambda v: isinstance(v, dict) and isinstance(v.get("sku"), list), settings=search,
+                 random=Random(20261204))
     assert not validator.is_valid(found)  # a list where a string goes (the "slug as a list" kind of bug)
-    missing = find(broken(schema), lambda v: isinstance(v, dict) and "sku" not in v, settings=search)
+    missing = find(broken(schema), lambda v: isinstance(v, dict) and "sku" not in v, settings=search,
+                   random=Random(20261204))
     assert not validator.is_valid(missing)
 
 
@@ -146,7 +150,8 @@ def test_the_simplest_request_is_the_plainest_one() -> None:
     ("a repeated parameter", lambda r: [k for k, _ in r.query].count("in_stock") == 2),
 ])
 def test_the_generator_reaches_what_the_known_differences_needed(what: str, condition: Any) -> None:
-    found = find(requests(generation()), condition, settings=settings(max_examples=3000, database=None))
+    found = find(requests(generation()), condition, settings=settings(max_examples=3000, database=None),
+                 random=Random(20261204))
     assert condition(found), what
 
 
