@@ -58,16 +58,20 @@ class ManagedProcess:
 
     def wait_healthy(self, url: str, *, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
+        last = "no answer yet"   # what the last try got: the failure says it (a refused connection, a 404...)
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise ProcessFailed(f"{self.name} exited with status {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
+                status = httpx.get(url, timeout=1.0).status_code
+                if status == 200:
                     return
-            except httpx.HTTPError:
-                pass
+                last = f"answered {status}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}".rstrip(": ")
             time.sleep(0.1)
-        raise ProcessFailed(f"{self.name} did not answer {url} within {timeout:.0f}s:\n{self.log_tail()}")
+        raise ProcessFailed(f"{self.name} did not answer {url} within {timeout:.0f}s (last try: {last}):\n"
+                            f"{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
         try:
