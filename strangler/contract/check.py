@@ -264,7 +264,7 @@ def run_contract(plan_path: str | Path, *, examples: int | None = None, seed: in
                  identities: list[str] | None = None) -> ContractReport:
     """Runs the contract check of the plan at ``plan_path`` (see the package's text); the arguments given
     override the plan's contract step."""
-    from strangler.datasplit.plan import project_root
+    from strangler.project import project_root
 
     try:
         plan = read_plan_file(plan_path)

@@ -30,7 +30,7 @@ from strangler.planfile.reader import read_plan_file
 class ContractEnv:
     def __init__(self, plan_path: str | Path, *, root: Path | None = None, say: Say | None = None,
                  source_settings: dict[str, Any] | None = None, service_env: dict[str, str] | None = None) -> None:
-        from strangler.datasplit.plan import project_root
+        from strangler.project import project_root
 
         try:
             plan = read_plan_file(plan_path)

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from strangler.planfile.model import PlanFile, PlanFileInvalid, TableSection
 from strangler.planfile.reader import read_plan_file
+from strangler.project import project_root
 
 from .exceptions import PlanError
 
@@ -169,14 +170,3 @@ def plan_from(doc: PlanFile, *, root: Path | None = None) -> Plan:
 def _table(i: int, t: TableSection) -> TableMap:
     columns = tuple(t.columns.items()) if t.columns is not None else None
     return TableMap(i, t.source, t.target or t.source, t.key, columns, tuple(t.plain_ids), dict(t.decimal_places))
-
-
-def project_root() -> Path:
-    """Django's ``BASE_DIR`` when the project defines one, else the current directory."""
-    try:
-        from django.conf import settings
-
-        base = getattr(settings, "BASE_DIR", None) if settings.configured else None
-    except ImportError:  # pragma: no cover - strangler always runs inside Django
-        base = None
-    return Path(base) if base else Path.cwd()

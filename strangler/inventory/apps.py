@@ -13,15 +13,11 @@ import sysconfig
 from pathlib import Path
 
 from django.apps import AppConfig, apps
-from django.conf import settings
 
 from strangler.inventory.exceptions import InventoryError
+from strangler.project import project_root
 
 TOOLKIT = "strangler"
-
-
-def project_root() -> Path:
-    return Path(getattr(settings, "BASE_DIR", None) or Path.cwd()).resolve()
 
 
 def _installed_elsewhere(path: Path) -> bool:
@@ -40,7 +36,7 @@ def project_apps(labels: list[str] | None = None) -> list[AppConfig]:
                 known = ", ".join(sorted(c.label for c in apps.get_app_configs()))
                 raise InventoryError(f"--apps: no installed app labelled {label!r} (installed: {known})") from None
         return chosen
-    root = project_root()
+    root = project_root().resolve()
     found = []
     for config in apps.get_app_configs():
         path = Path(config.path).resolve()

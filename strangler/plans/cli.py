@@ -96,7 +96,7 @@ def _status(options: dict[str, Any], out: Output) -> None:
     if options["file"]:
         reports = [Executor(options["file"]).status()]
     else:
-        from strangler.datasplit.plan import project_root
+        from strangler.project import project_root
 
         store = StateStore(default_path(project_root()))
         plans = sorted(Path(project_root(), "migration_plans").glob("*.yaml"))

@@ -16,12 +16,12 @@ from typing import Any
 
 from strangler import datasplit
 from strangler.datasplit import ownership
-from strangler.datasplit.plan import project_root
 from strangler.plans import steps
 from strangler.plans.context import Context
 from strangler.plans.exceptions import PlanRunError, StepFailed
 from strangler.plans.schema import ExecutorPlan, Step, load_executor_plan
 from strangler.plans.state import StateStore, default_path
+from strangler.project import project_root
 
 # What a step may fail with and the executor reports (never a traceback): the plan's own errors, the data
 # split's, and the database drivers' (a server gone mid-step).

@@ -20,9 +20,10 @@ from string import Template
 import yaml
 from django.apps import apps
 
-from strangler.inventory.apps import AppIndex, project_apps, project_root
+from strangler.inventory.apps import AppIndex, project_apps
 from strangler.inventory.model import Endpoint
 from strangler.inventory.urls import endpoints as all_endpoints
+from strangler.project import project_root
 from strangler.scaffold.code import models_module, revision_module
 from strangler.scaffold.exceptions import ScaffoldError
 from strangler.scaffold.naming import is_identifier
