@@ -26,7 +26,7 @@ import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ from router import config as config_module
 from router.config import RouterConfig
 from router.control.state import TableHolder, Version
 from router.exceptions import ConfigError
+
+UTC = timezone.utc  # datetime.UTC is 3.11+
 
 log = logging.getLogger("router.reload")
 

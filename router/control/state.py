@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from router.config import RouterConfig
 
@@ -38,7 +38,7 @@ class TableHolder:
 
     def swap(self, config: RouterConfig, origin: str) -> Version:
         self._counter += 1
-        version = Version(self._counter, config, datetime.now(UTC), origin)
+        version = Version(self._counter, config, datetime.now(timezone.utc), origin)
         for listener in self.listeners:
             listener(config)  # before publishing: balancers and health must know new backends first
         self.versions.append(version)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -15,6 +16,11 @@ from router.proxy.flow import Flow
 from router.proxy.pipeline import Reply
 from router.proxy.policy import downstream_headers
 from router.upstream.interface import UpstreamResponse
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as time_limit
+else:  # the same context manager, from the package asyncio took it from
+    from async_timeout import timeout as time_limit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,9 +47,9 @@ async def read_body(receive: Receive, flow: Flow, limit: int, timeout: float | N
     flow.continue_pending = False  # the first receive() sends the client its 100 Continue, if it waits
     while more:
         try:
-            async with asyncio.timeout(timeout):
+            async with time_limit(timeout):
                 message = await receive()
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # one class from 3.11, two before
             raise RequestRejected(f"request body stalled: no data for {timeout:g}s", status=408) from None
         if message["type"] == "http.disconnect":
             raise ClientGone()

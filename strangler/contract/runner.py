@@ -23,6 +23,7 @@ with itself are dropped (Diffy's idea, with the router's ``generalise_path``).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -39,6 +40,9 @@ from strangler.contract.environment import Environment
 from strangler.contract.generate import Generation, requests
 from strangler.contract.requests import ContractRequest
 from strangler.contract.traffic import Answer
+
+if sys.version_info < (3, 11):  # Hypothesis reports several bugs as the backport's group before 3.11
+    from exceptiongroup import BaseExceptionGroup
 
 Say = Callable[[str], None]
 PROGRESS_EVERY = 250

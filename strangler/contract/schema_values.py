@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from hypothesis import strategies as st
@@ -166,7 +166,7 @@ def _strings(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     form = schema.get("format")
     if form == "date-time":
         return st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                            timezones=st.just(UTC)).map(lambda d: d.isoformat())
+                            timezones=st.just(timezone.utc)).map(lambda d: d.isoformat())
     if form == "date":
         return st.dates().map(lambda d: d.isoformat())
     if form == "uuid":

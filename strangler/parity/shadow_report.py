@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def parse_since(text: str | None, *, now: float | None = None) -> float | None:
     except ValueError:
         raise ReportError(f"--since: {text!r} is neither a duration (30m, 2h, 7d) nor an ISO date/time") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
 
 
@@ -64,7 +64,7 @@ def build(store: Path, *, route: str | None = None, since: float | None = None, 
 
 def render(report: dict[str, Any]) -> str:
     lines = [f"parity from {report['store']}"
-             + (f" since {datetime.fromtimestamp(report['since'], UTC).isoformat(timespec='seconds')}"
+             + (f" since {datetime.fromtimestamp(report['since'], timezone.utc).isoformat(timespec='seconds')}"
                 if report["since"] is not None else "")]
     if not report["routes"]:
         lines.append("no comparisons recorded (yet)")

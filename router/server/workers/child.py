@@ -199,5 +199,4 @@ def run_worker(index: int, control: socket.socket, public: socket.socket) -> Non
     worker = Worker(options, state)
     server = uvicorn.Server(uvicorn_config(worker.app, options.limits))
     tune_gc()
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_run(worker, control, public, server))
+    uvloop.run(_run(worker, control, public, server))

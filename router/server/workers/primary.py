@@ -4,7 +4,6 @@ else when the primary stops."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -53,5 +52,4 @@ def serve_primary(router: Router, public: socket.socket, admin: socket.socket, l
         await supervisor.launch()
         await server.serve(sockets=[admin])
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main())
+    uvloop.run(main())

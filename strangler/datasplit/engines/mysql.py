@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import pymysql
@@ -25,6 +25,8 @@ from .base import Engine
 from .checksums import RS
 from .rows import KeyRange
 from .schema import ROW_EVENTS, Namer
+
+UTC = timezone.utc  # datetime.UTC is 3.11+
 
 SESSION = ("SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
            "NO_ENGINE_SUBSTITUTION', group_concat_max_len = 4294967295, lock_wait_timeout = 60")

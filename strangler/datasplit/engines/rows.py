@@ -147,7 +147,7 @@ class Rows(Schema):
 
 def copy_formatter(kind: str, scale: int | None) -> Callable[[Any], str]:
     """Python formatting of one driver value into copy text (the slow, generic path)."""
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
     from decimal import Decimal
 
     def fmt(v: Any) -> str:
@@ -158,7 +158,7 @@ def copy_formatter(kind: str, scale: int | None) -> Callable[[Any], str]:
         if isinstance(v, bool):
             return "1" if v else "0"
         if isinstance(v, datetime):
-            stamp: datetime = v if v.tzinfo is None else v.astimezone(UTC).replace(tzinfo=None)
+            stamp: datetime = v if v.tzinfo is None else v.astimezone(timezone.utc).replace(tzinfo=None)
             return stamp.isoformat(" ")
         if isinstance(v, Decimal):
             return format(v, "f")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -100,7 +100,7 @@ class SQLiteEngine(Engine):
             def dt(v: Any) -> Any:
                 if isinstance(v, datetime):
                     if v.tzinfo is not None:
-                        v = v.astimezone(UTC).replace(tzinfo=None)
+                        v = v.astimezone(timezone.utc).replace(tzinfo=None)
                     return v.isoformat(" ")
                 return v
             return dt
