@@ -88,7 +88,7 @@ class Environment:
             self.routes = router_config.load(self.routes_path)
         except ConfigError as exc:
             raise ContractError(f"{plan.path}: contract.routes: {exc}") from None
-        self.moved = [r for r in (plan.endpoints.reads, plan.endpoints.writes) if r]
+        self.moved = list(dict.fromkeys((*plan.endpoints.reads, *plan.endpoints.writes)))
         missing = [r for r in self.moved if self.routes.table.route(r) is None]
         if missing:
             raise ContractError(f"{plan.path}: endpoints: no route {', '.join(map(repr, missing))} in "

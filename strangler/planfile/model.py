@@ -13,7 +13,7 @@ no infinities. The layout::
     datasplit: {batch_size, chunk_size, changelog_table, checkpoint_table, guard_table}
     tables: [{source, target, key, columns: {src: dst}, plain_ids: [...], decimal_places: {col: n}}]
     router: {admin_url, token_env, monolith_backend, service_backend}
-    endpoints: {reads: ROUTE, writes: ROUTE}
+    endpoints: {reads: ROUTE | [ROUTE, ...], writes: ROUTE | [ROUTE, ...]}
     steps: [provision, capture, copy, sync, verify, {contract: {...}}, {shadow: {...}}, {canary: {...}},
             {cutover: {...}}, decommission]
     hooks: [{name, at: cutover, do: [argv...], undo: [argv...], timeout: 30}]
@@ -44,6 +44,8 @@ from strangler.planfile.values import (
     Identifier,
     Name,
     Positive,
+    Routes,
+    RoutesOrNone,
     Spec,
     Text,
     UrlPath,
@@ -115,8 +117,26 @@ class RouterSpec(Spec):
 
 
 class EndpointsSpec(Spec):
-    reads: Name  # routes of the router's table that carry the moved endpoints
-    writes: Name | None = None
+    """The routes of the router's table that carry the moved endpoints: each key one name or a list of them
+    (an app under several URL prefixes has a pair of routes per prefix), held as tuples in the file's order.
+    A route named twice, or in both lists where that makes no sense, is the reader's to refuse (it knows the
+    steps and names the items: ``endpoints.reads[2]``)."""
+
+    reads: Routes
+    writes: RoutesOrNone = ()  # none: a plan without a cutover needs no writes route
+
+    def keyed(self, key: Literal["reads", "writes"]) -> list[tuple[str, str]]:
+        """The routes of ``key``, each with its key path for a problem: ``endpoints.reads`` for a single one,
+        ``endpoints.reads[1]`` in a list of several."""
+        routes: tuple[str, ...] = getattr(self, key)
+        if len(routes) == 1:
+            return [(f"endpoints.{key}", routes[0])]
+        return [(f"endpoints.{key}[{i}]", route) for i, route in enumerate(routes)]
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """Every route named, once each: the writes routes first (the order the cutover moves them in)."""
+        return tuple(dict.fromkeys((*self.writes, *self.reads)))
 
 
 class HookSection(Spec):

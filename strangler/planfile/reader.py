@@ -1,6 +1,7 @@
 """Reading a plan file: the YAML read safely (:mod:`router.safeyaml`), each section checked against the
 schema (:mod:`strangler.planfile.model`), then what no single section can check on its own (the steps'
-order, rising canaries, a cutover's writes route, unique hook names, tables mapped once...).
+order, rising canaries, a cutover's writes routes, routes named once, unique hook names, tables mapped
+once...).
 
 Every problem is collected before anything is refused, so one ``plan check`` lists them all, each as
 ``FILE: key path: what was expected``. A file is read once; :func:`read_plan_file` is what both
@@ -213,7 +214,9 @@ class _Reading:
     def cross_check(self, found: dict[str, Any]) -> None:
         steps, endpoints, service = found.get("steps"), found.get("endpoints"), found.get("service")
         kinds = {s.kind for s in steps or ()}
-        if "cutover" in kinds and endpoints is not None and endpoints.writes is None:
+        if endpoints is not None:
+            self.endpoints(endpoints, steps)
+        if "cutover" in kinds and endpoints is not None and not endpoints.writes:
             self.problem("endpoints.writes", "required for a cutover (the write freeze and the switch)")
         if "cutover" in kinds and service is not None and not service.url:
             self.problem("service.url", "required once traffic moves to the service")
@@ -221,6 +224,25 @@ class _Reading:
             if steps is not None and hook.at not in kinds:
                 self.problem(f"hooks[{i}].at", f"the plan has no {hook.at} step, so this hook would never run")
         self.bookkeeping_tables(found.get("name"), found.get("datasplit"), found.get("tables"))
+
+    def endpoints(self, endpoints: EndpointsSpec, steps: tuple[Step, ...] | None) -> None:
+        """A route named twice in a list; a route in both lists while the plan has a canary step (the share of
+        readers it moves would take that route's writes along, to a service that does not own the data yet).
+        Without a canary one route may carry both: shadow mirrors only its reads, the cutover moves it whole."""
+        for key in ("reads", "writes"):
+            first: dict[str, str] = {}
+            for field, route in endpoints.keyed(key):
+                earlier = first.setdefault(route, field)
+                if earlier != field:
+                    self.problem(field, f"{route!r} is already {earlier}")
+        canaries = [s.id for s in steps or () if s.kind == "canary"]
+        reads = {route: field for field, route in reversed(endpoints.keyed("reads"))}  # its first place
+        if canaries:
+            for field, route in endpoints.keyed("writes"):
+                if route in reads:
+                    self.problem(field, f"{route!r} is also {reads[route]}: {', '.join(canaries)} would send a "
+                                        "share of its writes to the service before it owns the data; give the "
+                                        "reads and the writes routes of their own")
 
     def bookkeeping_tables(self, name: str | None, opts: DatasplitSection | None,
                            tables: tuple[TableSection, ...] | None) -> None:

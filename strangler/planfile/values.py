@@ -1,5 +1,5 @@
-"""The values a plan file holds, each with its rule: identifiers, names, URLs, commands, JSON paths, header
-names, and the strict base every section's model derives from (:class:`Spec`).
+"""The values a plan file holds, each with its rule: identifiers, names (and routes: one name or a list), URLs,
+commands, JSON paths, header names, and the strict base every section's model derives from (:class:`Spec`).
 
 The rules that the router also applies are the router's own (names, environment variables, JSON paths), so
 a plan and the router's table can never disagree about what a valid one is.
@@ -8,10 +8,10 @@ a plan and the router's table can never disagree about what a valid one is.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from router.compare import PathError, parse_path
 from router.config import NAME as ROUTER_NAME
@@ -34,6 +34,20 @@ def _name(value: str) -> str:
         raise ValueError(f"{show(value)} is not a name (letters, digits, - and _, starting with a letter or "
                          "digit; at most 63)")
     return value
+
+
+def _routes(value: Any) -> Any:
+    """One route name or a non-empty list of them, as a tuple (each item is then checked as a :data:`Name`).
+    A single name is checked here, so its problem names the key itself (``endpoints.reads``, not ``[0]``)."""
+    if isinstance(value, str):
+        return (_name(value),)
+    if isinstance(value, (list, tuple)) and value:  # a tuple: from Python (YAML gives lists)
+        return tuple(value)
+    raise ValueError(f"expected a route name or a non-empty list of route names, got {show(value)}")
+
+
+def _routes_or_none(value: Any) -> Any:
+    return () if value is None else _routes(value)  # `writes:` left empty: no route, as before lists
 
 
 def _http_url(value: str) -> str:
@@ -86,6 +100,8 @@ def _header_name(value: str) -> str:
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
 Name = Annotated[str, AfterValidator(_name)]
+Routes = Annotated[tuple[Name, ...], BeforeValidator(_routes)]  # `name` or `[name, ...]`, held as a tuple
+RoutesOrNone = Annotated[tuple[Name, ...], BeforeValidator(_routes_or_none)]  # also null: none, ()
 EnvName = Annotated[str, AfterValidator(check_env_name)]  # the router's rule
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Argv = Annotated[list[str], AfterValidator(_argv)]

@@ -45,12 +45,12 @@ def router_problems(plan: ExecutorPlan) -> list[Problem]:
     finally:
         admin.close()
     routes, backends = table.get("routes") or {}, table.get("backends") or {}
-    named = [("endpoints.reads", plan.endpoints.reads), ("endpoints.writes", plan.endpoints.writes)]
+    named = [*plan.endpoints.keyed("reads"), *plan.endpoints.keyed("writes")]  # endpoints.reads[1], ...
     for i, step in enumerate(plan.steps):
         if isinstance(step.spec, CutoverSpec):
             named += [(f"steps[{i}].cutover.also_freeze[{j}]", r) for j, r in enumerate(step.spec.also_freeze)]
     problems = [(field, f"the router has no route {name!r} (known: {', '.join(sorted(routes))})")
-                for field, name in named if name is not None and name not in routes]
+                for field, name in named if name not in routes]
     for field, name in (("router.monolith_backend", plan.router.monolith_backend),
                         ("router.service_backend", plan.router.service_backend)):
         if name not in backends:

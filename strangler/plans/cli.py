@@ -74,8 +74,8 @@ def _check(options: dict[str, Any], out: Output) -> None:
         out.write(json.dumps({"plan": plan.name, "ok": True, "checked": checked, "steps": steps}, indent=2) + "\n")
         return
     out.write(f"{plan.path}: valid plan {plan.name!r} for service {plan.service.name!r}\n")
-    out.write(f"  routes: reads {plan.endpoints.reads!r}, writes {plan.endpoints.writes!r}; router admin "
-              f"{plan.router.admin_url}\n")
+    out.write(f"  routes: reads {_names(plan.endpoints.reads)}, writes {_names(plan.endpoints.writes)}; router "
+              f"admin {plan.router.admin_url}\n")
     for i, step in enumerate(steps, 1):
         settings = ", ".join(f"{k}={v}" for k, v in step.items() if k != "step")
         out.write(f"  {i}. {step['step']}" + (f"  ({settings})" if settings else "") + "\n")
@@ -83,6 +83,11 @@ def _check(options: dict[str, Any], out: Output) -> None:
         out.write(f"  hook {hook.name} at {hook.at}: do {' '.join(hook.do)}; undo {' '.join(hook.undo)}\n")
     out.write("  checked: the schema only (--offline)\n" if options["offline"] else
               "  checked: the schema, the router's routes and backends, the databases, the commands\n")
+
+
+def _names(routes: tuple[str, ...]) -> str:
+    """``'catalog-reads'``, ``'catalog-reads', 'categories-reads'``, or ``none``."""
+    return ", ".join(map(repr, routes)) or "none"
 
 
 def _refuse(options: dict[str, Any], out: Output, name: str | None, problems: list[str]) -> NoReturn:

@@ -46,18 +46,20 @@ class Context:
         self._splits.clear()
 
     # -- routes -------------------------------------------------------------------------------------------
-    def reads_route(self) -> str:
-        return self.plan.endpoints.reads
+    def reads_routes(self) -> list[str]:
+        """The routes that carry the moved endpoints' reads (shadowed, then a canary share of them)."""
+        return list(self.plan.endpoints.reads)
+
+    def writes_routes(self) -> list[str]:
+        return list(self.plan.endpoints.writes)
 
     def moved_routes(self) -> list[str]:
-        routes = [self.plan.endpoints.reads]
-        if self.plan.endpoints.writes and self.plan.endpoints.writes != self.plan.endpoints.reads:
-            routes.append(self.plan.endpoints.writes)
-        return routes
+        """Every route the plan moves, once each, writes first (a route may carry both)."""
+        return list(self.plan.endpoints.routes)
 
     def frozen_routes(self, spec: CutoverSpec | None) -> list[str]:
         also = list(spec.also_freeze) if spec is not None else []
-        return list(dict.fromkeys(r for r in [self.plan.endpoints.writes, *also] if r))
+        return list(dict.fromkeys([*self.writes_routes(), *also]))
 
     def route_to(self, backend: str, routes: list[str], *, canary: float | None = None,
                  fallback: str | None = None) -> None:
@@ -65,22 +67,23 @@ class Context:
             self.admin.patch(route, backend=backend, canary=canary, fallback=fallback, shadow=None)
 
     def placement(self, owner: str, previous_canary: float | None) -> dict[str, dict[str, Any]]:
-        """The moved routes as they stand when ``owner`` owns the data: everything on the service, or writes
-        on the monolith and reads at the last canary share that held (None: all on the monolith)."""
+        """Every moved route as it stands when ``owner`` owns the data, writes routes first: everything on the
+        service, or the writes on the monolith and the reads at the last canary share that held (None: all on
+        the monolith). A route that carries writes too is never left at a canary share."""
         router = self.plan.router
         if owner == "service":
             return {r: {"backend": router.service_backend, "canary": None, "fallback": None, "shadow": None}
                     for r in self.moved_routes()}
-        routes: dict[str, dict[str, Any]] = {}
-        if self.plan.endpoints.writes and self.plan.endpoints.writes != self.plan.endpoints.reads:
-            routes[self.plan.endpoints.writes] = {"backend": router.monolith_backend, "canary": None,
-                                                  "fallback": None, "shadow": None}
-        if previous_canary is None:
-            routes[self.reads_route()] = {"backend": router.monolith_backend, "canary": None, "fallback": None,
-                                          "shadow": None}
-        else:
-            routes[self.reads_route()] = {"backend": router.service_backend, "canary": previous_canary,
-                                          "fallback": router.monolith_backend, "shadow": None}
+        on_monolith = {"backend": router.monolith_backend, "canary": None, "fallback": None, "shadow": None}
+        routes: dict[str, dict[str, Any]] = {r: dict(on_monolith) for r in self.writes_routes()}
+        for route in self.reads_routes():
+            if route in routes:
+                continue
+            if previous_canary is None:
+                routes[route] = dict(on_monolith)
+            else:
+                routes[route] = {"backend": router.service_backend, "canary": previous_canary,
+                                 "fallback": router.monolith_backend, "shadow": None}
         return routes
 
     # -- data ---------------------------------------------------------------------------------------------

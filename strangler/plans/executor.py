@@ -174,8 +174,9 @@ class Executor:
             admin = Context(self.plan, self.say, self.root, self.state).admin
             try:
                 routes = admin.table()["routes"]
-                live["routes"] = {name: routes.get(name) for name in
-                                  [self.plan.endpoints.reads, self.plan.endpoints.writes] if name}
+                endpoints = self.plan.endpoints
+                live["routes"] = {name: routes.get(name) for name in dict.fromkeys((*endpoints.reads,
+                                                                                    *endpoints.writes))}
             finally:
                 admin.close()
         except PlanRunError as exc:

@@ -46,8 +46,18 @@ class Verdict:
 
 # -- the verdicts: pure ----------------------------------------------------------------------------------------
 
-def shadow_figures(counters: Counters, route: str) -> dict[str, Any]:
-    return dict(counters.get(route, {}).get("shadow") or {})
+def shadow_figures(counters: Counters, routes: list[str]) -> dict[str, Any]:
+    """The shadow's figures of ``routes`` added up; with more than one route, each route's own under
+    ``routes`` (the gate holds or fails on the sum, and its message names the routes that differ)."""
+    each = {route: dict(counters.get(route, {}).get("shadow") or {}) for route in routes}
+    total: dict[str, Any] = {}
+    for figures in each.values():
+        for key, value in figures.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):  # counts: compared, different, ...
+                total[key] = total.get(key, 0) + value
+    if len(routes) > 1:
+        total["routes"] = each
+    return total
 
 
 def shadow_enough(figures: dict[str, Any], gate: ShadowGate) -> tuple[bool, str]:
@@ -61,8 +71,11 @@ def shadow_verdict(step: str, figures: dict[str, Any], gate: ShadowGate) -> Verd
     rate = different / compared
     result = {**figures, "mismatch_rate": rate}
     if rate > gate.max_mismatch_rate:
+        per_route = [f"{route} {f.get('different', 0)} of {f.get('compared', 0)}"
+                     for route, f in (figures.get("routes") or {}).items()]
         return Verdict(result, f"{step}: mismatch rate {rate:.1%} > {gate.max_mismatch_rate:.1%} "
-                               f"({different} of {compared} compared requests differ)")
+                               f"({different} of {compared} compared requests differ"
+                               + (f": {', '.join(per_route)})" if per_route else ")"))
     return Verdict(result)
 
 
@@ -140,12 +153,13 @@ def _gather(admin: RouterAdmin, step: str, timeout: float, poll: float, say: Say
         window.close()
 
 
-def shadow_gate(admin: RouterAdmin, step: str, route: str, gate: ShadowGate, say: Say) -> dict[str, Any]:
-    """Holds when at least ``min_requests`` answers of ``route`` were compared in the gate's own window, with
-    a mismatch rate within the limit. Comparisons of requests from before the gate started never count."""
+def shadow_gate(admin: RouterAdmin, step: str, routes: list[str], gate: ShadowGate, say: Say) -> dict[str, Any]:
+    """Holds when at least ``min_requests`` answers of ``routes`` (together) were compared in the gate's own
+    window, with a mismatch rate within the limit. Comparisons of requests from before the gate started
+    never count."""
 
     def read(counters: Counters) -> Reading:
-        figures = shadow_figures(counters, route)
+        figures = shadow_figures(counters, routes)
         say(f"{step}: {figures.get('compared', 0)}/{gate.min_requests} compared, "
             f"{figures.get('different', 0)} different")
         return figures, *shadow_enough(figures, gate)

@@ -51,10 +51,11 @@ class StepAction:
 
     # -- what several steps share ---------------------------------------------------------------------------
     def reads_back(self) -> None:
-        """Readers back to the last canary share that held, or all to the monolith before any."""
+        """Readers of every reads route back to the last canary share that held, or all to the monolith before
+        any."""
         router, ctx = self.ctx.plan.router, self.ctx
         if self.previous_canary is None:
-            ctx.route_to(router.monolith_backend, [ctx.reads_route()])
+            ctx.route_to(router.monolith_backend, ctx.reads_routes())
         else:
-            ctx.route_to(router.service_backend, [ctx.reads_route()], canary=self.previous_canary,
+            ctx.route_to(router.service_backend, ctx.reads_routes(), canary=self.previous_canary,
                          fallback=router.monolith_backend)

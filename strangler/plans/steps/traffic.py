@@ -1,7 +1,8 @@
 """The steps that prove the service and move traffic to it (traffic only ever moves through the router's admin
 API), each with its gate; the cutover's work is :mod:`strangler.plans.cutover`, run as it is.
 
-A failed canary gate puts the readers back where they were before the step, as its undo does. (The table of
+Shadow and canary act on every reads route of the plan and gate on their figures together. A failed canary
+gate puts the readers back where they were before the step, as its undo does. (The table of
 every step, with what each does and undoes, is :mod:`strangler.plans.steps`.)
 """
 
@@ -42,16 +43,18 @@ class Shadow(StepAction):
             shadow["ignore"] = gate.ignore
         if gate.unordered:
             shadow["unordered"] = gate.unordered
-        ctx.admin.patch(ctx.reads_route(), shadow=shadow)
+        for route in ctx.reads_routes():
+            ctx.admin.patch(route, shadow=shadow)
         ctx.admin.reset_counters()
         return self.gate()
 
     def gate(self) -> dict[str, Any]:
         ctx = self.ctx
-        return shadow_gate(ctx.admin, self.step.id, ctx.reads_route(), self.step.spec, ctx.say)
+        return shadow_gate(ctx.admin, self.step.id, ctx.reads_routes(), self.step.spec, ctx.say)
 
     def undo(self) -> dict[str, Any]:
-        self.ctx.admin.patch(self.ctx.reads_route(), shadow=None)
+        for route in self.ctx.reads_routes():
+            self.ctx.admin.patch(route, shadow=None)
         return {"shadow": "removed"}
 
 
@@ -68,7 +71,7 @@ class Canary(StepAction):
     def do(self) -> dict[str, Any]:
         ctx, router = self.ctx, self.ctx.plan.router
         ctx.sync_until_caught_up(reverse=False, rounds=5, strict=False)
-        ctx.route_to(router.service_backend, [ctx.reads_route()], canary=self.step.spec.percent,
+        ctx.route_to(router.service_backend, ctx.reads_routes(), canary=self.step.spec.percent,
                      fallback=router.monolith_backend)
         ctx.admin.reset_counters()
         try:
@@ -80,7 +83,7 @@ class Canary(StepAction):
 
     def gate(self) -> dict[str, Any]:
         ctx, router = self.ctx, self.ctx.plan.router
-        return canary_gate(ctx.admin, self.step.id, [ctx.reads_route()], self.step.spec,
+        return canary_gate(ctx.admin, self.step.id, ctx.reads_routes(), self.step.spec,
                            service=router.service_backend, monolith=router.monolith_backend, say=ctx.say)
 
     def undo(self) -> dict[str, Any]:

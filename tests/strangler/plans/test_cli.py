@@ -95,6 +95,17 @@ def test_the_catalog_plan_passes_offline(capsys: pytest.CaptureFixture[str]) -> 
                           "  checked: the schema only (--offline)"]
 
 
+def test_a_plan_of_many_routes_lists_them(write_plan: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        doc["endpoints"] = {"reads": ["catalog-reads", "categories-reads"],
+                            "writes": ["catalog-writes", "categories-writes"]}
+
+    code, out, err = manage(capsys, "plan", "check", str(write_plan(edit)), "--offline")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1] == ("  routes: reads 'catalog-reads', 'categories-reads', writes 'catalog-writes', "
+                                   "'categories-writes'; router admin http://127.0.0.1:8081")
+
+
 def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = manage(capsys, "plan", "check", str(CATALOG_PLAN), "--json", "--offline")
     assert (code, err) == (0, "")
@@ -182,6 +193,21 @@ def test_check_lists_every_name_the_world_lacks(world_plan: Callable[..., Path],
         f"hooks[0].undo: no program 'no-such-program-anywhere' (not on PATH, not a file under {ROOT})",
     ]]
     assert err.startswith(f"CommandError: {path}: endpoints.writes: the router has no route 'catalog-writez'")
+
+
+@pytest.mark.django_db
+def test_check_names_each_missing_route_of_a_list_by_its_index(world_plan: Callable[..., Path],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        doc["endpoints"] = {"reads": ["catalog-reads", "categories-reads"],
+                            "writes": ["catalog-writes", "orders-writes", "categories-writes"]}
+
+    path = world_plan(edit)
+    code, out, err = manage(capsys, "plan", "check", str(path), "--json")
+    assert code == 2
+    assert json.loads(out)["problems"] == [
+        f"{path}: endpoints.reads[1]: the router has no route 'categories-reads' (known: {KNOWN_ROUTES})",
+        f"{path}: endpoints.writes[2]: the router has no route 'categories-writes' (known: {KNOWN_ROUTES})"]
 
 
 @pytest.mark.django_db

@@ -172,7 +172,7 @@ ZERO_SHADOW = {"sampled_out": 0, "queued": 0, "dropped": 0, "errors": 0}
 
 def test_shadow_holds_within_the_mismatch_limit(server: RouterServer, admin: RouterAdmin) -> None:
     said = first(lambda: server.compared("catalog-reads", equal=39, different=1))
-    figures = shadow_gate(admin, "shadow", "catalog-reads",
+    figures = shadow_gate(admin, "shadow", ["catalog-reads"],
                           ShadowGate(min_requests=30, max_mismatch_rate=0.05, poll=0.01), said)
     assert figures == {**ZERO_SHADOW, "compared": 40, "equal": 39, "different": 1, "mismatch_rate": 0.025}
     assert said == ["shadow: 0/30 compared, 0 different", "shadow: 40/30 compared, 1 different"]
@@ -182,12 +182,12 @@ def test_shadow_counts_nothing_from_before_it_started(server: RouterServer, admi
     server.compared("catalog-reads", equal=100)
     assert admin.counters()["catalog-reads"]["shadow"]["compared"] == 100  # the base window has them
     with pytest.raises(GateFailed, match=r"^shadow: only 0 of 30 requests compared within 0\.2s$"):
-        shadow_gate(admin, "shadow", "catalog-reads", ShadowGate(min_requests=30, timeout=0.2, poll=0.05), Said())
+        shadow_gate(admin, "shadow", ["catalog-reads"], ShadowGate(min_requests=30, timeout=0.2, poll=0.05), Said())
 
 
 def test_shadow_waits_for_its_minimum(server: RouterServer, admin: RouterAdmin) -> None:
     said = Said(lambda _: server.compared("catalog-reads", equal=10))
-    figures = shadow_gate(admin, "shadow", "catalog-reads", ShadowGate(min_requests=30, poll=0.01, timeout=5), said)
+    figures = shadow_gate(admin, "shadow", ["catalog-reads"], ShadowGate(min_requests=30, poll=0.01, timeout=5), said)
     assert said == ["shadow: 0/30 compared, 0 different", "shadow: 10/30 compared, 0 different",
                     "shadow: 20/30 compared, 0 different", "shadow: 30/30 compared, 0 different"]
     assert (figures["compared"], figures["mismatch_rate"]) == (30, 0.0)
@@ -197,7 +197,7 @@ def test_shadow_fails_after_its_timeout_when_too_few_were_compared(server: Route
     said = first(lambda: server.compared("catalog-reads", equal=12))
     started = time.monotonic()
     with pytest.raises(GateFailed) as caught:
-        shadow_gate(admin, "shadow", "catalog-reads", ShadowGate(min_requests=30, timeout=0.3, poll=0.05), said)
+        shadow_gate(admin, "shadow", ["catalog-reads"], ShadowGate(min_requests=30, timeout=0.3, poll=0.05), said)
     assert str(caught.value) == "shadow: only 12 of 30 requests compared within 0.3s"
     assert 0.3 <= time.monotonic() - started < 3
     assert len(said) >= 3 and set(said[1:]) == {"shadow: 12/30 compared, 0 different"}
@@ -205,14 +205,14 @@ def test_shadow_fails_after_its_timeout_when_too_few_were_compared(server: Route
 
 def test_shadow_with_no_figures_at_all_fails_with_zero(admin: RouterAdmin) -> None:
     with pytest.raises(GateFailed, match=r"^shadow: only 0 of 5 requests compared within 0\.1s$"):
-        shadow_gate(admin, "shadow", "catalog-reads", ShadowGate(min_requests=5, timeout=0.1, poll=0.05),
+        shadow_gate(admin, "shadow", ["catalog-reads"], ShadowGate(min_requests=5, timeout=0.1, poll=0.05),
                     Said())
 
 
 def test_shadow_fails_on_the_mismatch_rate_with_figure_and_limit(server: RouterServer, admin: RouterAdmin) -> None:
     said = first(lambda: server.compared("catalog-reads", equal=36, different=4))
     with pytest.raises(GateFailed) as caught:
-        shadow_gate(admin, "shadow", "catalog-reads", ShadowGate(min_requests=30, max_mismatch_rate=0.05, poll=0.01),
+        shadow_gate(admin, "shadow", ["catalog-reads"], ShadowGate(min_requests=30, max_mismatch_rate=0.05, poll=0.01),
                     said)
     assert str(caught.value) == "shadow: mismatch rate 10.0% > 5.0% (4 of 40 compared requests differ)"
 
@@ -222,8 +222,28 @@ def test_shadow_reads_only_its_own_route(server: RouterServer, admin: RouterAdmi
         server.compared("catalog-writes", different=100)
         server.compared("catalog-reads", equal=30)
 
-    figures = shadow_gate(admin, "shadow", "catalog-reads", ShadowGate(min_requests=30, poll=0.01), first(traffic))
+    figures = shadow_gate(admin, "shadow", ["catalog-reads"], ShadowGate(min_requests=30, poll=0.01), first(traffic))
     assert (figures["compared"], figures["different"], figures["mismatch_rate"]) == (30, 0, 0.0)
+
+
+def test_shadow_adds_up_its_routes(server: RouterServer, admin: RouterAdmin) -> None:
+    """A plan with several reads routes: the gate counts their comparisons together, in its own window."""
+    server.compared("catalog-writes", different=50)  # before the gate: never counted
+
+    def traffic() -> None:
+        server.compared("catalog-reads", equal=20)
+        server.compared("catalog-writes", equal=7, different=3)
+
+    gate = ShadowGate(min_requests=30, max_mismatch_rate=0.05, poll=0.01)
+    with pytest.raises(GateFailed) as caught:
+        shadow_gate(admin, "shadow", ["catalog-reads", "catalog-writes"], gate, first(traffic))
+    assert str(caught.value) == ("shadow: mismatch rate 10.0% > 5.0% (3 of 30 compared requests differ: "
+                                 "catalog-reads 0 of 20, catalog-writes 3 of 10)")
+    said = first(lambda: (server.compared("catalog-reads", equal=16), server.compared("catalog-writes", equal=14)))
+    figures = shadow_gate(admin, "shadow", ["catalog-reads", "catalog-writes"], gate, said)
+    assert (figures["compared"], figures["different"], figures["mismatch_rate"]) == (30, 0, 0.0)
+    assert (figures["routes"]["catalog-reads"]["compared"], figures["routes"]["catalog-writes"]["compared"]) == (16, 14)
+    assert said == ["shadow: 0/30 compared, 0 different", "shadow: 30/30 compared, 0 different"]
 
 
 def test_shadow_gates_of_two_plans_do_not_disturb_each_other(server: RouterServer, admin: RouterAdmin) -> None:
@@ -233,13 +253,13 @@ def test_shadow_gates_of_two_plans_do_not_disturb_each_other(server: RouterServe
     def traffic(n: int) -> None:
         if n == 1:
             server.compared("catalog-reads", different=5)  # seen by the first gate only
-            other["figures"] = shadow_gate(admin, "other plan", "catalog-reads",
+            other["figures"] = shadow_gate(admin, "other plan", ["catalog-reads"],
                                            ShadowGate(min_requests=20, poll=0.01), first(
                                                lambda: server.compared("catalog-reads", equal=20)))
             admin.reset_counters()
 
     with pytest.raises(GateFailed) as caught:
-        shadow_gate(admin, "shadow", "catalog-reads", ShadowGate(min_requests=20, max_mismatch_rate=0.05, poll=0.01),
+        shadow_gate(admin, "shadow", ["catalog-reads"], ShadowGate(min_requests=20, max_mismatch_rate=0.05, poll=0.01),
                     Said(traffic))
     assert str(caught.value) == "shadow: mismatch rate 20.0% > 5.0% (5 of 25 compared requests differ)"
     assert (other["figures"]["compared"], other["figures"]["different"]) == (20, 0)
@@ -258,7 +278,7 @@ def test_a_lost_window_is_opened_again_and_said_and_only_new_figures_count(serve
             server.compared("catalog-reads", equal=30)  # in the new window
 
     said = Said(restart)
-    figures = shadow_gate(admin, "shadow", "catalog-reads", ShadowGate(min_requests=30, poll=0.01, timeout=5), said)
+    figures = shadow_gate(admin, "shadow", ["catalog-reads"], ShadowGate(min_requests=30, poll=0.01, timeout=5), said)
     assert (figures["compared"], figures["different"]) == (30, 0)
     assert said[0] == "shadow: 0/30 compared, 0 different"
     assert said[1].startswith("shadow: the router no longer knows window ") and "counting again from now in window " \
@@ -275,7 +295,7 @@ def test_a_rerun_shadow_gate_never_passes_on_the_comparisons_of_an_earlier_run(s
     gate = ShadowGate(min_requests=20, max_mismatch_rate=0.05, timeout=10, poll=0.02)
     admin.patch("catalog-reads", shadow=MIRROR)
     admin.reset_counters()
-    passed = shadow_gate(admin, "shadow", "catalog-reads", gate, first(lambda: server.shop(25)))
+    passed = shadow_gate(admin, "shadow", ["catalog-reads"], gate, first(lambda: server.shop(25)))
     assert passed["compared"] >= 20 and passed["different"] == 0
 
     # Rollback of the shadow step, then a new service version that gets every price wrong.
@@ -287,15 +307,15 @@ def test_a_rerun_shadow_gate_never_passes_on_the_comparisons_of_an_earlier_run(s
     admin.reset_counters()
     quiet = ShadowGate(min_requests=20, max_mismatch_rate=0.05, timeout=0.5, poll=0.05)
     with pytest.raises(GateFailed, match=r"^shadow: only 0 of 20 requests compared within 0\.5s$"):
-        shadow_gate(admin, "shadow", "catalog-reads", quiet, Said())
+        shadow_gate(admin, "shadow", ["catalog-reads"], quiet, Said())
     # Not even without the reset: the gate reads its own window, never the router's older figures.
     server.shop(5)
     assert admin.counters()["catalog-reads"]["shadow"]["compared"] == 5
     with pytest.raises(GateFailed, match=r"^shadow: only 0 of 20 requests compared within 0\.5s$"):
-        shadow_gate(admin, "shadow", "catalog-reads", quiet, Said())
+        shadow_gate(admin, "shadow", ["catalog-reads"], quiet, Said())
     # New comparisons arrive: the gate fails on them.
     with pytest.raises(GateFailed) as caught:
-        shadow_gate(admin, "shadow", "catalog-reads", gate, first(lambda: server.shop(25)))
+        shadow_gate(admin, "shadow", ["catalog-reads"], gate, first(lambda: server.shop(25)))
     assert str(caught.value).startswith("shadow: mismatch rate 100.0% > 5.0% (")
     latest = admin.parity(route="catalog-reads", limit=1)["latest"]
     assert latest[0]["differences"][0]["path"] == "$.price"

@@ -40,7 +40,7 @@ def test_the_catalog_plan_loads() -> None:
     assert plan.service.start == ["{python}", "-m", "extracted.catalog", "--port", "8101"]
     assert (plan.router.admin_url, plan.router.token_env, plan.router.monolith_backend,
             plan.router.service_backend) == ("http://127.0.0.1:8081", "ROUTER_ADMIN_TOKEN", "monolith", "catalog")
-    assert (plan.endpoints.reads, plan.endpoints.writes) == ("catalog-reads", "catalog-writes")
+    assert (plan.endpoints.reads, plan.endpoints.writes) == (("catalog-reads",), ("catalog-writes",))
     contract, shadow, canary10, canary50, cutover = (s.spec for s in plan.steps[5:10])
     # No accepted differences, every identity (refused credentials included).
     assert contract == ContractGate(examples=300, max_differences=0)
@@ -86,7 +86,7 @@ def test_a_plan_without_cutover_needs_no_writes_route_nor_url_nor_hooks(write_pl
         del doc["hooks"]
 
     plan = load_executor_plan(write_plan(edit))
-    assert plan.steps[-1].id == "canary-50" and plan.endpoints.writes is None and plan.service.url is None
+    assert plan.steps[-1].id == "canary-50" and plan.endpoints.writes == () and plan.service.url is None
     assert plan.hooks == ()
 
 

@@ -23,10 +23,10 @@ from strangler.plans.schema import CanaryGate, ContractGate, ShadowGate
 
 def test_shadow_counts_only_its_route_and_waits_for_its_minimum() -> None:
     counters = {"catalog-reads": {"shadow": {"compared": 12, "different": 1}}, "other": {"shadow": {"compared": 99}}}
-    figures = shadow_figures(counters, "catalog-reads")
+    figures = shadow_figures(counters, ["catalog-reads"])
     assert figures == {"compared": 12, "different": 1}
     assert shadow_enough(figures, ShadowGate(min_requests=12)) == (True, "only 12 of 12 requests compared")
-    assert shadow_enough(shadow_figures({}, "catalog-reads"), ShadowGate(min_requests=5)) == (
+    assert shadow_enough(shadow_figures({}, ["catalog-reads"]), ShadowGate(min_requests=5)) == (
         False, "only 0 of 5 requests compared")
 
 
@@ -38,6 +38,24 @@ def test_shadow_verdict_holds_at_the_limit_and_fails_above_it_with_figure_and_li
     assert failed.figures["mismatch_rate"] == 0.1
     with pytest.raises(GateFailed, match="mismatch rate 10.0%"):
         failed.settle()
+
+
+def test_shadow_adds_up_its_routes_and_names_each_when_it_fails() -> None:
+    counters = {"catalog-reads": {"shadow": {"compared": 30, "equal": 30, "different": 0, "queued": 31}},
+                "categories-reads": {"shadow": {"compared": 10, "equal": 6, "different": 4, "queued": 10}},
+                "catalog-writes": {"shadow": {"compared": 50, "different": 50}}}
+    figures = shadow_figures(counters, ["catalog-reads", "categories-reads", "gone-reads"])
+    assert {k: v for k, v in figures.items() if k != "routes"} == {"compared": 40, "equal": 36, "different": 4,
+                                                                   "queued": 41}
+    assert figures["routes"] == {"catalog-reads": counters["catalog-reads"]["shadow"],
+                                 "categories-reads": counters["categories-reads"]["shadow"], "gone-reads": {}}
+    assert shadow_enough(figures, ShadowGate(min_requests=40)) == (True, "only 40 of 40 requests compared")
+    assert shadow_enough(figures, ShadowGate(min_requests=41))[0] is False
+    held = shadow_verdict("shadow", figures, ShadowGate(max_mismatch_rate=0.1))
+    assert held.failure is None and held.figures["mismatch_rate"] == 0.1
+    failed = shadow_verdict("shadow", figures, ShadowGate(max_mismatch_rate=0.05))
+    assert failed.failure == ("shadow: mismatch rate 10.0% > 5.0% (4 of 40 compared requests differ: catalog-reads "
+                              "0 of 30, categories-reads 4 of 10, gone-reads 0 of 0)")
 
 
 def test_backend_figures_add_up_routes_and_keep_the_worst_p99() -> None:
