@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from django.core.management import CommandError, call_command
 
 from strangler import datasplit as ds
+from strangler.planfile.reader import read_plan_file
 from strangler.scaffold import ScaffoldError, scaffold
 from tests.strangler.datasplit.conftest import drop, fresh_url, require
 
@@ -141,6 +142,26 @@ def test_a_scaffolded_plan_splits_its_app_equal(transactional_db: None, generate
     finally:
         ds.uncapture(split, drop_changelog=True)
         split.close()
+
+
+def test_the_plan_moves_every_route_it_generates(generated: tuple[Path, str]) -> None:
+    """An app under several URL prefixes gets a reads and a writes route per prefix, and its plan moves them all
+    (one name where there is one); the plan passes the schema as it is written."""
+    root, out = generated
+    for app, reads, writes in (
+            ("orders", ["api-orders-reads", "checkout-reads", "orders-reads"],
+             ["api-orders-writes", "checkout-writes", "orders-writes"]),
+            ("shipping", "api-shipping-reads", "api-shipping-writes")):
+        report = scaffold(app, out=out, root=root)
+        text = (root / "migration_plans" / f"{app}.yaml").read_text()
+        plan = yaml.safe_load(text)
+        assert plan["endpoints"] == {"reads": reads, "writes": writes}
+        assert "moved by a plan of their own or by hand" not in text
+        routes = yaml.safe_load((root / "migration_plans" / f"{app}.routes.yaml").read_text())["routes"]
+        assert sorted(routes) == sorted(report.routes) == sorted(
+            [reads, writes] if isinstance(reads, str) else [*reads, *writes])
+        endpoints = read_plan_file(root / "migration_plans" / f"{app}.yaml", executor=True).endpoints
+        assert endpoints is not None and set(endpoints.routes) == set(routes)
 
 
 def test_bad_arguments_and_existing_files_are_refused_with_what_is_wrong(generated: tuple[Path, str]) -> None:
