@@ -58,7 +58,8 @@ def check(split: Split) -> dict[str, Any]:
     pairs = split.pairs()
     return {"plan": split.plan.name, "ok": True, "direction": split.plan.direction,
             "source": split.source.display, "target": split.target.display,
-            "tables": [{"source": p.source.table, "target": p.target.table, "key": p.source.key,
+            "tables": [{"source": p.source.table, "target": p.target.table,
+                        "key": list(p.source.keys) if p.source.composite else p.source.keys[0],
                         "columns": {s.name: f"{t.name} ({s.kind}" + (f", scale {sc})" if sc is not None else ")")
                                     for s, t, sc in zip(p.source.columns, p.target.columns, p.scales, strict=True)}}
                        for p in pairs]}

@@ -3,8 +3,8 @@
 Installed before the copy so that no write made during it is missed. ``--reverse`` installs them on the
 service's tables (the source of a reverse split). The changelog lives in the source database, named by the
 plan (``strangler_changelog``): ``id`` (autoincrement, commit order — see each engine's barrier), ``table_name``,
-``row_key`` (text), ``op`` (I/U/D; an update that changes the key also logs D for the old key), ``changed_at``
-(Unix time).
+``row_key`` (text: a one-column key's value as text, a composite key's values as a JSON array, ``[7, 2]``),
+``op`` (I/U/D; an update that changes the key also logs D for the old key), ``changed_at`` (Unix time).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class CaptureReport:
 
 
 def source_keys(split: Split) -> list[Binding]:
-    """Each source table with just its key column (capture needs nothing else, not even the target)."""
+    """Each source table with just its key columns (capture needs nothing else, not even the target)."""
     out = []
     side = "target" if split.plan.reverse else "source"
     for t in split.plan.tables:
@@ -39,10 +39,11 @@ def source_keys(split: Split) -> list[Binding]:
         if cols is None:
             raise PlanError(split.plan.path, f"tables[{t.index}].{side}",
                             f"no table {t.source!r} in the {split.source.label} database ({split.source.display})")
-        if t.key not in cols:
-            raise PlanError(split.plan.path, f"tables[{t.index}].key",
-                            f"no column {t.key!r} in {t.source} (columns: {', '.join(cols)})")
-        out.append(Binding(t.source, t.key, (cols[t.key],)))
+        for key_field, key in t.key_fields(f"tables[{t.index}]"):
+            if key not in cols:
+                raise PlanError(split.plan.path, key_field,
+                                f"no column {key!r} in {t.source} (columns: {', '.join(cols)})")
+        out.append(Binding(t.source, t.keys, tuple(cols[k] for k in t.keys)))
     return out
 
 

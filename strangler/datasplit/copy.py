@@ -1,9 +1,10 @@
 """copy: every mapped table, parents first, in keyset batches, upserted, resumable from per-table checkpoints.
 
 Each batch is one target transaction holding the rows and the table's checkpoint (``copy:<table>`` in the
-checkpoint table: the last key copied, or ``done:<key>``), so a copy killed at any instant resumes exactly
-where its last commit left it. Memory is one batch. Afterwards the target's sequences are set past the
-largest key.
+checkpoint table: the last key copied, or ``done:<key>``; a composite key as a JSON array, ``[7, 2]``), so a
+copy killed at any instant resumes exactly where its last commit left it, strictly after that key in key
+order (every column of a composite key). Memory is one batch. Afterwards the target's sequences are set past
+the largest key (a key without a counter, as most composite keys, has none to set).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import crashpoints
 from .databases import Split
 from .engines import KeyRange, transfer_for
 from .ownership import SyncGuard
@@ -91,9 +93,11 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
                     transfer.begin()
                     guard.enter(tgt)
                     n = transfer.move(pair, KeyRange(lo, hi))
-                    target.write_state(tgt, plan.checkpoint_table, plan.state_name, item, str(hi))
+                    target.write_state(tgt, plan.checkpoint_table, plan.state_name, item, pair.source.key_text(hi))
                     guard.leave(tgt)
+                    crashpoints.reached("copy.before_commit")   # rows and checkpoint written, not committed
                     transfer.commit()
+                    crashpoints.reached("copy.after_batch")
                     entry.rows += n
                     lo = hi
                     advance(n)
@@ -102,7 +106,7 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
             tgt.commit()
             transfer.begin()
             target.write_state(tgt, plan.checkpoint_table, plan.state_name, item,
-                               DONE + ("" if lo is None else str(lo)))
+                               DONE + ("" if lo is None else pair.source.key_text(lo)))
             transfer.commit()
             entry.seconds = time.monotonic() - t0
     report.seconds = time.monotonic() - started

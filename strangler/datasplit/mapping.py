@@ -60,8 +60,9 @@ def _pair(plan: Plan, t: TableMap, src_cols: dict[str, Column], tgt_cols: dict[s
         if d not in tgt_cols:
             raise fail(f"{fld}.columns.{plan_col}" if t.columns is not None else f"{fld}.columns",
                        f"target column {d!r} does not exist in {t.target} (columns: {listing(tgt_cols)})")
-    if t.key not in dict(columns):
-        raise fail(f"{fld}.key", f"{t.key!r} is not a mapped column of {t.source}")
+    for key_field, key in t.key_fields(fld):
+        if key not in dict(columns):
+            raise fail(key_field, f"{key!r} is not a mapped column of {t.source}")
     for name in t.plain_ids:
         if name not in dict(columns):
             raise fail(f"{fld}.plain_ids", f"{name!r} is not a mapped column of {t.source}")
@@ -95,5 +96,5 @@ def _pair(plan: Plan, t: TableMap, src_cols: dict[str, Column], tgt_cols: dict[s
         if name not in mapped_targets and not col.nullable and not col.has_default:
             raise fail(f"{fld}.columns", f"target column {t.target}.{name} is NOT NULL without a default and "
                                          "nothing is mapped to it")
-    return TablePair(t.index, Binding(t.source, t.key, tuple(src_list)),
-                     Binding(t.target, t.target_key, tuple(tgt_list)), tuple(scales))
+    return TablePair(t.index, Binding(t.source, t.keys, tuple(src_list)),
+                     Binding(t.target, t.target_keys, tuple(tgt_list)), tuple(scales))

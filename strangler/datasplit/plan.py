@@ -23,7 +23,8 @@ executor's part). The data split uses these keys::
     tables:                                        # in copy order: parents before children
       - source: catalog_product
         target: products
-        key: id                                    # single-column primary key (source side)
+        key: id                                    # the key's column (source side); several for a composite
+                                                   # key: key: [order_id, line_no]
         columns: {id: id, price: price}            # source -> target; omitted: every source column, same name
         plain_ids: [category_id]                   # cross-service foreign keys copied as plain ids
         decimal_places: {price: 2}                 # only where neither database declares the scale
@@ -38,7 +39,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from strangler.planfile.model import PlanFile, PlanFileInvalid, TableSection
+from strangler.planfile.model import PlanFile, PlanFileInvalid, TableSection, key_fields
 from strangler.planfile.reader import read_plan_file
 from strangler.project import project_root
 
@@ -50,23 +51,25 @@ class TableMap:
     index: int                      # position in the file's `tables` list (for error messages)
     source: str
     target: str
-    key: str                        # key column on the source side
+    keys: tuple[str, ...]           # the key's columns on the source side (several: a composite key)
     columns: tuple[tuple[str, str], ...] | None   # (source, target); None: every source column, same name
     plain_ids: tuple[str, ...] = ()
     decimal_places: dict[str, int] = field(default_factory=dict)   # by source column name
 
     @property
-    def target_key(self) -> str:
-        for src, tgt in self.columns or ():
-            if src == self.key:
-                return tgt
-        return self.key
+    def target_keys(self) -> tuple[str, ...]:
+        mapped = dict(self.columns or ())
+        return tuple(mapped.get(k, k) for k in self.keys)
+
+    def key_fields(self, where: str) -> list[tuple[str, str]]:
+        """The key's columns with their key paths in the file (``tables[0].key``, ``tables[0].key[1]``)."""
+        return key_fields(where, self.keys)
 
     def inverted(self) -> TableMap:
         cols = tuple((t, s) for s, t in self.columns) if self.columns is not None else None
         places = {dict(self.columns or ()).get(c, c): n for c, n in self.decimal_places.items()}
         plain = tuple(dict(self.columns or ()).get(c, c) for c in self.plain_ids)
-        return TableMap(self.index, self.target, self.source, self.target_key, cols, plain, places)
+        return TableMap(self.index, self.target, self.source, self.target_keys, cols, plain, places)
 
 
 @dataclass(frozen=True)
@@ -169,4 +172,5 @@ def plan_from(doc: PlanFile, *, root: Path | None = None) -> Plan:
 
 def _table(i: int, t: TableSection) -> TableMap:
     columns = tuple(t.columns.items()) if t.columns is not None else None
-    return TableMap(i, t.source, t.target or t.source, t.key, columns, tuple(t.plain_ids), dict(t.decimal_places))
+    return TableMap(i, t.source, t.target or t.source, tuple(t.key), columns, tuple(t.plain_ids),
+                    dict(t.decimal_places))

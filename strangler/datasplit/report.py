@@ -19,6 +19,13 @@ class TablesReport(Generic[T]):
     seconds: float = field(default=0.0, kw_only=True)
 
 
+def show_key(key: Any) -> str:
+    """A key for a reader: a value as it is, a composite key's values as a tuple (``(7, 2)``, ``('eu', 3)``)."""
+    if isinstance(key, list | tuple):
+        return "(" + ", ".join(repr(v) if isinstance(v, str) else str(v) for v in key) + ")"
+    return str(key)
+
+
 def render(op: str, d: dict[str, Any]) -> str:
     if op == "copy":
         lines = [f"copy {d['plan']} ({d['direction']}, {d['transfer']}, batches of {d['batch_size']:,}): "
@@ -41,7 +48,7 @@ def render(op: str, d: dict[str, Any]) -> str:
                          f"{len(t['differing_chunks'])} differing")
             for label in ("missing", "extra", "changed"):
                 if t[label]:
-                    lines.append(f"    {label} keys: {', '.join(map(str, t[label]))}"
+                    lines.append(f"    {label} keys: {', '.join(map(show_key, t[label]))}"
                                  + (" (more not listed)" if t["truncated"] else ""))
         return "\n".join(lines)
     if op in ("capture", "uncapture"):
@@ -55,7 +62,7 @@ def render(op: str, d: dict[str, Any]) -> str:
         lines = [f"check {d['plan']} ({d['direction']}): OK — {d['source']} -> {d['target']}"]
         for t in d["tables"]:
             cols = ", ".join(f"{s} -> {v}" for s, v in t["columns"].items())
-            lines.append(f"  {t['source']} -> {t['target']} (key {t['key']}): {cols}")
+            lines.append(f"  {t['source']} -> {t['target']} (key {show_key(t['key'])}): {cols}")
         return "\n".join(lines)
     lines = [f"status {d['plan']} ({d['direction']}): {d['source']} -> {d['target']}",
              f"  capture: {'installed' if d['capture'] else 'not installed (or partly)'}; changelog: "

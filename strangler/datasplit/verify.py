@@ -4,7 +4,8 @@ Each side turns every row into canonical text in SQL (decimals at the column's s
 microseconds, booleans as 1/0, NULL distinct from empty text, bytes as hex; see ``Engine.canonical``) and
 hashes each chunk (MD5 of the rows joined; PostgreSQL and MariaDB hash on the server). Chunks are the same
 key ranges on both sides (cut from the source's keys). A chunk that differs is narrowed down to per-row
-hashes, and the differing keys are listed (at most ``max_differences`` per table).
+hashes, and the differing keys are listed (at most ``max_differences`` per table): a key's value, or a composite
+key's values as a list (``[7, 2]``; the text report shows ``(7, 2)``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ class TableVerify:
     source_rows: int = 0
     target_rows: int = 0
     chunks: int = 0
-    differing_chunks: list[list[Any]] = field(default_factory=list)   # [lo, hi] key ranges (exclusive, inclusive)
+    # [lo, hi] key ranges (exclusive, inclusive; None: open); a composite key's bounds are tuples (lists in JSON)
+    differing_chunks: list[list[Any]] = field(default_factory=list)
+    # Keys: values, or tuples of values for a composite key (lists in JSON)
     missing: list[Any] = field(default_factory=list)        # keys in the source, not in the target
     extra: list[Any] = field(default_factory=list)          # keys in the target, not in the source
     changed: list[Any] = field(default_factory=list)        # keys on both sides with different content
@@ -118,11 +121,12 @@ def _table(split: Split, pair: TablePair, src: Any, tgt: Any, pool: ThreadPoolEx
             continue
         rows_s = source.row_digests(src, pair.source, pair.scales, rng)
         rows_t = target.row_digests(tgt, pair.target, pair.scales, rng)
-        for key in sorted(rows_s.keys() | rows_t.keys(), key=_sort_key):
+        shown_of = {key: pair.source.key_from_canonical(key) for key in rows_s.keys() | rows_t.keys()}
+        for key in sorted(shown_of, key=lambda k: _sort_key(shown_of[k])):
             if result.differences >= max_differences:
                 result.truncated = True
                 break
-            shown = pair.source.key_from_text(key)
+            shown = shown_of[key]
             if key not in rows_t:
                 result.missing.append(shown)
             elif key not in rows_s:
@@ -133,8 +137,13 @@ def _table(split: Split, pair: TablePair, src: Any, tgt: Any, pool: ThreadPoolEx
     return result
 
 
-def _sort_key(text: str) -> tuple[int, Any]:
+def _sort_key(key: Any) -> tuple[Any, ...]:
+    """Keys in key order for the report: numbers before text, a composite key column by column."""
+    if isinstance(key, tuple):
+        return tuple(_sort_key(part) for part in key)
+    if isinstance(key, int):
+        return (0, key, "")
     try:
-        return (0, int(text))
-    except ValueError:
-        return (1, text)
+        return (0, int(key), "")
+    except (TypeError, ValueError):
+        return (1, 0, str(key))

@@ -11,7 +11,8 @@ no infinities. The layout::
               start: [argv...], url: http(s)://..., health: /healthz, monolith_url_env}
     source: {database: ALIAS | url: URL | url_env: VAR}          # default: {database: default}
     datasplit: {batch_size, chunk_size, changelog_table, checkpoint_table, guard_table}
-    tables: [{source, target, key, columns: {src: dst}, plain_ids: [...], decimal_places: {col: n}}]
+    tables: [{source, target, key: COLUMN | [COLUMN, ...], columns: {src: dst}, plain_ids: [...],
+              decimal_places: {col: n}}]
     router: {admin_url, token_env, monolith_backend, service_backend}
     endpoints: {reads: ROUTE | [ROUTE, ...], writes: ROUTE | [ROUTE, ...]}
     steps: [provision, capture, copy, sync, verify, {contract: {...}}, {shadow: {...}}, {canary: {...}},
@@ -26,22 +27,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from strangler.planfile.kinds import CanaryGate as CanaryGate  # re-exported: the file's whole schema is here
 from strangler.planfile.kinds import ContractGate as ContractGate
 from strangler.planfile.kinds import CutoverSpec as CutoverSpec
 from strangler.planfile.kinds import ShadowGate as ShadowGate
 from strangler.planfile.kinds import Step
-from strangler.planfile.messages import Problem, show
+from strangler.planfile.messages import Problem
 from strangler.planfile.values import (
     Argv,
     DatabaseUrl,
     EnvName,
     HttpUrl,
     Identifier,
+    KeyColumns,
     Name,
     Positive,
     Routes,
@@ -96,17 +98,23 @@ class DatasplitSection(Spec):
 class TableSection(Spec):
     source: Identifier
     target: Identifier | None = None  # default: the source's name
-    key: Identifier = "id"
+    # The columns that identify a row (source side): `key: id`, or several for a composite key,
+    # `key: [order_id, line_no]`; held as a tuple either way.
+    key: KeyColumns = ("id",)
     columns: dict[Identifier, Identifier] | None = None  # source -> target; None: every column, same name
     plain_ids: list[Identifier] = []
     decimal_places: dict[Identifier, Annotated[int, Field(ge=0, le=30)]] = {}
 
-    @field_validator("key", mode="before")
-    @classmethod
-    def _one_column(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            raise ValueError(f"composite keys are not supported yet (got {show(value)}); give one column")
-        return value
+    def key_fields(self, where: str) -> list[tuple[str, str]]:
+        return key_fields(where, self.key)
+
+
+def key_fields(where: str, key: tuple[str, ...]) -> list[tuple[str, str]]:
+    """A table's key columns, each with its key path for a problem (``where``: ``tables[0]``): ``tables[0].key``
+    for a one-column key, ``tables[0].key[1]`` in a composite one."""
+    if len(key) == 1:
+        return [(f"{where}.key", key[0])]
+    return [(f"{where}.key[{i}]", column) for i, column in enumerate(key)]
 
 
 class RouterSpec(Spec):

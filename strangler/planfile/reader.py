@@ -139,6 +139,11 @@ class _Reading:
 
     def table_checks(self, i: int, t: TableSection) -> None:
         where, columns = f"tables[{i}]", t.columns
+        first_at: dict[str, str] = {}
+        for field, column in t.key_fields(where):
+            earlier = first_at.setdefault(column, field)
+            if earlier != field:
+                self.problem(field, f"{column!r} is already {earlier} (a key names each column once)")
         if columns is None:
             return
         if not columns:
@@ -149,8 +154,10 @@ class _Reading:
             first = mapped_to.setdefault(dst, src)
             if first != src:
                 self.problem(f"{where}.columns.{src}", f"target column {dst!r} is already mapped from {first!r}")
-        if t.key not in columns:
-            self.problem(f"{where}.key", f"the key {t.key!r} is not among the mapped columns ({', '.join(columns)})")
+        for field, column in t.key_fields(where):
+            if column not in columns:
+                what = "the key" if len(t.key) == 1 else "the key column"
+                self.problem(field, f"{what} {column!r} is not among the mapped columns ({', '.join(columns)})")
         for j, name in enumerate(t.plain_ids):
             if name not in columns:
                 self.problem(f"{where}.plain_ids[{j}]", f"{name!r} is not among the mapped columns")

@@ -1,5 +1,6 @@
-"""The values a plan file holds, each with its rule: identifiers, names (and routes: one name or a list), URLs,
-commands, JSON paths, header names, and the strict base every section's model derives from (:class:`Spec`).
+"""The values a plan file holds, each with its rule: identifiers (and keys: one column or a list), names (and
+routes: one name or a list), URLs, commands, JSON paths, header names, and the strict base every section's model
+derives from (:class:`Spec`).
 
 The rules that the router also applies are the router's own (names, environment variables, JSON paths), so
 a plan and the router's table can never disagree about what a valid one is.
@@ -48,6 +49,17 @@ def _routes(value: Any) -> Any:
 
 def _routes_or_none(value: Any) -> Any:
     return () if value is None else _routes(value)  # `writes:` left empty: no route, as before lists
+
+
+def _key(value: Any) -> Any:
+    """A table's key: one column or a non-empty list of them (a composite key), as a tuple (each item is then
+    checked as an :data:`Identifier`). A single column is checked here, so its problem names the key itself
+    (``tables[0].key``, not ``[0]``); a column named twice is the reader's to refuse (``tables[0].key[1]``)."""
+    if isinstance(value, str):
+        return (_identifier(value),)
+    if isinstance(value, (list, tuple)) and value:  # a tuple: from Python (YAML gives lists)
+        return tuple(value)
+    raise ValueError(f"expected a column name or a non-empty list of column names, got {show(value)}")
 
 
 def _http_url(value: str) -> str:
@@ -102,6 +114,7 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 Name = Annotated[str, AfterValidator(_name)]
 Routes = Annotated[tuple[Name, ...], BeforeValidator(_routes)]  # `name` or `[name, ...]`, held as a tuple
 RoutesOrNone = Annotated[tuple[Name, ...], BeforeValidator(_routes_or_none)]  # also null: none, ()
+KeyColumns = Annotated[tuple[Identifier, ...], BeforeValidator(_key)]  # `id` or `[order_id, line_no]`, a tuple
 EnvName = Annotated[str, AfterValidator(check_env_name)]  # the router's rule
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Argv = Annotated[list[str], AfterValidator(_argv)]

@@ -99,7 +99,7 @@ def _monolith_tables(plan: datasplit.Plan, monolith: Engine) -> tuple[list[Probl
             listing = ", ".join(columns)
             missing = [(f"{where}.columns.{s}", s) for s, _ in t.columns or ()]
             if t.columns is None:  # with a mapping, these are among the mapped columns (the schema saw to it)
-                missing += [(f"{where}.key", t.key)]
+                missing += t.key_fields(where)
                 missing += [(f"{where}.plain_ids[{j}]", c) for j, c in enumerate(t.plain_ids)]
                 missing += [(f"{where}.decimal_places.{c}", c) for c in t.decimal_places]
             found = [(f, f"no column {c!r} in {t.source} (columns: {listing})") for f, c in missing if c not in columns]

@@ -1,8 +1,10 @@
 """The capture role of an engine: the changelog a source database's triggers write, and reading it in order.
 
 Capture triggers append ``(table_name, row_key, op, changed_at)`` to the plan's changelog on every write to a
-captured table; the sync reads the log in slices of ids below a *barrier* (every entry below it committed),
-applies them, and prunes what every reader has applied. A new engine implements the changelog table, the
+captured table (``row_key``: a one-column key's value as text, as every changelog has always held it; a
+composite key's values as a JSON array, which the sync reads back column by column in SQL); the sync reads
+the log in slices of ids below a *barrier* (every entry below it committed), applies them, and prunes what
+every reader has applied. A new engine implements the changelog table, the
 capture triggers and :meth:`Capture.start_changelog_after`; it overrides :meth:`Capture.changelog_barrier`
 where ids can commit out of order (PostgreSQL, MariaDB), and :meth:`Capture.lock_sync` where two syncs may
 run at once.
@@ -79,7 +81,8 @@ class Capture(Schema):
     @abstractmethod
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
         """Triggers logging every insert, update (a changed key: the old key deleted too) and delete of the
-        binding's table into the changelog, named by :meth:`trigger_name`; replaces an existing set."""
+        binding's table into the changelog, named by :meth:`trigger_name`; replaces an existing set. The
+        logged ``row_key`` is :meth:`~.schema.Schema.key_json`."""
 
     def uninstall_capture(self, conn: Any, changelog: str, table: str) -> None:
         self.drop_triggers(conn, table, partial(self.trigger_name, changelog, table))
@@ -121,14 +124,16 @@ class Capture(Schema):
         return int(row[0]) if row else upto
 
     def gone_keys(self, conn: Any, b: Binding, sel: Changed) -> list[Any]:
-        """Keys the changelog slice names that no longer exist in the table (deleted since)."""
-        key = self.cast_key(b, "c.row_key")
+        """Keys the changelog slice names that no longer exist in the table (deleted since): values, or tuples
+        of values for a composite key."""
+        keys = self.changelog_key(b, "c.row_key")
+        match = " AND ".join(f"s.{self.q(k)} = {expr}" for k, expr in zip(b.keys, keys, strict=True))
         p = self.param
         cur = conn.cursor()
-        cur.execute(f"SELECT DISTINCT {key} FROM {self.q(sel.changelog)} c WHERE c.id > {p} AND c.id <= {p} "
-                    f"AND c.table_name = {p} AND NOT EXISTS (SELECT 1 FROM {self.q(b.table)} s "
-                    f"WHERE s.{self.q(b.key)} = {key})", [sel.lo_id, sel.hi_id, b.table])
-        return [r[0] for r in cur.fetchall()]
+        cur.execute(f"SELECT DISTINCT {', '.join(keys)} FROM {self.q(sel.changelog)} c WHERE c.id > {p} AND "
+                    f"c.id <= {p} AND c.table_name = {p} AND NOT EXISTS (SELECT 1 FROM {self.q(b.table)} s "
+                    f"WHERE {match})", [sel.lo_id, sel.hi_id, b.table])
+        return [b.key_of(r) for r in cur.fetchall()]
 
     def prune_changelog(self, conn: Any, changelog: str, upto: int) -> int:
         """Deletes the entries every reader has applied (``id <= upto``); how many went."""

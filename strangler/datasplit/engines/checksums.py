@@ -16,7 +16,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ..bindings import Binding
+from ..bindings import KEY_FS, Binding
 from ..columns import Column
 from .rows import KeyRange, Rows
 
@@ -92,13 +92,35 @@ class Checksums(Rows):
         return self.concat(parts)
 
     # -- key ranges --------------------------------------------------------------------------------------
+    def key_aliases(self, b: Binding) -> tuple[str, str]:
+        """(the key's columns named k0, k1, ... for a select list; those names, for an ORDER BY)."""
+        names = [f"k{i}" for i in range(len(b.keys))]
+        return ", ".join(f"{self.q(k)} AS {n}" for k, n in zip(b.keys, names, strict=True)), ", ".join(names)
+
+    def mod(self, value: str, size: int) -> str:
+        return f"MOD({value}, {size})"
+
     def chunk_bounds(self, conn: Any, b: Binding, size: int) -> list[Any]:
-        """Every ``size``-th key in key order: the upper bounds of the verify's chunks."""
-        k = self.q(b.key)
+        """Every ``size``-th key in key order: the upper bounds of the verify's chunks (tuples for a composite
+        key)."""
+        select, order = self.key_aliases(b)
         cur = conn.cursor()
-        cur.execute(f"SELECT k FROM (SELECT {k} AS k, ROW_NUMBER() OVER (ORDER BY {k}) AS rn FROM {self.q(b.table)}) "
-                    f"x WHERE MOD(rn, {size}) = 0 ORDER BY k")
-        return [r[0] for r in cur.fetchall()]
+        cur.execute(f"SELECT {order} FROM (SELECT {select}, ROW_NUMBER() OVER (ORDER BY {self.key_names(b)}) AS rn "
+                    f"FROM {self.q(b.table)}) x WHERE {self.mod('rn', size)} = 0 ORDER BY {order}")
+        return [b.key_of(r) for r in cur.fetchall()]
+
+    def key_canonical(self, b: Binding) -> str:
+        """SQL of a row's canonical key text: the key column's canonical text, or a composite key's columns'
+        joined by :data:`~strangler.datasplit.bindings.KEY_FS` (read back by ``Binding.key_from_canonical``)."""
+        parts = [self.canonical(col, None) for col in b.key_columns]
+        return parts[0] if len(parts) == 1 else self.concat(self._joined(parts, f"'{KEY_FS}'"))
+
+    @staticmethod
+    def _joined(parts: list[str], separator: str) -> list[str]:
+        out: list[str] = []
+        for i, part in enumerate(parts):
+            out += [separator, part] if i else [part]
+        return out
 
     # -- digests -----------------------------------------------------------------------------------------
     @abstractmethod
@@ -106,11 +128,12 @@ class Checksums(Rows):
         """(rows in the range, MD5 hex of their canonical texts joined by :data:`RS` in key order)."""
 
     def row_digests(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> dict[str, str]:
-        """Canonical key text -> MD5 of the row's canonical text, for the rows in the range."""
+        """Canonical key text (:meth:`key_canonical`) -> MD5 of the row's canonical text, for the rows in the
+        range."""
         cond, params = self.where(b, rng)
         row = self.row_expr(b, scales)
         cur = conn.cursor()
-        cur.execute(f"SELECT {self.canonical(b.key_column, None)}, {f'{self.md5}({row})' if self.md5 else row} "
+        cur.execute(f"SELECT {self.key_canonical(b)}, {f'{self.md5}({row})' if self.md5 else row} "
                     f"FROM {self.q(b.table)} WHERE {cond}", params)
         if self.md5:
             return {str(k): str(d) for k, d in cur.fetchall()}

@@ -51,6 +51,26 @@ class MySQLEngine(Engine):
         rest = [c for c in columns if c not in keys] or list(keys)
         return "ON DUPLICATE KEY UPDATE " + ", ".join(f"{self.q(c)} = VALUES({self.q(c)})" for c in rest)
 
+    # -- keys --------------------------------------------------------------------------------------------
+    # MariaDB answers a row-value comparison ``(a, b) > (?, ?)`` without the key's index (a scan from the
+    # table's start on every batch): a composite key's bound is spelt out column by column instead.
+    def key_compare(self, b: Binding, op: str, key: Any, prefix: str = "") -> tuple[str, list[Any]]:
+        if not b.composite:
+            return super().key_compare(b, op, key, prefix)
+        return self.expanded_compare(b, op, key, prefix)
+
+    # A one-column key is logged as it always was, a composite one as a JSON array (MariaDB's JSON_ARRAY text).
+    def key_json(self, b: Binding, row: str) -> str:
+        if not b.composite:
+            return f"{row}.{self.q(b.keys[0])}"
+        return f"JSON_ARRAY({', '.join(f'{row}.{self.q(k)}' for k in b.keys)})"
+
+    def key_changed(self, b: Binding) -> str:
+        return "NOT (" + " AND ".join(f"OLD.{self.q(k)} <=> NEW.{self.q(k)}" for k in b.keys) + ")"
+
+    def json_item(self, column: str, i: int) -> str:
+        return f"JSON_UNQUOTE(JSON_EXTRACT({column}, '$[{i}]'))"
+
     def _connect(self, database: str | None, autocommit: bool) -> pymysql.Connection[Any]:
         u = self.url
         try:
@@ -118,23 +138,35 @@ class MySQLEngine(Engine):
             return lambda v: int(v) if isinstance(v, bool) else v
         return None
 
-    def next_key(self, conn: Any, b: Binding) -> int | None:
+    def _counter(self, conn: Any, b: Binding) -> tuple[str, int] | None:
+        """(the key's AUTO_INCREMENT column, the table's next AUTO_INCREMENT value): a table has at most one."""
+        marks = ", ".join(["%s"] * len(b.keys))
         with conn.cursor() as cur:
-            cur.execute("SELECT c.EXTRA, t.AUTO_INCREMENT FROM information_schema.columns c JOIN "
+            cur.execute("SELECT c.COLUMN_NAME, c.EXTRA, t.AUTO_INCREMENT FROM information_schema.columns c JOIN "
                         "information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = "
-                        "c.table_name WHERE c.table_schema = DATABASE() AND c.table_name = %s AND c.column_name = %s",
-                        [b.table, b.key])
-            row = cur.fetchone()
-        if not row or "auto_increment" not in (row[0] or "").lower() or row[1] is None:
-            return None
-        return int(row[1])
+                        "c.table_name WHERE c.table_schema = DATABASE() AND c.table_name = %s AND c.column_name "
+                        f"IN ({marks})", [b.table, *b.keys])
+            rows = cur.fetchall()
+        for column, extra, value in rows:
+            if "auto_increment" in (extra or "").lower() and value is not None:
+                return str(column), int(value)
+        return None
+
+    def counter_column(self, conn: Any, b: Binding) -> str | None:
+        found = self._counter(conn, b)
+        return found[0] if found else None
+
+    def next_key(self, conn: Any, b: Binding) -> int | None:
+        found = self._counter(conn, b)
+        return found[1] if found else None
 
     def reset_sequence(self, conn: Any, b: Binding, at_least: int = 0) -> None:
-        current = self.next_key(conn, b)
-        if current is None:
+        found = self._counter(conn, b)
+        if found is None:
             return
+        column, current = found
         with conn.cursor() as cur:
-            cur.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}", [])
+            cur.execute(f"SELECT MAX({self.q(column)}) FROM {self.q(b.table)}", [])
             top = cur.fetchone()[0]
             # ALTER ... AUTO_INCREMENT may move the counter back (down to MAX + 1): only ever move it forward.
             want = max(int(top or 0) + 1, at_least)
@@ -166,19 +198,20 @@ class MySQLEngine(Engine):
                         "changed_at DOUBLE NOT NULL) ENGINE=InnoDB", [])
 
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
-        cl, t, k = self.q(changelog), self.q(b.table), self.q(b.key)
+        cl, t = self.q(changelog), self.q(b.table)
+        new, old = self.key_json(b, "NEW"), self.key_json(b, "OLD")
         tname = self.literal(b.table)
         now = "UNIX_TIMESTAMP(NOW(6))"
         ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
         self.uninstall_capture(conn, changelog, b.table)
         with conn.cursor() as cur:
             cur.execute(f"CREATE TRIGGER {self.q(self.trigger_name(changelog, b.table, '_i'))} AFTER INSERT ON {t} "
-                        f"FOR EACH ROW {ins}NEW.{k}, 'I', {now})", [])
+                        f"FOR EACH ROW {ins}{new}, 'I', {now})", [])
             cur.execute(f"CREATE TRIGGER {self.q(self.trigger_name(changelog, b.table, '_u'))} AFTER UPDATE ON {t} "
-                        f"FOR EACH ROW BEGIN {ins}NEW.{k}, 'U', {now}); IF NOT (OLD.{k} <=> NEW.{k}) THEN "
-                        f"{ins}OLD.{k}, 'D', {now}); END IF; END", [])
+                        f"FOR EACH ROW BEGIN {ins}{new}, 'U', {now}); IF {self.key_changed(b)} THEN "
+                        f"{ins}{old}, 'D', {now}); END IF; END", [])
             cur.execute(f"CREATE TRIGGER {self.q(self.trigger_name(changelog, b.table, '_d'))} AFTER DELETE ON {t} "
-                        f"FOR EACH ROW {ins}OLD.{k}, 'D', {now})", [])
+                        f"FOR EACH ROW {ins}{old}, 'D', {now})", [])
 
     def changelog_barrier(self, conn: Any, changelog: str) -> int:
         with conn.cursor() as cur:
@@ -241,8 +274,9 @@ class MySQLEngine(Engine):
     def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
         cond, params = self.where(b, rng)
         with conn.cursor() as cur:
-            cur.execute(f"SELECT COUNT(*), MD5(COALESCE(GROUP_CONCAT(r ORDER BY k SEPARATOR '{RS}'), '')) FROM "
-                        f"(SELECT {self.q(b.key)} AS k, {self.row_expr(b, scales)} AS r FROM {self.q(b.table)} "
+            keys, order = self.key_aliases(b)
+            cur.execute(f"SELECT COUNT(*), MD5(COALESCE(GROUP_CONCAT(r ORDER BY {order} SEPARATOR '{RS}'), '')) "
+                        f"FROM (SELECT {keys}, {self.row_expr(b, scales)} AS r FROM {self.q(b.table)} "
                         f"WHERE {cond}) x", params)
             n, digest = cur.fetchone()
         return int(n), str(digest)

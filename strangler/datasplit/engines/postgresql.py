@@ -97,23 +97,32 @@ class PostgreSQLEngine(Engine):
             return lambda v: Decimal(repr(v)) if isinstance(v, float) else v
         return None
 
-    def _key_sequence(self, conn: Any, b: Binding) -> str | None:
-        row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [self.q(b.table), b.key]).fetchone()
-        return str(row[0]) if row and row[0] else None
+    def _key_sequence(self, conn: Any, b: Binding) -> tuple[str, str] | None:
+        """(the key's column with a sequence (serial or identity), the sequence), the first such column."""
+        for key in b.keys:
+            row = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", [self.q(b.table), key]).fetchone()
+            if row and row[0]:
+                return key, str(row[0])
+        return None
 
     def _sequence_next(self, conn: Any, seq: str) -> int:
         last, called = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
         return int(last) + 1 if called else int(last)
 
+    def counter_column(self, conn: Any, b: Binding) -> str | None:
+        found = self._key_sequence(conn, b)
+        return found[0] if found else None
+
     def next_key(self, conn: Any, b: Binding) -> int | None:
-        seq = self._key_sequence(conn, b)
-        return self._sequence_next(conn, seq) if seq else None
+        found = self._key_sequence(conn, b)
+        return self._sequence_next(conn, found[1]) if found else None
 
     def reset_sequence(self, conn: Any, b: Binding, at_least: int = 0) -> None:
-        seq = self._key_sequence(conn, b)
-        if not seq:
+        found = self._key_sequence(conn, b)
+        if not found:
             return
-        top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
+        column, seq = found
+        top = conn.execute(f"SELECT MAX({self.q(column)}) FROM {self.q(b.table)}").fetchone()[0]
         nxt = max((top or 0) + 1, self._sequence_next(conn, seq), at_least)
         conn.execute("SELECT setval(%s, %s, false)", [seq, nxt])
 
@@ -138,9 +147,25 @@ class PostgreSQLEngine(Engine):
                      "table_name TEXT NOT NULL, row_key TEXT NOT NULL, op CHAR(1) NOT NULL, "
                      "changed_at DOUBLE PRECISION NOT NULL)")
 
+    # A one-column key is logged as its text (as it always was), a composite one as a JSON array's text.
+    def key_json(self, b: Binding, row: str) -> str:
+        if not b.composite:
+            return f"{row}.{self.q(b.keys[0])}::text"
+        return f"json_build_array({', '.join(f'{row}.{self.q(k)}' for k in b.keys)})::text"
+
+    def key_changed(self, b: Binding) -> str:
+        return " OR ".join(f"OLD.{self.q(k)} IS DISTINCT FROM NEW.{self.q(k)}" for k in b.keys)
+
+    def json_item(self, column: str, i: int) -> str:
+        return f"({column}::json ->> {i})"
+
+    def cast_key_part(self, col: Column, expr: str) -> str:
+        # ->> gives text: cast to the column's own type (a date, a uuid... compares with text nowhere here).
+        return f"CAST({expr} AS {self.int_cast if col.kind == 'int' else col.declared or 'TEXT'})"
+
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
         fn = self.q(self.trigger_name(changelog, b.table, "_fn"))
-        cl, k = self.q(changelog), self.q(b.key)
+        cl, new, old = self.q(changelog), self.key_json(b, "NEW"), self.key_json(b, "OLD")
         tname = self.literal(b.table)
         ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
         now = "extract(epoch from clock_timestamp())"
@@ -149,12 +174,12 @@ CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $strangler
 BEGIN
   PERFORM pg_advisory_xact_lock_shared({self.lock_id(changelog)});
   IF TG_OP = 'INSERT' THEN
-    {ins}NEW.{k}::text, 'I', {now});
+    {ins}{new}, 'I', {now});
   ELSIF TG_OP = 'UPDATE' THEN
-    {ins}NEW.{k}::text, 'U', {now});
-    IF OLD.{k} IS DISTINCT FROM NEW.{k} THEN {ins}OLD.{k}::text, 'D', {now}); END IF;
+    {ins}{new}, 'U', {now});
+    IF {self.key_changed(b)} THEN {ins}{old}, 'D', {now}); END IF;
   ELSE
-    {ins}OLD.{k}::text, 'D', {now});
+    {ins}{old}, 'D', {now});
   END IF;
   RETURN NULL;
 END $strangler$""")
@@ -226,8 +251,8 @@ END $strangler$""")
 
     def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
         cond, params = self.where(b, rng)
-        k = self.q(b.key)
+        keys, order = self.key_aliases(b)
         n, digest = conn.execute(
-            f"SELECT COUNT(*), md5(COALESCE(string_agg(r, '{RS}' ORDER BY k), '')) FROM (SELECT {k} AS k, "
+            f"SELECT COUNT(*), md5(COALESCE(string_agg(r, '{RS}' ORDER BY {order}), '')) FROM (SELECT {keys}, "
             f"{self.row_expr(b, scales)} AS r FROM {self.q(b.table)} WHERE {cond}) x", params).fetchone()
         return int(n), str(digest)

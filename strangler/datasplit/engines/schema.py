@@ -123,9 +123,61 @@ class Schema(ABC):
         """``text`` as an SQL string literal (where the statement takes no parameter: trigger bodies)."""
         return "'" + text.replace("'", "''") + "'"
 
+    # -- keys (one column or several: see :mod:`strangler.datasplit.bindings`) ---------------------------
+    def key_names(self, b: Binding, prefix: str = "", order: str = "") -> str:
+        """The key's columns, quoted (``prefix``: a table alias and a dot; ``order``: " DESC" after each)."""
+        return ", ".join(f"{prefix}{self.q(k)}{order}" for k in b.keys)
+
+    def key_compare(self, b: Binding, op: str, key: Any, prefix: str = "") -> tuple[str, list[Any]]:
+        """SQL (and its parameters) of "the row's key ``op`` ``key``" in key order (``op``: <, <=, >, >=): the
+        column itself for a one-column key, a row value ``(a, b) > (?, ?)`` for a composite one (which
+        PostgreSQL and SQLite answer from the key's index)."""
+        if not b.composite:
+            return f"{prefix}{self.q(b.keys[0])} {op} {self.param}", [key]
+        marks = ", ".join([self.param] * len(b.keys))
+        return f"({self.key_names(b, prefix)}) {op} ({marks})", list(key)
+
+    def expanded_compare(self, b: Binding, op: str, key: Any, prefix: str = "") -> tuple[str, list[Any]]:
+        """:meth:`key_compare` of a composite key spelt without row values: ``a >= ? AND (a > ? OR (a = ? AND
+        b > ?))`` (the first column's bound alone first, so that a range on the key's index serves it)."""
+        cols = [f"{prefix}{self.q(k)}" for k in b.keys]
+        values, p, strict = list(key), self.param, op[0]
+        terms, params = [], []
+        for i, col in enumerate(cols):
+            last = i == len(cols) - 1
+            equal = [f"{c} = {p}" for c in cols[:i]]
+            terms.append("(" + " AND ".join([*equal, f"{col} {op if last else strict} {p}"]) + ")")
+            params += [*values[:i], values[i]]
+        return (f"({cols[0]} {strict}= {p} AND ({' OR '.join(terms)}))", [values[0], *params])
+
     def cast_key(self, b: Binding, column: str) -> str:
-        """A text column (a changelog's ``row_key``) as the binding's key type, to compare with its key."""
-        return f"CAST({column} AS {self.int_cast})" if b.key_column.kind == "int" else column
+        """A text column (a changelog's ``row_key``) as a one-column key's type, to compare with its key."""
+        return f"CAST({column} AS {self.int_cast})" if b.key_columns[0].kind == "int" else column
+
+    def json_item(self, column: str, i: int) -> str:
+        """Item ``i`` of the JSON array text in ``column``, unquoted (a composite key in a changelog)."""
+        return f"json_extract({column}, '$[{i}]')"
+
+    def cast_key_part(self, col: Column, expr: str) -> str:
+        """A composite key's column read from a changelog (:meth:`json_item`) as the column's type."""
+        return f"CAST({expr} AS {self.int_cast})" if col.kind == "int" else expr
+
+    def changelog_key(self, b: Binding, column: str) -> list[str]:
+        """The key's columns as SQL read from a changelog's ``row_key`` (``column``), one expression a column."""
+        if not b.composite:
+            return [self.cast_key(b, column)]
+        return [self.cast_key_part(col, self.json_item(column, i)) for i, col in enumerate(b.key_columns)]
+
+    def key_json(self, b: Binding, row: str) -> str:
+        """A capture trigger's ``row_key`` of the row ``row`` (NEW or OLD): the column itself for a one-column
+        key (the encoding every changelog has always had), a JSON array of the columns for a composite one."""
+        if not b.composite:
+            return f"{row}.{self.q(b.keys[0])}"
+        return f"json_array({', '.join(f'{row}.{self.q(k)}' for k in b.keys)})"
+
+    def key_changed(self, b: Binding) -> str:
+        """In an update trigger: the row's key is not what it was (NULL-safe, any number of columns)."""
+        return " OR ".join(f"OLD.{self.q(k)} IS NOT NEW.{self.q(k)}" for k in b.keys)
 
     def upsert_clause(self, keys: Sequence[str], columns: Sequence[str]) -> str:
         """What follows an INSERT so that a row whose ``keys`` exist replaces the other ``columns`` instead."""

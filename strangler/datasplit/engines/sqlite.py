@@ -118,6 +118,16 @@ class SQLiteEngine(Engine):
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()
         return bool(sql and "AUTOINCREMENT" in (sql[0] or "").upper())
 
+    def counter_column(self, conn: Any, b: Binding) -> str | None:
+        if not self._autoincrement(conn, b.table):
+            return None
+        if not b.composite:
+            return b.keys[0]
+        # AUTOINCREMENT belongs to the table's one INTEGER PRIMARY KEY column: a counter of the key when it is
+        # one of the key's columns (a composite key taken from columns other than the table's primary key).
+        pk = [r[1] for r in conn.execute(f"PRAGMA table_info({self.q(b.table)})") if r[5]]
+        return pk[0] if len(pk) == 1 and pk[0] in b.keys else None
+
     # An AUTOINCREMENT table's counter is its row in sqlite_sequence: the last id handed out (pruned or
     # deleted rows included), which inserts never move back. Keys and changelog ids share these two rules.
     def _last_given(self, conn: Any, table: str, key: str) -> int:
@@ -136,14 +146,16 @@ class SQLiteEngine(Engine):
             conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [last, table])
 
     def next_key(self, conn: Any, b: Binding) -> int | None:
-        if not self._autoincrement(conn, b.table):
+        column = self.counter_column(conn, b)
+        if column is None:
             return None
-        return self._last_given(conn, b.table, b.key) + 1
+        return self._last_given(conn, b.table, column) + 1
 
     def reset_sequence(self, conn: Any, b: Binding, at_least: int = 0) -> None:
-        if not self._autoincrement(conn, b.table):
+        column = self.counter_column(conn, b)
+        if column is None:
             return
-        top = conn.execute(f"SELECT MAX({self.q(b.key)}) FROM {self.q(b.table)}").fetchone()[0]
+        top = conn.execute(f"SELECT MAX({self.q(column)}) FROM {self.q(b.table)}").fetchone()[0]
         self._give_at_least(conn, b.table, max(top if isinstance(top, int) else 0, at_least - 1))
 
     # -- copy text made by SQLite itself (the fast source side of COPY / LOAD DATA) ----------------------
@@ -169,7 +181,7 @@ class SQLiteEngine(Engine):
         line = " || char(9) || ".join(fields)
         cond, params = self.where(src, sel)
         row = conn.execute(f"SELECT COUNT(*), group_concat(line, char(10)) FROM (SELECT {line} AS line FROM "
-                           f"{self.q(src.table)} WHERE {cond} ORDER BY {self.q(src.key)})", params).fetchone()
+                           f"{self.q(src.table)} WHERE {cond} ORDER BY {self.key_names(src)})", params).fetchone()
         return ((row[1] + "\n") if row[1] is not None else ""), int(row[0])
 
     # -- capture -----------------------------------------------------------------------------------------
@@ -178,17 +190,18 @@ class SQLiteEngine(Engine):
                      "table_name TEXT NOT NULL, row_key TEXT NOT NULL, op TEXT NOT NULL, changed_at REAL NOT NULL)")
 
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
-        cl, t, k = self.q(changelog), self.q(b.table), self.q(b.key)
+        cl, t = self.q(changelog), self.q(b.table)
+        new, old = self.key_json(b, "NEW"), self.key_json(b, "OLD")
         tname = self.literal(b.table)
         ins = f"INSERT INTO {cl} (table_name, row_key, op, changed_at) VALUES ({tname}, "
         conn.execute(f"CREATE TRIGGER IF NOT EXISTS {self.q(self.trigger_name(changelog, b.table, '_i'))} "
-                     f"AFTER INSERT ON {t} BEGIN {ins}NEW.{k}, 'I', {NOW_EPOCH}); END")
+                     f"AFTER INSERT ON {t} BEGIN {ins}{new}, 'I', {NOW_EPOCH}); END")
         conn.execute(f"CREATE TRIGGER IF NOT EXISTS {self.q(self.trigger_name(changelog, b.table, '_u'))} "
-                     f"AFTER UPDATE ON {t} BEGIN {ins}NEW.{k}, 'U', {NOW_EPOCH}); "
-                     f"INSERT INTO {cl} (table_name, row_key, op, changed_at) SELECT {tname}, OLD.{k}, 'D', "
-                     f"{NOW_EPOCH} WHERE OLD.{k} IS NOT NEW.{k}; END")
+                     f"AFTER UPDATE ON {t} BEGIN {ins}{new}, 'U', {NOW_EPOCH}); "
+                     f"INSERT INTO {cl} (table_name, row_key, op, changed_at) SELECT {tname}, {old}, 'D', "
+                     f"{NOW_EPOCH} WHERE {self.key_changed(b)}; END")
         conn.execute(f"CREATE TRIGGER IF NOT EXISTS {self.q(self.trigger_name(changelog, b.table, '_d'))} "
-                     f"AFTER DELETE ON {t} BEGIN {ins}OLD.{k}, 'D', {NOW_EPOCH}); END")
+                     f"AFTER DELETE ON {t} BEGIN {ins}{old}, 'D', {NOW_EPOCH}); END")
 
     def start_changelog_after(self, conn: Any, changelog: str, last_id: int) -> None:
         self._give_at_least(conn, changelog, last_id)
@@ -219,11 +232,8 @@ class SQLiteEngine(Engine):
     # -- checksums ---------------------------------------------------------------------------------------
 
     # SQLite may lack MOD() (a compile-time option): the % operator.
-    def chunk_bounds(self, conn: Any, b: Binding, size: int) -> list[Any]:
-        k = self.q(b.key)
-        return [r[0] for r in conn.execute(
-            f"SELECT k FROM (SELECT {k} AS k, ROW_NUMBER() OVER (ORDER BY {k}) AS rn FROM {self.q(b.table)}) "
-            f"WHERE rn % {size} = 0 ORDER BY k")]
+    def mod(self, value: str, size: int) -> str:
+        return f"{value} % {size}"
 
     def chunk_digest(self, conn: Any, b: Binding, scales: Sequence[int | None], rng: KeyRange) -> tuple[int, str]:
         cond, params = self.where(b, rng)
@@ -232,7 +242,7 @@ class SQLiteEngine(Engine):
         try:
             n, text = conn.execute(
                 f"SELECT COUNT(*), group_concat(r, '{RS}') FROM (SELECT {self.row_expr(b, scales)} AS r FROM "
-                f"{self.q(b.table)} WHERE {cond} ORDER BY {self.q(b.key)})", params).fetchone()
+                f"{self.q(b.table)} WHERE {cond} ORDER BY {self.key_names(b)})", params).fetchone()
         finally:
             conn.text_factory = old
         return int(n), hashlib.md5(text or b"").hexdigest()  # noqa: S324 - a checksum, not security

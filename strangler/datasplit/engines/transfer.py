@@ -62,8 +62,16 @@ class Transfer:
     def carry_counter(self, pair: TablePair) -> None:
         """The target's key counter past its largest key and past the source's own counter: once the target
         takes writes it never hands out an id the source gave a row that was deleted since (a client told
-        "product 312 deleted" must not find another product 312 after the switch)."""
-        self.target.reset_sequence(self.tgt, pair.target, self.source.next_key(self.src, pair.source) or 0)
+        "product 312 deleted" must not find another product 312 after the switch). A key without a counter
+        (most composite keys) has nothing to carry; the source's counter is carried only into the same
+        (mapped) column's counter on the target."""
+        at_least = 0
+        counted = self.source.counter_column(self.src, pair.source)
+        if counted is not None:
+            column = pair.target.names[pair.source.names.index(counted)]
+            if self.target.counter_column(self.tgt, pair.target) == column:
+                at_least = self.source.next_key(self.src, pair.source) or 0
+        self.target.reset_sequence(self.tgt, pair.target, at_least)
 
 
 class GenericTransfer(Transfer):
@@ -103,10 +111,11 @@ class AttachTransfer(Transfer):
     def move(self, pair: TablePair, sel: Selection) -> int:
         e = self.target
         cond, params = self.source.where(pair.source, sel, prefix=f"{self.schema}.")
+        upsert = e.upsert_clause(pair.target.conflict_keys, pair.target.names)
         cur = self.tgt.execute(
             f"INSERT INTO main.{e.q(pair.target.table)} ({e.names(pair.target.names)}) SELECT "
             f"{e.names(pair.source.names)} FROM {self.schema}.{e.q(pair.source.table)} WHERE {cond} "
-            f"ORDER BY {e.q(pair.source.key)} {e.upsert_clause([pair.target.key], pair.target.names)}", params)
+            f"ORDER BY {e.key_names(pair.source)} {upsert}", params)
         return max(int(cur.rowcount), 0)
 
 

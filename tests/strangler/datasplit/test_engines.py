@@ -22,8 +22,8 @@ ROLES = (Schema, Capture, Rows, Checksums, Guard, Checkpoints)
 def test_the_engine_is_every_role_and_says_what_an_engine_must_implement() -> None:
     assert all(issubclass(Engine, role) for role in ROLES)
     assert {"connect", "exists", "create", "drop", "table_exists", "drop_triggers", "triggers_exist",
-            "create_changelog", "install_capture", "start_changelog_after", "next_key", "reset_sequence",
-            "chunk_digest", "install_guard"} == set(Engine.__abstractmethods__)
+            "create_changelog", "install_capture", "start_changelog_after", "counter_column", "next_key",
+            "reset_sequence", "chunk_digest", "install_guard"} == set(Engine.__abstractmethods__)
 
 
 @pytest.mark.parametrize("backend", sorted({"sqlite", "postgresql", "mysql"}))

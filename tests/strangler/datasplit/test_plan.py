@@ -34,7 +34,8 @@ def test_the_shipped_plan_loads() -> None:
     assert (plan.batch_size, plan.chunk_size) == (20000, 20000)
     assert plan.service.migrations == ROOT / "extracted" / "catalog" / "migrations"
     back = plan.reversed()
-    assert back.tables[1].source == "products" and back.tables[1].key == "id" and back.state_name == "catalog:reverse"
+    assert back.tables[1].source == "products" and back.tables[1].keys == ("id",)
+    assert back.state_name == "catalog:reverse"
     assert back.guard_table == plan.guard_table
 
 
@@ -60,6 +61,22 @@ def test_the_changelog_is_per_plan_and_the_bookkeeping_tables_can_be_named(tmp_p
                                                          "guard_table": "owners", "batch_size": 10}))
     assert (plan.changelog_table, plan.checkpoint_table, plan.guard_table, plan.batch_size) == (
         "log", "marks", "owners", 10)
+
+
+def test_a_key_is_one_column_or_several(tmp_path: Path) -> None:
+    """``key: id`` reads as it always did; ``key: [a, b]`` is a composite key, mapped to the target's names and
+    back by the reverse plan."""
+    doc = yaml.safe_load(datasplit_only(tmp_path).read_text())
+    doc["tables"][1]["key"] = ["sku", "id"]
+    doc["tables"][1]["columns"]["sku"] = "code"
+    path = tmp_path / "composite.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    plan = load_plan(path)
+    assert [t.keys for t in plan.tables] == [("id",), ("sku", "id")]
+    assert plan.tables[1].target_keys == ("code", "id") and plan.reversed().tables[1].keys == ("code", "id")
+    assert plan.reversed().tables[1].target_keys == ("sku", "id")
+    assert plan.tables[1].key_fields("tables[1]") == [("tables[1].key[0]", "sku"), ("tables[1].key[1]", "id")]
+    assert load_plan(datasplit_only(tmp_path)).tables[1].key_fields("tables[1]") == [("tables[1].key", "id")]
 
 
 def test_the_executors_part_is_checked_too(tmp_path: Path) -> None:
@@ -96,8 +113,19 @@ def _second_table_again(d: dict) -> None:
     (lambda d: d.pop("tables"), "tables", "required (a non-empty list of the tables to move)"),
     (lambda d: d.update(tables=[]), "tables", "expected a non-empty list of tables, got []"),
     (lambda d: d["tables"][1].update(keys="id"), "tables[1].keys", "unknown key (did you mean 'key'?)"),
-    (lambda d: d["tables"][0].update(key=["id", "slug"]), "tables[0].key", "composite keys"),
-    (lambda d: d["tables"][1]["columns"].pop("id"), "tables[1].key", "not among the mapped columns"),
+    (lambda d: d["tables"][1]["columns"].pop("id"), "tables[1].key", "the key 'id' is not among the mapped columns"),
+    # Composite keys: a list of distinct mapped columns; each problem names the item.
+    (lambda d: d["tables"][0].update(key=[]), "tables[0].key",
+     "expected a column name or a non-empty list of column names, got []"),
+    (lambda d: d["tables"][0].update(key=7), "tables[0].key",
+     "expected a column name or a non-empty list of column names, got 7"),
+    (lambda d: d["tables"][0].update(key={"id": 1}), "tables[0].key", "expected a column name or a non-empty list"),
+    (lambda d: d["tables"][1].update(key=["id", "sku", "id"]), "tables[1].key[2]",
+     "'id' is already tables[1].key[0] (a key names each column once)"),
+    (lambda d: d["tables"][0].update(key=["id", "a slug"]), "tables[0].key[1]", "'a slug' is not a plain identifier"),
+    (lambda d: d["tables"][0].update(key=["id", 7]), "tables[0].key[1]", "expected a string, got 7"),
+    (lambda d: d["tables"][1].update(key=["id", "slug"]), "tables[1].key[1]",
+     "the key column 'slug' is not among the mapped columns (id, sku, "),
     (lambda d: d["tables"][1].update(source="catalog product"), "tables[1].source", "plain identifier"),
     (lambda d: d["tables"][1].update(source=7), "tables[1].source", "expected a string, got 7"),
     (lambda d: d["tables"][1]["columns"].update(price="sku"), "tables[1].columns.price",
