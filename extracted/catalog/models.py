@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from extracted.catalog.events.tables import outbox_table
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -111,3 +113,5 @@ categories = cast(Table, Category.__table__)
 products = cast(Table, Product.__table__)
 reservations = cast(Table, StockReservation.__table__)
 reservation_items = cast(Table, StockReservationItem.__table__)
+# What the catalog tells other services (catalog.stock.changed), written with the change (events/outbox.py).
+outbox = outbox_table(Base.metadata)

@@ -90,7 +90,7 @@ def reserve(engine: Engine, load: Callable[[], Any], key: str | None) -> tuple[d
                 conn.execute(insert(reservations).values(
                     id=reservation_id, idempotency_key=key, request_hash=digest, state="held",
                     expires_at=now + timedelta(seconds=ttl), created_at=now, updated_at=now))
-                take_stock(conn, quantities, now)
+                take_stock(conn, quantities, now, "reserved", reservation=reservation_id)
                 conn.execute(insert(reservation_items), [
                     {"reservation_id": reservation_id, "product_id": pid, "quantity": n}
                     for pid, n in quantities.items()])
@@ -113,7 +113,7 @@ def _leave_held(conn: Connection, reservation_id: str, state: str, now: datetime
         items = conn.execute(select(reservation_items.c.product_id, reservation_items.c.quantity)
                              .where(reservation_items.c.reservation_id == reservation_id)
                              .order_by(reservation_items.c.product_id))
-        return_stock(conn, {r.product_id: r.quantity for r in items}, now)
+        return_stock(conn, {r.product_id: r.quantity for r in items}, now, state, reservation=reservation_id)
     return bool(moved)
 
 

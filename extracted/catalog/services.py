@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from extracted.catalog.events.outbox import record
 from extracted.catalog.exceptions import ApiError, NotFound, OutOfStock, ProtectedObject, ValidationFailed
-from extracted.catalog.models import categories, products
+from extracted.catalog.models import categories, outbox, products
 from extracted.catalog.rendering import category_dict, product_dict, render_price
 from extracted.catalog.validation import (
     Lookups,
@@ -169,12 +170,14 @@ def stock_adjust(engine: Engine, product_id: int, load: Callable[[], Any]) -> di
         condition = products.c.id == product_id
         if delta < 0:
             condition = and_(condition, products.c.stock >= -delta)
+        now = now_in(conn)
         result = conn.execute(update(products).where(condition)
-                              .values(stock=products.c.stock + delta, updated_at=now_in(conn)))
+                              .values(stock=products.c.stock + delta, updated_at=now))
         row = _product_row(conn, product_id)
         if not result.rowcount:
             raise OutOfStock(f"Stock of {row.sku} is {row.stock}; it cannot go down by {-delta}.",
                              available=row.stock)
+        stock_changed(conn, {product_id: delta}, now, "adjusted")
     return product_dict(row)
 
 
@@ -189,7 +192,22 @@ class Shortage(Exception):
         self.product_id = product_id
 
 
-def take_stock(conn: Connection, quantities: dict[int, int], now: datetime) -> None:
+STOCK_CHANGED = "catalog.stock.changed"
+
+
+def stock_changed(conn: Connection, deltas: dict[int, int], now: datetime, reason: str, **context: str) -> None:
+    """One ``catalog.stock.changed`` event per product whose stock moved (``{"product", "stock", "delta",
+    "reason", ...}``, ``stock`` as it is after the change), in the change's own transaction. Products gone
+    meanwhile get none."""
+    rows = conn.execute(select(products.c.id, products.c.stock).where(products.c.id.in_(list(deltas)))
+                        .order_by(products.c.id))
+    for row in rows:
+        record(conn, outbox, STOCK_CHANGED, {"product": row.id, "stock": row.stock, "delta": deltas[row.id],
+                                             "reason": reason, **context}, source="catalog", at=now)
+
+
+def take_stock(conn: Connection, quantities: dict[int, int], now: datetime, reason: str = "reserved",
+               **context: str) -> None:
     """One conditional UPDATE per product (active, ``stock >= n``) in id order (``quantities`` is sorted): the
     row locks are taken in one global order (no deadlocks between reservations) and two buyers of the last
     unit cannot both succeed at any isolation level. :class:`Shortage` names the first product short."""
@@ -199,13 +217,16 @@ def take_stock(conn: Connection, quantities: dict[int, int], now: datetime) -> N
                               .values(stock=products.c.stock - quantity, updated_at=now))
         if not result.rowcount:
             raise Shortage(product_id)
+    stock_changed(conn, {pid: -n for pid, n in quantities.items()}, now, reason, **context)
 
 
-def return_stock(conn: Connection, quantities: dict[int, int], now: datetime) -> None:
+def return_stock(conn: Connection, quantities: dict[int, int], now: datetime, reason: str = "released",
+                 **context: str) -> None:
     """Adds the quantities back (products that no longer exist are skipped, as in the monolith)."""
     for product_id, quantity in quantities.items():
         conn.execute(update(products).where(products.c.id == product_id)
                      .values(stock=products.c.stock + quantity, updated_at=now))
+    stock_changed(conn, quantities, now, reason, **context)
 
 
 def snapshots(conn: Connection, product_ids: list[int]) -> dict[str, Any]:
