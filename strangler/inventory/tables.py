@@ -21,14 +21,24 @@ def _project_models(index: AppIndex) -> Iterator[tuple[str, Any]]:
             yield label, model
 
 
+def key_columns(model: Any) -> tuple[str, ...]:
+    """The columns of the model's primary key: several for a ``models.CompositePrimaryKey`` (Django 5.2 and
+    later; older Djangos have none), else its one column."""
+    pk = model._meta.pk
+    if pk is None:
+        return ()
+    composite = getattr(models, "CompositePrimaryKey", None)
+    if composite is not None and isinstance(pk, composite):
+        return tuple(f.column for f in pk.fields)
+    return (pk.column,)
+
+
 def tables(index: AppIndex) -> list[Table]:
     found = []
     for label, model in _project_models(index):
         meta = model._meta
-        pk = meta.pk
-        key = tuple(f.column for f in getattr(pk, "fields", ())) or ((pk.column,) if pk is not None else ())
         found.append(Table(app=label, model=meta.object_name or model.__name__, table=meta.db_table,
-                           managed=meta.managed, key=key))
+                           managed=meta.managed, key=key_columns(model)))
     return found
 
 

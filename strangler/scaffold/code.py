@@ -98,7 +98,7 @@ def revision_module(tables: list[TableSpec], app: str, module: str, date: str) -
         for c in t.columns:
             extra = ", primary_key=True" + (", autoincrement=True" if c.autoincrement else "") if c.primary_key else ""
             lines.append(f'        sa.Column("{c.name}", {c.type}, nullable={c.nullable}{extra}),')
-        lines.append(f'        sa.PrimaryKeyConstraint("{t.key}", name="pk_{t.name}"),')
+        lines.append(f'        sa.PrimaryKeyConstraint({_names(list(t.key))}, name="pk_{t.name}"),')
         for cols in t.uniques:
             lines.append(f'        sa.UniqueConstraint({_names(cols)}, name="uq_{t.name}_{"_".join(cols)}"),')
         for col, table, target, on_delete in t.foreign_keys:

@@ -81,7 +81,7 @@ def plan_text(service: Service, tables: list[TableSpec], route_names: list[str])
                     "start": ["{python}", "-m", service.package, "--port", str(service.port)],
                     "url": f"http://127.0.0.1:{service.port}", "health": "/healthz"},
         "source": {"database": "default"},
-        "tables": [{"source": t.source, "target": t.name, "key": t.key,
+        "tables": [{"source": t.source, "target": t.name, "key": t.key[0] if len(t.key) == 1 else list(t.key),
                     "columns": {c.name: c.name for c in t.columns},
                     **({"plain_ids": [col for col, _ in t.plain_ids]} if t.plain_ids else {})} for t in tables],
         "router": {"admin_url": "http://127.0.0.1:8081", "token_env": "ROUTER_ADMIN_TOKEN",

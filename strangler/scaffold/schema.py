@@ -19,6 +19,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.db import models
 
+from strangler.inventory.tables import key_columns
 from strangler.scaffold.naming import service_table
 from strangler.scaffold.types import column_type
 
@@ -44,7 +45,7 @@ class TableSpec:
     model: str                # "Product"
     source: str               # the monolith's table ("catalog_product")
     name: str                 # the service's table ("products")
-    key: str                  # the primary key's column
+    key: tuple[str, ...]      # the primary key's columns (several: a Django 5.2 CompositePrimaryKey)
     columns: list[ColumnSpec] = field(default_factory=list)
     uniques: list[list[str]] = field(default_factory=list)
     indexes: list[list[str]] = field(default_factory=list)
@@ -82,8 +83,7 @@ def _parents_first(mine: list[Any]) -> list[Any]:
 
 def _table(model: Any, names: dict[Any, str], config: AppConfig) -> TableSpec:
     meta = model._meta
-    pk = meta.pk
-    spec = TableSpec(model=meta.object_name, source=meta.db_table, name=names[model], key=pk.column)
+    spec = TableSpec(model=meta.object_name, source=meta.db_table, name=names[model], key=key_columns(model))
     for f in meta.concrete_fields:
         spec.columns.append(_column(f, spec, names, config))
         if f.unique and not f.primary_key:
@@ -111,7 +111,8 @@ def _column(f: Any, spec: TableSpec, names: dict[Any, str], config: AppConfig) -
     kind, python = column_type(f.target_field if target is not None else f)
     if f.primary_key and isinstance(f, models.AutoField | models.BigAutoField | models.SmallAutoField):
         spec.autoincrement = True
-    column = ColumnSpec(f.column, kind, python + (" | None" if f.null else ""), f.null, f.primary_key,
+    primary = f.primary_key or f.column in spec.key   # a column of a composite key is no primary_key field
+    column = ColumnSpec(f.column, kind, python + (" | None" if f.null else ""), f.null, primary,
                         f.primary_key and spec.autoincrement, _default(f, spec))
     if target is not None:
         if target in names and target._meta.app_label == config.label:
