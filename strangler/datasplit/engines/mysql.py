@@ -192,9 +192,11 @@ class MySQLEngine(Engine):
 
     # -- capture -----------------------------------------------------------------------------------------
     def create_changelog(self, conn: Any, changelog: str) -> None:
+        # row_key is TEXT: a composite key's JSON array outgrows a VARCHAR(255) key column, and in a strict
+        # session a capture trigger's too-long value would fail the application's own write.
         with conn.cursor() as cur:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {self.q(changelog)} (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
-                        "table_name VARCHAR(128) NOT NULL, row_key VARCHAR(255) NOT NULL, op CHAR(1) NOT NULL, "
+                        "table_name VARCHAR(128) NOT NULL, row_key TEXT NOT NULL, op CHAR(1) NOT NULL, "
                         "changed_at DOUBLE NOT NULL) ENGINE=InnoDB", [])
 
     def install_capture(self, conn: Any, changelog: str, b: Binding) -> None:
