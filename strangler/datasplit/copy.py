@@ -16,6 +16,7 @@ from typing import Any
 from .. import crashpoints
 from .databases import Split
 from .engines import KeyRange, transfer_for
+from .exceptions import StateError
 from .ownership import SyncGuard
 from .progress import Reporter, Throttle
 from .report import TablesReport
@@ -82,7 +83,12 @@ def copy(split: Split, *, batch_size: int | None = None, throttle: float | None 
                 entry.resumed_after = value[len(DONE):]
                 continue
             t0 = time.monotonic()
-            lo = pair.source.key_from_text(value)
+            try:
+                lo = pair.source.key_from_text(value)
+            except ValueError:
+                raise StateError(f"the copy's checkpoint of {pair.target.table} ({value}) is not a key of "
+                                 f"{pair.source.table} ({', '.join(pair.source.keys)}): has the plan's key changed? "
+                                 "`strangler split copy --restart` copies the tables again") from None
             total = source.count(transfer.src, pair.source.table)
             done = source.count_upto(transfer.src, pair.source, lo) if lo is not None else 0
             with reporter.task(f"copy {pair.source.table} -> {pair.target.table}", total, done) as advance:

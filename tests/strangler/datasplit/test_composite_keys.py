@@ -508,3 +508,22 @@ def test_a_key_column_the_table_lacks_is_named_with_its_place_in_the_key(tmp_pat
             ds.check(split)
     finally:
         split.close()
+
+
+def test_a_checkpoint_that_is_no_key_of_the_table_says_to_restart(tmp_path: Path) -> None:
+    """A copy stopped under a one-column key, resumed after the plan's key became two columns."""
+    plan = write_plan(tmp_path, f"sqlite:///{tmp_path / 'svc.sqlite3'}", tables=TABLES,
+                      source={"url": make_monolith(tmp_path / "monolith.sqlite3")}, migrations=migrations(tmp_path))
+    split = ds.open_split(plan)
+    try:
+        ds.provision(split)
+        conn = split.target.connect()
+        split.target.ensure_state(conn, split.plan.checkpoint_table)
+        split.target.write_state(conn, split.plan.checkpoint_table, split.plan.name, "copy:stock_levels", "312")
+        conn.close()
+        with pytest.raises(ds.DataSplitError, match=r"checkpoint of stock_levels \(312\) is not a key of "
+                                                    r"stock_levels \(warehouse, bin\).*--restart"):
+            ds.copy(split)
+        assert [t.rows for t in ds.copy(split, restart=True).tables] == [STOCK_ROWS, LINE_ROWS, 7]
+    finally:
+        split.close()
