@@ -22,6 +22,12 @@ NAMING = '''NAMING = {
 '''
 
 
+# The events package's tables (template/events/tables.py), created by the template's revision 0002.
+EVENTS = '''# What the service tells the others and what it has applied of theirs (events/: outbox, relay, inbox).
+outbox = outbox_table(Base.metadata)
+inbox = inbox_table(Base.metadata)'''
+
+
 def _class(table: TableSpec) -> str:
     return table.model.replace("_", "")
 
@@ -43,8 +49,9 @@ def models_module(tables: list[TableSpec], app: str, module: str) -> str:
                              f"{plain}" if plain else "") + '"""', "", "from __future__ import annotations", ""]
     lines += sorted({typing[name] for name in imports if name in typing}) + [""]
     lines += ["import sqlalchemy as sa", "from sqlalchemy.dialects import mysql",
-              "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column", "", NAMING, TYPES, "",
-              "class Base(DeclarativeBase):", "    metadata = sa.MetaData(naming_convention=NAMING)", ""]
+              "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column", "",
+              "from .events.tables import inbox_table, outbox_table", "", NAMING, TYPES, "",
+              "class Base(DeclarativeBase):", "    metadata = sa.MetaData(naming_convention=NAMING)"]
     for t in tables:
         lines += ["", "", f"class {_class(t)}(Base):", f'    __tablename__ = "{t.name}"']
         args = [f'sa.CheckConstraint("{sql}", name="{name}")' for name, sql in t.checks]
@@ -59,6 +66,7 @@ def models_module(tables: list[TableSpec], app: str, module: str) -> str:
         lines.append("")
         for c in t.columns:
             lines.append(f"    {c.name}: Mapped[{c.python}] = mapped_column({_model_column(t, c)})")
+    lines += ["", "", EVENTS]
     return "\n".join(lines) + "\n"
 
 

@@ -75,6 +75,8 @@ def toolkit_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert not [n for n in names if n.split("/")[0] in ("legacy_monolith", "extracted", "tests", "scripts")], names
     assert "strangler/scaffold/template/migrations/env.py.tmpl" in names
     assert "strangler/scaffold/template/identity.py" in names
+    assert "strangler/scaffold/template/events/relay.py" in names
+    assert "strangler/scaffold/template/migrations/versions/0002_events.py.tmpl" in names
     venv = base / "venv"
     _run(sys.executable, "-m", "venv", "--without-pip", venv)
     python = venv / "bin" / "python"
@@ -148,3 +150,15 @@ def test_scaffold_writes_an_extraction_whose_data_steps_run_equal(library: Proje
     with sqlite3.connect(library.root / "var" / "shelf.sqlite3") as conn:
         first = conn.execute("SELECT isbn, title, CAST(price AS TEXT), copies FROM books ORDER BY id").fetchone()
     assert first == ("9780000000001", "Book 1 – ünïcode", "1.25", 1)
+    # The service's events (the template's events/ and revision 0002, provisioned above): an event written in
+    # a transaction of the service reaches the embedded bus through the service's own relay.
+    write = ("from services.shelf.db import make_engine; from services.shelf.events.outbox import record; "
+             "from services.shelf.models import outbox\nwith make_engine().begin() as conn:\n"
+             "    record(conn, outbox, 'shelf.book.lent', {'book': 1}, source='shelf')")
+    env = {k: v for k, v in library.env.items() if k != "EVENTS_URL"}
+    subprocess.run([str(library.python), "-c", write], cwd=library.root, env=env, check=True, timeout=60)  # noqa: S603
+    relay = subprocess.run([str(library.python), "-m", "services.shelf", "relay", "--once"], cwd=library.root,  # noqa: S603
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert relay.returncode == 0 and "1 published, 0 the bus had already" in relay.stderr, relay.stderr
+    with sqlite3.connect(library.root / "var" / "events.sqlite3") as conn:
+        assert conn.execute("SELECT subject FROM bus_messages").fetchall() == [("shelf.book.lent",)]
