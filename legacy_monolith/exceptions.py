@@ -6,7 +6,9 @@ Tree::
     ├── OutOfStock                  409 out_of_stock      checkout, cart, stock adjustment
     ├── InvalidTransition           409 invalid_transition shipment status, order cancel
     ├── ProtectedObject             409 protected          deleting what orders still reference
-    └── CatalogUnavailable          503 catalog_unavailable the catalog service (after cutover) did not answer
+    ├── CatalogUnavailable          503 catalog_unavailable the catalog service (after cutover) did not answer
+    ├── ServiceTokenRefused         401 not_authenticated  an internal endpoint without the right X-Service-Token
+    └── ServiceNotConfigured        503 not_configured     an internal endpoint whose token setting is empty
 
 A write the database refuses as read-only (its data is moving to or from another database) is answered
 503 read_only with ``Retry-After``: the client retries, nothing is broken.
@@ -41,6 +43,7 @@ READ_ONLY_RETRY_AFTER = "1"
 class ShopError(Exception):
     status_code = status.HTTP_409_CONFLICT
     code = "conflict"
+    headers: dict[str, str] = {}  # headers every answer of this error carries
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -71,9 +74,25 @@ class CatalogUnavailable(ShopError):
     code = "catalog_unavailable"
 
 
+class ServiceTokenRefused(ShopError):
+    """An internal endpoint (``legacy_monolith/internal.py``) called without its ``X-Service-Token``, or with a
+    wrong one: answered as the services answer it (``{"detail", "code": "not_authenticated"}``)."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "not_authenticated"
+    headers = {"WWW-Authenticate": "X-Service-Token"}
+
+
+class ServiceNotConfigured(ShopError):
+    """An internal endpoint whose token setting is empty: disabled, whoever calls."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "not_configured"
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ShopError):
-        return Response(exc.body(), status=exc.status_code)
+        return Response(exc.body(), status=exc.status_code, headers=exc.headers or None)
     if isinstance(exc, ProtectedError):
         return Response(
             {"detail": "This object is still referenced and cannot be deleted.", "code": "protected"},

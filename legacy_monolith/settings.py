@@ -8,6 +8,8 @@
 - ``CATALOG_SERVICE_URL`` / ``CATALOG_SERVICE_TOKEN``: the catalog service that owns the stock once the catalog
   is cut over (``python manage.py catalog_gateway remote``); see ``legacy_monolith/catalog/gateway.py``.
 - ``CATALOG_SERVICE_TIMEOUT``: seconds the gateway waits for the catalog service (default 5).
+- ``CART_SERVICE_TOKEN``: shared with the cart service; it authorises the internal session API
+  (``/api/internal/session/cart/``), which is disabled while it is empty.
 - ``SHOP_MAX_REQUEST_BODY``: bytes; a larger request body is refused with 413 (default 10 MiB); see
   ``legacy_monolith/limits.py``.
 """
@@ -196,3 +198,7 @@ CSRF_FAILURE_VIEW = "legacy_monolith.errors.csrf_failure"
 CATALOG_SERVICE_URL = os.environ.get("CATALOG_SERVICE_URL", "http://127.0.0.1:8101")
 CATALOG_SERVICE_TOKEN = os.environ.get("CATALOG_SERVICE_TOKEN", "")
 CATALOG_SERVICE_TIMEOUT = float(os.environ.get("CATALOG_SERVICE_TIMEOUT", "5"))
+
+# The cart service reads and sets the anonymous cart's id in the shopper's session through an internal API
+# (legacy_monolith/cart/apis.py, SessionCartApi) that only callers holding this token may use.
+CART_SERVICE_TOKEN = os.environ.get("CART_SERVICE_TOKEN", "")

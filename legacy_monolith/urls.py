@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from legacy_monolith import errors, health
 from legacy_monolith.accounts import views as account_pages
+from legacy_monolith.cart import apis as cart_apis
 from legacy_monolith.cart import views as cart_pages
 from legacy_monolith.catalog import views as catalog_pages
 from legacy_monolith.converters import IdConverter
@@ -22,6 +23,10 @@ api = [
     path("orders/", include("legacy_monolith.orders.urls")),
     path("shipping/", include("legacy_monolith.shipping.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Internal (X-Service-Token = CART_SERVICE_TOKEN): the cart service reads and sets the anonymous cart's id
+    # in the caller's session, which stays the monolith's until the accounts move. No router route names it,
+    # so the router sends it here like everything unrouted: the token is what protects it.
+    path("internal/session/cart/", cart_apis.SessionCartApi.as_view(), name="internal-session-cart"),
 ]
 
 pages = [

@@ -9,6 +9,7 @@ method) is :class:`~extracted.catalog.resources.Resource`'s; which handler answe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import quote
@@ -18,12 +19,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from extracted.catalog import reservations, services
-from extracted.catalog.exceptions import NotFound, ProtectedObject
+from extracted.catalog.exceptions import NotFound, ProtectedObject, ValidationFailed
 from extracted.catalog.filters import detail_query, product_query
 from extracted.catalog.identity import Caller
 from extracted.catalog.pagination import page_count, page_link
-from extracted.catalog.parsers import read_body
-from extracted.catalog.rendering import category_dict, iri_query, json_response, product_dict
+from extracted.catalog.parsers import parse_query, read_body
+from extracted.catalog.rendering import category_dict, internal_product_dict, iri_query, json_response, product_dict
 from extracted.catalog.resources import Handler, Lookup, State, is_staff, query_params
 
 PRODUCT_ORDERED: Final = "Orders reference this product; deactivate it instead of deleting it."  # the monolith's
@@ -137,6 +138,37 @@ async def stock_reserve(request: Request, caller: Caller | None, state: State) -
 async def stock_release(request: Request, caller: Caller | None, state: State) -> Response:
     load = await read_body(request)
     return json_response(await run_in_threadpool(services.stock_release, state.engine, load))
+
+
+# --- the internal batch read of products (other services: the cart's lines), X-Service-Token ----------------------
+
+MAX_INTERNAL_IDS: Final = 1000
+_ID: Final = re.compile(r"[0-9]{1,18}")
+
+
+def parse_ids(raw: str | None) -> list[int]:
+    """``?ids=1,2,3``: distinct product ids in order, with the monolith's messages (its ``catalog.apis.parse_ids``)."""
+    if raw is None:
+        raise ValidationFailed({"ids": ["This field is required."]})
+    if raw == "":
+        return []
+    parts = raw.split(",")
+    if len(parts) > MAX_INTERNAL_IDS:
+        raise ValidationFailed({"ids": [f"At most {MAX_INTERNAL_IDS} ids at a time."]})
+    for part in parts:
+        if not _ID.fullmatch(part):
+            message = f"Expected product ids separated by commas (ids=1,2,3), got {part[:40]!r}."
+            raise ValidationFailed({"ids": [message]})
+    return sorted({int(part) for part in parts})
+
+
+async def internal_products(request: Request, caller: Caller | None, state: State) -> Response:
+    """``GET /api/catalog/internal/products/?ids=1,2,3`` → ``{"items": [{id, sku, name, price, stock, is_active}]}``
+    for the ids that exist, as the monolith answers the same URL."""
+    params = dict(parse_query(request.scope.get("query_string", b"")))
+    ids = parse_ids(params.get("ids"))
+    rows = await state.read(state.reader.products_by_ids, ids)
+    return json_response({"items": [internal_product_dict(row) for row in rows]})
 
 
 # --- stock reservations (internal: the orders service's checkout saga, X-Service-Token) ----------------------------

@@ -129,11 +129,12 @@ def session_consulted(request: Request) -> bool:
 
 
 def authorise_service(request: Request) -> None:
-    """The internal endpoints answer only callers holding ``CATALOG_SERVICE_TOKEN`` (the monolith's gateway)."""
+    """The internal endpoints answer only callers holding ``CATALOG_SERVICE_TOKEN`` (the monolith's gateway, the
+    other services)."""
     expected = os.environ.get(SERVICE_TOKEN_ENV, "")
     if not expected:
-        raise NotConfigured(f"{SERVICE_TOKEN_ENV} is not set on the catalog service; its stock endpoints are "
-                            "disabled until it is.")
+        # The monolith's internal endpoints say the same (legacy_monolith/internal.py).
+        raise NotConfigured(f"{SERVICE_TOKEN_ENV} is not set; this internal endpoint is disabled until it is.")
     given = request.headers.get(SERVICE_TOKEN_HEADER)
     if not given:
         raise ServiceTokenRefused("Service token not provided (X-Service-Token).")

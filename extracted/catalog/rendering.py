@@ -72,6 +72,13 @@ def product_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
     }
 
 
+def internal_product_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
+    """A row of :meth:`~extracted.catalog.selectors.Reader.products_by_ids` as the monolith's internal batch read
+    renders it (its InternalProductSerializer)."""
+    return {"id": row[0], "sku": row[1], "name": row[2], "price": render_price(row[3]), "stock": row[4],
+            "is_active": bool(row[5])}
+
+
 def category_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
     return {"id": row[0], "name": row[1], "slug": row[2], "parent": row[3]}
 

@@ -65,6 +65,8 @@ ROUTES: Final[list[BaseRoute]] = [
     # Internal: the monolith's catalog gateway reserves and releases stock here once the catalog is cut over.
     Route("/api/catalog/stock/reserve/", ServiceResource("Stock Reserve", {"POST": apis.stock_reserve})),
     Route("/api/catalog/stock/release/", ServiceResource("Stock Release", {"POST": apis.stock_release})),
+    # Internal: what other services read of the products they reference (the cart's lines), as the monolith.
+    Route("/api/catalog/internal/products/", ServiceResource("Internal Products", {"GET": apis.internal_products})),
     # Internal: reservations that expire by themselves (the orders service's checkout saga).
     Route("/api/catalog/reservations/", ServiceResource("Reservations", {"POST": apis.reservation_create})),
     Route("/api/catalog/reservations/{id:uuid_text}/", ServiceResource("Reservation", {

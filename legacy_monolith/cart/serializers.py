@@ -46,3 +46,9 @@ class AddItemSerializer(serializers.Serializer):
 
 class SetQuantitySerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_LINE_QUANTITY)
+
+
+class SessionCartSerializer(serializers.Serializer):
+    """The internal session API's body: the anonymous cart's id to keep in the caller's session (null: none)."""
+
+    cart_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, allow_null=True)

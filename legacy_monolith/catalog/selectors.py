@@ -32,3 +32,8 @@ def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
 def product_visible_to(user) -> QuerySet[Product]:
     """Staff see withdrawn products too; everyone else only what is on sale."""
     return product_list(include_inactive=bool(user and user.is_authenticated and user.is_staff))
+
+
+def products_by_ids(ids: list[int]) -> QuerySet[Product]:
+    """The products among ``ids`` that exist, active or not, in id order (the internal batch read)."""
+    return Product.objects.filter(pk__in=ids).order_by("id")

@@ -36,3 +36,11 @@ class StockAdjustmentSerializer(serializers.Serializer):
         if value == 0:
             raise serializers.ValidationError("A stock adjustment of 0 changes nothing.")
         return value
+
+
+class InternalProductSerializer(serializers.ModelSerializer):
+    """What another service needs of a product it references (the cart: its line's name, price and stock)."""
+
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name", "price", "stock", "is_active"]
