@@ -24,6 +24,7 @@ from django.core.management import CommandError, call_command
 from strangler import datasplit as ds
 from strangler.planfile.reader import read_plan_file
 from strangler.scaffold import ScaffoldError, scaffold
+from strangler.scaffold.plan import Service, plan_text
 from tests.strangler.datasplit.conftest import drop, fresh_url, require
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -167,6 +168,22 @@ def test_the_plan_moves_every_route_it_generates(generated: tuple[Path, str]) ->
             [reads, writes] if isinstance(reads, str) else [*reads, *writes])
         endpoints = read_plan_file(root / "migration_plans" / f"{app}.yaml", executor=True).endpoints
         assert endpoints is not None and set(endpoints.routes) == set(routes)
+        routes_text = (root / "migration_plans" / f"{app}.routes.yaml").read_text()
+        assert "&id" not in routes_text and "*id" not in routes_text   # each list written out, no YAML aliases
+
+
+def test_an_app_no_url_of_which_writes_gets_a_plan_without_a_cutover(tmp_path: Path) -> None:
+    """A cutover switches the writes; with no writes route there is none to switch, so the plan stops at the
+    canary (and says why) instead of writing a step the plan check refuses."""
+    service = Service(name="reports", app="reports", package="extracted.reports", directory="extracted/reports",
+                      port=8190)
+    path = tmp_path / "reports.yaml"
+    path.write_text(plan_text(service, [], ["api-reports-reads"]))
+    text = path.read_text()
+    assert "no cutover step" in text
+    steps = [s if isinstance(s, str) else next(iter(s)) for s in yaml.safe_load(text)["steps"]]
+    assert steps[-1] == "canary" and "cutover" not in steps and "decommission" not in steps
+    assert yaml.safe_load(text)["endpoints"] == {"reads": "api-reports-reads", "writes": None}
 
 
 def test_bad_arguments_and_existing_files_are_refused_with_what_is_wrong(generated: tuple[Path, str]) -> None:
