@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "legacy_monolith.cart",
     "legacy_monolith.orders",
     "legacy_monolith.shipping",
+    "legacy_monolith.events",
     # The migration toolkit: `python manage.py strangler ...` (it never imports the shop, nor the reverse).
     "strangler",
 ]

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from legacy_monolith.events.outbox import record
 from legacy_monolith.exceptions import InvalidTransition
 from legacy_monolith.shipping.models import Shipment, ShipmentEvent
 from legacy_monolith.shipping.signals import shipment_status_changed
@@ -23,9 +24,22 @@ STAFF_TRANSITIONS: dict[str, set[str]] = {
 CANCELLABLE = {S.PENDING, S.PACKED}
 
 
+SHIPMENT_CHANGED = "shipping.shipment.changed"
+
+
+def _changed(shipment: Shipment, event: ShipmentEvent) -> None:
+    """Tells the other services (the orders service follows its shipments by this event, no longer by the
+    signal), in the transaction of the change. ``version`` is the shipment event's id: a consumer keeps the
+    newest version it saw and ignores an older one arriving late."""
+    record(SHIPMENT_CHANGED, {"shipment": shipment.pk, "order": shipment.order_id, "status": shipment.status,
+                              "carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
+                              "version": event.pk}, source="shipping")
+
+
+@transaction.atomic
 def shipment_create(order, *, carrier: str = Shipment.Carrier.POSTAL) -> Shipment:
     shipment = Shipment.objects.create(order=order, carrier=carrier)
-    ShipmentEvent.objects.create(shipment=shipment, status=S.PENDING, note="Order placed")
+    _changed(shipment, ShipmentEvent.objects.create(shipment=shipment, status=S.PENDING, note="Order placed"))
     return shipment
 
 
@@ -33,7 +47,7 @@ def _move(shipment: Shipment, status: str, note: str) -> Shipment:
     shipment.status = status
     shipment.updated_at = timezone.now()
     shipment.save(update_fields=["status", "tracking_number", "carrier", "updated_at"])
-    ShipmentEvent.objects.create(shipment=shipment, status=status, note=note)
+    _changed(shipment, ShipmentEvent.objects.create(shipment=shipment, status=status, note=note))
     shipment_status_changed.send(sender=Shipment, shipment=shipment, status=status)
     return shipment
 
