@@ -40,7 +40,10 @@ def take(labels: list[str] | None = None, *, traffic: Path | None = None) -> Inv
     found_signals, found_imports = signal_links(index), import_links(index)
     core = index.label_of(getattr(settings, "ROOT_URLCONF", None))
     identity = _identity_app(index)
-    movable = {c.label for c in configs} - {core, identity}
+    # An app that serves no URL has nothing the router could move (an outbox, an audit log, shared
+    # helpers): it is not proposed; its tables go with the apps that use them, or stay.
+    unrouted = sorted({c.label for c in configs} - {e.app for e in found_endpoints} - {core, identity})
+    movable = {c.label for c in configs} - {core, identity} - set(unrouted)
     deps = coupling.dependencies(movable, found_relations)
     link_weights = coupling.weights(movable, found_relations, found_signals, found_imports)
     groups = coupling.order(deps, link_weights)
@@ -55,7 +58,7 @@ def take(labels: list[str] | None = None, *, traffic: Path | None = None) -> Inv
                      apps=[apps[c.label] for c in configs], endpoints=found_endpoints, tables=found_tables,
                      relations=found_relations, signals=found_signals, imports=found_imports,
                      seams=[g for g in groups if len(g) > 1], order=order, identity_app=identity,
-                     reasons=_reasons(groups, deps, apps, core, identity),
+                     reasons=_reasons(groups, deps, apps, core, identity, unrouted),
                      seconds=round(time.monotonic() - started, 3))
 
 
@@ -74,7 +77,7 @@ def _identity_app(index: AppIndex) -> str | None:
 
 
 def _reasons(groups: list[list[str]], deps: dict[str, set[str]], apps: dict[str, AppReport],
-             core: str | None, identity: str | None) -> list[str]:
+             core: str | None, identity: str | None, unrouted: list[str]) -> list[str]:
     lines = []
     for n, group in enumerate(groups, 1):
         name = " + ".join(group)
@@ -86,6 +89,9 @@ def _reasons(groups: list[list[str]], deps: dict[str, set[str]], apps: dict[str,
     if identity:
         lines.append(f"{len(groups) + 1}. {identity}: last, it holds identity (LOGIN_URL / the user model): the "
                      f"router's identity bridge asks it who each caller is until it moves")
+    for app in unrouted:
+        lines.append(f"-  {app}: not proposed, it serves no URL (nothing the router could move); its tables go "
+                     "with the apps that use them, or stay")
     if core:
         lines.append(f"-  {core}: stays, it holds the root URLconf and the code the apps share")
     return lines
