@@ -4,13 +4,18 @@
 """The cart service's tables, one class a model of the monolith's cart app (same columns, same names).
 
 Plain ids (columns that point at another app's rows, kept without a constraint):
-- carts.user_id -> auth.User
-- cart_items.product_id -> catalog.Product
+- carts.user_id -> auth.User (the user the router's identity token names; null: an anonymous visitor's cart,
+  found through the monolith's session)
+- cart_items.product_id -> catalog.Product (its sku, name, price and stock are read from the catalog's owner
+  when they are needed: see ``catalog.py``)
+
+``carts`` and ``cart_items`` are the tables for SQLAlchemy Core, which the selectors and services use.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -31,7 +36,6 @@ TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysq
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
-
 
 
 class Cart(Base):
@@ -58,3 +62,7 @@ class CartItem(Base):
     product_id: Mapped[int] = mapped_column(ID)
     quantity: Mapped[int] = mapped_column(sa.Integer())
     added_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
+carts = cast(sa.Table, Cart.__table__)
+cart_items = cast(sa.Table, CartItem.__table__)
