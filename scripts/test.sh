@@ -35,12 +35,13 @@ PY
 then
   # Only what touches a database runs again: the router and its tests know none, and neither do the plan
   # executor's unit tests (their state store is always SQLite), the contract's request generation, nor the
-  # catalog service's own unit tests (their database is a SQLite file of their own); the service tests that
-  # follow MONOLITH_DATABASE_URL's kind (scratch_database) do run.
+  # catalog and cart services' own unit tests (their database is a SQLite file of their own); the service tests
+  # that follow MONOLITH_DATABASE_URL's kind (scratch_database) or use the monolith's test database do run.
   DB_TESTS=()
   for dir in tests/legacy_monolith tests/e2e tests/strangler/datasplit tests/strangler/contract tests/parity \
              tests/extracted/catalog/test_contract.py tests/extracted/catalog/test_edit_races.py \
-             tests/extracted/catalog/test_reservations.py; do
+             tests/extracted/catalog/test_reservations.py tests/extracted/catalog/test_internal_products.py \
+             tests/extracted/cart/test_contract.py; do
     [ -e "$dir" ] && DB_TESTS+=("$dir")
   done
   PYTEST_ARGS+=(--ignore=tests/strangler/contract/test_generation.py)

@@ -11,6 +11,7 @@ with the headers DRF and Django's middleware add: ``Allow``, ``Vary: Cookie`` an
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -34,6 +35,8 @@ from extracted.cart.sessions import CallerSession, Sessions
 METHOD_ORDER: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")  # DRF's, in ``Allow``
 PARAMS: Final = "cart.params"  # scope key: the query's pairs, parsed once by negotiate()
 VARY_COOKIE: Final = "cart.vary_cookie"  # scope key: whether the answer varies by the session cookie
+
+log = logging.getLogger("extracted.cart")
 
 
 @dataclass
@@ -100,16 +103,21 @@ class Resource:
         except ApiError as exc:
             response = error_response(exc)
             response.headers["Allow"] = self.allow
-        except DBAPIError as exc:
-            if not refused_as_read_only(exc):
-                raise
-            response = error_response(ReadOnly())
+        except Exception as exc:  # noqa: BLE001 - DRF's handler answers anything else as a JSON 500 (Allow, Vary)
+            if isinstance(exc, DBAPIError) and refused_as_read_only(exc):
+                response = error_response(ReadOnly())
+            else:
+                request_id = scope.get("request_id")
+                log.exception("unhandled error in %s", self.name, extra={"request_id": request_id})
+                response = json_response({"detail": "Internal server error.", "code": "server_error",
+                                          "request_id": request_id}, 500)
             response.headers["Allow"] = self.allow
         finally:
             INDENT.reset(indent)
         if scope[VARY_COOKIE]:
             response.headers["Vary"] = "Cookie"
-        if visitor.session is not None:  # what the monolith's session middleware would have answered
+        if visitor.session is not None and response.status_code < 500:
+            # What the monolith's session middleware would have answered (it saves nothing on a 5xx).
             for value in visitor.session.set_cookies.values():
                 response.headers.append("Set-Cookie", value)
         await response(scope, receive, send)

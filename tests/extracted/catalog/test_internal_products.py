@@ -45,7 +45,7 @@ def both(engine: Engine, settings: Any, monkeypatch: pytest.MonkeyPatch, make_pr
             make_product(stock=2_147_483_647)]
     assert [p.pk for p in made] == list(range(made[0].pk, made[0].pk + 6))
     with engine.begin() as conn:
-        for category in Category.objects.order_by("parent_id", "id"):
+        for category in sorted(Category.objects.all(), key=lambda c: (c.parent_id is not None, c.pk)):
             conn.execute(insert(categories).values(id=category.pk, name=category.name, slug=category.slug,
                                                    parent_id=category.parent_id))
         conn.execute(insert(products), [
