@@ -24,14 +24,25 @@ framework authenticates: after the host, URL, ``format`` and ``Accept`` checks, 
 method (405) and the object (404), with the headers every answer of that URL carries (``Allow``, ``Vary``)::
 
     if isinstance(caller, Refusal): return refusal_response(caller)
+
+(Down to the line ``# --- this service``, this file is the scaffold's ``strangler/scaffold/template/identity.py``.
+Under it, this service's side, as the catalog service has it: :func:`authenticate` turns the token into the caller
+or into the monolith's own answer, :func:`session_consulted` says when that answer varies by cookie,
+:func:`holds_catalog_token` admits the catalog service to the order references by ``X-Service-Token``.)
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import jwt
+from starlette.requests import Request
+
+from extracted.orders.exceptions import AuthenticationFailed, CredentialRefused
 
 ISSUER = "strangler-router"
 AUDIENCE = "strangler-services"
@@ -80,3 +91,51 @@ def _refusal(claim: Any) -> Refusal:
             and isinstance(challenges, list) and all(isinstance(c, str) for c in challenges)):
         raise InvalidIdentity("refused: expected {status: 4xx, body: {...}, www_authenticate: [...]}")
     return Refusal(status=status, body=body, www_authenticate=tuple(challenges))
+
+
+# --- this service ---------------------------------------------------------------------------------------------------
+
+SECRET_ENV: Final = "ROUTER_IDENTITY_SECRET"  # noqa: S105 - the variable's name, not a secret
+# The catalog service asks here whether orders reference a product before it deletes one, with the token it
+# shares with the monolith (the monolith's HasCatalogServiceToken reads the same variable).
+CATALOG_TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
+SERVICE_TOKEN_HEADER: Final = "x-service-token"  # noqa: S105 - a header name
+
+log = logging.getLogger("extracted.orders")
+
+
+def authenticate(request: Request) -> Caller | None:
+    """The caller from the router's ``X-Identity-Token``, None for anonymous. A token that is present but not
+    valid is a 401 (never anonymous); a refused one is the monolith's own answer (:class:`CredentialRefused`)."""
+    token = request.headers.get(HEADER)
+    if not token:
+        return None
+    secret = os.environ.get(SECRET_ENV, "")
+    if not secret:
+        log.error("an identity token arrived but %s is not set; refusing it", SECRET_ENV)
+        raise AuthenticationFailed()
+    try:
+        caller = verify(token, secret)
+    except InvalidIdentity as exc:
+        log.info("identity token refused: %s", exc, extra={"request_id": request.scope.get("request_id")})
+        raise AuthenticationFailed() from None
+    if isinstance(caller, Refusal):  # the monolith refused the caller's credential: its answer, as it gave it
+        raise CredentialRefused(caller.status, caller.body, caller.www_authenticate)
+    return caller
+
+
+def session_consulted(request: Request) -> bool:
+    """Whether the monolith would have looked at the session for this caller (and so answered ``Vary: Cookie``):
+    always, except when the ``Authorization`` header uses the ``Token`` scheme (token authentication answers
+    first, with a user or a 401). Behind the router the service sees the caller's own ``Authorization``."""
+    scheme = request.headers.get("authorization", "").split(None, 1)
+    return not scheme or scheme[0].lower() != "token"
+
+
+def holds_catalog_token(request: Request) -> bool:
+    """The monolith's ``HasCatalogServiceToken``: ``X-Service-Token`` equals ``CATALOG_SERVICE_TOKEN`` (never when
+    either is empty). A permission, not an authentication: a wrong token is refused like no token at all."""
+    expected = os.environ.get(CATALOG_TOKEN_ENV, "")
+    given = request.headers.get(SERVICE_TOKEN_HEADER, "")
+    # Constant time: how long a wrong token takes to refuse must not tell how much of it was right.
+    return bool(expected and given) and hmac.compare_digest(given.encode(), expected.encode())

@@ -1,0 +1,97 @@
+"""The handlers of ``/api/orders/``: thin, as the styleguide wants them.
+
+Each one reads through :mod:`~extracted.orders.selectors` (on the event loop for SQLite, else in a thread) and
+renders with :mod:`~extracted.orders.rendering`. What runs before a handler (negotiation, authentication,
+permission, method) is :class:`~extracted.orders.resources.Resource`'s; which handler answers which URL is
+:mod:`~extracted.orders.urls`.
+
+The writes (checkout, cancel) are the monolith's until the checkout saga is written: here they answer 503
+``not_yet`` once the caller is let in (and, for a cancel, once the order is found), with nothing written.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from extracted.orders.exceptions import NotAuthenticated, NotFound, NotYet
+from extracted.orders.identity import Caller
+from extracted.orders.pagination import page_count, page_link, page_size
+from extracted.orders.rendering import iri_query, json_response, order_dict
+from extracted.orders.resources import State, query_params
+from extracted.orders.selectors import OrderView, Scope
+
+ORDER_404: Final = "No Order matches the given query."  # DRF's get_object_or_404 over the Order model
+
+
+def _absolute_base(request: Request) -> tuple[str, str]:
+    """Django's ``build_absolute_uri()`` split into ``scheme://host/path`` and the query string."""
+    scope = request.scope
+    host = request.headers.get("host")
+    if not host:
+        server = scope.get("server") or ("localhost", 80)
+        host = server[0] if server[1] in (80, 443) else f"{server[0]}:{server[1]}"
+    query = iri_query(scope.get("query_string", b""))
+    return f"{scope.get('scheme', 'http')}://{host}{quote(scope['path'])}", query
+
+
+def _scope(caller: Caller | None) -> Scope:
+    """The monolith's ``selectors.order_list``: staff see every order, a customer their own."""
+    if caller is None:  # the views' permission (IsAuthenticated) has refused anonymous callers already
+        raise NotAuthenticated()
+    return Scope(user_id=caller.user_id, staff=caller.is_staff)
+
+
+def _render(view: OrderView) -> dict[str, object]:
+    return order_dict(view.row, view.lines, view.shipment)
+
+
+async def order_list(request: Request, caller: Caller | None, state: State) -> Response:
+    params = query_params(request)
+    size = page_size(params.get("page_size", ""))
+    result = await state.read(state.reader.order_page, _scope(caller), params.get("page") or "1", size)
+    if result is None:
+        raise NotFound("Invalid page.")
+    count, number, views = result
+    pages = page_count(count, size)
+    next_link = previous_link = None
+    if number < pages or number > 1:
+        base, query_string = _absolute_base(request)
+        if number < pages:
+            next_link = page_link(base, query_string, number + 1)
+        if number > 1:
+            previous_link = page_link(base, query_string, None if number == 2 else number - 1)
+    return json_response({"count": count, "next": next_link, "previous": previous_link,
+                          "results": [_render(view) for view in views]})
+
+
+async def order_object(request: Request, caller: Caller | None, state: State) -> OrderView:
+    """DRF's ``get_object()`` over the caller's orders: another customer's order is a 404, as a missing one."""
+    view: OrderView | None = await state.read(state.reader.order, _scope(caller), request.path_params["id"])
+    if view is None:
+        raise NotFound(ORDER_404)
+    return view
+
+
+async def order_detail(request: Request, caller: Caller | None, state: State) -> Response:
+    return json_response(_render(await order_object(request, caller, state)))
+
+
+async def order_checkout(request: Request, caller: Caller | None, state: State) -> Response:
+    raise NotYet()
+
+
+async def order_cancel(request: Request, caller: Caller | None, state: State) -> Response:
+    await order_object(request, caller, state)  # the monolith's cancel looks the order up first (404)
+    raise NotYet()
+
+
+async def product_references(request: Request, caller: Caller | None, state: State) -> Response:
+    """``GET /api/orders/product-references/{id}/`` → ``{"product": id, "order_lines": n}`` (staff, or the catalog
+    service with its token, before it deletes a product)."""
+    product_id: int = request.path_params["id"]
+    lines = await state.read(state.reader.product_references, product_id)
+    return json_response({"product": product_id, "order_lines": lines})

@@ -1,0 +1,166 @@
+"""One URL of the API as one DRF view: the steps around a handler, in the monolith's order.
+
+For each request a :class:`Resource` runs what DRF's ``APIView`` runs before and around the handler:
+negotiation (400 for a query over 1000 fields, 404 for ``?format=`` other than json, 406), authentication
+(the router's identity token; a refused one is the monolith's own 401/403), permission (401/403: the view's
+permission classes, :data:`AUTHENTICATED` or :data:`STAFF_OR_CATALOG`), the method (405, or DRF's OPTIONS
+metadata), then the handler (which looks up the order: 404). Errors become answers here, with the headers DRF
+and Django's middleware add: ``Allow`` and ``Vary: Cookie``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from extracted.orders.db import refused_as_read_only
+from extracted.orders.exceptions import (
+    ApiError,
+    BadRequest,
+    CredentialRefused,
+    MethodNotAllowed,
+    NotAuthenticated,
+    PermissionDenied,
+    ReadOnly,
+)
+from extracted.orders.identity import Caller, authenticate, holds_catalog_token, session_consulted
+from extracted.orders.negotiation import check_format, json_indent
+from extracted.orders.parsers import PARSERS, parse_query
+from extracted.orders.rendering import INDENT, error_response, json_response
+from extracted.orders.selectors import Reader
+
+METHOD_ORDER: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")  # DRF's, in ``Allow``
+PARAMS: Final = "orders.params"  # scope key: the query's pairs, parsed once by negotiate()
+VARY_COOKIE: Final = "orders.vary_cookie"  # scope key: whether the answer varies by the session cookie
+
+
+@dataclass
+class State:
+    """What the handlers share, built once by :func:`~extracted.orders.app.create_app`."""
+
+    engine: Engine
+    reader: Reader
+    inline_reads: bool  # SQLite answers in microseconds: no thread hop for reads
+
+    async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self.inline_reads:
+            return fn(*args, **kwargs)
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+
+Handler = Callable[[Request, "Caller | None", State], Awaitable[Response]]
+# A view's permission classes: returns when the caller may go on, raises NotAuthenticated or PermissionDenied.
+Permission = Callable[[Request, "Caller | None"], None]
+
+
+def authenticated(request: Request, caller: Caller | None) -> None:
+    """DRF's ``IsAuthenticated`` (the OrderViewSet's, for every method, OPTIONS included)."""
+    if caller is None:
+        raise NotAuthenticated()
+
+
+def staff_or_catalog(request: Request, caller: Caller | None) -> None:
+    """``IsAdminUser | HasCatalogServiceToken`` (the monolith's ProductReferencesView): staff, or whoever holds
+    the catalog's service token. Refused: 401 for an anonymous caller, 403 for a signed-in one (DRF's
+    ``permission_denied``)."""
+    if (caller is not None and caller.is_staff) or holds_catalog_token(request):
+        return
+    if caller is None:
+        raise NotAuthenticated()
+    raise PermissionDenied()
+
+
+AUTHENTICATED: Final[Permission] = authenticated
+STAFF_OR_CATALOG: Final[Permission] = staff_or_catalog
+
+
+def negotiate(request: Request) -> list[tuple[str, str]]:
+    """What DRF does before authentication: the query string (400 over 1000 fields), ``?format=`` (anything
+    but ``json`` is a 404), ``Accept`` (406 unless JSON is acceptable). Returns the query's pairs."""
+    params = parse_query(request.scope.get("query_string", b""))
+    check_format(params)
+    INDENT.set(json_indent(request.headers.get("accept")))
+    return params
+
+
+def query_params(request: Request) -> dict[str, str]:
+    """The query string's parameters (the last value of each), parsed once by :func:`negotiate`."""
+    return dict(request.scope[PARAMS])
+
+
+class Resource:
+    """One URL of the API, like one DRF view: negotiation, authentication, permission, method dispatch, error
+    rendering, and the headers DRF and Django's middleware add (Allow, Vary: Cookie).
+
+    ``actions``: the fields DRF's OPTIONS metadata describes for the view's POST (the viewset's serializer), given
+    the database's kind; ``description``: the view's docstring as DRF shows it in OPTIONS."""
+
+    def __init__(self, name: str, handlers: dict[str, Handler], *, permission: Permission = AUTHENTICATED,
+                 actions: Callable[[str], dict[str, Any]] | None = None, description: str = "") -> None:
+        self.name = name
+        self.handlers = dict(handlers)
+        if "GET" in self.handlers:
+            self.handlers["HEAD"] = self.handlers["GET"]
+        self.permission = permission
+        self.actions = actions
+        self.description = description
+        self.allow = ", ".join(m for m in METHOD_ORDER if m in self.handlers or m == "OPTIONS")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        state: State = scope["app"].state.orders
+        scope[VARY_COOKIE] = False
+        indent = INDENT.set(None)
+        try:
+            response = await self.dispatch(request, state)
+            response.headers["Allow"] = self.allow
+        except BadRequest as exc:  # Django refuses these before DRF's view (no Allow header)
+            response = error_response(exc)
+        except ApiError as exc:
+            response = error_response(exc)
+            response.headers["Allow"] = self.allow
+        except DBAPIError as exc:
+            if not refused_as_read_only(exc):
+                raise
+            response = error_response(ReadOnly())
+            response.headers["Allow"] = self.allow
+        finally:
+            INDENT.reset(indent)
+        if scope[VARY_COOKIE]:
+            response.headers["Vary"] = "Cookie"
+        await response(scope, receive, send)
+
+    async def dispatch(self, request: Request, state: State) -> Response:
+        request.scope[PARAMS] = negotiate(request)
+        try:
+            caller = authenticate(request)
+        except CredentialRefused:  # answered as the monolith answered it, Vary included
+            request.scope[VARY_COOKIE] = session_consulted(request)
+            raise
+        request.scope[VARY_COOKIE] = session_consulted(request)
+        self.permission(request, caller)
+        method = request.method
+        handler = self.handlers.get(method)
+        if handler is None:
+            if method == "OPTIONS":
+                return self.options(state)
+            raise MethodNotAllowed(method)
+        return await handler(request, caller, state)
+
+    def options(self, state: State) -> Response:
+        """DRF's SimpleMetadata: the view's name and description, and the POST's fields where the view takes a
+        POST (the permission has already let the caller in; nothing is looked up for a POST)."""
+        body: dict[str, Any] = {"name": self.name, "description": self.description, "renders": ["application/json"],
+                                "parses": list(PARSERS)}
+        if self.actions is not None:
+            body["actions"] = {"POST": self.actions(state.engine.dialect.name)}
+        return json_response(body)
+

@@ -1,0 +1,71 @@
+"""Which URL is answered by what: the monolith's ``/api/orders/`` routes, ``/healthz``, and Django's answer to a
+URL no route matches."""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import quote
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route, Router
+from starlette.types import Receive, Scope, Send
+
+from extracted.orders import apis, health
+from extracted.orders.context import EARLY
+from extracted.orders.exceptions import DjangoNotFound
+from extracted.orders.rendering import PRODUCT_REFERENCES_DESCRIPTION, error_response, iri_query, order_action_fields
+from extracted.orders.resources import STAFF_OR_CATALOG, Resource
+
+
+class IdConvertor(Convertor[int]):
+    """A database id in a path: 1 to 18 digits (the monolith's routes); anything else is a plain 404."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("orders_id", IdConvertor())
+
+ROUTES: Final[list[BaseRoute]] = [
+    # Internal: the catalog service asks before it deletes a product (the monolith's URL comes first too).
+    Route("/api/orders/product-references/{id:orders_id}/", Resource(
+        "Product References", {"GET": apis.product_references}, permission=STAFF_OR_CATALOG,
+        description=PRODUCT_REFERENCES_DESCRIPTION)),
+    # The monolith's OrderViewSet as DRF's SimpleRouter lays it out (list, checkout, detail, cancel).
+    Route("/api/orders/", Resource("Order List", {"GET": apis.order_list})),
+    Route("/api/orders/checkout/", Resource("Checkout", {"POST": apis.order_checkout}, actions=order_action_fields)),
+    Route("/api/orders/{id:orders_id}/", Resource("Order Instance", {"GET": apis.order_detail})),
+    Route("/api/orders/{id:orders_id}/cancel/", Resource("Cancel", {"POST": apis.order_cancel},
+                                                          actions=order_action_fields)),
+    Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
+]
+
+
+class NotFoundApp:
+    """Django's answer to a URL no route matches: a 301 to the same path with a slash when that one exists
+    (APPEND_SLASH), else the JSON 404."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] == "http" and not path.endswith("/"):
+            slashed = {**scope, "path": path + "/"}
+            for route in self.router.routes:
+                match, _ = route.matches(slashed)
+                if match != Match.NONE:
+                    query = scope.get("query_string")
+                    location = quote(path + "/") + ("?" + iri_query(query) if query else "")
+                    response = Response(status_code=301, headers={"Location": location},
+                                        media_type="text/html; charset=utf-8")
+                    scope[EARLY] = True  # CommonMiddleware answers it: no X-Frame-Options
+                    await response(scope, receive, send)
+                    return
+        await error_response(DjangoNotFound())(scope, receive, send)
