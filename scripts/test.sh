@@ -41,7 +41,8 @@ then
   for dir in tests/legacy_monolith tests/e2e tests/strangler/datasplit tests/strangler/contract tests/parity \
              tests/extracted/catalog/test_contract.py tests/extracted/catalog/test_edit_races.py \
              tests/extracted/catalog/test_reservations.py tests/extracted/catalog/test_internal_products.py \
-             tests/extracted/cart/test_contract.py tests/extracted/orders/test_contract.py; do
+             tests/extracted/cart/test_contract.py tests/extracted/cart/test_plan.py \
+             tests/extracted/orders/test_contract.py; do
     [ -e "$dir" ] && DB_TESTS+=("$dir")
   done
   PYTEST_ARGS+=(--ignore=tests/strangler/contract/test_generation.py)
