@@ -8,7 +8,8 @@ id instead of a traceback.
 It also answers what Django's session middleware adds to every answer of a request whose session cookie
 cannot be a session key (``sessions.malformed_session_cookie``): the cookie's removal and ``Vary: Cookie``,
 unless something answered a cookie of that name already (a new session, made for a new cart). The body limit's
-413 is Django's before its session middleware: without them.
+413 is Django's before its session middleware: without them. Likewise for a CSRF cookie that cannot be one
+(``csrf.malformed_cookie``): Django's CSRF middleware hands out a new one, on every answer given after it ran.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from extracted.cart import csrf
 from extracted.cart.rendering import json_response
 from extracted.cart.sessions import DELETE_COOKIE, malformed_session_cookie
 
@@ -54,6 +56,7 @@ class RequestContext:
         headers = Headers(scope=scope)
         incoming = headers.get("x-request-id", "")
         malformed = malformed_session_cookie(headers.get("cookie"), self.session_cookie)
+        bad_csrf = csrf.malformed_cookie(headers.get("cookie"))
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope["request_id"] = request_id
         started = time.perf_counter()
@@ -68,6 +71,9 @@ class RequestContext:
                 status = message["status"]
                 static = EARLY_HEADERS if scope.get(EARLY) else STATIC_HEADERS
                 message["headers"] = [*message.get("headers", ()), *static, rid_header]
+                if bad_csrf and not scope.get(EARLY):
+                    renewed = (b"set-cookie", csrf.new_cookie().encode())
+                    message["headers"] = _vary_cookie([*message["headers"], renewed])
                 if malformed and status != 413:
                     message["headers"] = self._remove_session_cookie(message["headers"])
             await send(message)
@@ -90,9 +96,14 @@ class RequestContext:
         prefix = self.session_cookie.encode() + b"="
         if not any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in headers):
             headers = [*headers, (b"set-cookie", DELETE_COOKIE.format(name=self.session_cookie).encode())]
-        vary = [v for k, v in headers if k.lower() == b"vary"]
-        if not vary:
-            return [*headers, (b"vary", b"Cookie")]
-        if any(b"cookie" in (token.strip().lower() for token in v.split(b",")) for v in vary):
-            return headers
-        return [(k, v + b", Cookie" if k.lower() == b"vary" else v) for k, v in headers]
+        return _vary_cookie(headers)
+
+
+def _vary_cookie(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Django's ``patch_vary_headers(response, ("Cookie",))``."""
+    vary = [v for k, v in headers if k.lower() == b"vary"]
+    if not vary:
+        return [*headers, (b"vary", b"Cookie")]
+    if any(b"cookie" in (token.strip().lower() for token in v.split(b",")) for v in vary):
+        return headers
+    return [(k, v + b", Cookie" if k.lower() == b"vary" else v) for k, v in headers]

@@ -15,6 +15,7 @@ Tree::
         ├── CredentialRefused            the monolith's own 401/403 (the router's refused identity token)
         ├── NotAuthenticated             401 + WWW-Authenticate: Token
         │   └── AuthenticationFailed     401 {"detail": "Invalid token."}    + WWW-Authenticate: Token
+        ├── PermissionDenied             403 (a logged-in browser's write without its CSRF token: csrf.py)
         ├── NotFound                     404 {"detail": "..."}
         │   └── DjangoNotFound           404 of a URL no route matches (Django's JsonResponse)
         ├── MethodNotAllowed             405 {"detail": "Method \\"X\\" not allowed."} + Allow
@@ -125,6 +126,11 @@ class CredentialRefused(ApiError):
 
     def body(self) -> Any:
         return self.refusal_body
+
+
+class PermissionDenied(ApiError):
+    status = 403
+    default_detail = "You do not have permission to perform this action."
 
 
 class NotFound(ApiError):

@@ -2,8 +2,9 @@
 
 For each request a :class:`Resource` runs what DRF's ``APIView`` runs before and around the handler:
 negotiation (400 for a query over 1000 fields, 404 for ``?format=`` other than json, 406), authentication (the
-router's identity token; a refused one is the monolith's own 401/403; for an anonymous caller, the monolith's
-session is read here, where its session authentication reads it), the method (405, or DRF's OPTIONS metadata),
+router's identity token; a refused one is the monolith's own 401/403; a logged-in browser's write without its
+CSRF token is DRF's 403 (:mod:`csrf`); for an anonymous caller, the monolith's session is read here, where its
+session authentication reads it), the method (405, or DRF's OPTIONS metadata),
 then the handler (which parses the body (400/415), validates it (400), looks the line up (404) and writes
 (409)). The cart's views allow anyone (``AllowAny``): there is no permission step. Errors become answers here,
 with the headers DRF and Django's middleware add: ``Allow``, ``Vary: Cookie`` and the session's ``Set-Cookie``.
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from extracted.cart import csrf
 from extracted.cart.catalog import Catalog
 from extracted.cart.db import refused_as_read_only
 from extracted.cart.exceptions import ApiError, BadRequest, CredentialRefused, MethodNotAllowed, ReadOnly
@@ -132,6 +134,8 @@ class Resource:
         request.scope[VARY_COOKIE] = session_consulted(request)
         if caller is not None:
             visitor.user_id = caller.user_id
+            if session_consulted(request):  # a logged-in browser: its session cookie said who it is
+                await csrf.enforce(request)
         else:
             # The monolith's session authentication reads the session here, for every method: a stale cookie's
             # removal is answered even to a 405.

@@ -138,8 +138,11 @@ class CallerSession:
         self._cart_id: int | None = None
 
     def _keep(self, values: list[str]) -> None:
+        """The session cookie's (the monolith's answer to its internal call may carry others, a renewed CSRF
+        cookie: those are answered by :class:`~extracted.cart.context.RequestContext` for this request)."""
         for value in values:
-            self.set_cookies[cookie_name(value)] = value
+            if cookie_name(value) == self.sessions.cookie:
+                self.set_cookies[cookie_name(value)] = value
 
     def _has_key(self) -> bool:
         """Whether there is a session to ask about: a session cookie that can be a key (else it is empty)."""

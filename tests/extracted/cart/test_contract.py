@@ -42,6 +42,7 @@ ITEMS = "/api/cart/items/"
 COMPARED_HEADERS = ("content-type", "allow", "www-authenticate", "vary", "location", "x-frame-options",
                     "x-content-type-options", "referrer-policy", "cross-origin-opener-policy")
 SESSION_KEY = re.compile(r"^sessionid=[a-z0-9]{32};")
+CSRF_SECRET = re.compile(r"^csrftoken=[a-zA-Z0-9]{32};")
 EXPIRES = re.compile(r"expires=[A-Za-z]{3}, \d\d [A-Za-z]{3} \d{4} \d\d:\d\d:\d\d GMT")
 
 
@@ -146,7 +147,8 @@ def _carts_before_the_split(mono: httpx.Client, products: dict[str, int], who: d
 
 
 def _set_cookies(response: httpx.Response) -> list[str]:
-    return sorted(EXPIRES.sub("expires=<date>", SESSION_KEY.sub("sessionid=<key>;", value))
+    return sorted(EXPIRES.sub("expires=<date>", CSRF_SECRET.sub("csrftoken=<secret>;",
+                                                                SESSION_KEY.sub("sessionid=<key>;", value)))
                   for value in response.headers.get_list("set-cookie"))
 
 
@@ -438,3 +440,48 @@ def test_credentials(world: World) -> None:
     for method, path in (("GET", CART), ("POST", ITEMS), ("PATCH", ITEMS + "1/"), ("PUT", CART)):
         status, _ = exchange(world, method, path, who="forger", body={})
         assert status == 401
+
+
+def test_a_logged_in_browser_writes_with_its_csrf_token(world: World) -> None:
+    """A user logged in by session (the router mints the identity token from the cookie; no Authorization
+    header): DRF's session authentication wants the CSRF token on every write, before anything else."""
+    with httpx.Client(base_url=world.monolith.base_url, timeout=30) as browser:
+        login = browser.post("/api/accounts/login/", json={"email": "customer3@example.com",
+                                                           "password": "shop-demo-password"})
+        assert login.status_code == 200
+        session, csrf = browser.cookies["sessionid"], browser.cookies["csrftoken"]
+    now = int(time.time())
+    identity = jwt.encode({"sub": str(login.json()["user"]["id"]), "staff": False, "iat": now, "exp": now + 3600,
+                           "iss": "strangler-router", "aud": "strangler-services"}, SECRET, algorithm="HS256")
+    cookie = f"sessionid={session}; csrftoken={csrf}"
+    world.who["browser"] = Who(headers=({}, {"X-Identity-Token": identity}), cookies=[cookie, cookie])
+    plenty = world.products["plenty"]
+    status, _ = exchange(world, "GET", CART, who="browser")
+    assert status == 200
+    for headers in ({}, {"X-CSRFToken": "a" * 32}, {"X-CSRFToken": "short"}, {"X-CSRFToken": "!" * 64},
+                    {"X-CSRFToken": ""}, {"X-CSRFToken": csrf, "Origin": "http://evil.example"},
+                    {"Origin": "null"}):
+        for method, path in (("POST", ITEMS), ("PUT", CART), ("DELETE", CART), ("PATCH", ITEMS + "1/")):
+            status, answer = exchange(world, method, path, who="browser", body={"product": plenty},
+                                      headers=headers)
+            assert status == 403, (headers, answer)
+    status, _ = exchange(world, "POST", ITEMS, who="browser", body={"product": plenty},
+                         headers={"X-CSRFToken": csrf, "Origin": "http://localhost"})
+    assert status == 201
+    status, _ = exchange(world, "POST", ITEMS, who="browser", content_type="application/x-www-form-urlencoded",
+                         raw=f"product={plenty}&csrfmiddlewaretoken={csrf}".encode())
+    assert status == 201
+    status, cart = exchange(world, "PATCH", f"{ITEMS}999999/", who="browser", body={"quantity": 1},
+                            headers={"X-CSRFToken": csrf})
+    assert status == 404
+    world.who["browser"].cookies = [f"sessionid={session}"] * 2
+    status, answer = exchange(world, "DELETE", CART, who="browser", headers={"X-CSRFToken": csrf})
+    assert (status, answer) == (403, {"detail": "CSRF Failed: CSRF cookie not set."})
+    # A CSRF cookie that cannot be one: Django hands out a new one with every answer (but those it gives early).
+    for method, path, body in (("DELETE", CART, None), ("GET", CART, None), ("GET", "/api/cart/nothing/", None),
+                               ("GET", "/api/cart", None), ("POST", ITEMS, {"product": plenty})):
+        for headers in ({"X-CSRFToken": csrf}, {"Host": "evil.example"}):
+            world.who["browser"].cookies = [f"sessionid={session}; csrftoken=bad"] * 2
+            exchange(world, method, path, who="browser", body=body, headers=headers)
+        world.who["anonymous-bad-csrf"] = Who(headers=({}, {}), cookies=["csrftoken=" + "x" * 33] * 2)
+        exchange(world, method, path, who="anonymous-bad-csrf", body=body)
