@@ -42,7 +42,8 @@ then
              tests/extracted/catalog/test_contract.py tests/extracted/catalog/test_edit_races.py \
              tests/extracted/catalog/test_reservations.py tests/extracted/catalog/test_internal_products.py \
              tests/extracted/cart/test_contract.py tests/extracted/cart/test_plan.py \
-             tests/extracted/orders/test_contract.py; do
+             tests/extracted/orders/test_contract.py \
+             tests/extracted/catalog/events/test_outbox.py tests/extracted/catalog/events/test_crashes.py; do
     [ -e "$dir" ] && DB_TESTS+=("$dir")
   done
   PYTEST_ARGS+=(--ignore=tests/strangler/contract/test_generation.py)
