@@ -23,7 +23,8 @@ from typing import Any, Final
 
 import httpx
 
-from extracted.cart.exceptions import CatalogUnavailable, NotConfigured
+from extracted.cart.errors import CatalogUnavailable
+from extracted.cart.exceptions import NotConfigured
 from extracted.cart.settings import CATALOG_TIMEOUT_ENV, CATALOG_URL_ENV, DEFAULT_CATALOG_URL, base_url, timeout
 
 PATH: Final = "/api/catalog/internal/products/"

@@ -24,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from extracted.cart import csrf
-from extracted.cart.rendering import json_response
+from extracted.cart.responses import json_response
 from extracted.cart.sessions import DELETE_COOKIE, malformed_session_cookie
 
 # Set in the scope by whatever answers before Django's innermost middleware would have run (the request gate,

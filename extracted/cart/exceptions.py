@@ -1,8 +1,8 @@
-"""Errors of the cart service.
+"""Errors of the cart service: the tree every service shares (its own errors, if any, are in ``errors.py``).
 
 Tree::
 
-    CartError                            base of everything raised on purpose
+    CartError: base of everything raised on purpose
     ├── ConfigurationError               bad CART_DATABASE_URL and the like (startup, exit status 1)
     ├── NotAtHead                        the database is not at the Alembic head (startup refused)
     ├── MultipartError                   a multipart body Django cannot parse   } never answered as such:
@@ -15,7 +15,7 @@ Tree::
         ├── CredentialRefused            the monolith's own 401/403 (the router's refused identity token)
         ├── NotAuthenticated             401 + WWW-Authenticate: Token
         │   └── AuthenticationFailed     401 {"detail": "Invalid token."}    + WWW-Authenticate: Token
-        ├── PermissionDenied             403 (a logged-in browser's write without its CSRF token: csrf.py)
+        ├── PermissionDenied             403
         ├── NotFound                     404 {"detail": "..."}
         │   └── DjangoNotFound           404 of a URL no route matches (Django's JsonResponse)
         ├── MethodNotAllowed             405 {"detail": "Method \\"X\\" not allowed."} + Allow
@@ -23,13 +23,10 @@ Tree::
         ├── PayloadTooLarge              413 {"detail": ...}                 (over the request body limit)
         ├── UnsupportedMediaType         415
         └── CodedError                   {"detail", "code"}: errors that name themselves by a code
-            ├── ServiceTokenRefused      401 not_authenticated   (the internal merge endpoint)
+            ├── ServiceTokenRefused      401 not_authenticated   (internal endpoints: identity.authorise_service)
             ├── Conflict                 409 {"detail", "code", ...}
-            │   └── OutOfStock           409 out_of_stock   (more than the catalog has in stock)
             └── Unavailable              503
-                ├── NotConfigured        503 not_configured       (a token this request needs is not set)
-                ├── CatalogUnavailable   503 catalog_unavailable  (the catalog's owner did not answer its batch read)
-                ├── SessionUnavailable   503 session_unavailable  (the sessions' owner did not answer)
+                ├── NotConfigured        503 not_configured      (a setting the request needs is unset)
                 └── ReadOnly             503 read_only + Retry-After (the database refused the write: the
                                                                       data is moving, see db.refused_as_read_only)
 
@@ -178,7 +175,7 @@ class UnsupportedMediaType(ApiError):
 
 
 class CodedError(ApiError):
-    """``{"detail", "code"}``: the code lets a client (the monolith's gateway, the router) tell cases apart."""
+    """``{"detail", "code"}``: the code lets a client (a gateway, the router, another service) tell cases apart."""
 
     code = "error"
 
@@ -187,7 +184,7 @@ class CodedError(ApiError):
 
 
 class ServiceTokenRefused(CodedError):
-    """The internal endpoints' ``X-Service-Token`` is missing or wrong."""
+    """An internal endpoint's ``X-Service-Token`` is missing or wrong (see ``identity.authorise_service``)."""
 
     status = 401
     code = "not_authenticated"
@@ -206,8 +203,8 @@ class Conflict(CodedError):
         return {**super().body(), **self.extra}
 
 
-class OutOfStock(Conflict):
-    code = "out_of_stock"
+
+
 
 
 class Unavailable(CodedError):
@@ -221,19 +218,6 @@ class NotConfigured(Unavailable):
     """A setting the request needs is missing on the service's side (e.g. ``CART_SERVICE_TOKEN``)."""
 
     code = "not_configured"
-
-
-class CatalogUnavailable(Unavailable):
-    """The catalog's owner (through the router) did not answer the batch read of products: nothing was written.
-    The monolith's own code for the catalog service not answering its gateway."""
-
-    code = "catalog_unavailable"
-
-
-class SessionUnavailable(Unavailable):
-    """The sessions' owner (the monolith) did not answer: the anonymous caller's cart cannot be found."""
-
-    code = "session_unavailable"
 
 
 class ReadOnly(Unavailable):

@@ -20,10 +20,10 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extracted.cart.context import EARLY
-from extracted.cart.exceptions import ApiError, BadRequest, PayloadTooLarge
-from extracted.cart.parsers import content_length
-from extracted.cart.rendering import error_response
+from .context import EARLY
+from .exceptions import ApiError, BadRequest, PayloadTooLarge
+from .parsers import content_length
+from .responses import error_response
 
 _HOST: Final = re.compile(r"^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::([0-9]+))?$")
 

@@ -5,7 +5,7 @@ in the same shape so that odd bodies get the same answer: the same boundary rule
 the same handling of parts without headers, of ``Content-Transfer-Encoding: base64``, of file parts with
 and without a usable file name, and the same limits (1000 fields, 100 files, 1 MiB of field data). The
 service does not depend on Django (services share no code with the monolith), hence the copy. Cutting the
-body into parts is :mod:`extracted.cart.multipart_stream`; making fields and files of them is here.
+body into parts is :mod:`.multipart_stream`; making fields and files of them is here.
 
 :func:`parse_multipart` returns what DRF's ``request.data`` holds for such a body: the fields, then the
 files (a file part wins over a field part of the same name, as ``QueryDict.update`` makes it), each name
@@ -21,10 +21,10 @@ import html
 import re
 from typing import Final
 
-from extracted.cart.exceptions import BadRequest, MultipartError, ParseError, SuspiciousMultipart
-from extracted.cart.multipart_stream import FIELD, FILE, RAW, ChunkIter, LazyStream, parts
-from extracted.cart.negotiation import parse_header_parameters
-from extracted.cart.settings import (
+from .exceptions import BadRequest, MultipartError, ParseError, SuspiciousMultipart
+from .multipart_stream import FIELD, FILE, RAW, ChunkIter, LazyStream, parts
+from .negotiation import parse_header_parameters
+from .settings import (
     DATA_UPLOAD_MAX_MEMORY_SIZE,
     DATA_UPLOAD_MAX_NUMBER_FIELDS,
     DATA_UPLOAD_MAX_NUMBER_FILES,

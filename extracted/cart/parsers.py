@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from extracted.cart.exceptions import BadRequest, ParseError, UnsupportedMediaType
-from extracted.cart.multipart import parse_multipart
-from extracted.cart.negotiation import MAX_MEDIA_TYPE_LENGTH, media_type_matches, parse_header_parameters
-from extracted.cart.settings import DATA_UPLOAD_MAX_MEMORY_SIZE, DATA_UPLOAD_MAX_NUMBER_FIELDS
+from .exceptions import BadRequest, ParseError, UnsupportedMediaType
+from .multipart import parse_multipart
+from .negotiation import MAX_MEDIA_TYPE_LENGTH, media_type_matches, parse_header_parameters
+from .settings import DATA_UPLOAD_MAX_MEMORY_SIZE, DATA_UPLOAD_MAX_NUMBER_FIELDS
 
 # The monolith's parser classes, in its order (the first that takes the Content-Type parses the body).
 PARSERS: Final = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
@@ -28,7 +28,7 @@ _FORMS: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 class FormData(dict[str, Any]):
     """A form body (``application/x-www-form-urlencoded`` or ``multipart/form-data``): DRF treats it as HTML
-    input (see ``fields.field_value``). Values are strings, or :class:`~extracted.cart.multipart.UploadedFile`."""
+    input (see ``fields.field_value``). Values are strings, or :class:`.multipart.UploadedFile`."""
 
 
 def parse_query(query_string: bytes) -> list[tuple[str, str]]:
@@ -86,7 +86,7 @@ async def read_body(request: Request) -> Callable[[], Any]:
 
     Parsing waits for the view because the monolith's views look at the body only after the object (a 404
     before a 400). Chunked bodies were given a Content-Length by the request gate
-    (:class:`~extracted.cart.gate.RequestGate`); what is not read here is discarded by it before the
+    (:class:`.gate.RequestGate`); what is not read here is discarded by it before the
     answer goes out.
     """
     length = content_length(request.headers.get("content-length"))

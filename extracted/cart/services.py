@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extracted.cart.catalog import Product
-from extracted.cart.exceptions import NotFound, OutOfStock, ValidationFailed
+from extracted.cart.errors import OutOfStock
+from extracted.cart.exceptions import NotFound, ValidationFailed
 from extracted.cart.models import cart_items, carts
 from extracted.cart.validation import MAX_LINE_QUANTITY
 

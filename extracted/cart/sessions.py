@@ -23,7 +23,8 @@ from typing import Final
 
 import httpx
 
-from extracted.cart.exceptions import NotConfigured, SessionUnavailable
+from extracted.cart.errors import SessionUnavailable
+from extracted.cart.exceptions import NotConfigured
 from extracted.cart.settings import DEFAULT_MONOLITH_URL, MONOLITH_TIMEOUT_ENV, MONOLITH_URL_ENV, base_url, timeout
 
 PATH: Final = "/api/internal/session/cart/"

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from extracted.catalog import reservations, services
-from extracted.catalog.exceptions import NotFound, ProtectedObject, ValidationFailed
+from extracted.catalog.errors import ProtectedObject
+from extracted.catalog.exceptions import NotFound, ValidationFailed
 from extracted.catalog.filters import detail_query, product_query
 from extracted.catalog.identity import Caller
 from extracted.catalog.pagination import page_count, page_link

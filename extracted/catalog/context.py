@@ -17,7 +17,7 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extracted.catalog.rendering import json_response
+from .responses import json_response
 
 # Set in the scope by whatever answers before Django's innermost middleware would have run (the request gate,
 # the URL resolver's redirect): those answers lack X-Frame-Options, as the monolith's do.

@@ -1,8 +1,8 @@
-"""Errors of the catalog service.
+"""Errors of the catalog service: the tree every service shares (its own errors, if any, are in ``errors.py``).
 
 Tree::
 
-    CatalogError                         base of everything raised on purpose
+    CatalogError: base of everything raised on purpose
     ├── ConfigurationError               bad CATALOG_DATABASE_URL and the like (startup, exit status 1)
     ├── NotAtHead                        the database is not at the Alembic head (startup refused)
     ├── MultipartError                   a multipart body Django cannot parse   } never answered as such:
@@ -23,15 +23,10 @@ Tree::
         ├── PayloadTooLarge              413 {"detail": ...}                 (over the request body limit)
         ├── UnsupportedMediaType         415
         └── CodedError                   {"detail", "code"}: errors that name themselves by a code
-            ├── ServiceTokenRefused      401 not_authenticated   (internal stock endpoints)
+            ├── ServiceTokenRefused      401 not_authenticated   (internal endpoints: identity.authorise_service)
             ├── Conflict                 409 {"detail", "code", ...}
-            │   ├── OutOfStock           409 out_of_stock   (stock adjustment below zero)
-            │   ├── ProtectedObject      409 protected      (deleting a category still in use, an ordered product)
-            │   ├── ReservationConflict  409 reservation_conflict  (committing a reservation released or expired...)
-            │   └── IdempotencyConflict  409 idempotency_conflict  (a reservation's key reused for other items)
             └── Unavailable              503
-                ├── NotConfigured        503 not_configured      (CATALOG_SERVICE_TOKEN unset)
-                ├── OrdersUnavailable    503 orders_unavailable  (the orders' owner did not say)
+                ├── NotConfigured        503 not_configured      (a setting the request needs is unset)
                 └── ReadOnly             503 read_only + Retry-After (the database refused the write: the
                                                                       data is moving, see db.refused_as_read_only)
 
@@ -180,7 +175,7 @@ class UnsupportedMediaType(ApiError):
 
 
 class CodedError(ApiError):
-    """``{"detail", "code"}``: the code lets a client (the monolith's gateway, the router) tell cases apart."""
+    """``{"detail", "code"}``: the code lets a client (a gateway, the router, another service) tell cases apart."""
 
     code = "error"
 
@@ -189,7 +184,7 @@ class CodedError(ApiError):
 
 
 class ServiceTokenRefused(CodedError):
-    """The internal stock endpoints' ``X-Service-Token`` is missing or wrong."""
+    """An internal endpoint's ``X-Service-Token`` is missing or wrong (see ``identity.authorise_service``)."""
 
     status = 401
     code = "not_authenticated"
@@ -208,24 +203,8 @@ class Conflict(CodedError):
         return {**super().body(), **self.extra}
 
 
-class OutOfStock(Conflict):
-    code = "out_of_stock"
 
 
-class ProtectedObject(Conflict):
-    code = "protected"
-
-
-class ReservationConflict(Conflict):
-    """A stock reservation not in the state the call needs (see ``reservations``)."""
-
-    code = "reservation_conflict"
-
-
-class IdempotencyConflict(Conflict):
-    """An idempotency key sent again with another request than the one it first came with."""
-
-    code = "idempotency_conflict"
 
 
 class Unavailable(CodedError):
@@ -236,7 +215,7 @@ class Unavailable(CodedError):
 
 
 class NotConfigured(Unavailable):
-    """A setting the endpoint needs is missing on the service's side (e.g. ``CATALOG_SERVICE_TOKEN``)."""
+    """A setting the request needs is missing on the service's side (e.g. ``CATALOG_SERVICE_TOKEN``)."""
 
     code = "not_configured"
 
@@ -249,9 +228,3 @@ class ReadOnly(Unavailable):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
-
-
-class OrdersUnavailable(Unavailable):
-    """The orders' owner could not say whether orders reference a product: nothing is deleted on a guess."""
-
-    code = "orders_unavailable"

@@ -20,10 +20,10 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extracted.catalog.context import EARLY
-from extracted.catalog.exceptions import ApiError, BadRequest, PayloadTooLarge
-from extracted.catalog.parsers import content_length
-from extracted.catalog.rendering import error_response
+from .context import EARLY
+from .exceptions import ApiError, BadRequest, PayloadTooLarge
+from .parsers import content_length
+from .responses import error_response
 
 _HOST: Final = re.compile(r"^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::([0-9]+))?$")
 

@@ -3,7 +3,7 @@
 Ported from ``django.http.multipartparser`` (BSD licence, Django Software Foundation) in the same shape, so
 that odd bodies are cut where Django cuts them: the same boundary search (a CRLF or LF before the boundary
 belongs to it), the same "unget" of what was read too far, the same give-up when a stream gets stuck, and
-parts without headers kept as raw parts. :mod:`extracted.catalog.multipart` makes fields and files of them.
+parts without headers kept as raw parts. :mod:`.multipart` makes fields and files of them.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
-from extracted.catalog.exceptions import MultipartError, SuspiciousMultipart
-from extracted.catalog.negotiation import parse_header_parameters
+from .exceptions import MultipartError, SuspiciousMultipart
+from .negotiation import parse_header_parameters
 
 RAW: Final = "raw"
 FILE: Final = "file"

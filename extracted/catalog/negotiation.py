@@ -18,7 +18,7 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import Final
 
-from extracted.catalog.exceptions import NotAcceptable, NotFound
+from .exceptions import NotAcceptable, NotFound
 
 FORMAT_PARAM: Final = "format"
 MAX_ACCEPT_HEADER_LENGTH: Final = 8192
@@ -108,7 +108,7 @@ def accept_tokens(header: str) -> list[str]:
 def json_indent(accept: str | None) -> int | None:
     """The JSON indent the answer is rendered with: DRF's JSONRenderer honours an ``indent`` parameter (0-8)
     of the most specific ``Accept`` token that takes JSON (``application/json; indent=4``). None: compact.
-    Raises :class:`~extracted.catalog.exceptions.NotAcceptable` (406) when no token takes JSON."""
+    Raises :class:`.exceptions.NotAcceptable` (406) when no token takes JSON."""
     if accept is None or accept in ("*/*", "application/json"):
         return None  # DRF reads a missing header as */*
     matching = [media for media in map(_MediaType, accept_tokens(accept)) if _JSON.satisfies(media)]

@@ -23,7 +23,7 @@ from typing import Final
 
 import httpx
 
-from extracted.catalog.exceptions import OrdersUnavailable
+from extracted.catalog.errors import OrdersUnavailable
 from extracted.catalog.identity import SERVICE_TOKEN_ENV, SERVICE_TOKEN_HEADER
 
 URL_ENV: Final = "CATALOG_MONOLITH_URL"

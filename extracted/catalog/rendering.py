@@ -7,26 +7,18 @@ when non-zero), fields in the monolith's order. JSON: DRF's JSONRenderer (compac
 
 from __future__ import annotations
 
-import json
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import quote
 
-import orjson
-from starlette.responses import Response
-
-from extracted.catalog.exceptions import ApiError
 from extracted.catalog.models import MAX_STOCK
+from extracted.catalog.responses import INDENT as INDENT
+from extracted.catalog.responses import dump as dump
+from extracted.catalog.responses import error_response as error_response
+from extracted.catalog.responses import iri_query as iri_query
+from extracted.catalog.responses import json_response as json_response
 
 CENT: Final = Decimal("0.01")
-IRI_SAFE: Final = "/#%[]=:;$&()+,!?*@'~"  # what Django's iri_to_uri leaves as it is
-
-# The JSON indent DRF would render this request's answers with (its Accept header's ``indent``), set by
-# :func:`extracted.catalog.resources.negotiate` for the request being handled.
-INDENT: ContextVar[int | None] = ContextVar("catalog_json_indent", default=None)
-
 
 def render_price(value: Any) -> str:
     """DRF's DecimalField(max_digits=10, decimal_places=2) output; SQLite hands back int or float."""
@@ -37,7 +29,6 @@ def render_price(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"  # exact: NUMERIC(10,2) has at most 10 significant digits
     return f"{Decimal(str(value).strip()).quantize(CENT):f}"
-
 
 def render_datetime(value: Any) -> str | None:
     """DRF's DateTimeField output under USE_TZ/UTC: ``isoformat()`` with ``+00:00`` written ``Z``."""
@@ -53,7 +44,6 @@ def render_datetime(value: Any) -> str | None:
     if text.endswith("+00:00"):
         return text[:-6] + "Z"
     return text
-
 
 def product_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
     """A products row (``id, sku, name, description, price, stock, is_active, category_id, created_at,
@@ -71,22 +61,18 @@ def product_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
         "updated_at": render_datetime(row[9]),
     }
 
-
 def internal_product_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
     """A row of :meth:`~extracted.catalog.selectors.Reader.products_by_ids` as the monolith's internal batch read
     renders it (its InternalProductSerializer)."""
     return {"id": row[0], "sku": row[1], "name": row[2], "price": render_price(row[3]), "stock": row[4],
             "is_active": bool(row[5])}
 
-
 def category_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
     return {"id": row[0], "name": row[1], "slug": row[2], "parent": row[3]}
-
 
 def _meta(kind: str, label: str, *, required: bool = False, read_only: bool = False, **extra: Any
           ) -> dict[str, Any]:
     return {"type": kind, "required": required, "read_only": read_only, "label": label, **extra}
-
 
 # DRF's SimpleMetadata for the serializers (OPTIONS ``actions``, shown to callers who may write).
 PRODUCT_ACTION_FIELDS: Final = {
@@ -108,30 +94,3 @@ CATEGORY_ACTION_FIELDS: Final = {
     "parent": _meta("field", "Parent"),
 }
 
-
-def dump(data: Any, indent: int | None = None) -> bytes:
-    """DRF's JSONRenderer output: compact, UTF-8, U+2028/U+2029 escaped; indented when the client's Accept
-    asked for it (``indent``: DRF's separators then, ``,`` and ``: ``)."""
-    if indent is not None:
-        text = json.dumps(data, indent=indent, ensure_ascii=False, separators=(",", ": "))
-        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
-    body = orjson.dumps(data)
-    if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
-        body = body.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
-    return body
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dump(data, INDENT.get()), status_code=status, headers=headers, media_type="application/json")
-
-
-def error_response(exc: ApiError) -> Response:
-    if exc.django_rendered:  # Django's JsonResponse: json.dumps' separators
-        return Response(json.dumps(exc.body()).encode(), status_code=exc.status, headers=exc.headers(),
-                        media_type="application/json")
-    return json_response(exc.body(), exc.status, exc.headers())
-
-
-def iri_query(query_string: bytes) -> str:
-    """The raw query string as Django puts it back into a URL it builds (``iri_to_uri``)."""
-    return quote(query_string.decode("latin-1"), safe=IRI_SAFE)

@@ -27,7 +27,8 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from extracted.catalog.exceptions import IdempotencyConflict, NotFound, ReservationConflict, ValidationFailed
+from extracted.catalog.errors import IdempotencyConflict, ReservationConflict
+from extracted.catalog.exceptions import NotFound, ValidationFailed
 from extracted.catalog.models import reservation_items, reservations
 from extracted.catalog.services import Shortage, now_in, return_stock, shortage_error, snapshots, take_stock
 from extracted.catalog.validation import validate_stock_items

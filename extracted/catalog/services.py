@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from extracted.catalog.errors import OutOfStock, ProtectedObject
 from extracted.catalog.events.outbox import record
-from extracted.catalog.exceptions import ApiError, NotFound, OutOfStock, ProtectedObject, ValidationFailed
+from extracted.catalog.exceptions import ApiError, NotFound, ValidationFailed
 from extracted.catalog.models import categories, outbox, products
 from extracted.catalog.rendering import category_dict, product_dict, render_price
 from extracted.catalog.validation import (

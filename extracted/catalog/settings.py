@@ -1,7 +1,7 @@
 """The monolith's settings this service mirrors, and the environment variables that set them here.
 
 The limits are Django's; the service keeps the same values so that a request refused by one side is
-refused by the other, with the same answer. Read at startup (:func:`~extracted.catalog.app.create_app`): a
+refused by the other, with the same answer. Read at startup (:func:`.app.create_app`): a
 bad value stops the service there, not on the first request.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Final
 
-from extracted.catalog.exceptions import ConfigurationError
+from .exceptions import ConfigurationError
 
 # Django's DATA_UPLOAD_* settings, at the monolith's values (its defaults): what one parsed body may hold.
 DATA_UPLOAD_MAX_MEMORY_SIZE: Final = 1024 * 1024

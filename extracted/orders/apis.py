@@ -17,7 +17,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from extracted.orders.exceptions import NotAuthenticated, NotFound, NotYet
+from extracted.orders.errors import NotYet
+from extracted.orders.exceptions import NotAuthenticated, NotFound
 from extracted.orders.identity import Caller
 from extracted.orders.pagination import page_count, page_link, page_size
 from extracted.orders.rendering import iri_query, json_response, order_dict

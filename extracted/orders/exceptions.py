@@ -1,14 +1,17 @@
-"""Errors of the orders service.
+"""Errors of the orders service: the tree every service shares (its own errors, if any, are in ``errors.py``).
 
 Tree::
 
-    OrdersError                          base of everything raised on purpose
+    OrdersError: base of everything raised on purpose
     ├── ConfigurationError               bad ORDERS_DATABASE_URL and the like (startup, exit status 1)
     ├── NotAtHead                        the database is not at the Alembic head (startup refused)
+    ├── MultipartError                   a multipart body Django cannot parse   } never answered as such:
+    ├── SuspiciousMultipart              one Django refuses as suspicious       } ParseError / BadRequest
     └── ApiError                         answered as JSON with ``status`` and DRF's body shape
-        ├── BadRequest                   400 {"detail": "Bad request."}      (too many query fields, a Host not
-        │                                                                       allowed; Django's own)
-        ├── ValidationFailed             400 {"field": ["message", ...]}     (DRF's field errors: page_size)
+        ├── BadRequest                   400 {"detail": "Bad request."}      (oversized body, too many fields,
+        │                                                                       disallowed Host; Django's own)
+        ├── ParseError                   400 {"detail": "JSON parse error - ..."}
+        ├── ValidationFailed             400 {"field": ["message", ...]}     (DRF's field errors)
         ├── CredentialRefused            the monolith's own 401/403 (the router's refused identity token)
         ├── NotAuthenticated             401 + WWW-Authenticate: Token
         │   └── AuthenticationFailed     401 {"detail": "Invalid token."}    + WWW-Authenticate: Token
@@ -18,13 +21,16 @@ Tree::
         ├── MethodNotAllowed             405 {"detail": "Method \\"X\\" not allowed."} + Allow
         ├── NotAcceptable                406 (no JSON in Accept)
         ├── PayloadTooLarge              413 {"detail": ...}                 (over the request body limit)
+        ├── UnsupportedMediaType         415
         └── CodedError                   {"detail", "code"}: errors that name themselves by a code
+            ├── ServiceTokenRefused      401 not_authenticated   (internal endpoints: identity.authorise_service)
+            ├── Conflict                 409 {"detail", "code", ...}
             └── Unavailable              503
-                ├── NotYet               503 not_yet    (checkout and cancel: the saga is not written yet)
-                └── ReadOnly             503 read_only + Retry-After (the database refused a write: the
+                ├── NotConfigured        503 not_configured      (a setting the request needs is unset)
+                └── ReadOnly             503 read_only + Retry-After (the database refused the write: the
                                                                       data is moving, see db.refused_as_read_only)
 
-Handlers raise these; the resources turn them into responses. Anything else becomes a JSON 500 carrying the
+Handlers raise these; the app turns them into responses. Anything else becomes a JSON 500 carrying the
 request id, never a traceback.
 """
 
@@ -38,11 +44,19 @@ class OrdersError(Exception):
 
 
 class ConfigurationError(OrdersError):
-    """A setting that cannot be used (a database URL, a limit); the message names the variable and the value."""
+    pass
 
 
 class NotAtHead(OrdersError):
     pass
+
+
+class MultipartError(OrdersError):
+    """Django's MultiPartParserError: the body is answered 400 ``Multipart form parse error - ...``."""
+
+
+class SuspiciousMultipart(OrdersError):
+    """Django's SuspiciousOperation family in the multipart parser: the monolith answers them 400 ``Bad request.``."""
 
 
 class ApiError(OrdersError):
@@ -67,6 +81,11 @@ class BadRequest(ApiError):
 
     status = 400
     django_rendered = True
+
+
+class ParseError(ApiError):
+    status = 400
+    default_detail = "Malformed request."
 
 
 class ValidationFailed(ApiError):
@@ -148,13 +167,44 @@ class PayloadTooLarge(ApiError):
         return {"Connection": "close"}
 
 
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+    def __init__(self, media_type: str) -> None:
+        super().__init__(f'Unsupported media type "{media_type}" in request.')
+
+
 class CodedError(ApiError):
-    """``{"detail", "code"}``: the code lets a client (the router, another service) tell cases apart."""
+    """``{"detail", "code"}``: the code lets a client (a gateway, the router, another service) tell cases apart."""
 
     code = "error"
 
     def body(self) -> Any:
         return {"detail": self.detail, "code": self.code}
+
+
+class ServiceTokenRefused(CodedError):
+    """An internal endpoint's ``X-Service-Token`` is missing or wrong (see ``identity.authorise_service``)."""
+
+    status = 401
+    code = "not_authenticated"
+    www_authenticate = "X-Service-Token"
+
+
+class Conflict(CodedError):
+    status = 409
+    code = "conflict"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.extra = extra
+
+    def body(self) -> Any:
+        return {**super().body(), **self.extra}
+
+
+
+
 
 
 class Unavailable(CodedError):
@@ -164,14 +214,10 @@ class Unavailable(CodedError):
     code = "unavailable"
 
 
-class NotYet(Unavailable):
-    """A write this service does not make yet (checkout, cancel: the saga comes next). Until then the router
-    sends every write of ``/api/orders/`` to the monolith; a write that reaches the service anyway is refused
-    here, with nothing written."""
+class NotConfigured(Unavailable):
+    """A setting the request needs is missing on the service's side (e.g. ``ORDERS_SERVICE_TOKEN``)."""
 
-    code = "not_yet"
-    default_detail = ("The orders service does not take this write yet: checkout and cancel are still the "
-                      "monolith's.")
+    code = "not_configured"
 
 
 class ReadOnly(Unavailable):

@@ -1,13 +1,13 @@
-"""Content negotiation as the monolith's DRF does it: ``?format=`` and ``Accept``.
+"""Content negotiation as the monolith's DRF does it: ``?format=``, ``Accept``, and which parser takes a body.
 
 - :func:`check_format`: a ``format`` query parameter other than ``json`` is a 404 (DRF's
   ``URL_FORMAT_OVERRIDE``: no renderer of that name).
 - :func:`json_indent`: DRF's DefaultContentNegotiation with the monolith's one renderer (JSON): some
   ``Accept`` token must be ``application/json``, ``application/*``, ``*/json`` or ``*/*`` (parameters and
   q-values, ``q=0`` included, play no part, as in DRF); no usable token at all is a 406 too.
-- :func:`parse_header_parameters`: Django's reading of a header with parameters, which the above rests on.
-
-(A copy of the catalog service's module without the parsers' part: this service reads no request bodies yet.)
+- :func:`media_type_matches`: which request ``Content-Type`` a parser takes (DRF's ``media_type_matches``).
+- :func:`parse_header_parameters`: Django's reading of a header with parameters, which all of the above (and
+  the multipart parser) rest on.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import Final
 
-from extracted.orders.exceptions import NotAcceptable, NotFound
+from .exceptions import NotAcceptable, NotFound
 
 FORMAT_PARAM: Final = "format"
 MAX_ACCEPT_HEADER_LENGTH: Final = 8192
 MAX_ACCEPT_TOKENS: Final = 64
-MAX_MEDIA_TYPE_LENGTH: Final = 256  # DRF passes over longer Accept tokens
+MAX_MEDIA_TYPE_LENGTH: Final = 256  # DRF passes over longer Accept tokens; a longer Content-Type is a 415
 
 
 def parse_header_parameters(line: str) -> tuple[str, dict[str, str]]:
@@ -85,6 +85,10 @@ class _MediaType:
 _JSON: Final = _MediaType("application/json")
 
 
+def media_type_matches(parser_type: str, content_type: str) -> bool:
+    return _MediaType(parser_type).satisfies(_MediaType(content_type))
+
+
 def accept_tokens(header: str) -> list[str]:
     """DRF's ``get_accept_list``: bounded, so a hostile header costs little."""
     if len(header) > MAX_ACCEPT_HEADER_LENGTH:
@@ -104,7 +108,7 @@ def accept_tokens(header: str) -> list[str]:
 def json_indent(accept: str | None) -> int | None:
     """The JSON indent the answer is rendered with: DRF's JSONRenderer honours an ``indent`` parameter (0-8)
     of the most specific ``Accept`` token that takes JSON (``application/json; indent=4``). None: compact.
-    Raises :class:`~extracted.orders.exceptions.NotAcceptable` (406) when no token takes JSON."""
+    Raises :class:`.exceptions.NotAcceptable` (406) when no token takes JSON."""
     if accept is None or accept in ("*/*", "application/json"):
         return None  # DRF reads a missing header as */*
     matching = [media for media in map(_MediaType, accept_tokens(accept)) if _JSON.satisfies(media)]

@@ -7,27 +7,19 @@ client's ``Accept`` asked for an indent), or Django's own JsonResponse for the a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import quote
 
-import orjson
-from starlette.responses import Response
-
-from extracted.orders.exceptions import ApiError
+from extracted.orders.responses import INDENT as INDENT
+from extracted.orders.responses import dump as dump
+from extracted.orders.responses import error_response as error_response
+from extracted.orders.responses import iri_query as iri_query
+from extracted.orders.responses import json_response as json_response
 
 CENT: Final = Decimal("0.01")
-IRI_SAFE: Final = "/#%[]=:;$&()+,!?*@'~"  # what Django's iri_to_uri leaves as it is
 SHIPPING_FIELDS: Final = ("full_name", "line1", "line2", "city", "postal_code", "country")
-
-# The JSON indent DRF would render this request's answers with (its Accept header's ``indent``), set by
-# :func:`extracted.orders.resources.negotiate` for the request being handled.
-INDENT: ContextVar[int | None] = ContextVar("orders_json_indent", default=None)
-
 
 def to_decimal(value: Any) -> Decimal:
     """A NUMERIC column's value as a Decimal (SQLite hands back int or float; NUMERIC(12,2) has at most 12
@@ -40,11 +32,9 @@ def to_decimal(value: Any) -> Decimal:
         return Decimal(repr(value))
     return Decimal(str(value).strip())
 
-
 def render_decimal(value: Any) -> str:
     """DRF's DecimalField(decimal_places=2) output: a string with exactly two decimals."""
     return f"{to_decimal(value).quantize(CENT):f}"
-
 
 def render_datetime(value: Any) -> str | None:
     """DRF's DateTimeField output under USE_TZ/UTC: ``isoformat()`` with ``+00:00`` written ``Z``."""
@@ -61,11 +51,9 @@ def render_datetime(value: Any) -> str | None:
         return text[:-6] + "Z"
     return text
 
-
 def order_number(order_id: int) -> str:
     """The monolith's ``Order.number``: ``ORD-%08d`` (more digits once the id has more)."""
     return f"ORD-{order_id:08d}"
-
 
 def line_dict(row: Any) -> dict[str, Any]:
     """An order_lines row (``id, order_id, product_id, sku, name, unit_price, quantity``) as the monolith's
@@ -74,14 +62,12 @@ def line_dict(row: Any) -> dict[str, Any]:
     return {"id": row[0], "product": row[2], "sku": row[3], "name": row[4], "unit_price": render_decimal(unit_price),
             "quantity": row[6], "line_total": render_decimal(unit_price * row[6])}
 
-
 def shipment_dict(row: Any | None) -> dict[str, Any] | None:
     """An order_shipments row (``id, order_id, carrier, tracking_number, status``) as the monolith's
     OrderShipmentSerializer renders it; None (``null``) for an order without a shipment."""
     if row is None:
         return None
     return {"id": row[0], "carrier": row[2], "tracking_number": row[3], "status": row[4]}
-
 
 def order_dict(row: Any, lines: Iterable[Any], shipment: Any | None) -> dict[str, Any]:
     """An orders row (``id, user_id, status, total, ship_full_name, ship_line1, ship_line2, ship_city,
@@ -99,45 +85,14 @@ def order_dict(row: Any, lines: Iterable[Any], shipment: Any | None) -> dict[str
         "updated_at": render_datetime(row[11]),
     }
 
-
-def dump(data: Any, indent: int | None = None) -> bytes:
-    """DRF's JSONRenderer output: compact, UTF-8, U+2028/U+2029 escaped; indented when the client's Accept
-    asked for it (``indent``: DRF's separators then, ``,`` and ``: ``)."""
-    if indent is not None:
-        text = json.dumps(data, indent=indent, ensure_ascii=False, separators=(",", ": "))
-        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
-    body = orjson.dumps(data)
-    if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
-        body = body.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
-    return body
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dump(data, INDENT.get()), status_code=status, headers=headers, media_type="application/json")
-
-
-def error_response(exc: ApiError) -> Response:
-    if exc.django_rendered:  # Django's JsonResponse: json.dumps' separators
-        return Response(json.dumps(exc.body()).encode(), status_code=exc.status, headers=exc.headers(),
-                        media_type="application/json")
-    return json_response(exc.body(), exc.status, exc.headers())
-
-
-def iri_query(query_string: bytes) -> str:
-    """The raw query string as Django puts it back into a URL it builds (``iri_to_uri``)."""
-    return quote(query_string.decode("latin-1"), safe=IRI_SAFE)
-
-
 # --- OPTIONS: DRF's SimpleMetadata for the monolith's views -----------------------------------------------------------
 
 def _meta(kind: str, label: str, *, required: bool = False, read_only: bool = False, **extra: Any
           ) -> dict[str, Any]:
     return {"type": kind, "required": required, "read_only": read_only, "label": label, **extra}
 
-
 def _choices(*values: tuple[str, str]) -> list[dict[str, str]]:
     return [{"value": value, "display_name": name} for value, name in values]
-
 
 ORDER_STATUSES: Final = _choices(("placed", "Placed"), ("processing", "Processing"), ("shipped", "Shipped"),
                                  ("delivered", "Delivered"), ("cancelled", "Cancelled"))
@@ -156,7 +111,6 @@ _SHIPMENT_FIELDS: Final = {
     "tracking_number": _meta("string", "Tracking number", max_length=64),
     "status": _meta("choice", "Status", choices=SHIPMENT_STATUSES),
 }
-
 
 def order_action_fields(dialect: str) -> dict[str, Any]:
     """The OrderSerializer's fields as DRF's OPTIONS describes them for the checkout and cancel actions (DRF
@@ -184,7 +138,6 @@ def order_action_fields(dialect: str) -> dict[str, Any]:
         "created_at": _meta("datetime", "Created at"),
         "updated_at": _meta("datetime", "Updated at"),
     }
-
 
 # The monolith's ProductReferencesView describes itself by its docstring (DRF's get_view_description).
 PRODUCT_REFERENCES_DESCRIPTION: Final = (

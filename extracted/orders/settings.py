@@ -1,7 +1,7 @@
 """The monolith's settings this service mirrors, and the environment variables that set them here.
 
 The limits are Django's; the service keeps the same values so that a request refused by one side is
-refused by the other, with the same answer. Read at startup (:func:`~extracted.orders.app.create_app`): a
+refused by the other, with the same answer. Read at startup (:func:`.app.create_app`): a
 bad value stops the service there, not on the first request.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from typing import Final
 
-from extracted.orders.exceptions import ConfigurationError
+from .exceptions import ConfigurationError
 
-# Django's DATA_UPLOAD_* settings, at the monolith's values (its defaults): the size of a body a parser would
-# take (the request limit may not be below it) and the fields of a query string.
+# Django's DATA_UPLOAD_* settings, at the monolith's values (its defaults): what one parsed body may hold.
 DATA_UPLOAD_MAX_MEMORY_SIZE: Final = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS: Final = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES: Final = 100
 
 ALLOWED_HOSTS_ENV: Final = "ORDERS_ALLOWED_HOSTS"
 DEFAULT_ALLOWED_HOSTS: Final = "localhost,127.0.0.1,[::1],testserver"  # the monolith's SHOP_ALLOWED_HOSTS default

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from extracted.catalog import services
 from extracted.catalog.db import make_engine
-from extracted.catalog.exceptions import OutOfStock
+from extracted.catalog.errors import OutOfStock
 from extracted.catalog.models import products
 from strangler.processes import ManagedProcess, free_port
 from tests.extracted.catalog.conftest import SERVICE_TOKEN as TOKEN
