@@ -56,10 +56,12 @@ def open_split(plan: str | Path | Plan, *, reverse: bool = False) -> Split:
 def check(split: Split) -> dict[str, Any]:
     """The plan against both databases: every table and column exists, kinds convert, scales are known."""
     pairs = split.pairs()
+    snapshots = {t.index for t in split.plan.snapshots}
     return {"plan": split.plan.name, "ok": True, "direction": split.plan.direction,
             "source": split.source.display, "target": split.target.display,
             "tables": [{"source": p.source.table, "target": p.target.table,
                         "key": list(p.source.keys) if p.source.composite else p.source.keys[0],
+                        "snapshot": p.index in snapshots,
                         "columns": {s.name: f"{t.name} ({s.kind}" + (f", scale {sc})" if sc is not None else ")")
                                     for s, t, sc in zip(p.source.columns, p.target.columns, p.scales, strict=True)}}
                        for p in pairs]}

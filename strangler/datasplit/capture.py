@@ -25,6 +25,7 @@ class CaptureReport:
     changelog: str
     tables: dict[str, bool] = field(default_factory=dict)     # table -> capture installed now
     changelog_dropped: bool = False
+    kept: list[str] = field(default_factory=list)             # snapshot tables left captured (uncapture)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -96,20 +97,24 @@ def captured(split: Split) -> bool:
         conn.close()
 
 
-def uncapture(split: Split, *, drop_changelog: bool = False) -> CaptureReport:
-    """Remove the triggers; drop the changelog too when asked, or when it holds nothing."""
+def uncapture(split: Split, *, drop_changelog: bool = False, keep_snapshots: bool = False) -> CaptureReport:
+    """Remove the triggers; drop the changelog too when asked, or when it holds nothing. ``keep_snapshots``:
+    the plan's snapshot tables stay captured (the decommission: the service still reads them, fed by the
+    forward sync), and so does the changelog they log into."""
     plan, engine = split.plan, split.source
-    report = CaptureReport(plan.name, engine.display, plan.changelog_table)
+    tables = plan.owned if keep_snapshots else plan.tables
+    kept = [t.source for t in plan.snapshots] if keep_snapshots else []
+    report = CaptureReport(plan.name, engine.display, plan.changelog_table, kept=kept)
     conn = engine.connect(autocommit=False)
     try:
         engine.begin(conn)
-        for t in plan.tables:
+        for t in tables:
             engine.uninstall_capture(conn, plan.changelog_table, t.source)
         conn.commit()
-        for t in plan.tables:
+        for t in tables:
             report.tables[t.source] = engine.capture_installed(conn, plan.changelog_table, t.source)
         conn.commit()
-        if engine.table_exists(conn, plan.changelog_table):
+        if engine.table_exists(conn, plan.changelog_table) and not kept:
             empty = engine.count(conn, plan.changelog_table) == 0
             if drop_changelog or empty:
                 engine.drop_changelog(conn, plan.changelog_table)

@@ -28,6 +28,8 @@ executor's part). The data split uses these keys::
         columns: {id: id, price: price}            # source -> target; omitted: every source column, same name
         plain_ids: [category_id]                   # cross-service foreign keys copied as plain ids
         decimal_places: {price: 2}                 # only where neither database declares the scale
+        snapshot: false                            # true: the monolith keeps owning it (a read-only copy the
+                                                   # service reads; synced forward always, never handed over)
 
 Structure errors are :class:`PlanError` naming the file and the field (the first problem; the others follow on
 lines of their own); errors against the databases come from :mod:`strangler.datasplit.mapping`.
@@ -55,6 +57,7 @@ class TableMap:
     columns: tuple[tuple[str, str], ...] | None   # (source, target); None: every source column, same name
     plain_ids: tuple[str, ...] = ()
     decimal_places: dict[str, int] = field(default_factory=dict)   # by source column name
+    snapshot: bool = False          # the monolith owns it for good: synced forward only, never handed over
 
     @property
     def target_keys(self) -> tuple[str, ...]:
@@ -69,7 +72,7 @@ class TableMap:
         cols = tuple((t, s) for s, t in self.columns) if self.columns is not None else None
         places = {dict(self.columns or ()).get(c, c): n for c, n in self.decimal_places.items()}
         plain = tuple(dict(self.columns or ()).get(c, c) for c in self.plain_ids)
-        return TableMap(self.index, self.target, self.source, self.target_keys, cols, plain, places)
+        return TableMap(self.index, self.target, self.source, self.target_keys, cols, plain, places, self.snapshot)
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,21 @@ class Plan:
         """The key of this plan's rows in the checkpoint table (reverse runs keep their own)."""
         return f"{self.name}:reverse" if self.reverse else self.name
 
+    @property
+    def snapshots(self) -> tuple[TableMap, ...]:
+        """The tables the monolith keeps owning (``snapshot: true``): fed forward, never handed over."""
+        return tuple(t for t in self.tables if t.snapshot)
+
+    @property
+    def owned(self) -> tuple[TableMap, ...]:
+        """The tables that move: ownership passes to the service at the cutover."""
+        return tuple(t for t in self.tables if not t.snapshot)
+
     def reversed(self) -> Plan:
-        """The same split from the service back to the monolith: tables inverted, same copy order."""
-        return replace(self, tables=tuple(t.inverted() for t in self.tables), reverse=not self.reverse)
+        """The same split from the service back to the monolith: tables inverted, same copy order. Snapshot
+        tables have no way back: the reverse split leaves them out (capture, copy, sync, verify, status)."""
+        tables = self.tables if self.reverse else self.owned
+        return replace(self, tables=tuple(t.inverted() for t in tables), reverse=not self.reverse)
 
     def service_url(self) -> str:
         """The service database URL: the plan's variable when set, else its default (paths under root)."""
@@ -173,4 +188,4 @@ def plan_from(doc: PlanFile, *, root: Path | None = None) -> Plan:
 def _table(i: int, t: TableSection) -> TableMap:
     columns = tuple(t.columns.items()) if t.columns is not None else None
     return TableMap(i, t.source, t.target or t.source, tuple(t.key), columns, tuple(t.plain_ids),
-                    dict(t.decimal_places))
+                    dict(t.decimal_places), t.snapshot)

@@ -37,9 +37,12 @@ def render(op: str, d: dict[str, Any]) -> str:
                          f"{t['rows_per_second']:,} rows/s{extra}")
         return "\n".join(lines)
     if op == "sync":
+        skipped = d.get("skipped") or []
         return (f"sync {d['plan']} ({d['direction']}): {d['changes']:,} changes (ids {d['from_id']}..{d['to_id']}), "
                 f"{d['upserted']:,} rows upserted, {d['deleted']:,} deleted in {d['seconds']:.2f}s; "
-                f"lag {d['lag_rows']:,} rows, {d['lag_seconds']:.1f}s")
+                f"lag {d['lag_rows']:,} rows, {d['lag_seconds']:.1f}s"
+                + (f"\n  the snapshots only: the service owns {', '.join(skipped)} (they sync the other way)"
+                   if skipped else ""))
     if op == "verify":
         lines = [f"verify {d['plan']} ({d['direction']}): {'OK' if d['ok'] else 'DIFFERENCES'} in {d['seconds']:.1f}s"]
         for t in d["tables"]:
@@ -54,7 +57,8 @@ def render(op: str, d: dict[str, Any]) -> str:
     if op in ("capture", "uncapture"):
         state = ", ".join(f"{k}: {'installed' if v else 'none'}" for k, v in d["tables"].items())
         dropped = "; changelog dropped" if d.get("changelog_dropped") else ""
-        return f"{op} {d['plan']} on {d['database']} ({d['changelog']}): {state}{dropped}"
+        kept = f"; snapshots still captured: {', '.join(d['kept'])}" if d.get("kept") else ""
+        return f"{op} {d['plan']} on {d['database']} ({d['changelog']}): {state}{dropped}{kept}"
     if op == "provision":
         return (f"provision {d['plan']}: {d['database']} {'created' if d['created'] else 'exists'}; "
                 f"revision {d['revision_before'] or '(none)'} -> {d['revision_after'] or '(none)'}")
@@ -62,15 +66,18 @@ def render(op: str, d: dict[str, Any]) -> str:
         lines = [f"check {d['plan']} ({d['direction']}): OK — {d['source']} -> {d['target']}"]
         for t in d["tables"]:
             cols = ", ".join(f"{s} -> {v}" for s, v in t["columns"].items())
-            lines.append(f"  {t['source']} -> {t['target']} (key {show_key(t['key'])}): {cols}")
+            snapshot = ", a snapshot: the monolith keeps owning it" if t.get("snapshot") else ""
+            lines.append(f"  {t['source']} -> {t['target']} (key {show_key(t['key'])}{snapshot}): {cols}")
         return "\n".join(lines)
     lines = [f"status {d['plan']} ({d['direction']}): {d['source']} -> {d['target']}",
              f"  capture: {'installed' if d['capture'] else 'not installed (or partly)'}; changelog: "
              f"{d.get('changelog') or 'none'}; high-water mark {d['high_water_mark']} "
              f"({d['synced'] or 'never synced'})"]
     if "lag_rows" in d:
-        lines.append(f"  lag: {d['lag_rows']:,} changes, {d['lag_seconds']:.1f}s")
+        lines.append(f"  lag: {d['lag_rows']:,} changes, {d['lag_seconds']:.1f}s"
+                     + (f" (snapshots: {d['snapshot_lag_rows']:,})" if d.get("snapshot_lag_rows") is not None else ""))
     for t in d["tables"]:
-        lines.append(f"  {t['source']} -> {t['target']}: capture {'on' if t['capture'] else 'off'}, copy {t['copy']}, "
-                     f"rows {t['source_rows']} / {t['target_rows']}")
+        snapshot = " (snapshot)" if t.get("snapshot") else ""
+        lines.append(f"  {t['source']} -> {t['target']}{snapshot}: capture {'on' if t['capture'] else 'off'}, "
+                     f"copy {t['copy']}, rows {t['source_rows']} / {t['target_rows']}")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""status: where a split stands — capture, per-table copy checkpoints and row counts, sync mark and lag."""
+"""status: where a split stands — capture, per-table copy checkpoints and row counts, sync mark and lag (and,
+for a plan with snapshot tables, which tables are snapshots and their part of the lag)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def status(split: Split) -> dict[str, Any]:
             for t in plan.tables:
                 value, when = state.get(f"copy:{t.target}", (None, 0.0))
                 row: dict[str, Any] = {
-                    "source": t.source, "target": t.target,
+                    "source": t.source, "target": t.target, "snapshot": t.snapshot,
                     "capture": source.capture_installed(src, plan.changelog_table, t.source),
                     "source_rows": source.count(src, t.source) if source.table_exists(src, t.source) else None,
                     "target_rows": (target.count(tgt, t.target)
@@ -42,6 +43,9 @@ def status(split: Split) -> dict[str, Any]:
             if has_changelog:
                 lag_rows, lag_s = source.changelog_lag(src, plan.changelog_table, [t.source for t in plan.tables], hwm)
                 out["lag_rows"], out["lag_seconds"] = lag_rows, round(lag_s, 3)
+                if plan.snapshots:  # the part of the lag the forward sync still feeds after the cutover
+                    out["snapshot_lag_rows"] = source.changelog_lag(src, plan.changelog_table,
+                                                                    [t.source for t in plan.snapshots], hwm)[0]
         finally:
             if tgt is not None:
                 tgt.close()

@@ -6,15 +6,20 @@ same state, so sync is idempotent and safe beside live writes (a write made whil
 changelog id and is picked up by the next run). The mark (``sync:hwm``, a changelog id) is written in the
 same target transaction as the slice it closes. Only ids under the source engine's commit barrier are read,
 so an entry of a transaction still in flight is never skipped.
+
+A plan's snapshot tables are synced forward for as long as they are captured: once the service owns the other
+tables, a forward sync applies the snapshots' entries only (``skipped`` names the others) instead of being
+refused.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import crashpoints
+from . import ownership
 from .databases import Split
 from .engines import Changed, transfer_for
 from .exceptions import CaptureError
@@ -40,6 +45,9 @@ class SyncReport:
     lag_seconds: float
     pruned: int = 0          # changelog entries deleted after being applied
     log_restarted: bool = False  # the changelog was recreated since the last sync: read from its start
+    snapshot_lag_rows: int = 0   # of lag_rows, the entries of snapshot tables (the monolith goes on writing them)
+    # The tables a forward sync left alone: the service owns them (after the cutover only the snapshots go forward)
+    skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,7 +57,11 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
          generic: bool = False) -> SyncReport:
     plan, source, target = split.plan, split.source, split.target
     pairs = split.pairs()
+    handed_over = _handed_over(split)
+    if handed_over:
+        pairs = [p for p in pairs if p.target.table not in handed_over]
     tables = [p.source.table for p in pairs]
+    snapshots = [t.source for t in plan.snapshots if t.source in tables]
     reporter = reporter or Reporter(enabled=False)
     slice_size = batch_size or plan.batch_size
     started = time.monotonic()
@@ -67,7 +79,7 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
         target.ensure_state(tgt, plan.checkpoint_table)
         tgt.commit()
         state = target.read_state(tgt, plan.checkpoint_table, plan.state_name)
-        guard = SyncGuard.for_target(split, tgt)
+        guard = SyncGuard.for_target(split, tgt, tables=[p.target.table for p in pairs], handed_over=handed_over)
         tgt.commit()
         hwm = int(state.get(HWM, ("0", 0.0))[0] or 0)
         identity = source.log_identity(src, plan.changelog_table)
@@ -113,7 +125,21 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
         # so the log stays as small as the lag under sustained writes.
         pruned = source.prune_changelog(src, plan.changelog_table, hwm) if hwm else 0
         lag_rows, lag_seconds = source.changelog_lag(src, plan.changelog_table, tables, hwm)
+        snapshot_lag = source.changelog_lag(src, plan.changelog_table, snapshots, hwm)[0] if snapshots else 0
     return SyncReport(plan.name, plan.direction, transfer.name, first, hwm, changes,
                       upserted, deleted, round(time.monotonic() - started, 3), lag_rows, round(lag_seconds, 3),
-                      pruned, restarted)
+                      pruned, restarted, snapshot_lag, sorted(handed_over))
+
+
+def _handed_over(split: Split) -> tuple[str, ...]:
+    """The service's names of the tables a forward sync leaves alone: once the service owns the plan's moved
+    tables (after the cutover, and after the decommission), a forward sync of a plan with snapshot tables feeds
+    the snapshots only. Their entries in the changelog after the switch are the reverse sync's own writes, and
+    the mark passes them (the guard checks in every transaction that the service still owns those tables)."""
+    plan = split.plan
+    if plan.reverse or not plan.snapshots or not plan.owned:
+        return ()
+    if ownership.read(split).state != "service":
+        return ()
+    return tuple(t.target for t in plan.owned)
 

@@ -12,7 +12,7 @@ no infinities. The layout::
     source: {database: ALIAS | url: URL | url_env: VAR}          # default: {database: default}
     datasplit: {batch_size, chunk_size, changelog_table, checkpoint_table, guard_table}
     tables: [{source, target, key: COLUMN | [COLUMN, ...], columns: {src: dst}, plain_ids: [...],
-              decimal_places: {col: n}}]
+              decimal_places: {col: n}, snapshot: false}]
     router: {admin_url, token_env, monolith_backend, service_backend}
     endpoints: {reads: ROUTE | [ROUTE, ...], writes: ROUTE | [ROUTE, ...]}
     steps: [provision, capture, copy, sync, verify, {contract: {...}}, {shadow: {...}}, {canary: {...}},
@@ -104,6 +104,11 @@ class TableSection(Spec):
     columns: dict[Identifier, Identifier] | None = None  # source -> target; None: every column, same name
     plain_ids: list[Identifier] = []
     decimal_places: dict[Identifier, Annotated[int, Field(ge=0, le=30)]] = {}
+    # A read-only copy of a table the monolith keeps owning for the whole life of the plan (an order's view of
+    # its shipment, which shipping keeps writing): copied and synced forward always, also after the cutover and
+    # the decommission; never guarded on the monolith's side, guarded on the service's (only the forward sync
+    # writes it there), never captured, synced or verified in reverse, left out of the cutover's handover.
+    snapshot: bool = False
 
     def key_fields(self, where: str) -> list[tuple[str, str]]:
         return key_fields(where, self.key)

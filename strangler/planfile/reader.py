@@ -227,6 +227,12 @@ class _Reading:
             self.problem("endpoints.writes", "required for a cutover (the write freeze and the switch)")
         if "cutover" in kinds and service is not None and not service.url:
             self.problem("service.url", "required once traffic moves to the service")
+        tables = found.get("tables")
+        if "cutover" in kinds and tables and all(t.snapshot for t in tables):
+            at = next(i for i, s in enumerate(steps or ()) if s.kind == "cutover")
+            marked = ", ".join(f"tables[{i}].snapshot" for i in range(len(tables)))
+            self.problem(f"steps[{at}]", f"nothing to cut over: every table is a snapshot ({marked}: true), which the "
+                                         "monolith keeps owning; a cutover needs a table the service takes over")
         for i, hook in enumerate(found.get("hooks") or ()):
             if steps is not None and hook.at not in kinds:
                 self.problem(f"hooks[{i}].at", f"the plan has no {hook.at} step, so this hook would never run")

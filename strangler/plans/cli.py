@@ -70,12 +70,18 @@ def _check(options: dict[str, Any], out: Output) -> None:
             _refuse(options, out, plan.name, [f"{path}: {field}: {message}" for field, message in problems])
         checked += ["router", "databases", "commands"]
     steps = [{"step": s.id, **(s.spec.model_dump() if s.spec is not None else {})} for s in plan.steps]
+    tables = [{"source": t.source, "target": t.target, "snapshot": t.snapshot} for t in split.tables]
     if options["json"]:
-        out.write(json.dumps({"plan": plan.name, "ok": True, "checked": checked, "steps": steps}, indent=2) + "\n")
+        out.write(json.dumps({"plan": plan.name, "ok": True, "checked": checked, "tables": tables, "steps": steps},
+                             indent=2) + "\n")
         return
     out.write(f"{plan.path}: valid plan {plan.name!r} for service {plan.service.name!r}\n")
     out.write(f"  routes: reads {_names(plan.endpoints.reads)}, writes {_names(plan.endpoints.writes)}; router "
               f"admin {plan.router.admin_url}\n")
+    kept = [f"{t['source']} -> {t['target']}" for t in tables if t["snapshot"]]
+    if kept:
+        out.write(f"  snapshots: {', '.join(kept)} (the monolith keeps owning them: synced forward only, never "
+                  "guarded on its side nor handed over)\n")
     for i, step in enumerate(steps, 1):
         settings = ", ".join(f"{k}={v}" for k, v in step.items() if k != "step")
         out.write(f"  {i}. {step['step']}" + (f"  ({settings})" if settings else "") + "\n")
@@ -121,6 +127,8 @@ def _status(options: dict[str, Any], out: Output) -> None:
         live = report.get("live") or {}
         if "sync" in live:
             out.write(f"  sync: {live['sync']}\n")
+        if "snapshots" in live:
+            out.write(f"  snapshots: {live['snapshots']}\n")
         if "routes" in live:
             out.write(f"  routes: {live['routes']}\n")
         owners = live.get("ownership") or {}
@@ -132,5 +140,10 @@ def _status(options: dict[str, Any], out: Output) -> None:
                 for table, owner in tables.items():
                     refuses = "" if owner == side else " (refuses writes but the sync's)"
                     out.write(f"    {side} {table}: owned by the {owner}{refuses}\n")
+            for side, tables in owners.get("snapshots", {}).items():
+                for table in tables:
+                    out.write(f"    {side} {table}: a snapshot, the monolith's for good"
+                              + (" (takes writes)\n" if side == "monolith" else
+                                 " (refuses writes but the forward sync's)\n"))
 
 

@@ -47,7 +47,7 @@ class Executor:
                  state: StateStore | None = None) -> None:
         self.root = project_root()
         self.plan: ExecutorPlan = load_executor_plan(plan_path)
-        datasplit.load_plan(plan_path)  # the data-split part is checked too, before anything runs
+        self.split_plan = datasplit.load_plan(plan_path)  # the data-split part is checked too, before anything runs
         self.state = state or StateStore(default_path(self.root))
         self.say = say
 
@@ -166,6 +166,8 @@ class Executor:
                                                            if k in lag}}
         except _DATA_FAILURES as exc:
             live["sync"] = {"error": str(exc)}
+        if self.split_plan.snapshots:
+            live["snapshots"] = self._live_snapshots()
         try:
             live["ownership"] = ownership.read(datasplit.open_split(self.plan.path)).to_dict()
         except _DATA_FAILURES as exc:
@@ -182,6 +184,34 @@ class Executor:
         except PlanRunError as exc:
             live["routes"] = {"error": str(exc)}
         return live
+
+    def _live_snapshots(self) -> dict[str, Any]:
+        """The snapshot tables, and their forward lag while a sync of their own feeds them."""
+        found: dict[str, Any] = {"tables": [t.source for t in self.split_plan.snapshots]}
+        try:
+            if self.snapshot_sync():
+                split = datasplit.open_split(self.plan.path)
+                try:
+                    lag = datasplit.status(split)
+                finally:
+                    split.close()
+                found.update(direction="forward", lag_rows=lag.get("snapshot_lag_rows"))
+        except _DATA_FAILURES as exc:
+            found["error"] = str(exc)
+        return found
+
+    def snapshot_sync(self, direction: str | None = None) -> bool:
+        """Whether the snapshot tables need a forward sync of their own now (``direction``: what
+        :meth:`sync_direction` said, asked again when not given): the plan has snapshot tables and others, and the
+        others flow back (after the cutover) or no longer flow (after the decommission). A forward flow carries
+        the snapshots with the rest; during a handover the executor syncs them itself."""
+        plan = self.split_plan
+        if not plan.snapshots or not plan.owned:
+            return False
+        direction = direction if direction is not None else self.sync_direction()
+        if direction == "reverse":
+            return True
+        return direction is None and self._planned_flow(self.state.get(self.plan.name).done_index) == "stopped"
 
     def sync_direction(self) -> str | None:
         """Which way data must flow now: towards the side that does not own the data (the ownership guard
@@ -218,16 +248,26 @@ class Executor:
         return any(s.id == step_id and steps.action(s).sync_after == "stopped" for s in self.plan.steps)
 
     def follow(self, *, interval: float = 1.0, rounds: int | None = None) -> None:
-        """Keeps the databases in step for as long as it runs, in whichever direction the plan is at."""
+        """Keeps the databases in step for as long as it runs, in whichever direction the plan is at; the
+        snapshot tables forward for as long as the service reads them (after the cutover and the decommission
+        too)."""
         done = 0
         while rounds is None or done < rounds:
             direction = self.sync_direction()
-            if direction is not None:
+            ways = [(direction, direction == "reverse")] if direction is not None else []
+            if self.snapshot_sync(direction):
+                ways.append(("snapshots forward", False))
+            for name, reverse in ways:
+                split = None
                 try:
-                    report = datasplit.sync(datasplit.open_split(self.plan.path, reverse=direction == "reverse"))
+                    split = datasplit.open_split(self.plan.path, reverse=reverse)
+                    report = datasplit.sync(split)
                     if report.changes:
-                        self.say(f"follow ({direction}): {report.changes} changes, lag {report.lag_rows}")
+                        self.say(f"follow ({name}): {report.changes} changes, lag {report.lag_rows}")
                 except _GATE_FAILURES as exc:
-                    self.say(f"follow ({direction}): {exc}")
+                    self.say(f"follow ({name}): {exc}")
+                finally:
+                    if split is not None:
+                        split.close()
             done += 1
             time.sleep(interval)

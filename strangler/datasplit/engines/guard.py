@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, ClassVar
 
@@ -43,10 +44,13 @@ class Guard(Schema):
             cur.execute(f"INSERT INTO {self.q(guard)} (plan, table_name, side, owner, syncing, updated_at) "
                         f"VALUES ({p}, {p}, {p}, {p}, 0, {p})", [plan, table, side, owner, time.time()])
 
-    def set_owner(self, conn: Any, guard: str, plan: str, owner: str) -> None:
+    def set_owner(self, conn: Any, guard: str, plan: str, owner: str, tables: Sequence[str] | None = None) -> None:
+        """Record ``owner`` for the plan's tables here (``tables``: only these; a plan's snapshot tables keep the
+        monolith as their owner whatever the others do)."""
         p = self.param
-        conn.cursor().execute(f"UPDATE {self.q(guard)} SET owner = {p}, updated_at = {p} WHERE plan = {p}",
-                              [owner, time.time(), plan])
+        where, params = self._tables_in(tables)
+        conn.cursor().execute(f"UPDATE {self.q(guard)} SET owner = {p}, updated_at = {p} WHERE plan = {p}{where}",
+                              [owner, time.time(), plan, *params])
 
     def read_owners(self, conn: Any, guard: str, plan: str, *, lock: bool = False) -> dict[str, str]:
         """Table -> owner recorded in this database's guard table ({} when it has none). ``lock``: a shared
@@ -55,8 +59,18 @@ class Guard(Schema):
                             + (self.share_lock if lock else ""), [plan])
         return {str(r[0]): str(r[1]) for r in rows}
 
-    def delete_guard_rows(self, conn: Any, guard: str, plan: str) -> None:
-        self.write_if_table(conn, guard, f"DELETE FROM {self.q(guard)} WHERE plan = {self.param}", [plan])
+    def delete_guard_rows(self, conn: Any, guard: str, plan: str, tables: Sequence[str] | None = None) -> None:
+        where, params = self._tables_in(tables)
+        self.write_if_table(conn, guard, f"DELETE FROM {self.q(guard)} WHERE plan = {self.param}{where}",
+                            [plan, *params])
+
+    def _tables_in(self, tables: Sequence[str] | None) -> tuple[str, list[str]]:
+        """`` AND table_name IN (...)`` for ``tables`` (None: every table; none: no row at all)."""
+        if tables is None:
+            return "", []
+        if not tables:
+            return " AND 1 = 0", []
+        return f" AND table_name IN ({', '.join([self.param] * len(tables))})", list(tables)
 
     # -- the guard triggers ------------------------------------------------------------------------------
     @abstractmethod

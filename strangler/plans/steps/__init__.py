@@ -15,8 +15,12 @@ Traffic only ever moves through the router's admin API; data only through the da
     cutover       ownership to the service under a leased write freeze   ownership back, the same way
                   (see cutover.py), hooks, all traffic to the service     (hooks undone, traffic back)
     decommission  capture removed both ways: the old tables are no         reverse capture, copy and verify,
-                  longer fed (kept, and they refuse writes)               forward capture
+                  longer fed (kept, and they refuse writes); snapshot     forward capture
+                  tables stay captured and synced forward
     capture (undo) also removes the ownership guard on both sides.
+
+Snapshot tables (``snapshot: true``) are copied, synced and verified with the others, guarded on the service's
+side only, and never handed over: the cutover and its undo leave them the monolith's (see cutover.py).
 
 The kinds themselves (their names, order and settings) are the plan file's registry,
 :data:`strangler.planfile.kinds.KINDS`, which the schema reads; each class here names its kind, and

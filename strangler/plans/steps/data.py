@@ -80,11 +80,18 @@ class Decommission(StepAction):
     def do(self) -> dict[str, Any]:
         # The legacy code no longer reads the old tables: stop feeding them, in both directions. The
         # monolith's copy keeps its guard (it refuses writes: nothing feeds it any more); the service's goes.
+        # Snapshot tables are the monolith's still, and the service still reads its copy: their capture, the
+        # changelog and the service's guard stay, and their forward sync goes on (`strangler follow`, `strangler
+        # split sync`) until `strangler split uncapture PLAN` (or a later plan) stops it.
         ctx = self.ctx
-        forward = datasplit.uncapture(ctx.split(), drop_changelog=True).to_dict()
+        forward = datasplit.uncapture(ctx.split(), drop_changelog=True, keep_snapshots=True).to_dict()
         reverse = datasplit.uncapture(ctx.split(reverse=True), drop_changelog=True).to_dict()
-        ownership.remove(ctx.split(), "service")
-        return {"forward": forward, "reverse": reverse, "old_tables": "kept (they refuse writes)"}
+        ownership.remove(ctx.split(), "service", snapshots=False)
+        figures = {"forward": forward, "reverse": reverse, "old_tables": "kept (they refuse writes)"}
+        if ctx.split().plan.snapshots:
+            figures["snapshots"] = (f"still captured and synced forward: {', '.join(forward['kept'])} (`strangler "
+                                    "split uncapture PLAN` stops that)")
+        return figures
 
     def undo(self) -> dict[str, Any]:
         # Feed the old tables again; what the service changed meanwhile is copied over, then checked.

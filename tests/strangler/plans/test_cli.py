@@ -117,6 +117,38 @@ def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
                                   "max_sync_rounds": 20, "also_freeze": ["orders-writes", "checkout-page"]}
 
 
+def test_check_shows_the_snapshot_tables_as_such(write_plan: Callable[..., Path],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        doc["tables"][0]["snapshot"] = True
+
+    path = write_plan(edit)
+    code, out, err = manage(capsys, "plan", "check", str(path), "--offline")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[2] == ("  snapshots: catalog_category -> categories (the monolith keeps owning them: "
+                                   "synced forward only, never guarded on its side nor handed over)")
+    code, out, err = manage(capsys, "plan", "check", str(path), "--offline", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["tables"] == [{"source": "catalog_category", "target": "categories", "snapshot": True},
+                                         {"source": "catalog_product", "target": "products", "snapshot": False}]
+    code, out, err = manage(capsys, "plan", "check", str(CATALOG_PLAN), "--offline")
+    assert code == 0 and "snapshots" not in out
+
+
+def test_check_refuses_a_cutover_of_snapshots_only(write_plan: Callable[..., Path],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        for table in doc["tables"]:
+            table["snapshot"] = True
+
+    path = write_plan(edit)
+    code, out, err = manage(capsys, "plan", "check", str(path), "--offline")
+    assert (code, out) == (2, "")
+    assert err == (f"CommandError: {path}: steps[9]: nothing to cut over: every table is a snapshot "
+                   "(tables[0].snapshot, tables[1].snapshot: true), which the monolith keeps owning; a cutover "
+                   "needs a table the service takes over\n")
+
+
 def test_check_refuses_a_bad_plan_with_status_2(write_plan: Callable[..., Path],
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     def edit(doc: dict[str, Any]) -> None:
