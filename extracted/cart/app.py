@@ -21,10 +21,11 @@ from extracted.cart.context import RequestContext
 from extracted.cart.db import make_engine
 from extracted.cart.gate import RequestGate
 from extracted.cart.logs import configure_logging
+from extracted.cart.notfound import NotFoundApp
 from extracted.cart.resources import State
 from extracted.cart.sessions import Sessions
 from extracted.cart.settings import allowed_hosts, max_request_body, session_cookie
-from extracted.cart.urls import ROUTES, NotFoundApp
+from extracted.cart.urls import ROUTES
 
 
 def _lifespan(state: State) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:

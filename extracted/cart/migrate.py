@@ -1,4 +1,6 @@
-"""The service's Alembic environment, driven from Python: ``upgrade_head()`` and the startup check."""
+"""The cart service's Alembic environment, run from code: ``upgrade_head`` to the head, and the startup check
+(the service refuses to serve a database that is not at the head, and says which command fixes it). Alembic
+is handed the engine's connection, never the URL (whose password would land in its configuration)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from extracted.cart.db import ENV_VAR, make_engine
-from extracted.cart.exceptions import NotAtHead
+from .db import ENV_VAR, make_engine
+from .exceptions import NotAtHead
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_cart"
@@ -26,7 +28,7 @@ def alembic_config() -> Config:
 
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "the cart has no migrations"
+    assert head is not None, "the cart service has no migrations"
     return head
 
 

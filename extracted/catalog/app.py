@@ -22,11 +22,12 @@ from extracted.catalog.db import make_engine
 from extracted.catalog.exceptions import ConfigurationError
 from extracted.catalog.gate import RequestGate
 from extracted.catalog.logs import configure_logging
+from extracted.catalog.notfound import NotFoundApp
 from extracted.catalog.orders import OrderReferences
 from extracted.catalog.resources import State
 from extracted.catalog.selectors import Reader
 from extracted.catalog.settings import allowed_hosts, max_request_body
-from extracted.catalog.urls import ROUTES, NotFoundApp
+from extracted.catalog.urls import ROUTES
 
 
 def _lifespan(engine: Engine) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:

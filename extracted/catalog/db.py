@@ -5,7 +5,7 @@
 - ``postgresql://user@host:port/name`` (psycopg 3);
 - ``mysql+pymysql://user@host:port/name`` or ``mariadb://...`` (PyMySQL, utf8mb4).
 
-A URL that cannot be used raises :class:`~extracted.catalog.exceptions.ConfigurationError` naming the
+A URL that cannot be used raises :class:`.exceptions.ConfigurationError` naming the
 variable and the value.
 """
 
@@ -19,11 +19,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from extracted.catalog.exceptions import ConfigurationError
+from .exceptions import ConfigurationError
 
 ENV_VAR = "CATALOG_DATABASE_URL"
 VAR_DIR_ENV = "CATALOG_VAR_DIR"
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the project root: relative SQLite paths and var/ are its
 BUSY_TIMEOUT_SECONDS = 30
 
 

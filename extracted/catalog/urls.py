@@ -1,20 +1,15 @@
-"""Which URL is answered by what: the monolith's ``/api/catalog/`` routes, ``/healthz``, and Django's answer
-to a URL no route matches."""
+"""Which URL is answered by what: the monolith's ``/api/catalog/`` routes and ``/healthz`` (a URL no route matches is
+:mod:`.notfound`'s)."""
 
 from __future__ import annotations
 
 from typing import Final
-from urllib.parse import quote
 
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
 
 from extracted.catalog import apis, health
-from extracted.catalog.context import EARLY
-from extracted.catalog.exceptions import DjangoNotFound
-from extracted.catalog.rendering import CATEGORY_ACTION_FIELDS, PRODUCT_ACTION_FIELDS, error_response, iri_query
+from extracted.catalog.rendering import CATEGORY_ACTION_FIELDS, PRODUCT_ACTION_FIELDS
 from extracted.catalog.resources import Resource, ServiceResource
 
 
@@ -77,27 +72,3 @@ ROUTES: Final[list[BaseRoute]] = [
         "POST": apis.reservation_release})),
     Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
 ]
-
-
-class NotFoundApp:
-    """Django's answer to a URL no route matches: a 301 to the same path with a slash when that one exists
-    (APPEND_SLASH), else the JSON 404."""
-
-    def __init__(self, router: Router) -> None:
-        self.router = router
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
-        if scope["type"] == "http" and not path.endswith("/"):
-            slashed = {**scope, "path": path + "/"}
-            for route in self.router.routes:
-                match, _ = route.matches(slashed)
-                if match != Match.NONE:
-                    query = scope.get("query_string")
-                    location = quote(path + "/") + ("?" + iri_query(query) if query else "")
-                    response = Response(status_code=301, headers={"Location": location},
-                                        media_type="text/html; charset=utf-8")
-                    scope[EARLY] = True  # CommonMiddleware answers it: no X-Frame-Options
-                    await response(scope, receive, send)
-                    return
-        await error_response(DjangoNotFound())(scope, receive, send)

@@ -14,18 +14,17 @@ import sys
 
 from sqlalchemy import Engine
 
-from extracted.orders.db import ENV_VAR, database_url, make_engine, var_dir
-from extracted.orders.events.bus import connect, events_url
-from extracted.orders.events.exceptions import EventsError
-from extracted.orders.events.relay import Relay
-from extracted.orders.exceptions import OrdersError
-from extracted.orders.migrate import check_at_head, upgrade_head
-from extracted.orders.models import outbox
+from .db import ENV_VAR, database_url, make_engine, var_dir
+from .events.bus import connect, events_url
+from .events.exceptions import EventsError
+from .events.relay import Relay
+from .exceptions import OrdersError
+from .migrate import check_at_head, upgrade_head
+from .models import outbox
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m extracted.orders",
-                                     description="The orders service (the monolith's /api/orders/).")
+    parser = argparse.ArgumentParser(prog="python -m extracted.orders", description="The orders service.")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the API with uvicorn (the default)")
     sub.add_parser("migrate", help=f"bring the database ({ENV_VAR}) to the Alembic head")
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"orders database {database_url()}: {before or '<empty>'} -> {head}")
             return 0
         if command in ("check", "relay"):
-            from extracted.orders.logs import configure_logging
+            from .logs import configure_logging
 
             engine = make_engine()
             try:

@@ -16,10 +16,11 @@ from extracted.orders.context import RequestContext
 from extracted.orders.db import make_engine
 from extracted.orders.gate import RequestGate
 from extracted.orders.logs import configure_logging
+from extracted.orders.notfound import NotFoundApp
 from extracted.orders.resources import State
 from extracted.orders.selectors import Reader
 from extracted.orders.settings import allowed_hosts, max_request_body
-from extracted.orders.urls import ROUTES, NotFoundApp
+from extracted.orders.urls import ROUTES
 
 
 def create_app(engine: Engine | None = None) -> Starlette:

@@ -1,12 +1,11 @@
 """The orders service's database: one engine built from ``ORDERS_DATABASE_URL``.
 
-- unset: a SQLite file ``orders.sqlite3`` under ``ORDERS_VAR_DIR`` (default ``<repository>/var``, where the plan's
-  ``default_database_url`` points too);
+- unset: a SQLite file ``orders.sqlite3`` under ``ORDERS_VAR_DIR`` (default ``<repository>/var``);
 - ``sqlite:////abs/path.sqlite3`` (relative paths are taken from the repository root), WAL and a busy timeout;
 - ``postgresql://user@host:port/name`` (psycopg 3);
 - ``mysql+pymysql://user@host:port/name`` or ``mariadb://...`` (PyMySQL, utf8mb4).
 
-A URL that cannot be used raises :class:`~extracted.orders.exceptions.ConfigurationError` naming the
+A URL that cannot be used raises :class:`.exceptions.ConfigurationError` naming the
 variable and the value.
 """
 
@@ -20,11 +19,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from extracted.orders.exceptions import ConfigurationError
+from .exceptions import ConfigurationError
 
 ENV_VAR = "ORDERS_DATABASE_URL"
 VAR_DIR_ENV = "ORDERS_VAR_DIR"
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the project root: relative SQLite paths and var/ are its
 BUSY_TIMEOUT_SECONDS = 30
 
 

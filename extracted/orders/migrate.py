@@ -1,5 +1,6 @@
 """The orders service's Alembic environment, run from code: ``upgrade_head`` to the head, and the startup check
-(the service refuses to serve a database that is not at the head, and says which command fixes it)."""
+(the service refuses to serve a database that is not at the head, and says which command fixes it). Alembic
+is handed the engine's connection, never the URL (whose password would land in its configuration)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from extracted.orders.db import ENV_VAR, make_engine
-from extracted.orders.exceptions import NotAtHead
+from .db import ENV_VAR, make_engine
+from .exceptions import NotAtHead
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_orders"

@@ -99,6 +99,7 @@ def template_values(service: Service, endpoints: list[Endpoint] | None = None) -
             "package": service.package, "env": service.env, "prefix": prefix, "var_env": f"{prefix}_VAR_DIR",
             "error": "".join(part.capitalize() for part in service.name.split("_")) + "Error",
             "version_table": f"alembic_version_{service.name}", "port": str(service.port),
+            "depth": str(len(service.directory.split("/"))),   # db.py's parents[...] that is the project root
             "plan": f"migration_plans/{service.name}.yaml",
             "endpoints": "\n".join(f"- {'/'.join(e.methods)} /{e.route}" for e in endpoints or []) or "- (none)"}
 

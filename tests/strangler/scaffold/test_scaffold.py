@@ -201,3 +201,40 @@ def test_bad_arguments_and_existing_files_are_refused_with_what_is_wrong(generat
     with pytest.raises(CommandError) as err:
         call_command("strangler", "scaffold", "nope", stdout=StringIO())
     assert err.value.returncode == 2
+
+
+def test_a_scaffolded_service_answers_as_the_monolith_before_its_endpoints_are_written(
+        generated: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the template gives a new service: its database under the project's ``var/`` by default (the plan's
+    ``sqlite:///var/NAME.sqlite3``), ``check`` naming the fix, ``migrate`` passing the connection, ``/healthz``,
+    Django's 301 to the slashed URL of a route and its JSON 404 for the rest, the request id and the body gate."""
+    from starlette.testclient import TestClient
+
+    root, out = generated
+    scaffold("orders", out=out, root=root)
+    monkeypatch.delenv("ORDERS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ORDERS_VAR_DIR", raising=False)
+    db = __import__(f"{out}.orders.db", fromlist=["database_url"])
+    assert db.database_url() == f"sqlite:///{root.resolve() / 'var' / 'orders.sqlite3'}"
+    url = f"sqlite:///{root / 'service.sqlite3'}"
+    monkeypatch.setenv("ORDERS_DATABASE_URL", url)
+    with pytest.raises(db.ConfigurationError, match="ORDERS_DATABASE_URL: 'sqlite:///:memory:' names no SQLite"):
+        db.make_engine("sqlite:///:memory:")
+    main = __import__(f"{out}.orders.__main__", fromlist=["main"]).main
+    assert main(["check"]) == 1
+    assert f"run `python -m {out}.orders migrate` (with the same ORDERS_DATABASE_URL) first" in capsys.readouterr().err
+    assert main(["migrate"]) == 0
+    assert main(["check"]) == 0
+    app = __import__(f"{out}.orders.app", fromlist=["create_app"]).create_app()
+    with TestClient(app, base_url="http://localhost") as client:
+        health = client.get("/healthz", headers={"X-Request-ID": "abc-1"})
+        assert (health.status_code, health.json()) == (200, {"status": "ok", "database": "sqlite"})
+        assert health.headers["x-request-id"] == "abc-1"
+        missing = client.get("/api/nothing/?q=1")
+        assert (missing.status_code, missing.content) == (404, b'{"detail": "Not found."}')
+        slash = client.get("/healthz/", follow_redirects=False)
+        assert slash.status_code == 404
+        too_big = client.post("/api/nothing/", content=b"x" * (11 * 1024 * 1024))
+        assert too_big.status_code == 413
+        assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+    app.state.engine.dispose()
