@@ -1,7 +1,9 @@
 """``strangler scaffold APP``: the first extraction of a Django app, generated from the project itself.
 
 Writes, under the project's root: the service skeleton (``<out>/<name>/``: its database settings, HTTP app with
-``/healthz``, entry point, and an Alembic environment whose first revision creates the app's tables, with
+``/healthz`` inside the layers every service repeats (request context, body gate, negotiation, parsers, the
+error tree and its answers, Django's 301/404, the monolith's limits, JSON logs), entry point, and an Alembic
+environment whose first revision creates the app's tables, with
 SQLAlchemy models generated from the Django models: types, nullability, literal defaults, keys, unique
 constraints, indexes, decimals, foreign keys inside the app; foreign keys to other apps become plain ids),
 the plan (``migration_plans/<name>.yaml``: the data split of every table, then shadow, canary, cutover) and
