@@ -23,7 +23,7 @@ Tree::
         ├── PayloadTooLarge              413 {"detail": ...}                 (over the request body limit)
         ├── UnsupportedMediaType         415
         └── CodedError                   {"detail", "code"}: errors that name themselves by a code
-            ├── ServiceTokenRefused      401 not_authenticated   (internal endpoints: identity.authorise_service)
+            ├── ServiceTokenRefused      401 not_authenticated   (internal endpoints: callers.authorise_service)
             ├── Conflict                 409 {"detail", "code", ...}
             └── Unavailable              503
                 ├── NotConfigured        503 not_configured      (a setting the request needs is unset)
@@ -184,7 +184,7 @@ class CodedError(ApiError):
 
 
 class ServiceTokenRefused(CodedError):
-    """An internal endpoint's ``X-Service-Token`` is missing or wrong (see ``identity.authorise_service``)."""
+    """An internal endpoint's ``X-Service-Token`` is missing or wrong (see ``callers.authorise_service``)."""
 
     status = 401
     code = "not_authenticated"

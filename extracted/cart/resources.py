@@ -25,10 +25,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from extracted.cart import csrf
+from extracted.cart.callers import authenticate, authorise_service, session_consulted
 from extracted.cart.catalog import Catalog
 from extracted.cart.db import refused_as_read_only
 from extracted.cart.exceptions import ApiError, BadRequest, CredentialRefused, MethodNotAllowed, ReadOnly
-from extracted.cart.identity import authenticate, authorise_service, session_consulted
 from extracted.cart.negotiation import check_format, json_indent
 from extracted.cart.parsers import parse_query
 from extracted.cart.rendering import INDENT, error_response, json_response, options_body

@@ -23,8 +23,8 @@ from typing import Final
 
 import httpx
 
+from extracted.catalog.callers import SERVICE_TOKEN_ENV, SERVICE_TOKEN_HEADER
 from extracted.catalog.errors import OrdersUnavailable
-from extracted.catalog.identity import SERVICE_TOKEN_ENV, SERVICE_TOKEN_HEADER
 
 URL_ENV: Final = "CATALOG_MONOLITH_URL"
 TIMEOUT_ENV: Final = "CATALOG_MONOLITH_TIMEOUT"

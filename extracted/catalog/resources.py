@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from extracted.catalog.callers import authenticate, authorise_service, session_consulted
 from extracted.catalog.db import refused_as_read_only
 from extracted.catalog.exceptions import (
     ApiError,
@@ -31,7 +32,7 @@ from extracted.catalog.exceptions import (
     PermissionDenied,
     ReadOnly,
 )
-from extracted.catalog.identity import Caller, authenticate, authorise_service, session_consulted
+from extracted.catalog.identity import Caller
 from extracted.catalog.negotiation import check_format, json_indent
 from extracted.catalog.orders import OrderReferences
 from extracted.catalog.parsers import PARSERS, parse_query

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from extracted.orders.callers import authenticate, holds_service_token, session_consulted
 from extracted.orders.db import refused_as_read_only
 from extracted.orders.exceptions import (
     ApiError,
@@ -31,7 +32,7 @@ from extracted.orders.exceptions import (
     PermissionDenied,
     ReadOnly,
 )
-from extracted.orders.identity import Caller, authenticate, holds_catalog_token, session_consulted
+from extracted.orders.identity import Caller
 from extracted.orders.negotiation import check_format, json_indent
 from extracted.orders.parsers import PARSERS, parse_query
 from extracted.orders.rendering import INDENT, error_response, json_response
@@ -40,6 +41,9 @@ from extracted.orders.selectors import Reader
 METHOD_ORDER: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")  # DRF's, in ``Allow``
 PARAMS: Final = "orders.params"  # scope key: the query's pairs, parsed once by negotiate()
 VARY_COOKIE: Final = "orders.vary_cookie"  # scope key: whether the answer varies by the session cookie
+# The catalog service asks here whether orders reference a product before it deletes one, with the token it
+# shares with the monolith (the monolith's HasCatalogServiceToken reads the same variable).
+CATALOG_TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 
 @dataclass
@@ -71,7 +75,7 @@ def staff_or_catalog(request: Request, caller: Caller | None) -> None:
     """``IsAdminUser | HasCatalogServiceToken`` (the monolith's ProductReferencesView): staff, or whoever holds
     the catalog's service token. Refused: 401 for an anonymous caller, 403 for a signed-in one (DRF's
     ``permission_denied``)."""
-    if (caller is not None and caller.is_staff) or holds_catalog_token(request):
+    if (caller is not None and caller.is_staff) or holds_service_token(request, CATALOG_TOKEN_ENV):
         return
     if caller is None:
         raise NotAuthenticated()
