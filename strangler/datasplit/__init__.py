@@ -26,7 +26,7 @@ from .plan import Plan, load_plan
 from .provision import provision
 from .status import status
 from .sync import sync
-from .verify import verify
+from .verify import recheck, verify
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
@@ -68,5 +68,5 @@ def check(split: Split) -> dict[str, Any]:
 
 
 __all__ = ["DRIVER_ERRORS", "DataSplitError", "OwnershipError", "Plan", "PlanError", "Split", "bind", "capture",
-           "captured", "check", "copy", "load_plan", "open_split", "ownership", "provision", "status", "sync",
-           "uncapture", "verify"]
+           "captured", "check", "copy", "load_plan", "open_split", "ownership", "provision", "recheck", "status",
+           "sync", "uncapture", "verify"]

@@ -103,10 +103,17 @@ class Context:
                              f"{behind} changes behind after {rounds} rounds")
         return report.to_dict()
 
-    def verify(self, *, reverse: bool, snapshots: bool = True) -> dict[str, Any]:
+    def verify(self, *, reverse: bool, snapshots: bool = True, settle: int = 0) -> dict[str, Any]:
         """Verify (``snapshots=False``: the plan's snapshot tables left out), or ``StepFailed`` naming what
-        differs."""
-        report = datasplit.verify(self.split(reverse=reverse), snapshots=snapshots)
+        differs. ``settle``: while writes go on (the verify step, not a freeze), up to that many rounds of a
+        sync and a recheck of the chunks that differed; a row that still differs after them has diverged."""
+        split = self.split(reverse=reverse)
+        report = datasplit.verify(split, snapshots=snapshots)
+        for _ in range(settle):
+            if report.ok:
+                break
+            self.sync_until_caught_up(reverse=reverse, rounds=3, strict=False)
+            report = datasplit.recheck(split, report)
         result = report.to_dict()
         if not report.ok:
             bad = [t for t in result["tables"] if not t["ok"]]

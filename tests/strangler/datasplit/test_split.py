@@ -102,6 +102,33 @@ def test_verify_names_the_key_of_a_single_changed_cell(catalog: ds.Split) -> Non
     assert err.value.returncode == 1
 
 
+def test_a_recheck_after_a_sync_clears_live_writes_and_keeps_a_divergence(catalog: ds.Split) -> None:
+    """The verify step under live writes: rows written after the sync differ once; the chunks that differed,
+    compared again after the next sync, are equal (row counts adjusted), and a row that diverged (written on the
+    service's side, behind the sync's back) is still named."""
+    ds.copy(catalog)
+    sql("UPDATE catalog_product SET stock = stock + 5 WHERE id IN (3, 250)")
+    sql("DELETE FROM catalog_product WHERE id = 399")
+    sql("INSERT INTO catalog_product (sku, name, description, price, stock, is_active, category_id, created_at, "
+        "updated_at) SELECT 'LIVE-1', 'live', '', 1.00, 1, %s, MIN(id), %s, %s FROM catalog_category",
+        [True, "2024-02-29 23:59:59", "2024-02-29 23:59:59"])
+    service_sql(catalog, "UPDATE products SET name = 'diverged' WHERE id = 120")
+    first = ds.verify(catalog, chunk_size=50)
+    products = first.tables[1]
+    assert not first.ok and 3 in products.changed and 250 in products.changed and 120 in products.changed
+    assert len(products.differing_rows) == len(products.differing_chunks)
+    ds.sync(catalog)
+    again = ds.recheck(catalog, first)
+    products = again.tables[1]
+    assert (products.changed, products.missing, products.extra) == ([120], [], [])
+    assert products.source_rows == products.target_rows == first.tables[1].source_rows   # one in, one out
+    assert again.tables[0] is first.tables[0]   # categories were equal: kept as they were
+    service_sql(catalog, "UPDATE products SET name = (SELECT name FROM products WHERE id = 121) WHERE id = 120")
+    sql("UPDATE catalog_product SET name = name WHERE id = 120")   # captured: the sync writes the monolith's
+    ds.sync(catalog)
+    assert ds.recheck(catalog, again).ok
+
+
 def test_rerun_never_duplicates_and_restart_recopies(catalog: ds.Split) -> None:
     ds.copy(catalog, batch_size=100)
     again = ds.copy(catalog)
