@@ -1,11 +1,12 @@
 """The cart service's ASGI app (Starlette): the monolith's ``/api/cart/`` contract, the internal merge, and
 ``/healthz``.
 
-Layers, outside in: :class:`~context.RequestContext` (request id, static headers, a malformed session cookie's
-removal, access log, JSON 500), :class:`~gate.RequestGate` (body limit, chunked bodies, allowed hosts, unread
-bodies), the routes (:mod:`urls`), each a :class:`~resources.Resource` (negotiation, authentication, the
-session, method) around thin handlers (:mod:`apis`) that read through :mod:`selectors`, ask the catalog's owner
-for the products (:mod:`catalog`), write through :mod:`services` and render with :mod:`rendering`.
+Layers, outside in: :class:`~cookies.CookieContext` (request id, static headers, a malformed session cookie's
+removal, a bad CSRF cookie's renewal, access log, JSON 500), :class:`~gate.RequestGate` (body limit, chunked
+bodies, allowed hosts, unread bodies), the routes (:mod:`urls`), each a :class:`~resources.Resource`
+(negotiation, authentication, the session, method) around thin handlers (:mod:`apis`) that read through
+:mod:`selectors`, ask the catalog's owner for the products (:mod:`catalog`), write through :mod:`services` and
+render with :mod:`rendering`.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from extracted.cart.catalog import Catalog
-from extracted.cart.context import RequestContext
+from extracted.cart.cookies import CookieContext
 from extracted.cart.db import make_engine
 from extracted.cart.gate import RequestGate
 from extracted.cart.logs import configure_logging
 from extracted.cart.notfound import NotFoundApp
 from extracted.cart.resources import State
 from extracted.cart.sessions import Sessions
-from extracted.cart.settings import allowed_hosts, max_request_body, session_cookie
+from extracted.cart.settings import allowed_hosts, max_request_body
+from extracted.cart.upstreams import session_cookie
 from extracted.cart.urls import ROUTES
 
 
@@ -53,7 +55,7 @@ def create_app(engine: Engine | None = None, *, catalog: Catalog | None = None,
     app.router.default = NotFoundApp(app.router)
     app.state.cart = state
     app.add_middleware(RequestGate, max_body=max_request_body(), hosts=allowed_hosts())
-    app.add_middleware(RequestContext, session_cookie=cookie)
+    app.add_middleware(CookieContext, session_cookie=cookie)
     return app
 
 

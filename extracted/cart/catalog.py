@@ -25,7 +25,7 @@ import httpx
 
 from extracted.cart.errors import CatalogUnavailable
 from extracted.cart.exceptions import NotConfigured
-from extracted.cart.settings import CATALOG_TIMEOUT_ENV, CATALOG_URL_ENV, DEFAULT_CATALOG_URL, base_url, timeout
+from extracted.cart.upstreams import CATALOG_TIMEOUT_ENV, CATALOG_URL_ENV, DEFAULT_CATALOG_URL, base_url, timeout
 
 PATH: Final = "/api/catalog/internal/products/"
 TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret

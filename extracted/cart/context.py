@@ -3,13 +3,8 @@
 :class:`RequestContext` gives each request its id (the caller's ``X-Request-Id`` when sane, else a new one;
 returned on the answer and logged), adds the headers Django's middleware adds to every monolith answer,
 writes one access log line per request, and turns anything unhandled into a JSON 500 carrying the request
-id instead of a traceback.
-
-It also answers what Django's session middleware adds to every answer of a request whose session cookie
-cannot be a session key (``sessions.malformed_session_cookie``): the cookie's removal and ``Vary: Cookie``,
-unless something answered a cookie of that name already (a new session, made for a new cart). The body limit's
-413 is Django's before its session middleware: without them. Likewise for a CSRF cookie that cannot be one
-(``csrf.malformed_cookie``): Django's CSRF middleware hands out a new one, on every answer given after it ran.
+id instead of a traceback. A service whose monolith adds more to every answer (a session or CSRF cookie's
+renewal) subclasses it and overrides :meth:`RequestContext.answer_headers`.
 """
 
 from __future__ import annotations
@@ -23,9 +18,7 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extracted.cart import csrf
-from extracted.cart.responses import json_response
-from extracted.cart.sessions import DELETE_COOKIE, malformed_session_cookie
+from .responses import json_response
 
 # Set in the scope by whatever answers before Django's innermost middleware would have run (the request gate,
 # the URL resolver's redirect): those answers lack X-Frame-Options, as the monolith's do.
@@ -45,18 +38,14 @@ class RequestContext:
     """Request id (kept when sane, else created; returned), the monolith's static headers, one JSON access log
     line per request, and a JSON 500 with the request id instead of any traceback."""
 
-    def __init__(self, app: ASGIApp, *, session_cookie: str = "sessionid") -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.session_cookie = session_cookie
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        incoming = headers.get("x-request-id", "")
-        malformed = malformed_session_cookie(headers.get("cookie"), self.session_cookie)
-        bad_csrf = csrf.malformed_cookie(headers.get("cookie"))
+        incoming = Headers(scope=scope).get("x-request-id", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope["request_id"] = request_id
         started = time.perf_counter()
@@ -70,12 +59,8 @@ class RequestContext:
                 response_started = True
                 status = message["status"]
                 static = EARLY_HEADERS if scope.get(EARLY) else STATIC_HEADERS
-                message["headers"] = [*message.get("headers", ()), *static, rid_header]
-                if bad_csrf and not scope.get(EARLY):
-                    renewed = (b"set-cookie", csrf.new_cookie().encode())
-                    message["headers"] = _vary_cookie([*message["headers"], renewed])
-                if malformed and status != 413:
-                    message["headers"] = self._remove_session_cookie(message["headers"])
+                message["headers"] = self.answer_headers(scope, status,
+                                                         [*message.get("headers", ()), *static, rid_header])
             await send(message)
 
         try:
@@ -90,20 +75,9 @@ class RequestContext:
                 "request_id": request_id, "method": scope.get("method"), "path": scope.get("path"),
                 "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
 
-    def _remove_session_cookie(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        """Django's ``SessionMiddleware`` for an empty session whose cookie came: the cookie's removal, and
-        ``Cookie`` added to ``Vary``."""
-        prefix = self.session_cookie.encode() + b"="
-        if not any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in headers):
-            headers = [*headers, (b"set-cookie", DELETE_COOKIE.format(name=self.session_cookie).encode())]
-        return _vary_cookie(headers)
-
-
-def _vary_cookie(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Django's ``patch_vary_headers(response, ("Cookie",))``."""
-    vary = [v for k, v in headers if k.lower() == b"vary"]
-    if not vary:
-        return [*headers, (b"vary", b"Cookie")]
-    if any(b"cookie" in (token.strip().lower() for token in v.split(b",")) for v in vary):
+    def answer_headers(self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]]
+                       ) -> list[tuple[bytes, bytes]]:
+        """An answer's headers once the static ones and the request id are in: as they are here; a service's
+        subclass adds what its monolith's middleware adds to every answer (``scope[EARLY]``: answered before
+        Django's middleware ran)."""
         return headers
-    return [(k, v + b", Cookie" if k.lower() == b"vary" else v) for k, v in headers]

@@ -9,7 +9,7 @@ or the removal of a cookie whose session is gone. :class:`CallerSession` keeps t
 them, the last one per cookie name, as the monolith's single answer would.
 
 Django also removes a session cookie that cannot be a session key (:func:`malformed_session_cookie`) from
-every answer, whatever the URL; :class:`~extracted.cart.context.RequestContext` does that here.
+every answer, whatever the URL; :class:`~extracted.cart.cookies.CookieContext` does that here.
 
 A monolith that does not answer (or refuses the token) is a 503 ``session_unavailable``.
 """
@@ -25,7 +25,7 @@ import httpx
 
 from extracted.cart.errors import SessionUnavailable
 from extracted.cart.exceptions import NotConfigured
-from extracted.cart.settings import DEFAULT_MONOLITH_URL, MONOLITH_TIMEOUT_ENV, MONOLITH_URL_ENV, base_url, timeout
+from extracted.cart.upstreams import DEFAULT_MONOLITH_URL, MONOLITH_TIMEOUT_ENV, MONOLITH_URL_ENV, base_url, timeout
 
 PATH: Final = "/api/internal/session/cart/"
 TOKEN_ENV: Final = "CART_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -140,7 +140,7 @@ class CallerSession:
 
     def _keep(self, values: list[str]) -> None:
         """The session cookie's (the monolith's answer to its internal call may carry others, a renewed CSRF
-        cookie: those are answered by :class:`~extracted.cart.context.RequestContext` for this request)."""
+        cookie: those are answered by :class:`~extracted.cart.cookies.CookieContext` for this request)."""
         for value in values:
             if cookie_name(value) == self.sessions.cookie:
                 self.set_cookies[cookie_name(value)] = value

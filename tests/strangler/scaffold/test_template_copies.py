@@ -28,15 +28,15 @@ HELD: dict[str, tuple[str, ...]] = {
     "multipart_stream.py": SERVICES,
     "gate.py": SERVICES,
     "logs.py": SERVICES,
-    "context.py": ("catalog", "orders"),    # the cart's adds the monolith's session and CSRF cookie answers
-    "settings.py": ("catalog", "orders"),   # the cart's adds the services it calls and the session cookie
+    "context.py": SERVICES,   # the cart subclasses it (cookies.py: the session and CSRF cookies' answers)
+    "settings.py": SERVICES,  # the cart's own variables (what it calls, the session cookie) are in upstreams.py
     "notfound.py": SERVICES,
     "identity.py": SERVICES,
     "callers.py": SERVICES,
     "db.py": SERVICES,
     "migrate.py": SERVICES,
-    # The catalog's relay runs in-process with its own logging, the cart has no events (no relay command).
-    "__main__.py": ("orders",),
+    # The cart has no events: no relay command.
+    "__main__.py": ("catalog", "orders"),
 }
 
 
