@@ -3,7 +3,8 @@
 :class:`RequestContext` gives each request its id (the caller's ``X-Request-Id`` when sane, else a new one;
 returned on the answer and logged), adds the headers Django's middleware adds to every monolith answer,
 writes one access log line per request, and turns anything unhandled into a JSON 500 carrying the request
-id instead of a traceback.
+id instead of a traceback. A service whose monolith adds more to every answer (a session or CSRF cookie's
+renewal) subclasses it and overrides :meth:`RequestContext.answer_headers`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class RequestContext:
                 response_started = True
                 status = message["status"]
                 static = EARLY_HEADERS if scope.get(EARLY) else STATIC_HEADERS
-                message["headers"] = [*message.get("headers", ()), *static, rid_header]
+                message["headers"] = self.answer_headers(scope, status,
+                                                         [*message.get("headers", ()), *static, rid_header])
             await send(message)
 
         try:
@@ -72,3 +74,10 @@ class RequestContext:
             access_log.info("request", extra={
                 "request_id": request_id, "method": scope.get("method"), "path": scope.get("path"),
                 "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+    def answer_headers(self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]]
+                       ) -> list[tuple[bytes, bytes]]:
+        """An answer's headers once the static ones and the request id are in: as they are here; a service's
+        subclass adds what its monolith's middleware adds to every answer (``scope[EARLY]``: answered before
+        Django's middleware ran)."""
+        return headers
