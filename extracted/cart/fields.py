@@ -1,5 +1,4 @@
-"""DRF's serializer fields, as the monolith's cart serializers use them: their rules, their messages, their order.
-(Cut from the catalog service's ``fields.py``: the integer and related fields, and what runs a whole body.)
+"""DRF's serializer fields, as the monolith's serializers use them: their rules, their messages, their order.
 
 Each field function takes the raw value (:data:`EMPTY` when the body lacks it) and returns the validated
 value, raises :class:`FieldError` with every message of that field (DRF runs all validators of a field), or
@@ -11,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Context, Decimal, DecimalException, InvalidOperation
 from typing import Any, Final, TypeVar
 
-from extracted.cart.exceptions import ValidationFailed
-from extracted.cart.parsers import FormData
+from .exceptions import ValidationFailed
+from .parsers import FormData
 
 T = TypeVar("T")
 
@@ -38,6 +38,9 @@ class Skip(Exception):
 
 MAX_STRING_LENGTH: Final = 1000  # DRF refuses longer strings before converting them to numbers
 INT_DECIMAL: Final = re.compile(r"\.0*\s*$")  # "3.0" is the integer 3 to DRF and to Django's forms
+_SLUG: Final = re.compile(r"^[-a-zA-Z0-9_]+$")
+NUL_MESSAGE: Final = "Null characters are not allowed."
+SLUG_MESSAGE: Final = 'Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'
 MIN_ID: Final = -(2**63)
 MAX_ID: Final = 2**63 - 1
 
@@ -63,6 +66,37 @@ def _empty_checks(data: Any, *, required: bool, allow_null: bool, partial: bool)
     return False
 
 
+def char_field(data: Any, *, required: bool = True, partial: bool = False, max_length: int | None = None,
+               allow_blank: bool = False, slug: bool = False,
+               taken: Callable[[str], bool] | None = None) -> str:
+    """DRF's CharField (SlugField when ``slug``: its own message for a value of the wrong type too);
+    ``taken``: the unique check, its docstring the message."""
+    if data is not EMPTY and (data == "" or str(data).strip() == ""):
+        if not allow_blank:
+            raise FieldError(["This field may not be blank."])
+        return ""
+    _empty_checks(data, required=required, allow_null=False, partial=partial)
+    if isinstance(data, bool) or not isinstance(data, str | int | float):
+        raise FieldError([SLUG_MESSAGE if slug else "Not a valid string."])
+    value = str(data).strip()
+    errors: list[str] = []
+    nul = "\x00" in value
+    surrogate = next((ch for ch in value if 0xD800 <= ord(ch) <= 0xDFFF), None)
+    if taken is not None and not nul and surrogate is None and taken(value):
+        errors.append(taken.__doc__ or "This field must be unique.")
+    if max_length is not None and len(value) > max_length:
+        errors.append(f"Ensure this field has no more than {max_length} characters.")
+    if nul:
+        errors.append(NUL_MESSAGE)
+    if surrogate is not None:
+        errors.append(f"Surrogate characters are not allowed: U+{ord(surrogate):X}.")
+    if slug and not _SLUG.search(value):
+        errors.append(SLUG_MESSAGE)
+    if errors:
+        raise FieldError(errors)
+    return value
+
+
 def to_int(data: Any, invalid: str) -> int:
     if isinstance(data, str) and len(data) > MAX_STRING_LENGTH:
         raise FieldError(["String value too large."])
@@ -80,6 +114,65 @@ def integer_field(data: Any, *, required: bool = True, partial: bool = False, mi
         (max_value is not None and value > max_value, f"Ensure this value is less than or equal to {max_value}."),
         (min_value is not None and value < min_value, f"Ensure this value is greater than or equal to {min_value}."),
     ])
+
+
+def decimal_field(data: Any, *, required: bool = True, partial: bool = False, max_digits: int = 10,
+                  decimal_places: int = 2, min_value: Decimal | None = None) -> Decimal:
+    _empty_checks(data, required=required, allow_null=False, partial=partial)
+    text = _smart_str(data).strip()
+    if len(text) > MAX_STRING_LENGTH:
+        raise FieldError(["String value too large."])
+    try:
+        value = Decimal(text)
+    except DecimalException:
+        raise FieldError(["A valid number is required."]) from None
+    if value.is_nan() or value.is_infinite():
+        raise FieldError(["A valid number is required."])
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    if exponent >= 0:
+        total, whole, places = len(digits) + exponent, len(digits) + exponent, 0
+    elif len(digits) > -exponent:
+        total, whole, places = len(digits), len(digits) + exponent, -exponent
+    else:
+        total, whole, places = -exponent, 0, -exponent
+    if total > max_digits:
+        raise FieldError([f"Ensure that there are no more than {max_digits} digits in total."])
+    if places > decimal_places:
+        raise FieldError([f"Ensure that there are no more than {decimal_places} decimal places."])
+    if whole > max_digits - decimal_places:
+        raise FieldError([f"Ensure that there are no more than {max_digits - decimal_places} digits before the "
+                          "decimal point."])
+    try:
+        value = value.quantize(Decimal(1).scaleb(-decimal_places), context=Context(prec=max_digits))
+    except InvalidOperation:  # pragma: no cover - excluded by the precision checks above
+        raise FieldError(["A valid number is required."]) from None
+    if min_value is not None and value < min_value:
+        raise FieldError([f"Ensure this value is greater than or equal to {min_value}."])
+    return value
+
+
+def _smart_str(data: Any) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="strict")
+    return str(data)
+
+
+_TRUE: Final = frozenset({"t", "y", "yes", "true", "on", "1", 1})  # 1 == True == 1.0
+_FALSE: Final = frozenset({"f", "n", "no", "false", "off", "0", 0})  # 0 == False == 0.0
+
+
+def boolean_field(data: Any, *, partial: bool = False) -> bool:
+    _empty_checks(data, required=False, allow_null=False, partial=partial)
+    probe = data.lower() if isinstance(data, str) else data
+    try:
+        if probe in _TRUE:
+            return True
+        if probe in _FALSE:
+            return False
+    except TypeError:  # an unhashable value (a list, a dict) is not a boolean either
+        pass
+    raise FieldError(["Must be a valid boolean."])
 
 
 def related_field(data: Any, *, exists: Callable[[int], bool], required: bool = True, allow_null: bool = False,

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Context, Decimal, DecimalException, InvalidOperation
 from typing import Any, Final, TypeVar
 
-from extracted.catalog.exceptions import ValidationFailed
-from extracted.catalog.parsers import FormData
+from .exceptions import ValidationFailed
+from .parsers import FormData
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""The product list's pages, as the monolith's DRF PageNumberPagination (over Django's Paginator) has them.
+"""A list's pages, as the monolith's DRF PageNumberPagination (over Django's Paginator) has them.
 
 ``?page=`` is a number from 1 or ``last``; anything else, or a page past the last, is DRF's 404 ``Invalid
 page.``. ``?page_size=`` is at most 100 (more is 100, not an error). The ``next``/``previous`` links are the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 from urllib.parse import parse_qs, urlencode
 
-from extracted.catalog.exceptions import ValidationFailed
+from .exceptions import ValidationFailed
 
 PAGE_SIZE: Final = 20
 MAX_PAGE_SIZE: Final = 100
