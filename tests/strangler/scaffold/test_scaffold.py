@@ -203,11 +203,14 @@ def test_bad_arguments_and_existing_files_are_refused_with_what_is_wrong(generat
     assert err.value.returncode == 2
 
 
-def test_a_scaffolded_service_answers_as_the_monolith_before_its_endpoints_are_written(
+def test_a_scaffolded_service_answers_as_the_monolith(
         generated: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """What the template gives a new service: its database under the project's ``var/`` by default (the plan's
     ``sqlite:///var/NAME.sqlite3``), ``check`` naming the fix, ``migrate`` passing the connection, ``/healthz``,
-    Django's 301 to the slashed URL of a route and its JSON 404 for the rest, the request id and the body gate."""
+    Django's 301 to the slashed URL of a route and its JSON 404 for the rest, the request id and the body gate;
+    an endpoint added as a Resource answers as a DRF view (permission, 401 with its headers, 405, format, 406,
+    OPTIONS)."""
+    from starlette.routing import Route
     from starlette.testclient import TestClient
 
     root, out = generated
@@ -237,4 +240,28 @@ def test_a_scaffolded_service_answers_as_the_monolith_before_its_endpoints_are_w
         too_big = client.post("/api/nothing/", content=b"x" * (11 * 1024 * 1024))
         assert too_big.status_code == 413
         assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
-    app.state.engine.dispose()
+        # An endpoint: a route to a Resource, answered as a DRF view of the monolith answers.
+        resources = __import__(f"{out}.orders.resources", fromlist=["Resource"])
+        responses = __import__(f"{out}.orders.responses", fromlist=["json_response"])
+
+        async def hello(request: Any, caller: Any, state: Any) -> Any:
+            return responses.json_response({"user": caller and caller.user_id})
+
+        app.router.routes.insert(0, Route("/api/orders/", resources.Resource(
+            "Order List", {"GET": hello}, permission=resources.AUTHENTICATED)))
+        app.router.routes.insert(0, Route("/api/hello/", resources.Resource("Hello", {"GET": hello})))
+        assert (client.get("/api/hello/").status_code, client.get("/api/hello/").json()) == (200, {"user": None})
+        refused = client.get("/api/orders/")
+        assert refused.status_code == 401
+        assert refused.json() == {"detail": "Authentication credentials were not provided."}
+        assert (refused.headers["www-authenticate"], refused.headers["allow"], refused.headers["vary"]) == (
+            "Token", "GET, HEAD, OPTIONS", "Cookie")
+        post = client.post("/api/hello/", json={})
+        assert (post.status_code, post.json()) == (405, {"detail": 'Method "POST" not allowed.'})
+        assert client.get("/api/hello/?format=xml").status_code == 404
+        assert client.get("/api/hello/", headers={"Accept": "text/html"}).status_code == 406
+        options = client.options("/api/hello/").json()
+        assert (options["name"], options["parses"][0]) == ("Hello", "application/json")
+        moved = client.get("/api/hello?x=1", follow_redirects=False)
+        assert (moved.status_code, moved.headers["location"]) == (301, "/api/hello/?x=1")
+    app.state.orders.engine.dispose()
