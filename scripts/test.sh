@@ -44,7 +44,8 @@ then
              tests/extracted/cart/test_contract.py tests/extracted/cart/test_plan.py \
              tests/extracted/cart/test_through_the_router.py \
              tests/extracted/orders/test_contract.py \
-             tests/extracted/catalog/events/test_outbox.py tests/extracted/catalog/events/test_crashes.py; do
+             tests/extracted/catalog/events/test_outbox.py tests/extracted/catalog/events/test_crashes.py \
+             tests/extracted/catalog/test_oversell.py; do
     [ -e "$dir" ] && DB_TESTS+=("$dir")
   done
   PYTEST_ARGS+=(--ignore=tests/strangler/contract/test_generation.py)
