@@ -11,7 +11,9 @@ key's values as a list (``[7, 2]``; the text report shows ``(7, 2)``).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -67,24 +69,30 @@ def verify(split: Split, *, max_differences: int = 20, chunk_size: int | None = 
     the monolith goes on writing them, and they change no owner)."""
     plan = split.plan
     skip = set() if snapshots else {t.index for t in plan.snapshots}
-    report = VerifyReport(plan.name, plan.direction)
     reporter = reporter or Reporter(enabled=False)
+    with _both_sides(split) as (report, src, tgt), ThreadPoolExecutor(max_workers=2) as pool:
+        for pair in split.pairs():
+            if pair.index in skip:
+                continue
+            report.tables.append(_table(split, pair, src, tgt, pool, max_differences,
+                                        chunk_size or plan.chunk_size, reporter))
+            crashpoints.reached("verify.after_table")
+    return report
+
+
+@contextmanager
+def _both_sides(split: Split) -> Iterator[tuple[VerifyReport, Any, Any]]:
+    """A report for the split's plan and a connection to each side, closed after; the report is timed."""
+    report = VerifyReport(split.plan.name, split.plan.direction)
     started = time.monotonic()
     src = split.source.connect(autocommit=True)
     tgt = split.target.connect(autocommit=True)
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for pair in split.pairs():
-                if pair.index in skip:
-                    continue
-                report.tables.append(_table(split, pair, src, tgt, pool, max_differences,
-                                            chunk_size or plan.chunk_size, reporter))
-                crashpoints.reached("verify.after_table")
+        yield report, src, tgt
     finally:
         src.close()
         tgt.close()
     report.seconds = time.monotonic() - started
-    return report
 
 
 def _digests(engine: Engine, conn: Any, b: Binding, scales: Any, ranges: list[KeyRange],
@@ -131,13 +139,8 @@ def recheck(split: Split, previous: VerifyReport, *, max_differences: int = 20) 
     written in between differs once, and is equal when its chunk is compared again after the next sync (the
     step's window is then that one chunk's, not the whole table's). A row that differs again has diverged:
     it is reported, as the first verify would have. Tables that were equal are kept as they were."""
-    plan = split.plan
     pairs = {(p.source.table, p.target.table): p for p in split.pairs()}
-    report = VerifyReport(plan.name, plan.direction)
-    started = time.monotonic()
-    src = split.source.connect(autocommit=True)
-    tgt = split.target.connect(autocommit=True)
-    try:
+    with _both_sides(split) as (report, src, tgt):
         for old in previous.tables:
             if old.ok:
                 report.tables.append(old)
@@ -155,10 +158,6 @@ def recheck(split: Split, previous: VerifyReport, *, max_differences: int = 20) 
             _narrow(split, pair, src, tgt, ranges, left, right, new, max_differences)
             new.seconds = time.monotonic() - t0
             report.tables.append(new)
-    finally:
-        src.close()
-        tgt.close()
-    report.seconds = time.monotonic() - started
     return report
 
 

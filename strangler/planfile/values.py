@@ -9,6 +9,7 @@ a plan and the router's table can never disagree about what a valid one is.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -37,14 +38,20 @@ def _name(value: str) -> str:
     return value
 
 
+def _one_or_more(value: Any, check: Callable[[str], str], what: str) -> Any:
+    """One ``what`` or a non-empty list of them, as a tuple (each item is then checked by the list's item type).
+    A single one is checked here with ``check``, so its problem names the key itself, not ``[0]``."""
+    if isinstance(value, str):
+        return (check(value),)
+    if isinstance(value, (list, tuple)) and value:  # a tuple: from Python (YAML gives lists)
+        return tuple(value)
+    raise ValueError(f"expected a {what} or a non-empty list of {what}s, got {show(value)}")
+
+
 def _routes(value: Any) -> Any:
     """One route name or a non-empty list of them, as a tuple (each item is then checked as a :data:`Name`).
     A single name is checked here, so its problem names the key itself (``endpoints.reads``, not ``[0]``)."""
-    if isinstance(value, str):
-        return (_name(value),)
-    if isinstance(value, (list, tuple)) and value:  # a tuple: from Python (YAML gives lists)
-        return tuple(value)
-    raise ValueError(f"expected a route name or a non-empty list of route names, got {show(value)}")
+    return _one_or_more(value, _name, "route name")
 
 
 def _routes_or_none(value: Any) -> Any:
@@ -55,11 +62,7 @@ def _key(value: Any) -> Any:
     """A table's key: one column or a non-empty list of them (a composite key), as a tuple (each item is then
     checked as an :data:`Identifier`). A single column is checked here, so its problem names the key itself
     (``tables[0].key``, not ``[0]``); a column named twice is the reader's to refuse (``tables[0].key[1]``)."""
-    if isinstance(value, str):
-        return (_identifier(value),)
-    if isinstance(value, (list, tuple)) and value:  # a tuple: from Python (YAML gives lists)
-        return tuple(value)
-    raise ValueError(f"expected a column name or a non-empty list of column names, got {show(value)}")
+    return _one_or_more(value, _identifier, "column name")
 
 
 def _http_url(value: str) -> str:
