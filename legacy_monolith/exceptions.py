@@ -6,6 +6,7 @@ Tree::
     ├── OutOfStock                  409 out_of_stock      checkout, cart, stock adjustment
     ├── InvalidTransition           409 invalid_transition shipment status, order cancel
     ├── ProtectedObject             409 protected          deleting what orders still reference
+    ├── IdempotencyConflict         409 idempotency_conflict an internal request repeated with other values
     ├── CatalogUnavailable          503 catalog_unavailable the catalog service (after cutover) did not answer
     ├── ServiceTokenRefused         401 not_authenticated  an internal endpoint without the right X-Service-Token
     └── ServiceNotConfigured        503 not_configured     an internal endpoint whose token setting is empty
@@ -64,6 +65,12 @@ class InvalidTransition(ShopError):
 
 class ProtectedObject(ShopError):
     code = "protected"
+
+
+class IdempotencyConflict(ShopError):
+    """An internal request that repeats an earlier one (the same key: an order's shipment) with other values."""
+
+    code = "idempotency_conflict"
 
 
 class CatalogUnavailable(ShopError):

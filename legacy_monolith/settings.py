@@ -10,6 +10,8 @@
 - ``CATALOG_SERVICE_TIMEOUT``: seconds the gateway waits for the catalog service (default 5).
 - ``CART_SERVICE_TOKEN``: shared with the cart service; it authorises the internal session API
   (``/api/internal/session/cart/``), which is disabled while it is empty.
+- ``ORDERS_SERVICE_TOKEN``: shared with the orders service; it authorises the internal shipping API its checkout
+  saga calls (``/api/internal/shipping/shipments/``), which is disabled while it is empty.
 - ``SHOP_MAX_REQUEST_BODY``: bytes; a larger request body is refused with 413 (default 10 MiB); see
   ``legacy_monolith/limits.py``.
 """
@@ -203,3 +205,7 @@ CATALOG_SERVICE_TIMEOUT = float(os.environ.get("CATALOG_SERVICE_TIMEOUT", "5"))
 # The cart service reads and sets the anonymous cart's id in the shopper's session through an internal API
 # (legacy_monolith/cart/apis.py, SessionCartApi) that only callers holding this token may use.
 CART_SERVICE_TOKEN = os.environ.get("CART_SERVICE_TOKEN", "")
+
+# The orders service's checkout saga asks for (and cancels) shipments through an internal API
+# (legacy_monolith/shipping/internal.py) that only callers holding this token may use.
+ORDERS_SERVICE_TOKEN = os.environ.get("ORDERS_SERVICE_TOKEN", "")

@@ -8,6 +8,7 @@ from legacy_monolith.cart import views as cart_pages
 from legacy_monolith.catalog import views as catalog_pages
 from legacy_monolith.converters import IdConverter
 from legacy_monolith.orders import views as order_pages
+from legacy_monolith.shipping import internal as shipping_internal
 
 register_converter(IdConverter, "id")
 
@@ -27,6 +28,12 @@ api = [
     # in the caller's session, which stays the monolith's until the accounts move. No router route names it,
     # so the router sends it here like everything unrouted: the token is what protects it.
     path("internal/session/cart/", cart_apis.SessionCartApi.as_view(), name="internal-session-cart"),
+    # Internal (X-Service-Token = ORDERS_SERVICE_TOKEN): the orders service's checkout saga asks for an order's
+    # shipment and cancels it (a compensation); shipping stays here until it moves.
+    path("internal/shipping/shipments/", shipping_internal.ShipmentRequestApi.as_view(),
+         name="internal-shipment-request"),
+    path("internal/shipping/shipments/cancel/", shipping_internal.ShipmentCancelApi.as_view(),
+         name="internal-shipment-cancel"),
 ]
 
 pages = [

@@ -3,9 +3,13 @@
 from django.dispatch import receiver
 from django.utils import timezone
 
+from legacy_monolith import switches
 from legacy_monolith.orders.models import Order
 from legacy_monolith.shipping.models import Shipment
 from legacy_monolith.shipping.signals import shipment_status_changed
+
+# On once the orders are cut over to their service (the orders plan's hook sets it).
+ORDERS_SERVICE_SWITCH = "orders_gateway.remote"
 
 ORDER_STATUS_FOR_SHIPMENT = {
     Shipment.Status.PENDING: Order.Status.PLACED,
@@ -19,6 +23,10 @@ ORDER_STATUS_FOR_SHIPMENT = {
 
 @receiver(shipment_status_changed, dispatch_uid="orders.follow_shipment")
 def follow_shipment(sender, shipment, status, **kwargs):
+    if switches.is_enabled(ORDERS_SERVICE_SWITCH):
+        # The orders service owns the orders (its copy here is fed from it, and refuses writes): it follows
+        # the shipment by the ``shipping.shipment.changed`` event shipping records in the same transaction.
+        return
     Order.objects.filter(pk=shipment.order_id).update(
         status=ORDER_STATUS_FOR_SHIPMENT[status], updated_at=timezone.now()
     )
