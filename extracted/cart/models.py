@@ -64,5 +64,21 @@ class CartItem(Base):
     added_at: Mapped[datetime] = mapped_column(TIMESTAMP)
 
 
+class CartRequest(Base):
+    """The internal clear and restore calls by idempotency key (:mod:`.internal`): what each was asked (a digest
+    of its body) and what it answered, so a repeat gets the same answer and changes nothing. The service's own
+    table: not the monolith's, never copied or synced by the plan."""
+
+    __tablename__ = "cart_requests"
+    __table_args__ = {"mysql_charset": "utf8mb4"}
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    operation: Mapped[str] = mapped_column(sa.String(20))
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    answer: Mapped[str] = mapped_column(sa.Text())
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
 carts = cast(sa.Table, Cart.__table__)
 cart_items = cast(sa.Table, CartItem.__table__)
+cart_requests = cast(sa.Table, CartRequest.__table__)

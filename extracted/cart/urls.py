@@ -1,5 +1,5 @@
-"""Which URL is answered by what: the monolith's ``/api/cart/`` routes, the internal merge and ``/healthz`` (a URL
-no route matches is :mod:`.notfound`'s)."""
+"""Which URL is answered by what: the monolith's ``/api/cart/`` routes, the internal API (:mod:`.internal`) and
+``/healthz`` (a URL no route matches is :mod:`.notfound`'s)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Final
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from extracted.cart import apis, health
+from extracted.cart import apis, health, internal
 from extracted.cart.resources import Resource, ServiceResource
 
 
@@ -32,7 +32,10 @@ ROUTES: Final[list[BaseRoute]] = [
     Route("/api/cart/items/", Resource("Cart Items Api", {"POST": apis.item_add})),
     Route("/api/cart/items/{id:cart_id}/", Resource("Cart Item Api", {
         "PUT": apis.item_set_quantity, "PATCH": apis.item_set_quantity, "DELETE": apis.item_remove})),
-    # Internal: the monolith merges an anonymous cart into the user's on login (through its gateway, later).
+    # Internal (X-Service-Token): the monolith's cart gateway and the orders' checkout (contract: internal.py).
     Route("/api/cart/internal/merge/", ServiceResource("Cart Merge", {"POST": apis.merge})),
+    *(Route(f"/api/cart/internal/{name}/", ServiceResource(f"Cart {name}", {"POST": handler}))
+      for name, handler in (("read", internal.read), ("add", internal.add), ("set-quantity", internal.set_quantity),
+                            ("remove", internal.remove), ("clear", internal.clear), ("restore", internal.restore))),
     Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
 ]
