@@ -83,7 +83,9 @@ def reserve(engine: Engine, load: Callable[[], Any], key: str | None) -> tuple[d
             if found is not None:
                 if found.request_hash != digest:
                     raise IdempotencyConflict("This Idempotency-Key was used for other items.", reservation=found.id)
-                return _view(conn, found), False
+                view = _view(conn, found)   # a caller asking again (a retried step) needs the products as well
+                view["products"] = snapshots(conn, list(quantities))["items"]
+                return view, False
         try:
             with engine.begin() as conn:
                 now = now_in(conn)

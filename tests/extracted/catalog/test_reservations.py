@@ -62,6 +62,9 @@ def test_a_reservation_takes_stock_and_a_retry_with_its_key_takes_nothing_more(c
     assert stock(1, 2) == {1: 3, 2: 2}
     again = _reserve(client, "checkout-1", (2, 1), (1, 2))   # a retry: same items in another order
     assert again.status_code == 200 and again.json()["id"] == body["id"]
+    # The retry (a saga's step run again after a crash) needs the products the order lines keep as well.
+    assert [(p["product"], p["sku"], p["name"], p["price"]) for p in again.json()["products"]] == [
+        (p["product"], p["sku"], p["name"], p["price"]) for p in body["products"]]
     assert stock(1, 2) == {1: 3, 2: 2}
     other = _reserve(client, "checkout-1", (1, 3))
     assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict"
