@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -197,18 +197,20 @@ def cart_answer(engine: Engine, cart: int | None) -> dict[str, Any]:
 
 
 def _claim(conn: Connection, key: str, operation: str, asked: str) -> dict[str, Any] | None:
-    """Takes ``key`` for this call (its row, written first: the write lock before anything is read), or answers
-    what the call that took it answered. :class:`KeyReused` when that call asked something else."""
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(cart_requests).values(key=key, operation=operation, digest=asked, answer="",
-                                                      created_at=services.now_in(conn)))
+    """Takes ``key`` for this call (its row, written in the caller's transaction), or answers what the call that
+    took it answered. :class:`KeyReused` when that call asked something else.
+
+    The first statement writes (an UPDATE of the key's row, if any): SQLite's write lock, or the row's lock, is
+    held before anything is read, so a concurrent repeat waits for this one and then finds its answer. No
+    savepoint: pysqlite would commit one on its own. Two first calls racing on PostgreSQL or MariaDB: the second's
+    INSERT fails once the first commits, and :func:`_keyed` runs it again, which then finds the answer."""
+    conn.execute(update(cart_requests).where(cart_requests.c.key == key).values(operation=cart_requests.c.operation))
+    row = conn.execute(select(cart_requests.c.operation, cart_requests.c.digest, cart_requests.c.answer)
+                       .where(cart_requests.c.key == key)).one_or_none()
+    if row is None:
+        conn.execute(insert(cart_requests).values(key=key, operation=operation, digest=asked, answer="",
+                                                  created_at=services.now_in(conn)))
         return None
-    except IntegrityError:
-        row = conn.execute(select(cart_requests.c.operation, cart_requests.c.digest, cart_requests.c.answer)
-                           .where(cart_requests.c.key == key)).one_or_none()
-        if row is None:
-            raise
     if row.operation != operation or row.digest != asked:
         raise KeyReused(f"The idempotency key {key!r} was used for another {row.operation} request; a repeat must "
                         f"send the same body, a new request a new key.")
@@ -216,9 +218,23 @@ def _claim(conn: Connection, key: str, operation: str, asked: str) -> dict[str, 
     return stored
 
 
-def _store(conn: Connection, key: str, answer: dict[str, Any]) -> dict[str, Any]:
-    conn.execute(update(cart_requests).where(cart_requests.c.key == key).values(answer=json.dumps(answer)))
-    return answer
+def _keyed(engine: Engine, key: str, operation: str, asked: str,
+           work: Callable[[Connection], dict[str, Any]]) -> dict[str, Any]:
+    """``work`` done once for ``key``, in one transaction with the stored answer; a repeat answers that."""
+    for attempt in range(2):
+        try:
+            with engine.begin() as conn:
+                stored = _claim(conn, key, operation, asked)
+                if stored is not None:
+                    return stored
+                answer = work(conn)
+                conn.execute(update(cart_requests).where(cart_requests.c.key == key)
+                             .values(answer=json.dumps(answer)))
+                return answer
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _cart_for(conn: Connection, owner: Owner) -> int:
@@ -231,25 +247,21 @@ def _cart_for(conn: Connection, owner: Owner) -> int:
 
 
 def cart_clear_keyed(engine: Engine, owner: Owner, key: str, asked: str) -> dict[str, Any]:
-    with engine.begin() as conn:
-        stored = _claim(conn, key, "clear", asked)
-        if stored is not None:
-            return stored
+    def work(conn: Connection) -> dict[str, Any]:
         cart = _find(conn, owner)
         lines = _lines_of(conn, cart)
         if cart is not None:
             conn.execute(delete(cart_items).where(cart_items.c.cart_id == cart))
             conn.execute(update(carts).where(carts.c.id == cart).values(updated_at=services.now_in(conn)))
-        return _store(conn, key, {"cart": cart, "lines": lines})
+        return {"cart": cart, "lines": lines}
+
+    return _keyed(engine, key, "clear", asked, work)
 
 
 def cart_restore_keyed(engine: Engine, owner: Owner, lines: list[tuple[int | None, int, int]], key: str,
                        asked: str) -> dict[str, Any]:
-    with engine.begin() as conn:
-        stored = _claim(conn, key, "restore", asked)
-        if stored is not None:
-            return stored
-        cart = _cart_for(conn, owner) if lines or _find(conn, owner) is not None else None
+    def work(conn: Connection) -> dict[str, Any]:
+        cart = _cart_for(conn, owner) if lines else _find(conn, owner)
         now = services.now_in(conn)
         for line_id, product, quantity in lines:
             assert cart is not None
@@ -265,7 +277,9 @@ def cart_restore_keyed(engine: Engine, owner: Owner, lines: list[tuple[int | Non
             conn.execute(insert(cart_items).values(**({"id": line_id} if free else {}), **values))
         if cart is not None and lines:
             conn.execute(update(carts).where(carts.c.id == cart).values(updated_at=now))
-        return _store(conn, key, {"cart": cart, "lines": _lines_of(conn, cart)})
+        return {"cart": cart, "lines": _lines_of(conn, cart)}
+
+    return _keyed(engine, key, "restore", asked, work)
 
 
 # --- handlers ---------------------------------------------------------------------------------------------------------
