@@ -2,6 +2,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from legacy_monolith import errors, health
+from legacy_monolith.accounts import internal as accounts_internal
 from legacy_monolith.accounts import views as account_pages
 from legacy_monolith.cart import apis as cart_apis
 from legacy_monolith.cart import views as cart_pages
@@ -34,6 +35,8 @@ api = [
          name="internal-shipment-request"),
     path("internal/shipping/shipments/cancel/", shipping_internal.ShipmentCancelApi.as_view(),
          name="internal-shipment-cancel"),
+    path("internal/accounts/addresses/", accounts_internal.AddressLookupApi.as_view(),
+         name="internal-address-lookup"),
 ]
 
 pages = [

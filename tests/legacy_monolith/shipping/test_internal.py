@@ -117,3 +117,22 @@ def test_once_the_orders_service_owns_the_orders_the_monolith_no_longer_moves_th
     switches.clear_cache()
     shipment_set_status(shipment.pk, status="shipped", tracking_number="T-2")
     assert Order.objects.get(pk=order.pk).status == "shipped"
+
+
+# --- the address book, for the checkout's saved addresses ------------------------------------------------------------
+
+ADDRESSES = "/api/internal/accounts/addresses/"
+
+
+def test_a_users_saved_address_is_answered_and_anothers_is_not_found(customer, other_customer):
+    from legacy_monolith.accounts.models import Address
+
+    mine = Address.objects.create(user=customer, full_name="Alice", line1="1 Road", city="Oxford",
+                                  postal_code="OX1", country="GB", phone="123")
+    found = post(ADDRESSES, {"user": customer.pk, "address": mine.pk})
+    assert (found.status_code, found.json()) == (200, {"full_name": "Alice", "line1": "1 Road", "line2": "",
+                                                       "city": "Oxford", "postal_code": "OX1", "country": "GB"})
+    theirs = post(ADDRESSES, {"user": other_customer.pk, "address": mine.pk})
+    assert (theirs.status_code, theirs.json()["detail"]) == (404, "No such address in your address book.")
+    assert post(ADDRESSES, {"user": customer.pk}).json() == {"address": ["This field is required."]}
+    assert post(ADDRESSES, {"user": customer.pk, "address": 1}, headers={}).status_code == 401
