@@ -15,7 +15,6 @@ A catalog that does not answer, refuses the token or answers something else is a
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -24,8 +23,8 @@ from typing import Any, Final
 import httpx
 
 from extracted.cart.errors import CatalogUnavailable
-from extracted.cart.exceptions import NotConfigured
-from extracted.cart.upstreams import CATALOG_TIMEOUT_ENV, CATALOG_URL_ENV, DEFAULT_CATALOG_URL, base_url, timeout
+from extracted.cart.outbound import Upstream
+from extracted.cart.upstreams import CATALOG_TIMEOUT_ENV, CATALOG_URL_ENV, DEFAULT_CATALOG_URL
 
 PATH: Final = "/api/catalog/internal/products/"
 TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -59,25 +58,13 @@ def _product(item: Any) -> Product:
     return Product(id=pk, sku=sku, name=name, price=amount, stock=stock, is_active=active)
 
 
-class Catalog:
+class Catalog(Upstream):
     """Reads products from the catalog's owner (one client, pooled connections, for the app's life)."""
 
     def __init__(self, base: str | None = None, *, seconds: float | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.base_url = base.rstrip("/") if base else base_url(CATALOG_URL_ENV, DEFAULT_CATALOG_URL)
-        self.timeout = seconds if seconds is not None else timeout(CATALOG_TIMEOUT_ENV)
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
-        return self._client
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        super().__init__(base, seconds, url_env=CATALOG_URL_ENV, default_url=DEFAULT_CATALOG_URL,
+                         timeout_env=CATALOG_TIMEOUT_ENV, transport=transport)
 
     async def products(self, ids: Iterable[int], *, request_id: str | None = None) -> dict[int, Product | None]:
         """Every id asked for, mapped to its product, or to None when the catalog has no such product."""
@@ -85,13 +72,7 @@ class Catalog:
         found: dict[int, Product | None] = dict.fromkeys(wanted)
         if not wanted:
             return found
-        token = os.environ.get(TOKEN_ENV, "")
-        if not token:
-            raise NotConfigured(f"{TOKEN_ENV} is not set on the cart service, which cannot read the catalog "
-                                "without it.")
-        headers = {"x-service-token": token, "accept": "application/json"}
-        if request_id:
-            headers["x-request-id"] = request_id
+        headers = self.service_headers(TOKEN_ENV, "read the catalog", request_id)
         url = self.base_url + PATH
         for start in range(0, len(wanted), BATCH):
             chunk = wanted[start:start + BATCH]

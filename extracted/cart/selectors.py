@@ -41,8 +41,3 @@ def line_product(engine: Engine, cart_id: int | None, item_id: int) -> int | Non
         found = conn.execute(select(cart_items.c.product_id)
                              .where(cart_items.c.id == item_id, cart_items.c.cart_id == cart_id)).scalar()
     return None if found is None else int(found)
-
-
-def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(select(1))

@@ -17,15 +17,14 @@ A monolith that does not answer (or refuses the token) is a 503 ``session_unavai
 from __future__ import annotations
 
 import logging
-import os
 from http.cookies import _unquote  # Django's parse_cookie uses it too
 from typing import Final
 
 import httpx
 
 from extracted.cart.errors import SessionUnavailable
-from extracted.cart.exceptions import NotConfigured
-from extracted.cart.upstreams import DEFAULT_MONOLITH_URL, MONOLITH_TIMEOUT_ENV, MONOLITH_URL_ENV, base_url, timeout
+from extracted.cart.outbound import Upstream
+from extracted.cart.upstreams import DEFAULT_MONOLITH_URL, MONOLITH_TIMEOUT_ENV, MONOLITH_URL_ENV
 
 PATH: Final = "/api/internal/session/cart/"
 TOKEN_ENV: Final = "CART_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -67,39 +66,21 @@ def cookie_name(set_cookie: str) -> str:
     return set_cookie.split("=", 1)[0].strip()
 
 
-class Sessions:
+class Sessions(Upstream):
     """The monolith's internal session API (one client, pooled connections, for the app's life)."""
 
     def __init__(self, base: str | None = None, *, seconds: float | None = None, cookie: str = "sessionid",
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.base_url = base.rstrip("/") if base else base_url(MONOLITH_URL_ENV, DEFAULT_MONOLITH_URL)
-        self.timeout = seconds if seconds is not None else timeout(MONOLITH_TIMEOUT_ENV)
+        super().__init__(base, seconds, url_env=MONOLITH_URL_ENV, default_url=DEFAULT_MONOLITH_URL,
+                         timeout_env=MONOLITH_TIMEOUT_ENV, transport=transport)
         self.cookie = cookie
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
-        return self._client
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     async def call(self, method: str, cookie_header: str | None, *, cart_id: int | None = None,
                    request_id: str | None = None) -> tuple[int | None, list[str]]:
         """The session's ``cart_id`` after the call, and the ``Set-Cookie`` values the monolith answered."""
-        token = os.environ.get(TOKEN_ENV, "")
-        if not token:
-            raise NotConfigured(f"{TOKEN_ENV} is not set on the cart service, which cannot find an anonymous "
-                                "visitor's cart without it.")
-        headers = {"x-service-token": token, "accept": "application/json"}
+        headers = self.service_headers(TOKEN_ENV, "find an anonymous visitor's cart", request_id)
         if cookie_header:
             headers["cookie"] = cookie_header
-        if request_id:
-            headers["x-request-id"] = request_id
         url = self.base_url + PATH
         try:
             response = await self.client().request(method, url, headers=headers,

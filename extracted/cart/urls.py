@@ -5,26 +5,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from extracted.cart import apis, health, internal
+from extracted.cart import apis, internal
 from extracted.cart.resources import Resource, ServiceResource
-
-
-class IdConvertor(Convertor[int]):
-    """A database id in a path: 1 to 18 digits (the monolith's ``id`` converter); anything else is a plain 404."""
-
-    regex = "[0-9]{1,18}"
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        return str(value)
-
-
-register_url_convertor("cart_id", IdConvertor())
+from extracted.cart.routing import HEALTHZ  # and {id:cart_id}
 
 # The names are DRF's for the monolith's views (CartApi, CartItemsApi, CartItemApi): OPTIONS shows them.
 ROUTES: Final[list[BaseRoute]] = [
@@ -37,5 +22,5 @@ ROUTES: Final[list[BaseRoute]] = [
     *(Route(f"/api/cart/internal/{name}/", ServiceResource(f"Cart {name}", {"POST": handler}))
       for name, handler in (("read", internal.read), ("add", internal.add), ("set-quantity", internal.set_quantity),
                             ("remove", internal.remove), ("clear", internal.clear), ("restore", internal.restore))),
-    Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
+    HEALTHZ,
 ]

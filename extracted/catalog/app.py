@@ -19,7 +19,6 @@ from starlette.applications import Starlette
 from extracted.catalog import reservations, search
 from extracted.catalog.context import RequestContext
 from extracted.catalog.db import make_engine
-from extracted.catalog.exceptions import ConfigurationError
 from extracted.catalog.gate import RequestGate
 from extracted.catalog.logs import configure_logging
 from extracted.catalog.notfound import NotFoundApp
@@ -56,12 +55,8 @@ def create_app(engine: Engine | None = None) -> Starlette:
     app = Starlette(routes=ROUTES, lifespan=_lifespan(engine))
     app.router.redirect_slashes = False  # Django's APPEND_SLASH answers instead (NotFoundApp)
     app.router.default = NotFoundApp(app.router)
-    try:
-        orders = OrderReferences()
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
     app.state.catalog = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite",
-                              orders=orders)
+                              orders=OrderReferences())  # a bad CATALOG_MONOLITH_* is a ConfigurationError
     app.add_middleware(RequestGate, max_body=max_request_body(), hosts=allowed_hosts())
     app.add_middleware(RequestContext)
     return app

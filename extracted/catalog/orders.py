@@ -25,6 +25,7 @@ import httpx
 
 from extracted.catalog.callers import SERVICE_TOKEN_ENV, SERVICE_TOKEN_HEADER
 from extracted.catalog.errors import OrdersUnavailable
+from extracted.catalog.outbound import Upstream
 
 URL_ENV: Final = "CATALOG_MONOLITH_URL"
 TIMEOUT_ENV: Final = "CATALOG_MONOLITH_TIMEOUT"
@@ -35,33 +36,13 @@ PASSED_ON: Final = ("authorization", "cookie")
 log = logging.getLogger("extracted.catalog.orders")
 
 
-class OrderReferences:
+class OrderReferences(Upstream):
     """Asks the orders' owner how many order lines reference a product."""
 
     def __init__(self, base_url: str | None = None, *, timeout: float | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.base_url = (base_url or os.environ.get(URL_ENV, "").strip() or DEFAULT_URL).rstrip("/")
-        if timeout is None:
-            raw = os.environ.get(TIMEOUT_ENV, "").strip()
-            try:
-                timeout = float(raw) if raw else 5.0
-            except ValueError:
-                timeout = -1.0
-            if not 0 < timeout <= 300:
-                raise ValueError(f"{TIMEOUT_ENV}: {raw!r} is not a number of seconds between 0 and 300")
-        self.timeout = timeout
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
-        return self._client
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        super().__init__(base_url, timeout, url_env=URL_ENV, default_url=DEFAULT_URL, timeout_env=TIMEOUT_ENV,
+                         transport=transport)
 
     async def count(self, product_id: int, caller_headers: Mapping[str, str]) -> int:
         """The number of order lines referencing ``product_id``; :class:`OrdersUnavailable` if unknown."""

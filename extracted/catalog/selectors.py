@@ -189,6 +189,3 @@ class Reader:
         sql = f"SELECT id, name, slug, parent_id FROM categories WHERE id = {self.p}"  # noqa: S608
         rows = self._fetch(sql, (category_id,))
         return rows[0] if rows else None
-
-    def ping(self) -> None:
-        self._fetch("SELECT 1")

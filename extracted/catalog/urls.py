@@ -8,24 +8,10 @@ from typing import Final
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from extracted.catalog import apis, health
+from extracted.catalog import apis
 from extracted.catalog.rendering import CATEGORY_ACTION_FIELDS, PRODUCT_ACTION_FIELDS
 from extracted.catalog.resources import Resource, ServiceResource
-
-
-class IdConvertor(Convertor[int]):
-    """A database id in a path: 1 to 18 digits (the monolith's route); anything else is a plain 404."""
-
-    regex = "[0-9]{1,18}"
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        return str(value)
-
-
-register_url_convertor("catalog_id", IdConvertor())
+from extracted.catalog.routing import HEALTHZ  # and {id:catalog_id}
 
 
 class UuidTextConvertor(Convertor[str]):
@@ -70,5 +56,5 @@ ROUTES: Final[list[BaseRoute]] = [
         "POST": apis.reservation_commit})),
     Route("/api/catalog/reservations/{id:uuid_text}/release/", ServiceResource("Reservation Release", {
         "POST": apis.reservation_release})),
-    Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
+    HEALTHZ,
 ]

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import Engine, text
 from starlette.requests import Request
 from starlette.responses import Response
 
-from extracted.orders.db import dialect_label
-from extracted.orders.rendering import dump
+from .db import dialect_label
+from .responses import dump
 
 log = logging.getLogger("extracted.orders.health")
 
 
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 async def healthz(request: Request) -> Response:
+    """The query runs as the service's reads do (``State.read``: inline on SQLite, else in a worker thread)."""
     state = request.app.state.orders
     try:
-        await state.read(state.reader.ping)
+        await state.read(ping, state.engine)
     except Exception as exc:  # noqa: BLE001 - any DBAPI error class (sqlite3, psycopg, PyMySQL) means "down"
         log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
         return Response(dump({"status": "unavailable", "database": type(exc).__name__}), 503,

@@ -122,6 +122,3 @@ class Reader:
         """How many order lines reference ``product_id`` (the catalog asks before it deletes a product)."""
         sql = f"SELECT COUNT(*) FROM order_lines WHERE product_id = {self.p}"  # noqa: S608
         return self._read(lambda cursor: int(self._run(cursor, sql, (product_id,))[0][0]))
-
-    def ping(self) -> None:
-        self._read(lambda cursor: self._run(cursor, "SELECT 1"))

@@ -5,27 +5,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Route
 
-from extracted.orders import apis, health
+from extracted.orders import apis
 from extracted.orders.rendering import PRODUCT_REFERENCES_DESCRIPTION, order_action_fields
 from extracted.orders.resources import STAFF_OR_CATALOG, Resource
-
-
-class IdConvertor(Convertor[int]):
-    """A database id in a path: 1 to 18 digits (the monolith's routes); anything else is a plain 404."""
-
-    regex = "[0-9]{1,18}"
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        return str(value)
-
-
-register_url_convertor("orders_id", IdConvertor())
+from extracted.orders.routing import HEALTHZ  # and {id:orders_id}
 
 ROUTES: Final[list[BaseRoute]] = [
     # Internal: the catalog service asks before it deletes a product (the monolith's URL comes first too).
@@ -38,5 +23,5 @@ ROUTES: Final[list[BaseRoute]] = [
     Route("/api/orders/{id:orders_id}/", Resource("Order Instance", {"GET": apis.order_detail})),
     Route("/api/orders/{id:orders_id}/cancel/", Resource("Cancel", {"POST": apis.order_cancel},
                                                           actions=order_action_fields)),
-    Route("/healthz", health.healthz, methods=["GET", "HEAD"]),
+    HEALTHZ,
 ]

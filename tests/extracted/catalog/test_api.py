@@ -294,14 +294,14 @@ def test_unexpected_error_is_json_500_with_request_id(client, dataset, monkeypat
 
 def test_healthz(client, dataset, monkeypatch):
     assert client.get("/healthz").json() == {"status": "ok", "database": "sqlite"}
-    from extracted.catalog.selectors import Reader
+    from extracted.catalog import health
 
-    def down(self):
+    def down(engine):
         from sqlalchemy.exc import OperationalError
 
         raise OperationalError("SELECT 1", {}, Exception("gone"))
 
-    monkeypatch.setattr(Reader, "ping", down)
+    monkeypatch.setattr(health, "ping", down)
     response = client.get("/healthz")
     assert (response.status_code, response.json()) == (503, {"status": "unavailable", "database": "OperationalError"})
 
