@@ -49,5 +49,12 @@ def read_only(request):
     return response
 
 
+def unavailable(request, detail: str):
+    """A service the page needs (the cart's, after its cutover) did not answer: 503 saying so, retry shortly."""
+    response = _respond(request, 503, detail)
+    response["Retry-After"] = "1"
+    return response
+
+
 def csrf_failure(request, reason=""):
     return _respond(request, 403, "CSRF verification failed. Reload the page and try again.")

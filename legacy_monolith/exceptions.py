@@ -8,6 +8,7 @@ Tree::
     ├── ProtectedObject             409 protected          deleting what orders still reference
     ├── IdempotencyConflict         409 idempotency_conflict an internal request repeated with other values
     ├── CatalogUnavailable          503 catalog_unavailable the catalog service (after cutover) did not answer
+    ├── CartUnavailable             503 cart_unavailable   the cart service (after cutover) did not answer
     ├── ServiceTokenRefused         401 not_authenticated  an internal endpoint without the right X-Service-Token
     └── ServiceNotConfigured        503 not_configured     an internal endpoint whose token setting is empty
 
@@ -79,6 +80,14 @@ class CatalogUnavailable(ShopError):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "catalog_unavailable"
+
+
+class CartUnavailable(ShopError):
+    """The cart service, owner of the carts once the cart is cut over, could not be used: down, slow, misconfigured,
+    or answering something unexpected (``legacy_monolith/cart/gateway.py``). Pages answer it 503 too."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "cart_unavailable"
 
 
 class ServiceTokenRefused(ShopError):

@@ -15,6 +15,7 @@ from django.db import DatabaseError
 
 from legacy_monolith import errors
 from legacy_monolith.database import refused_as_read_only
+from legacy_monolith.exceptions import CartUnavailable
 
 access_log = logging.getLogger("legacy_monolith.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -59,4 +60,6 @@ class ReadOnlyRefusalMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, DatabaseError) and refused_as_read_only(exception):
             return errors.read_only(request)
+        if isinstance(exception, CartUnavailable):  # the cart service (after the cart's cutover) did not answer
+            return errors.unavailable(request, exception.detail)
         return None

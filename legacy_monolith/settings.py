@@ -9,7 +9,10 @@
   is cut over (``python manage.py catalog_gateway remote``); see ``legacy_monolith/catalog/gateway.py``.
 - ``CATALOG_SERVICE_TIMEOUT``: seconds the gateway waits for the catalog service (default 5).
 - ``CART_SERVICE_TOKEN``: shared with the cart service; it authorises the internal session API
-  (``/api/internal/session/cart/``), which is disabled while it is empty.
+  (``/api/internal/session/cart/``), which is disabled while it is empty, and the cart gateway's calls.
+- ``CART_SERVICE_URL`` / ``CART_SERVICE_TIMEOUT``: the cart service that owns the carts once the cart is cut over
+  (``python manage.py cart_gateway remote``; default http://127.0.0.1:8102, 5 seconds); see
+  ``legacy_monolith/cart/gateway.py``.
 - ``ORDERS_SERVICE_TOKEN``: shared with the orders service; it authorises the internal shipping API its checkout
   saga calls (``/api/internal/shipping/shipments/``), which is disabled while it is empty.
 - ``SHOP_MAX_REQUEST_BODY``: bytes; a larger request body is refused with 413 (default 10 MiB); see
@@ -205,6 +208,10 @@ CATALOG_SERVICE_TIMEOUT = float(os.environ.get("CATALOG_SERVICE_TIMEOUT", "5"))
 # The cart service reads and sets the anonymous cart's id in the shopper's session through an internal API
 # (legacy_monolith/cart/apis.py, SessionCartApi) that only callers holding this token may use.
 CART_SERVICE_TOKEN = os.environ.get("CART_SERVICE_TOKEN", "")
+# The cart gateway: the cart pages, the header's count, the login merge and checkout reach the cart service here
+# once `python manage.py cart_gateway remote` (the cart plan's cutover) switched them.
+CART_SERVICE_URL = os.environ.get("CART_SERVICE_URL", "http://127.0.0.1:8102")
+CART_SERVICE_TIMEOUT = float(os.environ.get("CART_SERVICE_TIMEOUT", "5"))
 
 # The orders service's checkout saga asks for (and cancels) shipments through an internal API
 # (legacy_monolith/shipping/internal.py) that only callers holding this token may use.

@@ -1,4 +1,5 @@
-"""Cart pages: the cart itself and the form posts that change it."""
+"""Cart pages: the cart itself and the form posts that change it, through the cart gateway (``gateway.py``: the
+monolith's own tables, or the cart service after the cart's cutover)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 from rest_framework.exceptions import NotFound
 
-from legacy_monolith.cart import selectors, services
+from legacy_monolith.cart import gateway, services
 from legacy_monolith.catalog.models import Product
 from legacy_monolith.exceptions import ShopError
 
@@ -24,8 +25,8 @@ class UpdateForm(forms.Form):
 
 @require_safe
 def cart_page(request):
-    cart = selectors.cart_for_request(request)
-    items = list(cart.items.all()) if cart else []
+    cart = gateway.cart_of(request)
+    items = list(cart.items) if cart else []
     total = sum(item.line_total() for item in items)
     return render(request, "cart/cart.html", {"items": items, "total": total})
 
@@ -37,8 +38,7 @@ def cart_add(request):
         messages.error(request, "That product cannot be added.")
         return redirect("home")
     try:
-        services.cart_add(selectors.cart_for_request(request, create=True), form.cleaned_data["product"],
-                          form.cleaned_data["quantity"])
+        gateway.add_for(request, form.cleaned_data["product"], form.cleaned_data["quantity"])
     except ShopError as exc:
         messages.error(request, exc.detail)
     else:
@@ -52,12 +52,11 @@ def cart_update(request, item_id: int):
     if not form.is_valid():
         messages.error(request, "Quantity must be a whole number from 0 to 1000.")
         return redirect("cart-page")
-    cart = selectors.cart_for_request(request)
     try:
         if form.cleaned_data["quantity"] == 0:
-            services.cart_remove(cart, item_id)
+            gateway.remove_for(request, item_id)
         else:
-            services.cart_set_quantity(cart, item_id, form.cleaned_data["quantity"])
+            gateway.set_quantity_for(request, item_id, form.cleaned_data["quantity"])
     except (ShopError, NotFound) as exc:
         messages.error(request, str(getattr(exc, "detail", exc)))
     return redirect("cart-page")

@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission, IsAdminUser, IsAuthentica
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from legacy_monolith.cart.selectors import cart_for_request
+from legacy_monolith.cart.gateway import owner_of
 from legacy_monolith.orders import selectors, services
 from legacy_monolith.orders.models import Order, OrderLine
 from legacy_monolith.orders.serializers import CheckoutSerializer, OrderSerializer
@@ -32,7 +32,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         order = services.checkout(
             user=request.user,
-            cart=cart_for_request(request),
+            owner=owner_of(request),
             shipping=data.validated_data["shipping_address"],
             carrier=data.validated_data["carrier"],
         )

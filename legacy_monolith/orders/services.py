@@ -1,14 +1,21 @@
 """Checkout and cancellation: the shop's one cross-app transaction.
 
 Checkout takes stock, snapshots prices into order lines, empties the cart and opens the shipment. Stock is
-taken through the catalog gateway (:mod:`legacy_monolith.catalog.gateway`), whose switch says who owns it:
+taken through the catalog gateway (:mod:`legacy_monolith.catalog.gateway`), the cart is read and emptied through
+the cart gateway (:mod:`legacy_monolith.cart.gateway`); their switches say who owns each:
 
-- local (the shop as it always was): all of it in one database transaction; either everything happened or
+- both local (the shop as it always was): all of it in one database transaction; either everything happened or
   nothing did.
-- remote (the catalog is cut over to its service): the service, owner of the stock, reserves first; then the
+- stock remote (the catalog is cut over to its service): the service, owner of the stock, reserves first; then the
   order, its lines (sku, name and price as the service answered them), the emptied cart and the shipment are
   written in one local transaction. If that fails, the reservation is released at the service (compensation)
   and the error goes on. Stock is never taken locally in this mode.
+- cart remote (the cart is cut over to its service): the cart is read from the service; stock is reserved (at the
+  service first if it is remote, else inside the local transaction); the order and its shipment are written in
+  one local transaction, inside which the service clears the cart (idempotency key per attempt) and answers the
+  lines it cleared. Lines other than those read (the cart changed meanwhile) roll the order back, put the lines
+  back (restore, same key) and start again; any failure after the clear was sent (the commit's included) puts
+  the lines back too, so a failed checkout leaves its cart as it was.
 
 Cancel gives the stock back: locally inside its transaction, or at the service once its transaction has
 committed.
@@ -17,6 +24,7 @@ committed.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from decimal import Decimal
 
@@ -24,7 +32,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from legacy_monolith.cart.models import Cart, CartItem
+from legacy_monolith.cart.gateway import CartGateway, ClearedLine, Owner, cart_gateway, owner_of_cart
+from legacy_monolith.cart.models import Cart
 from legacy_monolith.catalog.gateway import ProductSnapshot, StockGateway, stock_gateway
 from legacy_monolith.exceptions import InvalidTransition, ShopError
 from legacy_monolith.orders.models import Order, OrderLine
@@ -36,22 +45,22 @@ REMOTE_ATTEMPTS = 3
 SHIPPING_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country")
 
 
-def checkout(*, user, cart: Cart | None, shipping: dict[str, str], carrier: str = Shipment.Carrier.POSTAL) -> Order:
+def checkout(*, user, cart: Cart | None = None, owner: Owner | None = None, shipping: dict[str, str],
+             carrier: str = Shipment.Carrier.POSTAL) -> Order:
+    """``owner``: whose cart is ordered (the callers' ``cart_gateway.owner_of(request)``); or ``cart``, a cart
+    the caller holds (its owner is taken)."""
+    owner = owner if owner is not None else owner_of_cart(cart)
+    carts = cart_gateway()
     stock = stock_gateway()
+    if carts.remote:
+        return _checkout_remote_cart(carts, stock, user=user, owner=owner, shipping=shipping, carrier=carrier)
     if stock.remote:
-        return _checkout_remote(stock, user=user, cart=cart, shipping=shipping, carrier=carrier)
-    return _checkout_local(stock, user=user, cart=cart, shipping=shipping, carrier=carrier)
+        return _checkout_remote(stock, carts, user=user, owner=owner, shipping=shipping, carrier=carrier)
+    return _checkout_local(stock, carts, user=user, owner=owner, shipping=shipping, carrier=carrier)
 
 
-def _cart_quantities(cart: Cart | None, *, lock: bool) -> Counter[int]:
-    if cart is None:
-        return Counter()
-    items = CartItem.objects.filter(cart=cart).order_by("product_id")
-    if lock:
-        # Locking the lines makes a second checkout of the same cart (a double-clicked "Place order") wait
-        # for this one, then find them gone, instead of ordering them again from a stale read.
-        items = items.select_for_update()
-    return Counter({item.product_id: item.quantity for item in items})
+def _cart_quantities(carts: CartGateway, owner: Owner, *, lock: bool) -> Counter[int]:
+    return Counter(carts.quantities(owner, lock=lock))
 
 
 def _empty_cart() -> ValidationError:
@@ -59,18 +68,19 @@ def _empty_cart() -> ValidationError:
 
 
 @transaction.atomic
-def _checkout_local(stock: StockGateway, *, user, cart, shipping, carrier) -> Order:
-    quantities = _cart_quantities(cart, lock=True)
+def _checkout_local(stock: StockGateway, carts: CartGateway, *, user, owner, shipping, carrier) -> Order:
+    quantities = _cart_quantities(carts, owner, lock=True)
     if not quantities:
         raise _empty_cart()
     products = stock.reserve(dict(quantities))  # locks the products in id order, checks, takes the stock
-    return _place(user=user, cart=cart, shipping=shipping, carrier=carrier, quantities=quantities,
-                  products=products)
+    order = _place(user=user, shipping=shipping, carrier=carrier, quantities=quantities, products=products)
+    carts.clear(owner, idempotency_key=f"order-{order.number}")  # local: in this transaction
+    return order
 
 
-def _checkout_remote(stock: StockGateway, *, user, cart, shipping, carrier) -> Order:
+def _checkout_remote(stock: StockGateway, carts: CartGateway, *, user, owner, shipping, carrier) -> Order:
     for _attempt in range(REMOTE_ATTEMPTS):
-        quantities = _cart_quantities(cart, lock=False)
+        quantities = _cart_quantities(carts, owner, lock=False)
         if not quantities:
             raise _empty_cart()
         # The owner first, outside any local transaction (no local lock is held over the HTTP call). A
@@ -78,9 +88,11 @@ def _checkout_remote(stock: StockGateway, *, user, cart, shipping, carrier) -> O
         products = stock.reserve(dict(quantities))
         try:
             with transaction.atomic():
-                if _cart_quantities(cart, lock=True) == quantities:
-                    return _place(user=user, cart=cart, shipping=shipping, carrier=carrier,
-                                  quantities=quantities, products=products)
+                if _cart_quantities(carts, owner, lock=True) == quantities:
+                    order = _place(user=user, shipping=shipping, carrier=carrier, quantities=quantities,
+                                   products=products)
+                    carts.clear(owner, idempotency_key=f"order-{order.number}")  # local: in this transaction
+                    return order
         except BaseException:
             _compensate(stock, quantities)
             raise
@@ -88,6 +100,67 @@ def _checkout_remote(stock: StockGateway, *, user, cart, shipping, carrier) -> O
         # cart): give the reservation back and start again from what the cart holds now.
         _compensate(stock, quantities)
     raise ShopError("Your cart changed while the order was being placed; please try again.")
+
+
+class _CartChanged(Exception):
+    """The cart service cleared other lines than checkout read: the order is rolled back and tried again."""
+
+
+def _checkout_remote_cart(carts: CartGateway, stock: StockGateway, *, user, owner, shipping, carrier) -> Order:
+    for _attempt in range(REMOTE_ATTEMPTS):
+        quantities = _cart_quantities(carts, owner, lock=False)
+        if not quantities:
+            raise _empty_cart()
+        # A remote owner of the stock reserves first, outside the local transaction (a shortage is its 409).
+        reserved = stock.reserve(dict(quantities)) if stock.remote else None
+        key = f"monolith-checkout-{uuid.uuid4().hex}"
+        clear_sent = False
+        cleared: list[ClearedLine] | None = None
+        try:
+            with transaction.atomic():
+                products = reserved if reserved is not None else stock.reserve(dict(quantities))
+                order = _place(user=user, shipping=shipping, carrier=carrier, quantities=quantities,
+                               products=products)
+                clear_sent = True
+                cleared = carts.clear(owner, idempotency_key=key)
+                if _counted(cleared) != quantities:
+                    raise _CartChanged
+                return order  # committed on leaving the block; a failed commit is undone below like the rest
+        except _CartChanged:
+            pass
+        except BaseException:
+            _put_back(carts, owner, key, cleared, sent=clear_sent)
+            if reserved is not None:
+                _compensate(stock, quantities)
+            raise
+        # The cart changed between the read and the clear (another tab, a concurrent checkout of the same cart):
+        # its lines go back, the reservation too, and checkout starts again from what the cart holds now.
+        _put_back(carts, owner, key, cleared, sent=clear_sent)
+        if reserved is not None:
+            _compensate(stock, quantities)
+    raise ShopError("Your cart changed while the order was being placed; please try again.")
+
+
+def _counted(lines: list[ClearedLine]) -> Counter[int]:
+    counted: Counter[int] = Counter()
+    for line in lines:
+        counted[line["product"]] += line["quantity"]
+    return counted
+
+
+def _put_back(carts: CartGateway, owner: Owner, key: str, cleared: list[ClearedLine] | None, *, sent: bool) -> None:
+    """The cart as it was before a failed checkout: what the clear took goes back. A clear whose answer never came
+    is asked again under its key (it answers what it cleared, or clears now: either way those lines go back)."""
+    if not sent:
+        return
+    try:
+        if cleared is None:
+            cleared = carts.clear(owner, idempotency_key=key)
+        if cleared:
+            carts.restore(owner, cleared, idempotency_key=f"{key}:restore")
+    except Exception:
+        log.exception("a failed checkout could not put its cart's lines back at the cart service",
+                      extra={"owner": owner.body(), "clear_key": key, "lines": cleared})
 
 
 def _compensate(stock: StockGateway, quantities: Counter[int]) -> None:
@@ -99,7 +172,7 @@ def _compensate(stock: StockGateway, quantities: Counter[int]) -> None:
                       extra={"release": dict(quantities)})
 
 
-def _place(*, user, cart, shipping, carrier, quantities: Counter[int], products: dict[int, ProductSnapshot]) -> Order:
+def _place(*, user, shipping, carrier, quantities: Counter[int], products: dict[int, ProductSnapshot]) -> Order:
     total = sum((products[pid]["price"] * qty for pid, qty in quantities.items()), Decimal("0.00"))
     order = Order.objects.create(
         user=user, total=total, **{f"ship_{name}": shipping.get(name, "") for name in SHIPPING_FIELDS}
@@ -109,7 +182,6 @@ def _place(*, user, cart, shipping, carrier, quantities: Counter[int], products:
                   unit_price=products[pid]["price"], quantity=qty)
         for pid, qty in quantities.items()
     )
-    CartItem.objects.filter(cart=cart).delete()
     shipping_services.shipment_create(order, carrier=carrier)
     return order
 

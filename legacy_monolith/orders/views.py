@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from rest_framework.exceptions import ValidationError
 
 from legacy_monolith.accounts.selectors import default_address
-from legacy_monolith.cart.selectors import cart_for_request
+from legacy_monolith.cart.gateway import owner_of
 from legacy_monolith.exceptions import ShopError
 from legacy_monolith.orders import selectors, services
 
@@ -32,7 +32,7 @@ def checkout_page(request):
         if form.is_valid():
             shipping = {**form.cleaned_data, "country": form.cleaned_data["country"].upper()}
             try:
-                order = services.checkout(user=request.user, cart=cart_for_request(request), shipping=shipping)
+                order = services.checkout(user=request.user, owner=owner_of(request), shipping=shipping)
             except ShopError as exc:
                 messages.error(request, exc.detail)
                 return redirect("cart-page")
