@@ -17,7 +17,7 @@ from .exceptions import ApiError
 IRI_SAFE: Final = "/#%[]=:;$&()+,!?*@'~"  # what Django's iri_to_uri leaves as it is
 
 # The JSON indent DRF would render this request's answers with (its Accept header's ``indent``), set by
-# :func:`.resources.negotiate` for the request being handled.
+# :func:`.views.negotiate` for the request being handled.
 INDENT: ContextVar[int | None] = ContextVar("json_indent", default=None)
 
 

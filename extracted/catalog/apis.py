@@ -26,7 +26,8 @@ from extracted.catalog.identity import Caller
 from extracted.catalog.pagination import page_count, page_link
 from extracted.catalog.parsers import parse_query, read_body
 from extracted.catalog.rendering import category_dict, internal_product_dict, iri_query, json_response, product_dict
-from extracted.catalog.resources import Handler, Lookup, State, is_staff, query_params
+from extracted.catalog.resources import Handler, Lookup, State, is_staff
+from extracted.catalog.views import query_params
 
 PRODUCT_ORDERED: Final = "Orders reference this product; deactivate it instead of deleting it."  # the monolith's
 

@@ -4,45 +4,29 @@ For each request a :class:`Resource` runs what DRF's ``APIView`` runs before and
 negotiation (400 for a query over 1000 fields, 404 for ``?format=`` other than json, 406), authentication
 (the router's identity token; a refused one is the monolith's own 401/403), permission (401/403), the method
 (405, or DRF's OPTIONS metadata), then the handler (which looks up the object (404), parses the body
-(400/415), validates it (400) and writes (409)). Errors become answers here, with the headers DRF and
-Django's middleware add: ``Allow`` and ``Vary: Cookie``.
+(400/415), validates it (400) and writes (409)). Errors become answers in :class:`~.views.View` (the
+template's), with the headers DRF and Django's middleware add: ``Allow`` and ``Vary: Cookie``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
-from extracted.catalog.callers import authenticate, authorise_service, session_consulted
-from extracted.catalog.db import refused_as_read_only
-from extracted.catalog.exceptions import (
-    ApiError,
-    BadRequest,
-    CredentialRefused,
-    MethodNotAllowed,
-    NotAuthenticated,
-    PermissionDenied,
-    ReadOnly,
-)
+from extracted.catalog.callers import authorise_service
+from extracted.catalog.exceptions import ApiError, MethodNotAllowed, NotAuthenticated, PermissionDenied
 from extracted.catalog.identity import Caller
-from extracted.catalog.negotiation import check_format, json_indent
 from extracted.catalog.orders import OrderReferences
-from extracted.catalog.parsers import PARSERS, parse_query
-from extracted.catalog.rendering import INDENT, error_response, json_response
+from extracted.catalog.parsers import PARSERS
+from extracted.catalog.rendering import json_response
 from extracted.catalog.selectors import Reader
-
-SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-METHOD_ORDER: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")  # DRF's, in ``Allow``
-PARAMS: Final = "catalog.params"  # scope key: the query's pairs, parsed once by negotiate()
-VARY_COOKIE: Final = "catalog.vary_cookie"  # scope key: whether the answer varies by the session cookie
+from extracted.catalog.views import SAFE_METHODS, View, negotiate
 
 
 @dataclass
@@ -64,71 +48,24 @@ Handler = Callable[[Request, "Caller | None", State], Awaitable[Response]]
 Lookup = Callable[[Request, "Caller | None", State], Awaitable[Any]]  # the object a URL names, or an ApiError
 
 
-def negotiate(request: Request) -> list[tuple[str, str]]:
-    """What DRF does before authentication: the query string (400 over 1000 fields), ``?format=`` (anything
-    but ``json`` is a 404), ``Accept`` (406 unless JSON is acceptable). Returns the query's pairs."""
-    params = parse_query(request.scope.get("query_string", b""))
-    check_format(params)
-    INDENT.set(json_indent(request.headers.get("accept")))
-    return params
-
-
-def query_params(request: Request) -> dict[str, str]:
-    """The query string's parameters (the last value of each), parsed once by :func:`negotiate`."""
-    return dict(request.scope[PARAMS])
-
-
 def is_staff(caller: Caller | None) -> bool:
     return caller is not None and caller.is_staff
 
 
-class Resource:
+class Resource(View[Handler]):
     """One URL of the API, like one DRF view: negotiation, authentication, permission, method dispatch, error
     rendering, and the headers DRF and Django's middleware add (Allow, Vary: Cookie)."""
 
     def __init__(self, name: str, handlers: dict[str, Handler], *, staff_only: bool = False,
                  actions: tuple[str, dict[str, Any], Lookup | None] | None = None) -> None:
-        self.name = name
-        self.handlers = dict(handlers)
-        if "GET" in self.handlers:
-            self.handlers["HEAD"] = self.handlers["GET"]
+        super().__init__(name, handlers)
         self.staff_only = staff_only
         # OPTIONS for callers who may write: (method, serializer fields, look-up the method needs or None)
         self.actions = actions
-        self.allow = ", ".join(m for m in METHOD_ORDER if m in self.handlers or m == "OPTIONS")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        state: State = scope["app"].state.catalog
-        scope[VARY_COOKIE] = False
-        indent = INDENT.set(None)
-        try:
-            response = await self.dispatch(request, state)
-            response.headers["Allow"] = self.allow
-        except BadRequest as exc:  # Django refuses these before DRF's view (no Allow header)
-            response = error_response(exc)
-        except ApiError as exc:
-            response = error_response(exc)
-            response.headers["Allow"] = self.allow
-        except DBAPIError as exc:
-            if not refused_as_read_only(exc):
-                raise
-            response = error_response(ReadOnly())
-            response.headers["Allow"] = self.allow
-        finally:
-            INDENT.reset(indent)
-        if scope[VARY_COOKIE]:
-            response.headers["Vary"] = "Cookie"
-        await response(scope, receive, send)
 
     async def dispatch(self, request: Request, state: State) -> Response:
-        request.scope[PARAMS] = negotiate(request)
-        try:
-            caller = authenticate(request)
-        except CredentialRefused:  # answered as the monolith answered it, Vary included
-            request.scope[VARY_COOKIE] = session_consulted(request)
-            raise
-        request.scope[VARY_COOKIE] = session_consulted(request)
+        negotiate(request)
+        caller = self.authenticate(request)
         method = request.method
         if self.staff_only or method not in SAFE_METHODS:
             if caller is None:

@@ -4,8 +4,8 @@ For each request a :class:`Resource` runs what DRF's ``APIView`` runs before and
 negotiation (400 for a query over 1000 fields, 404 for ``?format=`` other than json, 406), authentication
 (the router's identity token; a refused one is the monolith's own 401/403), permission (401/403: the view's
 permission classes, :data:`AUTHENTICATED` or :data:`STAFF_OR_CATALOG`), the method (405, or DRF's OPTIONS
-metadata), then the handler (which looks up the order: 404). Errors become answers here, with the headers DRF
-and Django's middleware add: ``Allow`` and ``Vary: Cookie``.
+metadata), then the handler (which looks up the order: 404). Errors become answers in :class:`~.views.View`
+(the template's), with the headers DRF and Django's middleware add: ``Allow`` and ``Vary: Cookie``.
 """
 
 from __future__ import annotations
@@ -15,32 +15,19 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
-from extracted.orders.callers import authenticate, holds_service_token, session_consulted
-from extracted.orders.db import refused_as_read_only
-from extracted.orders.exceptions import (
-    ApiError,
-    BadRequest,
-    CredentialRefused,
-    MethodNotAllowed,
-    NotAuthenticated,
-    PermissionDenied,
-    ReadOnly,
-)
+from extracted.orders.callers import holds_service_token
+from extracted.orders.exceptions import MethodNotAllowed, NotAuthenticated, PermissionDenied
 from extracted.orders.identity import Caller
-from extracted.orders.negotiation import check_format, json_indent
-from extracted.orders.parsers import PARSERS, parse_query
-from extracted.orders.rendering import INDENT, error_response, json_response
+from extracted.orders.parsers import PARSERS
+from extracted.orders.rendering import json_response
 from extracted.orders.selectors import Reader
+from extracted.orders.views import View, negotiate
+from extracted.orders.views import query_params as query_params  # where apis.py imports it from
 
-METHOD_ORDER: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")  # DRF's, in ``Allow``
-PARAMS: Final = "orders.params"  # scope key: the query's pairs, parsed once by negotiate()
-VARY_COOKIE: Final = "orders.vary_cookie"  # scope key: whether the answer varies by the session cookie
 # The catalog service asks here whether orders reference a product before it deletes one, with the token it
 # shares with the monolith (the monolith's HasCatalogServiceToken reads the same variable).
 CATALOG_TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -86,21 +73,7 @@ AUTHENTICATED: Final[Permission] = authenticated
 STAFF_OR_CATALOG: Final[Permission] = staff_or_catalog
 
 
-def negotiate(request: Request) -> list[tuple[str, str]]:
-    """What DRF does before authentication: the query string (400 over 1000 fields), ``?format=`` (anything
-    but ``json`` is a 404), ``Accept`` (406 unless JSON is acceptable). Returns the query's pairs."""
-    params = parse_query(request.scope.get("query_string", b""))
-    check_format(params)
-    INDENT.set(json_indent(request.headers.get("accept")))
-    return params
-
-
-def query_params(request: Request) -> dict[str, str]:
-    """The query string's parameters (the last value of each), parsed once by :func:`negotiate`."""
-    return dict(request.scope[PARAMS])
-
-
-class Resource:
+class Resource(View[Handler]):
     """One URL of the API, like one DRF view: negotiation, authentication, permission, method dispatch, error
     rendering, and the headers DRF and Django's middleware add (Allow, Vary: Cookie).
 
@@ -109,47 +82,14 @@ class Resource:
 
     def __init__(self, name: str, handlers: dict[str, Handler], *, permission: Permission = AUTHENTICATED,
                  actions: Callable[[str], dict[str, Any]] | None = None, description: str = "") -> None:
-        self.name = name
-        self.handlers = dict(handlers)
-        if "GET" in self.handlers:
-            self.handlers["HEAD"] = self.handlers["GET"]
+        super().__init__(name, handlers)
         self.permission = permission
         self.actions = actions
         self.description = description
-        self.allow = ", ".join(m for m in METHOD_ORDER if m in self.handlers or m == "OPTIONS")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        state: State = scope["app"].state.orders
-        scope[VARY_COOKIE] = False
-        indent = INDENT.set(None)
-        try:
-            response = await self.dispatch(request, state)
-            response.headers["Allow"] = self.allow
-        except BadRequest as exc:  # Django refuses these before DRF's view (no Allow header)
-            response = error_response(exc)
-        except ApiError as exc:
-            response = error_response(exc)
-            response.headers["Allow"] = self.allow
-        except DBAPIError as exc:
-            if not refused_as_read_only(exc):
-                raise
-            response = error_response(ReadOnly())
-            response.headers["Allow"] = self.allow
-        finally:
-            INDENT.reset(indent)
-        if scope[VARY_COOKIE]:
-            response.headers["Vary"] = "Cookie"
-        await response(scope, receive, send)
 
     async def dispatch(self, request: Request, state: State) -> Response:
-        request.scope[PARAMS] = negotiate(request)
-        try:
-            caller = authenticate(request)
-        except CredentialRefused:  # answered as the monolith answered it, Vary included
-            request.scope[VARY_COOKIE] = session_consulted(request)
-            raise
-        request.scope[VARY_COOKIE] = session_consulted(request)
+        negotiate(request)
+        caller = self.authenticate(request)
         self.permission(request, caller)
         method = request.method
         handler = self.handlers.get(method)

@@ -32,6 +32,7 @@ HELD: dict[str, tuple[str, ...]] = {
     "notfound.py": SERVICES,
     "health.py": SERVICES,
     "routing.py": SERVICES,   # {id:NAME_id} and the /healthz route every URL table holds
+    "views.py": SERVICES,     # what every resources.py builds on: answers, Allow, Vary, negotiation, authentication
     "identity.py": SERVICES,
     "callers.py": SERVICES,
     "db.py": SERVICES,
