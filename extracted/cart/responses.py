@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from contextvars import ContextVar
+from datetime import datetime, timezone
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -47,3 +48,20 @@ def error_response(exc: ApiError) -> Response:
 def iri_query(query_string: bytes) -> str:
     """The raw query string as Django puts it back into a URL it builds (``iri_to_uri``)."""
     return quote(query_string.decode("latin-1"), safe=IRI_SAFE)
+
+
+def render_datetime(value: Any) -> str | None:
+    """DRF's DateTimeField output under USE_TZ/UTC: ``isoformat()`` with ``+00:00`` written ``Z`` (microseconds only
+    when non-zero); a naive value (SQLite's) is UTC, a text one is parsed first."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    elif value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    text: str = value.isoformat()
+    if text.endswith("+00:00"):
+        return text[:-6] + "Z"
+    return text

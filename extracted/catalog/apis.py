@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any, Final
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,24 +22,13 @@ from extracted.catalog.errors import ProtectedObject
 from extracted.catalog.exceptions import NotFound, ValidationFailed
 from extracted.catalog.filters import detail_query, product_query
 from extracted.catalog.identity import Caller
-from extracted.catalog.pagination import page_count, page_link
+from extracted.catalog.pagination import page_count, page_links
 from extracted.catalog.parsers import parse_query, read_body
-from extracted.catalog.rendering import category_dict, internal_product_dict, iri_query, json_response, product_dict
+from extracted.catalog.rendering import category_dict, internal_product_dict, json_response, product_dict
 from extracted.catalog.resources import Handler, Lookup, State, is_staff
 from extracted.catalog.views import query_params
 
 PRODUCT_ORDERED: Final = "Orders reference this product; deactivate it instead of deleting it."  # the monolith's
-
-
-def _absolute_base(request: Request) -> tuple[str, str]:
-    """Django's ``build_absolute_uri()`` split into ``scheme://host/path`` and the query string."""
-    scope = request.scope
-    host = request.headers.get("host")
-    if not host:
-        server = scope.get("server") or ("localhost", 80)
-        host = server[0] if server[1] in (80, 443) else f"{server[0]}:{server[1]}"
-    query = iri_query(scope.get("query_string", b""))
-    return f"{scope.get('scheme', 'http')}://{host}{quote(scope['path'])}", query
 
 
 def _update(write: Callable[..., dict[str, Any]], *, partial: bool, before: Lookup | None = None) -> Handler:
@@ -65,14 +53,7 @@ async def product_list(request: Request, caller: Caller | None, state: State) ->
     if result is None:
         raise NotFound("Invalid page.")
     count, number, rows = result
-    pages = page_count(count, query.page_size)
-    next_link = previous_link = None
-    if number < pages or number > 1:
-        base, query_string = _absolute_base(request)
-        if number < pages:
-            next_link = page_link(base, query_string, number + 1)
-        if number > 1:
-            previous_link = page_link(base, query_string, None if number == 2 else number - 1)
+    next_link, previous_link = page_links(request, number, page_count(count, query.page_size))
     return json_response({"count": count, "next": next_link, "previous": previous_link,
                           "results": [product_dict(row) for row in rows]})
 

@@ -7,7 +7,6 @@ when non-zero), fields in the monolith's order. JSON: DRF's JSONRenderer (compac
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -17,6 +16,7 @@ from extracted.catalog.responses import dump as dump
 from extracted.catalog.responses import error_response as error_response
 from extracted.catalog.responses import iri_query as iri_query
 from extracted.catalog.responses import json_response as json_response
+from extracted.catalog.responses import render_datetime as render_datetime
 
 CENT: Final = Decimal("0.01")
 
@@ -29,21 +29,6 @@ def render_price(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"  # exact: NUMERIC(10,2) has at most 10 significant digits
     return f"{Decimal(str(value).strip()).quantize(CENT):f}"
-
-def render_datetime(value: Any) -> str | None:
-    """DRF's DateTimeField output under USE_TZ/UTC: ``isoformat()`` with ``+00:00`` written ``Z``."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    elif value.utcoffset():
-        value = value.astimezone(UTC)
-    text: str = value.isoformat()
-    if text.endswith("+00:00"):
-        return text[:-6] + "Z"
-    return text
 
 def product_dict(row: tuple[Any, ...] | Any) -> dict[str, Any]:
     """A products row (``id, sku, name, description, price, stock, is_active, category_id, created_at,

@@ -12,7 +12,6 @@ The writes (checkout, cancel) are the monolith's until the checkout saga is writ
 from __future__ import annotations
 
 from typing import Final
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,23 +19,13 @@ from starlette.responses import Response
 from extracted.orders.errors import NotYet
 from extracted.orders.exceptions import NotAuthenticated, NotFound
 from extracted.orders.identity import Caller
-from extracted.orders.pagination import page_count, page_link, page_size
-from extracted.orders.rendering import iri_query, json_response, order_dict
-from extracted.orders.resources import State, query_params
+from extracted.orders.pagination import page_count, page_links, page_size
+from extracted.orders.rendering import json_response, order_dict
+from extracted.orders.resources import State
 from extracted.orders.selectors import OrderView, Scope
+from extracted.orders.views import query_params
 
 ORDER_404: Final = "No Order matches the given query."  # DRF's get_object_or_404 over the Order model
-
-
-def _absolute_base(request: Request) -> tuple[str, str]:
-    """Django's ``build_absolute_uri()`` split into ``scheme://host/path`` and the query string."""
-    scope = request.scope
-    host = request.headers.get("host")
-    if not host:
-        server = scope.get("server") or ("localhost", 80)
-        host = server[0] if server[1] in (80, 443) else f"{server[0]}:{server[1]}"
-    query = iri_query(scope.get("query_string", b""))
-    return f"{scope.get('scheme', 'http')}://{host}{quote(scope['path'])}", query
 
 
 def _scope(caller: Caller | None) -> Scope:
@@ -57,14 +46,7 @@ async def order_list(request: Request, caller: Caller | None, state: State) -> R
     if result is None:
         raise NotFound("Invalid page.")
     count, number, views = result
-    pages = page_count(count, size)
-    next_link = previous_link = None
-    if number < pages or number > 1:
-        base, query_string = _absolute_base(request)
-        if number < pages:
-            next_link = page_link(base, query_string, number + 1)
-        if number > 1:
-            previous_link = page_link(base, query_string, None if number == 2 else number - 1)
+    next_link, previous_link = page_links(request, number, page_count(count, size))
     return json_response({"count": count, "next": next_link, "previous": previous_link,
                           "results": [_render(view) for view in views]})
 

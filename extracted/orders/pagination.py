@@ -8,9 +8,12 @@ request's own absolute URL with ``page`` replaced (or removed for the first page
 from __future__ import annotations
 
 from typing import Final
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode
+
+from starlette.requests import Request
 
 from .exceptions import ValidationFailed
+from .responses import iri_query
 
 PAGE_SIZE: Final = 20
 MAX_PAGE_SIZE: Final = 100
@@ -56,6 +59,29 @@ def page_number(raw: str, count: int, size: int) -> int | None:
 def page_count(count: int, size: int) -> int:
     """The number of pages: an empty list still has its one (empty) page."""
     return max(1, -(-count // size))
+
+
+def page_links(request: Request, number: int, pages: int) -> tuple[str | None, str | None]:
+    """DRF's ``next`` and ``previous`` links of page ``number`` of ``pages`` (None where there is no such page)."""
+    next_link = previous_link = None
+    if number < pages or number > 1:
+        base, query_string = absolute_base(request)
+        if number < pages:
+            next_link = page_link(base, query_string, number + 1)
+        if number > 1:
+            previous_link = page_link(base, query_string, None if number == 2 else number - 1)
+    return next_link, previous_link
+
+
+def absolute_base(request: Request) -> tuple[str, str]:
+    """Django's ``build_absolute_uri()`` split into ``scheme://host/path`` and the query string."""
+    scope = request.scope
+    host = request.headers.get("host")
+    if not host:
+        server = scope.get("server") or ("localhost", 80)
+        host = server[0] if server[1] in (80, 443) else f"{server[0]}:{server[1]}"
+    query = iri_query(scope.get("query_string", b""))
+    return f"{scope.get('scheme', 'http')}://{host}{quote(scope['path'])}", query
 
 
 def page_link(base: str, query_string: str, page: int | None) -> str:

@@ -8,7 +8,6 @@ client's ``Accept`` asked for an indent), or Django's own JsonResponse for the a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -17,6 +16,7 @@ from extracted.orders.responses import dump as dump
 from extracted.orders.responses import error_response as error_response
 from extracted.orders.responses import iri_query as iri_query
 from extracted.orders.responses import json_response as json_response
+from extracted.orders.responses import render_datetime as render_datetime
 
 CENT: Final = Decimal("0.01")
 SHIPPING_FIELDS: Final = ("full_name", "line1", "line2", "city", "postal_code", "country")
@@ -35,21 +35,6 @@ def to_decimal(value: Any) -> Decimal:
 def render_decimal(value: Any) -> str:
     """DRF's DecimalField(decimal_places=2) output: a string with exactly two decimals."""
     return f"{to_decimal(value).quantize(CENT):f}"
-
-def render_datetime(value: Any) -> str | None:
-    """DRF's DateTimeField output under USE_TZ/UTC: ``isoformat()`` with ``+00:00`` written ``Z``."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    elif value.utcoffset():
-        value = value.astimezone(UTC)
-    text: str = value.isoformat()
-    if text.endswith("+00:00"):
-        return text[:-6] + "Z"
-    return text
 
 def order_number(order_id: int) -> str:
     """The monolith's ``Order.number``: ``ORD-%08d`` (more digits once the id has more)."""

@@ -26,7 +26,6 @@ from extracted.orders.parsers import PARSERS
 from extracted.orders.rendering import json_response
 from extracted.orders.selectors import Reader
 from extracted.orders.views import View, negotiate
-from extracted.orders.views import query_params as query_params  # where apis.py imports it from
 
 # The catalog service asks here whether orders reference a product before it deletes one, with the token it
 # shares with the monolith (the monolith's HasCatalogServiceToken reads the same variable).
