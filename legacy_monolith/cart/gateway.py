@@ -72,9 +72,20 @@ class Owner:
 
 
 def owner_of(request: Any) -> Owner:
-    """The caller's cart owner, as ``cart_for_request`` finds it: the logged-in user, else the session's cart."""
+    """The caller's cart owner, as ``cart_for_request`` finds it: the logged-in user, else the session's cart.
+
+    A logged-in user's session still naming an anonymous cart is a login merge the cart service could not do
+    then (see ``receivers.py``): it is tried again here, and the session forgets the cart once it is merged."""
     user = request.user
     if user.is_authenticated:
+        pending = request.session.get(selectors.SESSION_KEY) if hasattr(request, "session") else None
+        if pending:
+            try:
+                cart_gateway().merge(pending, user)
+            except CartUnavailable:
+                pass  # still pending; the caller's own call to the service says what is wrong
+            else:
+                request.session.pop(selectors.SESSION_KEY, None)
         return Owner(user_id=user.pk)
     cart_id = request.session.get(selectors.SESSION_KEY)
     return Owner(user_id=None, session_cart=cart_id if isinstance(cart_id, int) and cart_id > 0 else None)
@@ -297,7 +308,8 @@ class RemoteCart:
         """The cart's quantities as the service has them now (``lock`` has no meaning across the wire: checkout
         compares them with what ``clear`` answers instead)."""
         _cart, lines = self._cart(self._call("read", owner.body()))
-        return {line["product"]: line["quantity"] for line in lines}
+        # In product order, as LocalCart answers them: the order's lines are written in this order.
+        return {line["product"]: line["quantity"] for line in sorted(lines, key=lambda line: line["product"])}
 
     def clear(self, owner: Owner, *, idempotency_key: str) -> list[ClearedLine]:
         _cart, lines = self._cart(self._call("clear", {**owner.body(), "idempotency_key": idempotency_key}))
@@ -329,7 +341,8 @@ class RemoteCart:
         if status == 409 and isinstance(answer, dict) and answer.get("code") == "out_of_stock" \
                 and isinstance(answer.get("items"), list) and isinstance(answer.get("detail"), str):
             raise OutOfStock(answer["detail"], items=answer["items"])
-        if status == 404 and isinstance(answer, dict) and isinstance(answer.get("detail"), str):
+        if status == 404 and name in ("set-quantity", "remove") and isinstance(answer, dict) \
+                and isinstance(answer.get("detail"), str) and "code" not in answer:
             raise NotFound(answer["detail"])
         if status == 400 and isinstance(answer, dict) and answer and "code" not in answer \
                 and all(isinstance(v, list) for v in answer.values()):
