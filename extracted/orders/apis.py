@@ -5,8 +5,8 @@ renders with :mod:`~extracted.orders.rendering`. What runs before a handler (neg
 permission, method) is :class:`~extracted.orders.resources.Resource`'s; which handler answers which URL is
 :mod:`~extracted.orders.urls`.
 
-The writes (checkout, cancel) are the monolith's until the checkout saga is written: here they answer 503
-``not_yet`` once the caller is let in (and, for a cancel, once the order is found), with nothing written.
+Checkout is the saga's (:mod:`.checkout.api`). Cancel is still the monolith's: here it answers 503 ``not_yet`` once
+the caller is let in and the order is found, with nothing written.
 """
 
 from __future__ import annotations
@@ -61,10 +61,6 @@ async def order_object(request: Request, caller: Caller | None, state: State) ->
 
 async def order_detail(request: Request, caller: Caller | None, state: State) -> Response:
     return json_response(_render(await order_object(request, caller, state)))
-
-
-async def order_checkout(request: Request, caller: Caller | None, state: State) -> Response:
-    raise NotYet()
 
 
 async def order_cancel(request: Request, caller: Caller | None, state: State) -> Response:

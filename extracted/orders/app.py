@@ -9,9 +9,14 @@ layers as the catalog service's, each module this service's own copy.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 
+from extracted.orders.checkout.runtime import start_saga, stop_saga
 from extracted.orders.context import RequestContext
 from extracted.orders.db import make_engine
 from extracted.orders.gate import RequestGate
@@ -23,10 +28,24 @@ from extracted.orders.settings import allowed_hosts, max_request_body
 from extracted.orders.urls import ROUTES
 
 
-def create_app(engine: Engine | None = None) -> Starlette:
-    """The ASGI app; ``engine`` defaults to one built from ``ORDERS_DATABASE_URL``."""
+def create_app(engine: Engine | None = None, *, saga: bool = False) -> Starlette:
+    """The ASGI app; ``engine`` defaults to one built from ``ORDERS_DATABASE_URL``. ``saga``: the checkout saga
+    runs with the app (DBOS launched at startup, resuming unfinished checkouts; stopped at shutdown); without
+    it, checkout answers 503 ``not_yet``."""
     engine = engine if engine is not None else make_engine()
-    app = Starlette(routes=ROUTES)
+    built = engine
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if saga:
+            await run_in_threadpool(start_saga, built)
+        try:
+            yield
+        finally:
+            if saga:
+                await run_in_threadpool(stop_saga)
+
+    app = Starlette(routes=ROUTES, lifespan=lifespan)
     app.router.redirect_slashes = False  # Django's APPEND_SLASH answers instead (NotFoundApp)
     app.router.default = NotFoundApp(app.router)
     app.state.orders = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite")
@@ -38,4 +57,4 @@ def create_app(engine: Engine | None = None) -> Starlette:
 def create_served_app() -> Starlette:
     """uvicorn's factory for ``python -m extracted.orders``: JSON logs on stderr, then the app."""
     configure_logging()
-    return create_app()
+    return create_app(saga=True)

@@ -18,26 +18,11 @@ from decimal import Decimal
 from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from .base import ID, TIMESTAMP
+from .base import Base as Base  # migrations/env.py's metadata, tables included
 from .events.tables import inbox_table, outbox_table
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# 64-bit ids like Django's BigAutoField; SQLite only auto-increments an INTEGER PRIMARY KEY.
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-class Base(DeclarativeBase):
-    metadata = sa.MetaData(naming_convention=NAMING)
 
 
 class Order(Base):
@@ -100,9 +85,30 @@ class OrderShipment(Base):
     status: Mapped[str] = mapped_column(sa.String(20))
 
 
+class Checkout(Base):
+    """A checkout the service has taken on: the client's ``Idempotency-Key`` for one user, the hash of what it
+    asked (the same key with another body is refused), the durable workflow running it (``workflow_id``, the
+    saga's id in DBOS's system database) and the order it made, once made (None before, and again after a
+    failed checkout's compensation deleted it)."""
+
+    __tablename__ = "checkouts"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "idempotency_key", name="uq_checkouts_user_id_idempotency_key"),
+        {"mysql_charset": "utf8mb4"},
+    )
+
+    workflow_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.Integer())
+    idempotency_key: Mapped[str] = mapped_column(sa.String(200))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    order_id: Mapped[int | None] = mapped_column(ID, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
 orders = cast(sa.Table, Order.__table__)
 order_lines = cast(sa.Table, OrderLine.__table__)
 order_shipments = cast(sa.Table, OrderShipment.__table__)
+checkouts = cast(sa.Table, Checkout.__table__)
 # What the service tells the others and what it has applied of theirs (events/: outbox, relay, inbox).
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)

@@ -69,7 +69,10 @@ class Reader:
             connection.close()
 
     def _where(self, scope: Scope) -> tuple[str, list[Any]]:
-        return ("", []) if scope.staff else (f" WHERE user_id = {self.p}", [scope.user_id])
+        # A checkout still running has made its order ``pending``: nobody sees it until it is placed (and a
+        # checkout that fails deletes it).
+        where = " WHERE status <> 'pending'"
+        return (where, []) if scope.staff else (f"{where} AND user_id = {self.p}", [scope.user_id])
 
     def _details(self, cursor: Any, rows: list[Any]) -> list[OrderView]:
         if not rows:

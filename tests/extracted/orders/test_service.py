@@ -142,8 +142,8 @@ def test_product_references_count_every_line_and_need_staff_or_the_catalog_token
 def test_the_writes_answer_503_not_yet_after_authentication_and_the_look_up(client: TestClient) -> None:
     answer = client.post("/api/orders/checkout/", headers=me(), json={"address": 1})
     assert answer.status_code == 503
-    assert answer.json() == {"detail": "The orders service does not take this write yet: checkout and cancel are "
-                                       "still the monolith's.", "code": "not_yet"}
+    assert answer.json() == {"detail": "This orders service runs without its checkout saga: checkout is the "
+                                       "monolith's here.", "code": "not_yet"}   # an app built without the saga
     assert client.post("/api/orders/1/cancel/", headers=me()).json()["code"] == "not_yet"
     assert client.post("/api/orders/2/cancel/", headers=me()).status_code == 404  # another's: not found first
     assert client.post("/api/orders/checkout/").status_code == 401

@@ -1,0 +1,96 @@
+"""``POST /api/orders/checkout/``: the monolith's contract (the body its CheckoutSerializer takes, 201 and the
+order as its OrderSerializer renders it, 400/409 as it refuses), run as the durable saga of :mod:`.saga`.
+
+``Idempotency-Key`` (optional, 1 to 200 printable characters): a request sent again with the key of an earlier
+one, by the same user, gets that checkout's answer (the same order, or the same refusal), and nothing is done
+twice, even when the first is still running or the service died under it; the same key with another body is a
+422 ``idempotency_key_reused``. Without a key every request is a checkout of its own, as in the monolith.
+
+The handler waits for the saga at most :data:`WAIT_SECONDS`; a saga still running then is a 503
+``checkout_pending`` (the client asks again with its key and gets the outcome).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from typing import Any, Final
+
+from dbos import DBOS, SetWorkflowID, WorkflowHandle
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from extracted.orders.checkout import records, saga, validation
+from extracted.orders.checkout.calls import Unreachable
+from extracted.orders.checkout.runtime import running, runtime
+from extracted.orders.errors import CheckoutPending, CheckoutUnavailable, Declined, IdempotencyKeyReused, NotYet
+from extracted.orders.exceptions import NotAuthenticated, ValidationFailed
+from extracted.orders.identity import Caller
+from extracted.orders.parsers import read_body
+from extracted.orders.rendering import json_response, order_dict
+from extracted.orders.resources import State
+from extracted.orders.selectors import Scope
+
+WAIT_SECONDS: Final = 20.0
+MAX_KEY: Final = 200
+KEY_HEADER: Final = "idempotency-key"
+
+
+def _key(request: Request) -> str:
+    key = request.headers.get(KEY_HEADER)
+    if key is None:
+        return f"auto-{uuid.uuid4().hex}"   # no key: a checkout of its own, never matched by another request
+    if not 1 <= len(key) <= MAX_KEY or not key.isprintable():
+        raise ValidationFailed({"idempotency_key": [f"Send an Idempotency-Key header of 1 to {MAX_KEY} printable "
+                                                    "characters, the same for every retry of one checkout."]})
+    return key
+
+
+def workflow_id(user_id: int, key: str) -> str:
+    return f"checkout-{user_id}-{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+def _start(wid: str, user_id: int, shipping: dict[str, str], carrier: str) -> WorkflowHandle[dict[str, Any]]:
+    with SetWorkflowID(wid):   # a workflow with this id already: DBOS attaches to it (and to its result)
+        return DBOS.start_workflow(saga.checkout, wid, user_id, shipping, carrier)
+
+
+async def order_checkout(request: Request, caller: Caller | None, state: State) -> Response:
+    if not running():
+        raise NotYet("This orders service runs without its checkout saga: checkout is the monolith's here.")
+    if caller is None:   # the view's permission refused anonymous callers already
+        raise NotAuthenticated()
+    load = await read_body(request)
+    address_id, inline, carrier = validation.validate(load())
+    key = _key(request)
+    if address_id is not None:
+        try:
+            found = await run_in_threadpool(runtime().calls.saved_address, caller.user_id, address_id)
+        except Unreachable as exc:
+            raise CheckoutUnavailable(f"The address book did not answer ({exc}); nothing was ordered.") from None
+        shipping = validation.saved_address(found)
+    else:
+        assert inline is not None
+        shipping = inline
+    wid = workflow_id(caller.user_id, key)
+    digest = validation.request_hash(shipping, carrier, address_id)
+    if await run_in_threadpool(records.take_on, state.engine, wid, caller.user_id, key, digest) is not None:
+        raise IdempotencyKeyReused(f"The Idempotency-Key {key!r} was sent before with another request; use a new "
+                                   "key for a new checkout.")
+    handle = await run_in_threadpool(_start, wid, caller.user_id, shipping, carrier)
+    try:
+        result = await asyncio.wait_for(run_in_threadpool(handle.get_result), WAIT_SECONDS)
+    except asyncio.TimeoutError:
+        raise CheckoutPending() from None
+    except Exception as exc:  # noqa: BLE001 - the workflow itself failed (a compensation that ran out of tries)
+        raise CheckoutUnavailable(f"The checkout could not finish ({type(exc).__name__}); it is being put right. "
+                                  "Ask again with the same Idempotency-Key.") from None
+    if "refused" in result:
+        raise Declined(int(result["refused"]), result["body"])
+    view = await state.read(state.reader.order, Scope(user_id=caller.user_id, staff=True), int(result["placed"]))
+    shipment = result["shipment"]
+    snapshot = view.shipment or (shipment["id"], view.row[0], shipment["carrier"], shipment["tracking_number"],
+                                 shipment["status"])
+    return json_response(order_dict(view.row, view.lines, snapshot), 201)

@@ -1,0 +1,173 @@
+"""Checkout as a durable saga (DBOS Transact: each step's result is recorded in the system database; a process
+killed mid-way runs the workflow again on restart, skipping the recorded steps; docs/saga_decision.md).
+
+The steps, each with the compensation that undoes it when a later step fails:
+
+==================  ==========================================  ==============================================
+step                what it does                                compensation
+==================  ==========================================  ==============================================
+``read_cart``       the user's cart lines (the cart service)    (none: a read)
+``reserve``         takes the stock, for a while (the catalog)  ``release``: the stock goes back
+``create_order``    the order, ``pending`` (this database)      ``drop_order``: it is deleted
+``clear_cart``      empties the cart (the cart service)         ``restore_cart``: the lines go back
+``request_shipment``the order's shipment (the monolith)         ``cancel_shipment``
+``commit``          keeps the stock for good (the catalog)      (the point of no return)
+``place_order``     ``placed``, with its event (this database)  (none: the saga is done)
+==================  ==========================================  ==============================================
+
+A step that gets no usable answer (:class:`~.calls.Unreachable`) is retried with backoff; once its tries run
+out, or at once when an owner refuses (:class:`~.calls.Refused`: out of stock, an expired reservation, a cart
+that changed under the checkout), the saga runs the compensations of the steps done, newest first, and ends
+with the refusal the client is told. Compensations are retried far longer: they must happen. Every call
+carries the checkout's key, so a step run twice (a crash after its effect, before its record) does its
+effect once. A checkout that dies for good leaves its reservation to expire by itself (the catalog's sweeper).
+
+The workflow's result is plain data: ``{"placed": order id, "shipment": {...}}`` or ``{"refused": status,
+"body": {...}}``. Crash points (``ORDERS_CRASH_AT=checkout.after_reserve``, see :mod:`.crashpoints`) sit
+inside each step after its effect, before DBOS records it: the worst moment to die.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from dbos import DBOS
+from dbos._error import DBOSMaxStepRetriesExceeded
+
+from extracted.orders.checkout import records
+from extracted.orders.checkout.calls import Refused, Unreachable
+from extracted.orders.checkout.crashpoints import reached
+from extracted.orders.checkout.runtime import runtime
+
+RESERVATION_TTL: Final = 900.0   # far longer than a checkout; the safety net when a saga dies for good
+EMPTY_CART: Final = {"cart": ["Your cart is empty."]}
+CART_CHANGED: Final = "Your cart changed while the order was being placed; please try again."
+
+
+def _not_refused(exc: BaseException) -> bool:
+    return not isinstance(exc, Refused)
+
+
+FORWARD: Final[dict[str, Any]] = {"retries_allowed": True, "max_attempts": 4, "interval_seconds": 0.2,
+                                  "backoff_rate": 2.0, "should_retry": _not_refused}
+# A compensation that cannot reach its owner keeps trying (about ten minutes in all); the workflow stays
+# pending meanwhile and resumes after a restart.
+BACKWARD: Final[dict[str, Any]] = {"retries_allowed": True, "max_attempts": 60, "interval_seconds": 0.5,
+                                   "backoff_rate": 1.5, "should_retry": _not_refused}
+
+
+@DBOS.step(name="orders.checkout.read_cart", **FORWARD)
+def read_cart(user_id: int) -> dict[int, int]:
+    return runtime().calls.cart_lines(user_id)
+
+
+@DBOS.step(name="orders.checkout.reserve", **FORWARD)
+def reserve(workflow_id: str, quantities: dict[int, int]) -> dict[str, Any]:
+    reservation = runtime().calls.reserve(quantities, workflow_id, RESERVATION_TTL)
+    reached("checkout.after_reserve")
+    return reservation
+
+
+@DBOS.step(name="orders.checkout.release", **BACKWARD)
+def release(reservation_id: str) -> None:
+    runtime().calls.release(reservation_id)
+    reached("checkout.after_release")
+
+
+@DBOS.step(name="orders.checkout.create_order", **FORWARD)
+def create_order(workflow_id: str, user_id: int, shipping: dict[str, str], quantities: dict[int, int],
+                 products: dict[int, dict[str, Any]]) -> int:
+    order_id = records.create_order(runtime().engine, workflow_id, user_id, shipping, quantities, products)
+    reached("checkout.after_create_order")
+    return order_id
+
+
+@DBOS.step(name="orders.checkout.drop_order", **BACKWARD)
+def drop_order(workflow_id: str) -> None:
+    records.drop_order(runtime().engine, workflow_id)
+
+
+@DBOS.step(name="orders.checkout.clear_cart", **FORWARD)
+def clear_cart(workflow_id: str, user_id: int) -> list[dict[str, Any]]:
+    lines = runtime().calls.clear_cart(user_id, f"{workflow_id}:clear")
+    reached("checkout.after_clear_cart")
+    return lines
+
+
+@DBOS.step(name="orders.checkout.restore_cart", **BACKWARD)
+def restore_cart(workflow_id: str, user_id: int, lines: list[dict[str, Any]]) -> None:
+    runtime().calls.restore_cart(user_id, lines, f"{workflow_id}:restore")
+    reached("checkout.after_restore_cart")
+
+
+@DBOS.step(name="orders.checkout.request_shipment", **FORWARD)
+def request_shipment(order_id: int, carrier: str) -> dict[str, Any]:
+    shipment = runtime().calls.request_shipment(order_id, carrier)
+    reached("checkout.after_request_shipment")
+    return shipment
+
+
+@DBOS.step(name="orders.checkout.cancel_shipment", **BACKWARD)
+def cancel_shipment(order_id: int) -> None:
+    runtime().calls.cancel_shipment(order_id)
+
+
+@DBOS.step(name="orders.checkout.commit", **FORWARD)
+def commit(reservation_id: str) -> None:
+    runtime().calls.commit(reservation_id)
+    reached("checkout.after_commit")
+
+
+@DBOS.step(name="orders.checkout.place_order", **FORWARD)
+def place_order(order_id: int, shipment: dict[str, Any]) -> None:
+    records.place_order(runtime().engine, order_id, shipment)
+    reached("checkout.after_place_order")
+
+
+def _lines(lines: list[dict[str, Any]]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for line in lines:
+        out[line["product"]] = out.get(line["product"], 0) + line["quantity"]
+    return out
+
+
+@DBOS.workflow(name="orders.checkout", max_recovery_attempts=50)
+def checkout(workflow_id: str, user_id: int, shipping: dict[str, str], carrier: str) -> dict[str, Any]:
+    """The saga; deterministic between its steps (DBOS replays it from the top after a crash)."""
+    undo: list[tuple[str, tuple[Any, ...]]] = []
+    try:
+        quantities = read_cart(user_id)
+        if not quantities:
+            return {"refused": 400, "body": EMPTY_CART}
+        reservation = reserve(workflow_id, quantities)
+        undo.append(("release", (reservation["id"],)))
+        products = {p["product"]: p for p in reservation["products"]}
+        order_id = create_order(workflow_id, user_id, shipping, quantities, products)
+        undo.append(("drop_order", (workflow_id,)))
+        cleared = clear_cart(workflow_id, user_id)
+        undo.append(("restore_cart", (workflow_id, user_id, cleared)))
+        if _lines(cleared) != quantities:   # the cart changed between the read and the clear (another tab)
+            raise Refused(409, {"detail": CART_CHANGED, "code": "conflict"}, "cart")
+        shipment = request_shipment(order_id, carrier)
+        undo.append(("cancel_shipment", (order_id,)))
+        commit(reservation["id"])
+        place_order(order_id, shipment)
+        return {"placed": order_id, "shipment": shipment}
+    except (Refused, DBOSMaxStepRetriesExceeded) as why:
+        for name, args in reversed(undo):
+            COMPENSATIONS[name](*args)
+        if isinstance(why, Refused):
+            return {"refused": why.status, "body": why.body}
+        return {"refused": 503, "body": {"detail": _unavailable(why), "code": "checkout_unavailable"}}
+
+
+COMPENSATIONS: Final[dict[str, Callable[..., None]]] = {
+    "release": release, "drop_order": drop_order, "restore_cart": restore_cart, "cancel_shipment": cancel_shipment}
+
+
+def _unavailable(why: DBOSMaxStepRetriesExceeded) -> str:
+    last = why.errors[-1] if why.errors else None
+    owner = str(last).split(":", 1)[0] if isinstance(last, Unreachable) else "a service"
+    return (f"The order could not be placed: {owner} did not answer. Nothing was ordered and your cart is as it "
+            "was; try again shortly.")

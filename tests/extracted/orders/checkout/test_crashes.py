@@ -1,0 +1,87 @@
+"""The orders service SIGKILLed inside each step of a checkout, after the step's effect and before DBOS records
+it (the worst moment), then started again: the saga resumes by itself, and the client asking again with its
+Idempotency-Key gets the one order. Every owner is checked for exactly-once effects: one order, stock taken
+once, one reservation (committed), the cart emptied once, one shipment, one ``orders.order.placed`` event.
+
+And a checkout whose shipment cannot be had (the shipping API unreachable) killed inside its compensations:
+started again, it finishes them: no order, the stock back, the cart as it was, no shipment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from strangler.processes import free_port
+from tests.extracted.orders.checkout.conftest import Stage
+
+FORWARD_POINTS = ["after_reserve", "after_create_order", "after_clear_cart", "after_request_shipment",
+                  "after_commit", "after_place_order"]
+
+
+def _placed_by_itself(stage: Stage, user: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if [o["status"] for o in stage.orders_of(user)] == ["placed"]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the checkout was not resumed: orders {stage.orders_of(user)}\n"
+                         f"{stage.process.log_tail() if stage.process else ''}")
+
+
+def _killed_during(stage: Stage, user: int, key: str) -> None:
+    with pytest.raises(httpx.HTTPError):
+        stage.checkout(user, key=key, timeout=30)
+    stage.wait_killed()
+
+
+@pytest.mark.parametrize("point", FORWARD_POINTS)
+def test_killed_inside_a_step_the_checkout_resumes_and_places_one_order(stage: Stage, point: str) -> None:
+    knife, cork = stage.product(stock=5), stage.product(stock=2)
+    user = stage.new_user()
+    stage.fill_cart(user, {knife: 2, cork: 1})
+    stage.start_orders(ORDERS_CRASH_AT=f"checkout.{point}")
+    _killed_during(stage, user, key=f"crash-{point}")
+    stage.start_orders()   # DBOS resumes the checkout in the background as it launches
+    try:
+        _placed_by_itself(stage, user)   # before anyone asks again
+        answer = stage.checkout(user, key=f"crash-{point}")
+        assert answer.status_code == 201, answer.text
+        order = answer.json()
+        [placed] = stage.orders_of(user)
+        assert (placed["id"], placed["status"]) == (order["id"], "placed")
+        assert stage.lines_of(order["id"]) == {knife: 2, cork: 1}
+        assert (stage.stock(knife), stage.stock(cork)) == (3, 1)
+        [workflow] = stage.workflow_of(user)
+        assert stage.reservations_of(workflow) == [(workflow, "committed")]
+        assert stage.cart_of(user) == {}
+        assert [status for _, status in stage.shipments_of(order["id"])] == ["pending"]
+        events = [e for e in map(json.loads, stage.events("orders.order.placed")) if e["data"]["order"] == order["id"]]
+        assert len(events) == 1
+    finally:
+        stage.stop_orders()
+
+
+@pytest.mark.parametrize("point", ["after_restore_cart", "after_release"])
+def test_killed_inside_its_compensations_a_failed_checkout_still_undoes_everything(stage: Stage, point: str) -> None:
+    knife = stage.product(stock=5)
+    user = stage.new_user()
+    stage.fill_cart(user, {knife: 2})
+    nowhere = f"http://127.0.0.1:{free_port()}"   # the shipping API does not answer: the saga compensates
+    stage.start_orders(ORDERS_CRASH_AT=f"checkout.{point}", ORDERS_MONOLITH_URL=nowhere)
+    _killed_during(stage, user, key=f"undo-{point}")
+    stage.start_orders()
+    try:
+        answer = stage.checkout(user, key=f"undo-{point}")
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "checkout_unavailable" and "monolith" in answer.json()["detail"]
+        assert stage.orders_of(user) == []
+        assert stage.stock(knife) == 5
+        [workflow] = stage.workflow_of(user)
+        assert stage.reservations_of(workflow) == [(workflow, "released")]
+        assert stage.cart_of(user) == {knife: 2}
+    finally:
+        stage.stop_orders()

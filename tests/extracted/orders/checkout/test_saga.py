@@ -1,0 +1,94 @@
+"""Checkout as a saga across four real processes: what the client is told, and what every owner holds after.
+
+Each outcome is checked in every database it touches: the order (orders), the stock and its reservation
+(catalog), the cart (cart), the shipment (the monolith), the event (the orders' outbox).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.extracted.orders.checkout.conftest import SHIP_TO, Stage
+
+
+def test_a_checkout_places_the_order_and_every_owner_agrees(running: Stage) -> None:
+    knife, cork = running.product(stock=5, price="12.50"), running.product(stock=3, price="0.99")
+    user = running.new_user()
+    running.fill_cart(user, {knife: 2, cork: 1})
+    answer = running.checkout(user, key="first-try")
+    assert answer.status_code == 201, answer.text
+    order = answer.json()
+    assert order["status"] == "placed" and order["number"] == f"ORD-{order['id']:08d}"
+    assert order["total"] == "25.99"
+    assert [(line["product"], line["quantity"], line["unit_price"]) for line in order["lines"]] == [
+        (knife, 2, "12.50"), (cork, 1, "0.99")]
+    assert order["shipping_address"] == {**SHIP_TO, "line2": "", "country": "SE"}
+    assert order["shipment"]["status"] == "pending" and order["shipment"]["carrier"] == "postal"
+    # every owner
+    assert (running.stock(knife), running.stock(cork)) == (3, 2)
+    [workflow] = running.workflow_of(user)
+    assert running.reservations_of(workflow) == [(workflow, "committed")]
+    assert running.cart_of(user) == {}
+    assert running.shipments_of(order["id"]) == [(order["shipment"]["id"], "pending")]
+    [event] = [json.loads(e) for e in running.events("orders.order.placed") if json.loads(e)["data"]["order"]
+               == order["id"]]
+    assert event["data"]["lines"] == [{"product": knife, "quantity": 2}, {"product": cork, "quantity": 1}]
+    # the order reads back as the API renders it
+    again = running.checkout(user, key="first-try")
+    assert (again.status_code, again.json()) == (201, order)   # the same key: the same order, nothing twice
+    assert (running.stock(knife), len(running.orders_of(user)), len(running.shipments_of(order["id"]))) == (3, 1, 1)
+
+
+def test_the_same_key_with_another_body_is_refused(running: Stage) -> None:
+    knife = running.product(stock=5)
+    user = running.new_user()
+    running.fill_cart(user, {knife: 1})
+    assert running.checkout(user, key="k-1").status_code == 201
+    other = running.checkout(user, {"shipping_address": {**SHIP_TO, "city": "Lund"}}, key="k-1")
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused" and "'k-1'" in other.json()["detail"]
+    # another user's same key is another checkout
+    someone = running.new_user()
+    running.fill_cart(someone, {knife: 1})
+    assert running.checkout(someone, key="k-1").status_code == 201
+    assert running.stock(knife) == 3
+
+
+def test_out_of_stock_is_the_monoliths_409_and_leaves_everything_as_it_was(running: Stage) -> None:
+    knife, cork = running.product(stock=5), running.product(stock=1)
+    user = running.new_user()
+    running.fill_cart(user, {knife: 2, cork: 3})
+    answer = running.checkout(user)
+    assert answer.status_code == 409
+    body = answer.json()
+    assert body["code"] == "out_of_stock"
+    assert [(i["product"], i["requested"], i["available"]) for i in body["items"]] == [(cork, 3, 1)]
+    assert (running.stock(knife), running.stock(cork)) == (5, 1)
+    assert running.cart_of(user) == {knife: 2, cork: 3}
+    assert running.orders_of(user) == []
+
+
+def test_an_empty_cart_is_the_monoliths_400(running: Stage) -> None:
+    answer = running.checkout(running.new_user())
+    assert (answer.status_code, answer.json()) == (400, {"cart": ["Your cart is empty."]})
+
+
+@pytest.mark.parametrize(("body", "errors"), [
+    ({}, {"non_field_errors": ["Give either address (a saved address id) or shipping_address."]}),
+    ({"shipping_address": {**SHIP_TO, "country": "Sweden"}, "carrier": "pigeon"},
+     {"shipping_address": {"country": ["Ensure this field has no more than 2 characters.",
+                                       "Use a two-letter country code (ISO 3166-1)."]},
+      "carrier": ['"pigeon" is not a valid choice.']}),
+    ({"shipping_address": "Malmö"},
+     {"shipping_address": {"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]}}),
+    ({"address": 0}, {"address": ["Ensure this value is greater than or equal to 1."]}),
+])
+def test_a_bad_body_is_refused_as_the_monolith_refuses_it(running: Stage, body: dict, errors: dict) -> None:
+    knife = running.product(stock=5)
+    user = running.new_user()
+    running.fill_cart(user, {knife: 1})
+    answer = running.checkout(user, body)
+    assert (answer.status_code, answer.json()) == (400, errors)
+    assert running.stock(knife) == 5 and running.workflow_of(user) == []
