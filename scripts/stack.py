@@ -1,5 +1,5 @@
-"""The shop's whole migration stack as real processes: monolith (gunicorn), router, catalog service, and the
-plan's sync follower — configured to find each other, started in order, stopped on exit.
+"""The shop's whole migration stack as real processes: monolith (gunicorn), router, catalog service, cart service,
+and the plans' sync followers — configured to find each other, started in order, stopped on exit.
 
 Used by `make demo` (fixed ports 8000/8080/8081/8101 under var/) and by the end-to-end test (free ports,
 a scratch directory). Everything runs from this repository's own files: the routes file and the plan are
@@ -29,10 +29,11 @@ class Ports:
     router: int = 8080
     admin: int = 8081
     service: int = 8101
+    cart: int = 8102
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     monolith_url: str | None = None  # a database URL; default: SQLite under var/
     catalog_url: str | None = None
+    cart_url: str | None = None
     workers: int = 2
     router_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # the router's, one per core
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
@@ -50,9 +52,11 @@ class Stack:
         self.logs = self.var / "logs"
         self.monolith_url = self.monolith_url or f"sqlite:///{self.var / 'shop.sqlite3'}"
         self.catalog_url = self.catalog_url or f"sqlite:///{self.var / 'catalog.sqlite3'}"
+        self.cart_url = self.cart_url or f"sqlite:///{self.var / 'cart.sqlite3'}"
         self.secrets = self._secrets()
         self.routes_path = self.var / "routes.yaml"
         self.plan_path = self.var / "catalog-plan.yaml"
+        self.cart_plan_path = self.var / "cart-plan.yaml"
         self._write_routes()
         self._write_plan()
 
@@ -61,11 +65,12 @@ class Stack:
     def _secrets(self) -> dict[str, str]:
         """Generated once per var directory (never committed), reused across runs of the same stack."""
         path = self.var / "secrets.yaml"
-        if path.exists():
-            loaded: dict[str, str] = yaml.safe_load(path.read_text())
-            return loaded
-        values = {name: secrets.token_urlsafe(32) for name in
-                  ("ROUTER_ADMIN_TOKEN", "ROUTER_IDENTITY_SECRET", "CATALOG_SERVICE_TOKEN", "DJANGO_SECRET_KEY")}
+        names = ("ROUTER_ADMIN_TOKEN", "ROUTER_IDENTITY_SECRET", "CATALOG_SERVICE_TOKEN", "CART_SERVICE_TOKEN",
+                 "DJANGO_SECRET_KEY")
+        values: dict[str, str] = yaml.safe_load(path.read_text()) if path.exists() else {}
+        if all(name in values for name in names):
+            return values
+        values.update({name: secrets.token_urlsafe(32) for name in names if name not in values})
         path.write_text(yaml.safe_dump(values))
         path.chmod(0o600)
         return values
@@ -86,12 +91,18 @@ class Stack:
     def service_http(self) -> str:
         return f"http://127.0.0.1:{self.ports.service}"
 
+    @property
+    def cart_http(self) -> str:
+        return f"http://127.0.0.1:{self.ports.cart}"
+
     def env(self) -> dict[str, str]:
         env = {**os.environ, **self.secrets,
                "MONOLITH_DATABASE_URL": str(self.monolith_url), "CATALOG_DATABASE_URL": str(self.catalog_url),
                "SHOP_VAR_DIR": str(self.var), "CATALOG_VAR_DIR": str(self.var),
                "STRANGLER_STATE_DB": str(self.var / "strangler-state.sqlite3"),
-               "CATALOG_SERVICE_URL": self.service_http, "CATALOG_MONOLITH_URL": self.monolith_http}
+               "CATALOG_SERVICE_URL": self.service_http, "CATALOG_MONOLITH_URL": self.monolith_http,
+               "CART_DATABASE_URL": str(self.cart_url), "CART_SERVICE_URL": self.cart_http,
+               "CART_MONOLITH_URL": self.monolith_http, "CART_CATALOG_URL": self.router_url}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         return env
 
@@ -101,6 +112,7 @@ class Stack:
         routes["admin"]["listen"] = f"127.0.0.1:{self.ports.admin}"
         routes["backends"]["monolith"]["targets"] = [self.monolith_http]
         routes["backends"]["catalog"]["targets"] = [self.service_http]
+        routes["backends"]["cart"]["targets"] = [self.cart_http]
         routes["identity"]["resolve_url"] = f"{self.monolith_http}/api/accounts/me/"
         routes["parity"] = {**(routes.get("parity") or {}), "store": str(self.var / "parity.sqlite3")}
         self.routes_path.write_text(yaml.safe_dump(routes, sort_keys=False))
@@ -111,6 +123,11 @@ class Stack:
         plan["service"]["url"] = self.service_http
         plan["router"]["admin_url"] = self.admin_url
         self.plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+        cart: dict[str, Any] = yaml.safe_load((ROOT / "migration_plans" / "cart.yaml").read_text())
+        cart["service"]["start"] = ["{python}", "-m", "extracted.cart", "--port", str(self.ports.cart)]
+        cart["service"]["url"] = self.cart_http
+        cart["router"]["admin_url"] = self.admin_url
+        self.cart_plan_path.write_text(yaml.safe_dump(cart, sort_keys=False))
 
     # -- processes -------------------------------------------------------------------------------------
 
@@ -149,9 +166,13 @@ class Stack:
         return self._start("catalog", [sys.executable, "-m", "extracted.catalog", "--port", str(self.ports.service)],
                            f"{self.service_http}/healthz")
 
-    def start_follower(self) -> ManagedProcess:
-        return self._start("follower", [sys.executable, "manage.py", "strangler", "follow", str(self.plan_path),
-                                        "--interval", "0.5"], None)
+    def start_cart_service(self) -> ManagedProcess:
+        return self._start("cart", [sys.executable, "-m", "extracted.cart", "--port", str(self.ports.cart)],
+                           f"{self.cart_http}/healthz")
+
+    def start_follower(self, plan: Path | None = None, name: str = "follower") -> ManagedProcess:
+        return self._start(name, [sys.executable, "manage.py", "strangler", "follow", str(plan or self.plan_path),
+                                  "--interval", "0.5"], None)
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
