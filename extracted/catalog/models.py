@@ -12,50 +12,33 @@ from decimal import Decimal
 from typing import cast
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     Numeric,
     String,
     Table,
     Text,
 )
-from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from extracted.catalog.base import ID, TIMESTAMP
+from extracted.catalog.base import Base as Base  # migrations/env.py's metadata, tables included
 from extracted.catalog.events.tables import outbox_table
 
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# 64-bit ids like Django's BigAutoField; SQLite only auto-increments an INTEGER PRIMARY KEY.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-Timestamp = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 MAX_STOCK = 2_147_483_647
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
 
 
 class Category(Base):
     __tablename__ = "categories"
     __table_args__ = {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True}
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(120))
     slug: Mapped[str] = mapped_column(String(140), unique=True)
-    parent_id: Mapped[int | None] = mapped_column(Id, ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ID, ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
 
 
 class Product(Base):
@@ -69,16 +52,16 @@ class Product(Base):
         {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     sku: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     stock: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    category_id: Mapped[int] = mapped_column(Id, ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    category_id: Mapped[int] = mapped_column(ID, ForeignKey("categories.id", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
 
 
 class StockReservation(Base):
@@ -93,9 +76,9 @@ class StockReservation(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(10))
-    expires_at: Mapped[datetime] = mapped_column(Timestamp)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    updated_at: Mapped[datetime] = mapped_column(TIMESTAMP)
 
 
 class StockReservationItem(Base):
@@ -104,7 +87,7 @@ class StockReservationItem(Base):
 
     reservation_id: Mapped[str] = mapped_column(String(36), ForeignKey("stock_reservations.id", ondelete="CASCADE"),
                                                 primary_key=True)
-    product_id: Mapped[int] = mapped_column(Id, ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True,
+    product_id: Mapped[int] = mapped_column(ID, ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True,
                                             index=True)
     quantity: Mapped[int] = mapped_column(Integer)
 
