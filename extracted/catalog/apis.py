@@ -164,6 +164,13 @@ async def reservation_create(request: Request, caller: Caller | None, state: Sta
     return json_response(view, 201 if made else 200)
 
 
+async def stock_return(request: Request, caller: Caller | None, state: State) -> Response:
+    load = await read_body(request)
+    view, made = await run_in_threadpool(reservations.give_back, state.engine, load,
+                                         request.headers.get("idempotency-key"))
+    return json_response(view, 201 if made else 200)
+
+
 async def reservation_detail(request: Request, caller: Caller | None, state: State) -> Response:
     return json_response(await run_in_threadpool(reservations.read, state.engine, request.path_params["id"]))
 

@@ -9,7 +9,8 @@ Every state change is one conditional UPDATE from ``held`` (``... WHERE state = 
 when that UPDATE changed a row: a commit racing an expiry, a release sent twice, two sweepers, each moves the
 stock once or not at all. ``reserve`` is idempotent by the caller's key: the same key with the same items
 answers the same reservation (200, nothing taken again; two at once: one wins, the other finds it), the same
-key with other items is a 409 ``idempotency_conflict``.
+key with other items is a 409 ``idempotency_conflict``. ``give_back`` returns stock for good (a cancelled
+order's, taken long ago), once per key likewise: a reservation recorded ``returned`` from the start.
 """
 
 from __future__ import annotations
@@ -72,11 +73,23 @@ def _row(conn: Connection, reservation_id: str) -> Any:
 
 def reserve(engine: Engine, load: Callable[[], Any], key: str | None) -> tuple[dict[str, Any], bool]:
     """(the reservation, made now?): made now is 201, the same key's reservation again is 200."""
-    key = _check_key(key)
     body = load()
     quantities = validate_stock_items(body)
     ttl = _ttl(body)
-    digest = hashlib.sha256(json.dumps(sorted(quantities.items())).encode()).hexdigest()
+    return _keyed(engine, _check_key(key), quantities, "held", ttl)
+
+
+def give_back(engine: Engine, load: Callable[[], Any], key: str | None) -> tuple[dict[str, Any], bool]:
+    """Stock given back for good (a cancelled order's), once per key: recorded as a reservation ``returned`` at
+    once, so a repeat of the call (a cancel's step run again) finds it and gives nothing more."""
+    return _keyed(engine, _check_key(key), validate_stock_items(load()), "returned", 0.0)
+
+
+def _keyed(engine: Engine, key: str, quantities: dict[int, int], state: str, ttl: float
+           ) -> tuple[dict[str, Any], bool]:
+    """The reservation of ``key`` (``held``: stock taken; ``returned``: stock given back), made once."""
+    asked: list[Any] = sorted(quantities.items()) if state == "held" else [state, *sorted(quantities.items())]
+    digest = hashlib.sha256(json.dumps(asked).encode()).hexdigest()
     for _ in range(2):   # a concurrent call with the same key: the second round finds its reservation
         with engine.connect() as conn:
             found = conn.execute(select(reservations).where(reservations.c.idempotency_key == key)).first()
@@ -91,9 +104,12 @@ def reserve(engine: Engine, load: Callable[[], Any], key: str | None) -> tuple[d
                 now = now_in(conn)
                 reservation_id = str(uuid.uuid4())
                 conn.execute(insert(reservations).values(
-                    id=reservation_id, idempotency_key=key, request_hash=digest, state="held",
+                    id=reservation_id, idempotency_key=key, request_hash=digest, state=state,
                     expires_at=now + timedelta(seconds=ttl), created_at=now, updated_at=now))
-                take_stock(conn, quantities, now, "reserved", reservation=reservation_id)
+                if state == "held":
+                    take_stock(conn, quantities, now, "reserved", reservation=reservation_id)
+                else:
+                    return_stock(conn, quantities, now, "returned", reservation=reservation_id)
                 conn.execute(insert(reservation_items), [
                     {"reservation_id": reservation_id, "product_id": pid, "quantity": n}
                     for pid, n in quantities.items()])

@@ -185,3 +185,24 @@ def test_the_models_agree_with_the_alembic_history(engine: Engine) -> None:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in differences if "products_search" not in str(d) and "alembic_version" not in str(d)] == []
     assert products.name in Base.metadata.tables
+
+
+RETURNS = "/api/catalog/stock/returns/"
+
+
+def test_a_return_gives_stock_back_once_per_key(client, shop, stock) -> None:
+    """A cancelled order's stock (taken long ago: no reservation holds it) comes back once, however often the
+    cancel's step asks."""
+    first = client.post(RETURNS, json=items((1, 2), (2, 1)), headers={**AUTH, "Idempotency-Key": "cancel-7"})
+    assert first.status_code == 201, first.text
+    assert first.json()["state"] == "returned" and stock(1, 2) == {1: 7, 2: 4}
+    again = client.post(RETURNS, json=items((2, 1), (1, 2)), headers={**AUTH, "Idempotency-Key": "cancel-7"})
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+    assert stock(1, 2) == {1: 7, 2: 4}
+    other = client.post(RETURNS, json=items((1, 1)), headers={**AUTH, "Idempotency-Key": "cancel-7"})
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict"
+    # a reserve's key is not a return's: the same key with the same items is another request
+    assert _reserve(client, "cancel-7", (1, 2), (2, 1)).status_code == 409
+    assert client.post(RETURNS, json=items((1, 1)), headers={"Idempotency-Key": "k"}).status_code == 401
+    assert client.post(RETURNS, json=items((1, 1)), headers=AUTH).json().keys() == {"idempotency_key"}
+    assert stock(1, 2) == {1: 7, 2: 4}
