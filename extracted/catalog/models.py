@@ -29,6 +29,9 @@ from extracted.catalog.base import Base as Base  # migrations/env.py's metadata,
 from extracted.catalog.events.tables import outbox_table
 
 MAX_STOCK = 2_147_483_647
+# The search index (0002: SQLite's FTS5 and its shadow tables) is SQL of its own, not part of the models: Alembic's
+# autogenerate leaves its tables alone (migrations/env.py).
+Base.metadata.info["not_modelled"] = ("products_search",)
 
 
 class Category(Base):

@@ -17,9 +17,16 @@ VERSION_TABLE = "alembic_version_cart"
 config = context.config
 
 
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """What autogenerate compares: every table but those the models leave to SQL of their own (the name prefixes in
+    ``Base.metadata.info["not_modelled"]``: a search index's tables, say)."""
+    return not (type_ == "table" and (name or "").startswith(tuple(Base.metadata.info.get("not_modelled", ()))))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=Base.metadata, version_table=VERSION_TABLE,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                      include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 
