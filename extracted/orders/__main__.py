@@ -1,6 +1,6 @@
-"""``python -m extracted.orders [serve] [--host H] [--port P] [--workers N]``, ``... migrate``, ``... check`` and
-``... relay [--once]`` (publishes the outbox's events to the bus ``EVENTS_URL`` names until SIGTERM; see
-``events/``).
+"""``python -m extracted.orders [serve] [--host H] [--port P] [--workers N]``, ``... migrate``, ``... check``
+(the commands every service has: :mod:`.commands`) and ``... relay [--once]`` (publishes the outbox's events to
+the bus ``EVENTS_URL`` names until SIGTERM; see ``events/``).
 
 ``serve`` and ``relay`` refuse to start, exit status 1, when the database is not at the Alembic head.
 """
@@ -14,49 +14,33 @@ import sys
 
 from sqlalchemy import Engine
 
-from .db import ENV_VAR, database_url, make_engine, var_dir
+from .commands import Command, run
+from .db import make_engine, var_dir
 from .events.bus import connect, events_url
 from .events.exceptions import EventsError
 from .events.relay import Relay
-from .exceptions import OrdersError
-from .migrate import check_at_head, upgrade_head
+from .logs import configure_logging
+from .migrate import check_at_head
 from .models import outbox
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m extracted.orders", description="The orders service.")
-    sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="serve the API with uvicorn (the default)")
-    sub.add_parser("migrate", help=f"bring the database ({ENV_VAR}) to the Alembic head")
-    sub.add_parser("check", help="exit 0 when the database is at the Alembic head, 1 otherwise")
+def _relay_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, Command]:
     relay = sub.add_parser("relay", help="publish the outbox's events to the bus (EVENTS_URL) until SIGTERM")
     relay.add_argument("--once", action="store_true", help="publish what is waiting, then exit")
-    for p in (parser, serve):
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8103)
-        p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-        p.add_argument("--log-level", default="info")
-    return parser
+    return {"relay": _relay}
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+def _relay(args: argparse.Namespace) -> int:
     engine = make_engine()
     try:
         check_at_head(engine)
+        configure_logging()
+        return asyncio.run(_publish(engine, args.once))
     finally:
         engine.dispose()
-    uvicorn.run("extracted.orders.app:create_served_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, http="httptools", loop="uvloop", access_log=False, log_level=args.log_level,
-                server_header=False, date_header=True,
-                # Like the monolith (Django without SECURE_PROXY_SSL_HEADER): links use the request's own
-                # scheme, never a forwarded one, so both answer the same through the router.
-                proxy_headers=False)
-    return 0
 
 
-async def _relay(engine: Engine, once: bool) -> int:
+async def _publish(engine: Engine, once: bool) -> int:
     url = events_url(var_dir())
     transport = await connect(url)
     publisher = Relay(engine, outbox, transport)
@@ -78,30 +62,7 @@ async def _relay(engine: Engine, once: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    command = args.command or "serve"
-    try:
-        if command == "migrate":
-            before, head = upgrade_head()
-            print(f"orders database {database_url()}: {before or '<empty>'} -> {head}")
-            return 0
-        if command in ("check", "relay"):
-            from .logs import configure_logging
-
-            engine = make_engine()
-            try:
-                head = check_at_head(engine)
-                if command == "check":
-                    print(f"orders database at head {head}")
-                    return 0
-                configure_logging()
-                return asyncio.run(_relay(engine, args.once))
-            finally:
-                engine.dispose()
-        return _serve(args)
-    except (OrdersError, EventsError) as exc:
-        print(f"orders: {exc}", file=sys.stderr)
-        return 1
+    return run(argv, "The orders service.", _relay_command, errors=(EventsError,))
 
 
 if __name__ == "__main__":
