@@ -5,8 +5,7 @@ renders with :mod:`~extracted.orders.rendering`. What runs before a handler (neg
 permission, method) is :class:`~extracted.orders.resources.Resource`'s; which handler answers which URL is
 :mod:`~extracted.orders.urls`.
 
-Checkout is the saga's (:mod:`.checkout.api`). Cancel is still the monolith's: here it answers 503 ``not_yet`` once
-the caller is let in and the order is found, with nothing written.
+The writes (checkout, cancel) span owners: they are :mod:`.checkout`'s durable workflows.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import Response
 
-from extracted.orders.errors import NotYet
 from extracted.orders.exceptions import NotAuthenticated, NotFound
 from extracted.orders.identity import Caller
 from extracted.orders.pagination import page_count, page_links, page_size
@@ -61,11 +59,6 @@ async def order_object(request: Request, caller: Caller | None, state: State) ->
 
 async def order_detail(request: Request, caller: Caller | None, state: State) -> Response:
     return json_response(_render(await order_object(request, caller, state)))
-
-
-async def order_cancel(request: Request, caller: Caller | None, state: State) -> Response:
-    await order_object(request, caller, state)  # the monolith's cancel looks the order up first (404)
-    raise NotYet()
 
 
 async def product_references(request: Request, caller: Caller | None, state: State) -> Response:

@@ -4,7 +4,8 @@
     ├── Declined                 the status and body another owner refused a checkout with (out of stock: 409
     │                            ``out_of_stock``, the monolith's body), or the saga's own refusal (an empty cart)
     ├── CodedError
-    │   └── IdempotencyKeyReused 422 idempotency_key_reused  (the key came with another request before)
+    │   ├── IdempotencyKeyReused 422 idempotency_key_reused  (the key came with another request before)
+    │   └── InvalidTransition    409 invalid_transition (an order that can no longer be cancelled)
     └── Unavailable
         ├── NotYet               503 not_yet    (cancel: not written yet; checkout without its saga running)
         ├── CheckoutPending      503 checkout_pending (still running: ask again with the same key)
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .exceptions import ApiError, CodedError, Unavailable
+from .exceptions import ApiError, CodedError, Conflict, Unavailable
 
 
 class NotYet(Unavailable):
@@ -42,6 +43,10 @@ class Declined(ApiError):
 class IdempotencyKeyReused(CodedError):
     status = 422
     code = "idempotency_key_reused"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
 
 
 class CheckoutPending(Unavailable):

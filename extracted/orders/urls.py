@@ -8,7 +8,7 @@ from typing import Final
 from starlette.routing import BaseRoute, Route
 
 from extracted.orders import apis
-from extracted.orders.checkout.api import order_checkout
+from extracted.orders.checkout.api import order_cancel, order_checkout
 from extracted.orders.rendering import PRODUCT_REFERENCES_DESCRIPTION, order_action_fields
 from extracted.orders.resources import STAFF_OR_CATALOG, Resource
 from extracted.orders.routing import HEALTHZ  # and {id:orders_id}
@@ -22,7 +22,7 @@ ROUTES: Final[list[BaseRoute]] = [
     Route("/api/orders/", Resource("Order List", {"GET": apis.order_list})),
     Route("/api/orders/checkout/", Resource("Checkout", {"POST": order_checkout}, actions=order_action_fields)),
     Route("/api/orders/{id:orders_id}/", Resource("Order Instance", {"GET": apis.order_detail})),
-    Route("/api/orders/{id:orders_id}/cancel/", Resource("Cancel", {"POST": apis.order_cancel},
+    Route("/api/orders/{id:orders_id}/cancel/", Resource("Cancel", {"POST": order_cancel},
                                                           actions=order_action_fields)),
     HEALTHZ,
 ]

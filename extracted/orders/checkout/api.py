@@ -1,4 +1,5 @@
-"""``POST /api/orders/checkout/``: the monolith's contract (the body its CheckoutSerializer takes, 201 and the
+"""The order's writes that span owners, as durable workflows: ``POST /api/orders/{id}/cancel/`` (:mod:`.cancel`)
+and ``POST /api/orders/checkout/``: the monolith's contract (the body its CheckoutSerializer takes, 201 and the
 order as its OrderSerializer renders it, 400/409 as it refuses), run as the durable saga of :mod:`.saga`.
 
 ``Idempotency-Key`` (optional, 1 to 200 printable characters): a request sent again with the key of an earlier
@@ -22,14 +23,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from extracted.orders.checkout import records, saga, validation
+from extracted.orders.apis import order_object
+from extracted.orders.checkout import cancel, records, saga, validation
 from extracted.orders.checkout.calls import Unreachable
 from extracted.orders.checkout.runtime import running, runtime
-from extracted.orders.errors import CheckoutPending, CheckoutUnavailable, Declined, IdempotencyKeyReused, NotYet
+from extracted.orders.errors import (
+    CheckoutPending,
+    CheckoutUnavailable,
+    Declined,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    NotYet,
+)
 from extracted.orders.exceptions import NotAuthenticated, ValidationFailed
 from extracted.orders.identity import Caller
 from extracted.orders.parsers import read_body
-from extracted.orders.rendering import json_response, order_dict
+from extracted.orders.rendering import json_response, order_dict, order_number
 from extracted.orders.resources import State
 from extracted.orders.selectors import Scope
 
@@ -57,6 +66,20 @@ def _start(wid: str, user_id: int, shipping: dict[str, str], carrier: str) -> Wo
         return DBOS.start_workflow(saga.checkout, wid, user_id, shipping, carrier)
 
 
+async def _outcome(handle: WorkflowHandle[dict[str, Any]]) -> dict[str, Any]:
+    """The workflow's result, waited for at most :data:`WAIT_SECONDS`; a refusal raised as its answer."""
+    try:
+        result = await asyncio.wait_for(run_in_threadpool(handle.get_result), WAIT_SECONDS)
+    except asyncio.TimeoutError:
+        raise CheckoutPending() from None
+    except Exception as exc:  # noqa: BLE001 - the workflow itself failed (a compensation that ran out of tries)
+        raise CheckoutUnavailable(f"The request could not finish ({type(exc).__name__}); it is being put right. "
+                                  "Ask again with the same Idempotency-Key.") from None
+    if "refused" in result:
+        raise Declined(int(result["refused"]), result["body"])
+    return result
+
+
 async def order_checkout(request: Request, caller: Caller | None, state: State) -> Response:
     if not running():
         raise NotYet("This orders service runs without its checkout saga: checkout is the monolith's here.")
@@ -80,17 +103,34 @@ async def order_checkout(request: Request, caller: Caller | None, state: State) 
         raise IdempotencyKeyReused(f"The Idempotency-Key {key!r} was sent before with another request; use a new "
                                    "key for a new checkout.")
     handle = await run_in_threadpool(_start, wid, caller.user_id, shipping, carrier)
-    try:
-        result = await asyncio.wait_for(run_in_threadpool(handle.get_result), WAIT_SECONDS)
-    except asyncio.TimeoutError:
-        raise CheckoutPending() from None
-    except Exception as exc:  # noqa: BLE001 - the workflow itself failed (a compensation that ran out of tries)
-        raise CheckoutUnavailable(f"The checkout could not finish ({type(exc).__name__}); it is being put right. "
-                                  "Ask again with the same Idempotency-Key.") from None
-    if "refused" in result:
-        raise Declined(int(result["refused"]), result["body"])
+    result = await _outcome(handle)
     view = await state.read(state.reader.order, Scope(user_id=caller.user_id, staff=True), int(result["placed"]))
     shipment = result["shipment"]
     snapshot = view.shipment or (shipment["id"], view.row[0], shipment["carrier"], shipment["tracking_number"],
                                  shipment["status"])
     return json_response(order_dict(view.row, view.lines, snapshot), 201)
+
+
+def _start_cancel(order_id: int) -> WorkflowHandle[dict[str, Any]]:
+    with SetWorkflowID(f"cancel-{order_id}"):
+        return DBOS.start_workflow(cancel.cancel, order_id)
+
+
+async def order_cancel(request: Request, caller: Caller | None, state: State) -> Response:
+    """``POST /api/orders/{id}/cancel/``: the monolith's cancel (the caller's order, else 404; 409
+    ``invalid_transition`` unless placed or processing), then the cancel workflow; 200 and the order."""
+    view = await order_object(request, caller, state)
+    if not running():
+        raise NotYet("This orders service runs without its sagas: cancel is the monolith's here.")
+    status = view.row[2]
+    if status not in records.CANCELLABLE:
+        raise InvalidTransition(f"Order {order_number(view.row[0])} is {status} and can no longer be cancelled.",
+                       current=status)
+    handle = await run_in_threadpool(_start_cancel, int(view.row[0]))
+    result = await _outcome(handle)
+    scope = Scope(user_id=caller.user_id if caller else 0, staff=True)
+    view = await state.read(state.reader.order, scope, int(result["cancelled"]))
+    shipment = result.get("shipment")
+    snapshot = (shipment["id"], view.row[0], shipment["carrier"], shipment["tracking_number"], shipment["status"]
+                ) if shipment else view.shipment
+    return json_response(order_dict(view.row, view.lines, snapshot))

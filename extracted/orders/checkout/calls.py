@@ -146,8 +146,16 @@ class Calls:
         return self.monolith.post(self.client, "/api/internal/shipping/shipments/",
                                   {"order": order_id, "carrier": carrier})
 
-    def cancel_shipment(self, order_id: int) -> None:
-        self.monolith.post(self.client, "/api/internal/shipping/shipments/cancel/", {"order": order_id})
+    def cancel_shipment(self, order_id: int) -> dict[str, Any] | None:
+        """The order's shipment, cancelled (None: it has none); a shipment on its way is :class:`Refused` (409)."""
+        answer = self.monolith.post(self.client, "/api/internal/shipping/shipments/cancel/", {"order": order_id})
+        return None if answer.get("shipment", "") is None else answer
+
+    def return_stock(self, quantities: dict[int, int], key: str) -> None:
+        """A cancelled order's stock back at the catalog, once per ``key``."""
+        items = [{"product": pid, "quantity": n} for pid, n in sorted(quantities.items())]
+        self.catalog.post(self.client, "/api/catalog/stock/returns/", {"items": items},
+                          headers={"Idempotency-Key": key})
 
     def saved_address(self, user_id: int, address_id: int) -> dict[str, str] | None:
         """The user's saved address ``address_id`` (the fields an order copies), None when it is not theirs."""

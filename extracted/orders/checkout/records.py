@@ -101,3 +101,32 @@ def drop_order(engine: Engine, workflow_id: str) -> None:
         if conn.execute(delete(orders).where(and_(orders.c.id == order_id, orders.c.status == PENDING))).rowcount:
             conn.execute(delete(order_lines).where(order_lines.c.order_id == order_id))
         conn.execute(update(checkouts).where(checkouts.c.workflow_id == workflow_id).values(order_id=None))
+
+
+CANCELLABLE: Final = ("placed", "processing")
+CANCELLED: Final = "cancelled"
+ORDER_CANCELLED: Final = "orders.order.cancelled"
+
+
+def order_lines_of(engine: Engine, order_id: int) -> dict[int, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(order_lines.c.product_id, order_lines.c.quantity).where(
+            order_lines.c.order_id == order_id).order_by(order_lines.c.id))
+        out: dict[int, int] = {}
+        for row in rows:
+            out[row.product_id] = out.get(row.product_id, 0) + row.quantity
+        return out
+
+
+def mark_cancelled(engine: Engine, order_id: int) -> None:
+    """placed/processing -> cancelled, and the event saying so, in one transaction; a repeat changes nothing."""
+    with engine.begin() as conn:
+        at = now()
+        moved = conn.execute(update(orders).where(and_(orders.c.id == order_id, orders.c.status.in_(CANCELLABLE)))
+                             .values(status=CANCELLED, updated_at=at)).rowcount
+        if moved:
+            lines = conn.execute(select(order_lines.c.product_id, order_lines.c.quantity).where(
+                order_lines.c.order_id == order_id).order_by(order_lines.c.id))
+            record(conn, outbox, ORDER_CANCELLED, {
+                "order": order_id, "lines": [{"product": r.product_id, "quantity": r.quantity} for r in lines]},
+                source="orders", at=at)

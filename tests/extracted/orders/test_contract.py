@@ -9,9 +9,9 @@ the monolith authorised by each caller's API token, the service by the router's 
 user (and the caller's own ``Authorization``, which the router passes on): status, body byte for byte, and the
 headers a client relies on must be equal.
 
-Writes are not compared (checkout and cancel stay the monolith's in this phase: the service answers 503
-``not_yet``, checked here on the service alone), except where both answer before any write is made (401, 404,
-405, 413, a Host not allowed).
+Writes are not compared here (checkout and cancel are durable workflows across the owners:
+tests/extracted/orders/checkout/ runs them against real owners), except where both answer before any write is
+made (401, 404, 405, 413, a Host not allowed).
 """
 
 from __future__ import annotations
@@ -282,21 +282,6 @@ def test_cancelling_an_order_one_may_not_see_is_404_on_both(env: tuple[tuple[Sid
     sides, shop = env
     assert exchange(sides, "POST", f"{ORD}{shop.mine[0]}/cancel/", who="other")[0] == 404
     assert exchange(sides, "POST", f"{ORD}999999/cancel/", who="customer")[0] == 404
-
-
-def test_the_service_refuses_the_writes_it_does_not_make_yet(env: tuple[tuple[Side, Side], Shop]) -> None:
-    """Cancel is the monolith's in this phase: the service answers 503 ``not_yet`` (nothing written). (Checkout is
-    the saga's: tests/extracted/orders/checkout/.)"""
-    sides, shop = env
-    svc = sides[1]
-    before = svc.http.get(f"{ORD}{shop.placed[-1]}/", headers=svc.auth["customer"]).content
-    for path in (f"{ORD}{shop.placed[-1]}/cancel/",):
-        response = svc.http.post(path, headers={**svc.auth["customer"], "Content-Type": "application/json"},
-                                 content=b'{"address": 1}')
-        assert response.status_code == 503, response.text
-        assert response.json()["code"] == "not_yet"
-        assert response.headers["allow"] == "POST, OPTIONS"
-    assert svc.http.get(f"{ORD}{shop.placed[-1]}/", headers=svc.auth["customer"]).content == before
 
 
 # --- the product references: staff, or the catalog service's token ------------------------------------------------

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from strangler.processes import free_port
-from tests.extracted.orders.checkout.conftest import Stage
+from tests.extracted.orders.checkout.conftest import Stage, mint
 
 FORWARD_POINTS = ["after_reserve", "after_create_order", "after_clear_cart", "after_request_shipment",
                   "after_commit", "after_place_order"]
@@ -83,5 +83,31 @@ def test_killed_inside_its_compensations_a_failed_checkout_still_undoes_everythi
         [workflow] = stage.workflow_of(user)
         assert stage.reservations_of(workflow) == [(workflow, "released")]
         assert stage.cart_of(user) == {knife: 2}
+    finally:
+        stage.stop_orders()
+
+
+@pytest.mark.parametrize("point", ["after_cancel_shipment", "after_mark_cancelled", "after_return_stock"])
+def test_killed_inside_a_cancel_it_finishes_and_gives_the_stock_back_once(stage: Stage, point: str) -> None:
+    knife = stage.product(stock=5)
+    user = stage.new_user()
+    stage.fill_cart(user, {knife: 2})
+    stage.start_orders(ORDERS_CRASH_AT=f"cancel.{point}")
+    order = stage.checkout(user).json()
+    with pytest.raises(httpx.HTTPError):
+        httpx.post(f"{stage.orders_url}/api/orders/{order['id']}/cancel/", timeout=30,
+                   headers={"X-Identity-Token": mint(user), "Host": "localhost"})
+    stage.wait_killed()
+    stage.start_orders()
+    try:
+        deadline = time.monotonic() + 30
+        while [o["status"] for o in stage.orders_of(user)] != ["cancelled"] or stage.stock(knife) != 5:
+            assert time.monotonic() < deadline, (stage.orders_of(user), stage.stock(knife))
+            time.sleep(0.1)
+        time.sleep(0.5)   # nothing more comes: the stock was given back once
+        assert stage.stock(knife) == 5
+        assert [status for _, status in stage.shipments_of(order["id"])] == ["cancelled"]
+        assert len([e for e in map(json.loads, stage.events("orders.order.cancelled"))
+                    if e["data"]["order"] == order["id"]]) == 1
     finally:
         stage.stop_orders()

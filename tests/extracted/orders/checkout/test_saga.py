@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
+from sqlalchemy import text
 
-from tests.extracted.orders.checkout.conftest import SHIP_TO, Stage
+from tests.extracted.orders.checkout.conftest import SHIP_TO, Stage, mint
 
 
 def test_a_checkout_places_the_order_and_every_owner_agrees(running: Stage) -> None:
@@ -92,3 +94,46 @@ def test_a_bad_body_is_refused_as_the_monolith_refuses_it(running: Stage, body: 
     answer = running.checkout(user, body)
     assert (answer.status_code, answer.json()) == (400, errors)
     assert running.stock(knife) == 5 and running.workflow_of(user) == []
+
+
+def _cancel(stage: Stage, user: int, order_id: int) -> httpx.Response:
+    return httpx.post(f"{stage.orders_url}/api/orders/{order_id}/cancel/", timeout=60,
+                      headers={"X-Identity-Token": mint(user), "Host": "localhost"})
+
+
+def test_cancel_gives_the_stock_back_once_and_cancels_the_shipment(running: Stage) -> None:
+    knife = running.product(stock=5)
+    user = running.new_user()
+    running.fill_cart(user, {knife: 2})
+    order = running.checkout(user).json()
+    assert running.stock(knife) == 3
+    cancelled = _cancel(running, user, order["id"])
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert (body["status"], body["shipment"]["status"]) == ("cancelled", "cancelled")
+    assert {k: v for k, v in body.items() if k not in ("status", "shipment", "updated_at")} == {
+        k: v for k, v in order.items() if k not in ("status", "shipment", "updated_at")}
+    assert running.stock(knife) == 5
+    assert running.shipments_of(order["id"]) == [(order["shipment"]["id"], "cancelled")]
+    assert len([e for e in map(json.loads, running.events("orders.order.cancelled"))
+                if e["data"]["order"] == order["id"]]) == 1
+    again = _cancel(running, user, order["id"])
+    assert (again.status_code, again.json()) == (409, {
+        "detail": f"Order {order['number']} is cancelled and can no longer be cancelled.",
+        "code": "invalid_transition", "current": "cancelled"})
+    assert running.stock(knife) == 5
+    assert _cancel(running, running.new_user(), order["id"]).status_code == 404   # another's order: not found
+
+
+def test_a_shipment_on_its_way_is_not_cancelled_and_nothing_changes(running: Stage) -> None:
+    knife = running.product(stock=5)
+    user = running.new_user()
+    running.fill_cart(user, {knife: 1})
+    order = running.checkout(user).json()
+    with running.shop_db.begin() as conn:
+        conn.execute(text("UPDATE shipping_shipment SET status = 'shipped' WHERE order_id = :o"), {"o": order["id"]})
+    refused = _cancel(running, user, order["id"])
+    assert (refused.status_code, refused.json()) == (409, {
+        "detail": f"Shipment {order['shipment']['id']} is already shipped.", "code": "invalid_transition",
+        "current": "shipped"})
+    assert [o["status"] for o in running.orders_of(user)] == ["placed"] and running.stock(knife) == 4
