@@ -7,7 +7,9 @@ so (``event_inbox``: consumer, event id), and acknowledged after that commits.
 - the handler fails (or the database is away): the transaction rolls back, the event and the rest of its
   batch are nak'ed and come again after a pause (the embedded bus keeps their order; JetStream may not, so
   events carry what a consumer needs to order them, such as the stock after the change);
-- a message that is not an event envelope is logged and acknowledged: it never will be one.
+- a message that is not an event envelope is logged and acknowledged: it never will be one;
+- the handler raises :class:`~.exceptions.Postpone` (it cannot apply the event yet): as a failure, without the
+  traceback, after a longer pause.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import crashpoints
-from .exceptions import BadEvent, BusUnavailable
+from .exceptions import BadEvent, BusUnavailable, Postpone
 from .transport import Message, Subscription, Transport
 
 log = logging.getLogger("events.inbox")
 BATCH = 50
 FETCH_SECONDS = 1.0
 RETRY_SECONDS = 1.0
+POSTPONE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,12 @@ class Consumer:
             else:
                 try:
                     applied = await asyncio.to_thread(self._apply, event)
+                except Postpone as why:
+                    log.info(json.dumps({"event": "postponed", "consumer": self.name, "id": event.id,
+                                         "subject": event.subject, "why": str(why)[:300]}))
+                    for later in messages[index:]:
+                        await self._sub.nak(later, POSTPONE_SECONDS)
+                    break
                 except Exception:
                     log.exception("consumer %s: event %s (%s) not applied; it comes again in %ss",
                                   self.name, event.id, event.subject, RETRY_SECONDS)

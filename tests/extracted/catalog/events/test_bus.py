@@ -111,3 +111,54 @@ def test_unset_the_embedded_bus_lives_in_the_var_directory(monkeypatch, tmp_path
     assert events_url(tmp_path) == f"sqlite:///{tmp_path / 'events.sqlite3'}"
     monkeypatch.setenv("EVENTS_URL", "nats://nats.example:4222")
     assert events_url(tmp_path) == "nats://nats.example:4222"
+
+
+def test_a_postponed_event_comes_again_and_holds_back_those_after_it(loop, bus_url, unique, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """A handler that cannot apply an event yet (its tables are read-only before a cutover) raises Postpone: the
+    event and the ones after it come again, and are applied once the handler can."""
+    import json
+
+    from sqlalchemy import MetaData, create_engine, func, select
+
+    from extracted.catalog.events import inbox as inbox_module
+    from extracted.catalog.events.exceptions import Postpone
+    from extracted.catalog.events.inbox import Consumer
+    from extracted.catalog.events.tables import inbox_table
+
+    monkeypatch.setattr(inbox_module, "POSTPONE_SECONDS", 0.05)
+    engine = create_engine(f"sqlite:///{tmp_path / 'consumer.sqlite3'}")
+    table = inbox_table(MetaData())
+    table.metadata.create_all(engine)
+    seen: list[str] = []
+    ready = {"now": False}
+
+    def handler(conn, event) -> None:  # type: ignore[no-untyped-def]
+        if not ready["now"]:
+            raise Postpone("the tables are the monolith's until the cutover")
+        seen.append(event.id)
+
+    async def scenario() -> None:
+        bus = await connect(bus_url)
+        try:
+            for n in range(3):
+                body = {"id": f"{unique}-{n}", "subject": f"{unique}.x", "source": "t", "at": "now", "data": {}}
+                await bus.publish(f"{unique}.x", f"{unique}-{n}", json.dumps(body).encode())
+            consumer = Consumer(engine, table, bus, name=unique, subject_filter=f"{unique}.>", handler=handler)
+            assert await consumer.run_once(timeout=2) == 0 and seen == []
+            await asyncio.sleep(0.1)
+            assert await consumer.run_once(timeout=2) == 0
+            ready["now"] = True
+            await asyncio.sleep(0.1)
+            deadline = asyncio.get_running_loop().time() + 20
+            while len(seen) < 3 and asyncio.get_running_loop().time() < deadline:
+                await consumer.run_once(timeout=1)
+            assert seen == [f"{unique}-{n}" for n in range(3)]
+            assert consumer.applied == 3
+        finally:
+            await bus.close()
+
+    run(loop, scenario())
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 3
+    engine.dispose()
