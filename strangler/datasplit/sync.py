@@ -101,13 +101,16 @@ def sync(split: Split, *, batch_size: int | None = None, reporter: Reporter | No
                 n_changes = source.changelog_entries(src, tables, sel)
                 transfer.begin()
                 guard.enter(tgt)
-                for pair in pairs:
-                    upserted += transfer.move(pair, sel)
+                # Deletes first (children before parents), then upserts (parents before children): a row deleted
+                # and another inserted in its place under a unique key of its own (a cart's line of a product,
+                # removed and added again) must not meet its predecessor on the target.
                 for pair in reversed(pairs):
                     gone = source.gone_keys(src, pair.source, sel)
                     if gone:
                         target.delete_keys(tgt, pair.target, gone)
                         deleted += len(gone)
+                for pair in pairs:
+                    upserted += transfer.move(pair, sel)
                 target.write_state(tgt, plan.checkpoint_table, plan.state_name, HWM, str(upto))
                 target.write_state(tgt, plan.checkpoint_table, plan.state_name, LOG, identity)
                 guard.leave(tgt)

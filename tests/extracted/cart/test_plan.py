@@ -46,6 +46,11 @@ anonymous = list(Cart.objects.filter(user__isnull=True).order_by("id"))
 services.cart_merge(anonymous[0], first)
 anonymous[1].delete()
 CartItem.objects.create(cart=Cart.objects.create(), product=Product.objects.order_by("id").first(), quantity=9)
+# A line removed and its product added again: a new line id under the same (cart, product), which the sync must
+# not insert before it deleted the old one.
+line = CartItem.objects.filter(cart=first).order_by("id").first()  # copied before these changes
+services.cart_remove(first, line.pk)
+services.cart_add(first, line.product, 3)
 """
 
 
