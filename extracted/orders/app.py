@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from extracted.orders.checkout.runtime import start_saga, stop_saga
 from extracted.orders.context import RequestContext
 from extracted.orders.db import make_engine
+from extracted.orders.following import follow
 from extracted.orders.gate import RequestGate
 from extracted.orders.logs import configure_logging
 from extracted.orders.notfound import NotFoundApp
@@ -28,22 +29,25 @@ from extracted.orders.settings import allowed_hosts, max_request_body
 from extracted.orders.urls import ROUTES
 
 
-def create_app(engine: Engine | None = None, *, saga: bool = False) -> Starlette:
-    """The ASGI app; ``engine`` defaults to one built from ``ORDERS_DATABASE_URL``. ``saga``: the checkout saga
-    runs with the app (DBOS launched at startup, resuming unfinished checkouts; stopped at shutdown); without
-    it, checkout answers 503 ``not_yet``."""
+def create_app(engine: Engine | None = None, *, background: bool = False) -> Starlette:
+    """The ASGI app; ``engine`` defaults to one built from ``ORDERS_DATABASE_URL``. ``background``: the work the
+    service does besides answering runs with the app: the sagas (DBOS launched at startup, resuming unfinished
+    checkouts and cancels; stopped at shutdown) and the shipment follower (:mod:`.following`). Without it
+    checkout and cancel answer 503 ``not_yet`` (tests of the reads build it so)."""
     engine = engine if engine is not None else make_engine()
     built = engine
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if saga:
-            await run_in_threadpool(start_saga, built)
-        try:
+        if not background:
             yield
+            return
+        await run_in_threadpool(start_saga, built)
+        try:
+            async with follow(built):
+                yield
         finally:
-            if saga:
-                await run_in_threadpool(stop_saga)
+            await run_in_threadpool(stop_saga)
 
     app = Starlette(routes=ROUTES, lifespan=lifespan)
     app.router.redirect_slashes = False  # Django's APPEND_SLASH answers instead (NotFoundApp)
@@ -57,4 +61,4 @@ def create_app(engine: Engine | None = None, *, saga: bool = False) -> Starlette
 def create_served_app() -> Starlette:
     """uvicorn's factory for ``python -m extracted.orders``: JSON logs on stderr, then the app."""
     configure_logging()
-    return create_app(saga=True)
+    return create_app(background=True)

@@ -105,10 +105,25 @@ class Checkout(Base):
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
 
 
+class FollowedShipment(Base):
+    """The newest ``shipping.shipment.changed`` the service applied to a shipment's order (its ``version``, the
+    shipment event's id in the monolith): an older event arriving late is skipped. The service's own table (not
+    in the data split)."""
+
+    __tablename__ = "followed_shipments"
+    __table_args__ = {"mysql_charset": "utf8mb4"}
+
+    shipment_id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=False)
+    order_id: Mapped[int] = mapped_column(ID)
+    version: Mapped[int] = mapped_column(ID)
+    status: Mapped[str] = mapped_column(sa.String(20))
+
+
 orders = cast(sa.Table, Order.__table__)
 order_lines = cast(sa.Table, OrderLine.__table__)
 order_shipments = cast(sa.Table, OrderShipment.__table__)
 checkouts = cast(sa.Table, Checkout.__table__)
+followed_shipments = cast(sa.Table, FollowedShipment.__table__)
 # What the service tells the others and what it has applied of theirs (events/: outbox, relay, inbox).
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from strangler.processes import free_port
-from tests.extracted.orders.checkout.conftest import Stage, mint
+from tests.extracted.orders.conftest import Stage, mint
 
 FORWARD_POINTS = ["after_reserve", "after_create_order", "after_clear_cart", "after_request_shipment",
                   "after_commit", "after_place_order"]

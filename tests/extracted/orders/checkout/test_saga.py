@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.extracted.orders.checkout.conftest import SHIP_TO, Stage, mint
+from tests.extracted.orders.conftest import SHIP_TO, Stage, mint
 
 
 def test_a_checkout_places_the_order_and_every_owner_agrees(running: Stage) -> None:

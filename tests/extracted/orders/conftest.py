@@ -32,7 +32,7 @@ from extracted.orders.models import checkouts, order_lines, orders, outbox
 from strangler.processes import ManagedProcess, free_port
 from tests.support.servers import ShopServer, running_shop
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[3]
 SECRET = "checkout-saga-tests-identity-secret-0123456789"  # noqa: S105 - a test value
 TOKENS = {"CATALOG_SERVICE_TOKEN": "saga-catalog-token", "CART_SERVICE_TOKEN": "saga-cart-token",
           "ORDERS_SERVICE_TOKEN": "saga-orders-token"}
@@ -196,6 +196,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
             stack.enter_context(cart_process)
             catalog_process.wait_healthy(f"{catalog_url}/healthz")
             cart_process.wait_healthy(f"{cart_url}/healthz")
+            shop.env["EVENTS_URL"] = f"sqlite:///{folder / 'events.sqlite3'}"   # the bus both sides open
             orders_url_db = f"sqlite:///{folder / 'orders.sqlite3'}"
             from extracted.orders.db import make_engine
             from extracted.orders.migrate import upgrade_head
@@ -209,7 +210,8 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
                 shop_db=create_engine(shop.database_url),
                 orders_env={**TOKENS, "ORDERS_DATABASE_URL": orders_url_db, "ORDERS_VAR_DIR": str(folder / "var"),
                             "ROUTER_IDENTITY_SECRET": SECRET, "ORDERS_CATALOG_URL": catalog_url,
-                            "ORDERS_CART_URL": cart_url, "ORDERS_MONOLITH_URL": shop.url})
+                            "ORDERS_CART_URL": cart_url, "ORDERS_MONOLITH_URL": shop.url,
+                            "EVENTS_URL": shop.env["EVENTS_URL"]})
             try:
                 yield stage
             finally:
