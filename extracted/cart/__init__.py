@@ -8,9 +8,10 @@ It answers the monolith's cart API exactly as the monolith does (``tests/extract
 - POST /api/cart/items/
 - PUT/PATCH/DELETE /api/cart/items/<id:item_id>/
 
-and, internal (``X-Service-Token`` = ``CART_SERVICE_TOKEN``), ``POST /api/cart/internal/merge/``: the monolith's
-merge of an anonymous cart into the user's on login. The cart pages (``/cart/``, ``/cart/add/``,
-``/cart/items/<id>/``) stay in the monolith, which will reach this service through a gateway.
+and, internal (``X-Service-Token`` = ``CART_SERVICE_TOKEN``), ``POST /api/cart/internal/merge/`` (the monolith's
+merge of an anonymous cart into the user's on login) and ``.../{read,add,set-quantity,remove,clear,restore}/``
+(:mod:`internal`, whose docstring is their contract). The cart pages (``/cart/``, ``/cart/add/``,
+``/cart/items/<id>/``) stay in the monolith, which reaches this service through its cart gateway after the cutover.
 
 Products are the catalog's: a line keeps the product's id, and its name, price and stock are read from the
 catalog's owner through the router (:mod:`catalog`). Anonymous carts are found through the monolith's session
