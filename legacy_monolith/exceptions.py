@@ -9,6 +9,7 @@ Tree::
     ├── IdempotencyConflict         409 idempotency_conflict an internal request repeated with other values
     ├── CatalogUnavailable          503 catalog_unavailable the catalog service (after cutover) did not answer
     ├── CartUnavailable             503 cart_unavailable   the cart service (after cutover) did not answer
+    ├── OrdersUnavailable           503 orders_unavailable the orders service (after cutover) did not answer
     ├── ServiceTokenRefused         401 not_authenticated  an internal endpoint without the right X-Service-Token
     └── ServiceNotConfigured        503 not_configured     an internal endpoint whose token setting is empty
 
@@ -88,6 +89,14 @@ class CartUnavailable(ShopError):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "cart_unavailable"
+
+
+class OrdersUnavailable(ShopError):
+    """The orders service, owner of the orders once they are cut over, could not place the checkout page's order:
+    down, slow, or answering something unexpected (``legacy_monolith/orders/gateway.py``)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "orders_unavailable"
 
 
 class ServiceTokenRefused(ShopError):

@@ -14,7 +14,9 @@
   (``python manage.py cart_gateway remote``; default http://127.0.0.1:8102, 5 seconds); see
   ``legacy_monolith/cart/gateway.py``.
 - ``ORDERS_SERVICE_TOKEN``: shared with the orders service; it authorises the internal shipping API its checkout
-  saga calls (``/api/internal/shipping/shipments/``), which is disabled while it is empty.
+  saga calls (``/api/internal/shipping/shipments/``), which is disabled while it is empty, and the orders
+  gateway's calls to the service. ``ORDERS_SERVICE_URL`` / ``ORDERS_SERVICE_TIMEOUT``: the orders service that
+  owns the orders once they are cut over (``python manage.py orders_gateway remote``).
 - ``SHOP_MAX_REQUEST_BODY``: bytes; a larger request body is refused with 413 (default 10 MiB); see
   ``legacy_monolith/limits.py``.
 """
@@ -214,5 +216,9 @@ CART_SERVICE_URL = os.environ.get("CART_SERVICE_URL", "http://127.0.0.1:8102")
 CART_SERVICE_TIMEOUT = float(os.environ.get("CART_SERVICE_TIMEOUT", "5"))
 
 # The orders service's checkout saga asks for (and cancels) shipments through an internal API
-# (legacy_monolith/shipping/internal.py) that only callers holding this token may use.
+# (legacy_monolith/shipping/internal.py) that only callers holding this token may use; the orders gateway
+# (legacy_monolith/orders/gateway.py) sends the checkout page's orders to the service with it, once the orders
+# are cut over (`python manage.py orders_gateway remote`). A checkout may take a saga's time: 30 s by default.
 ORDERS_SERVICE_TOKEN = os.environ.get("ORDERS_SERVICE_TOKEN", "")
+ORDERS_SERVICE_URL = os.environ.get("ORDERS_SERVICE_URL", "http://127.0.0.1:8103")
+ORDERS_SERVICE_TIMEOUT = float(os.environ.get("ORDERS_SERVICE_TIMEOUT", "30"))

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from extracted.orders.callers import holds_service_token
+from extracted.orders.callers import authorise_service, holds_service_token
 from extracted.orders.exceptions import MethodNotAllowed, NotAuthenticated, PermissionDenied
 from extracted.orders.identity import Caller
 from extracted.orders.parsers import PARSERS
@@ -107,3 +107,16 @@ class Resource(View[Handler]):
             body["actions"] = {"POST": self.actions(state.engine.dialect.name)}
         return json_response(body)
 
+
+
+class ServiceResource(Resource):
+    """An internal URL for other services and the monolith's gateway (not for shoppers): authorised by
+    ``X-Service-Token`` = ``ORDERS_SERVICE_TOKEN`` alone."""
+
+    async def dispatch(self, request: Request, state: State) -> Response:
+        negotiate(request)
+        authorise_service(request)
+        handler = self.handlers.get(request.method)
+        if handler is None:
+            raise MethodNotAllowed(request.method)
+        return await handler(request, None, state)

@@ -8,9 +8,9 @@ from typing import Final
 from starlette.routing import BaseRoute, Route
 
 from extracted.orders import apis
-from extracted.orders.checkout.api import order_cancel, order_checkout
+from extracted.orders.checkout.api import internal_checkout, order_cancel, order_checkout
 from extracted.orders.rendering import PRODUCT_REFERENCES_DESCRIPTION, order_action_fields
-from extracted.orders.resources import STAFF_OR_CATALOG, Resource
+from extracted.orders.resources import STAFF_OR_CATALOG, Resource, ServiceResource
 from extracted.orders.routing import HEALTHZ  # and {id:orders_id}
 
 ROUTES: Final[list[BaseRoute]] = [
@@ -18,6 +18,8 @@ ROUTES: Final[list[BaseRoute]] = [
     Route("/api/orders/product-references/{id:orders_id}/", Resource(
         "Product References", {"GET": apis.product_references}, permission=STAFF_OR_CATALOG,
         description=PRODUCT_REFERENCES_DESCRIPTION)),
+    # Internal: the monolith's checkout page, once the orders are cut over (its orders gateway).
+    Route("/api/orders/internal/checkout/", ServiceResource("Internal Checkout", {"POST": internal_checkout})),
     # The monolith's OrderViewSet as DRF's SimpleRouter lays it out (list, checkout, detail, cancel).
     Route("/api/orders/", Resource("Order List", {"GET": apis.order_list})),
     Route("/api/orders/checkout/", Resource("Checkout", {"POST": order_checkout}, actions=order_action_fields)),

@@ -4,12 +4,13 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from legacy_monolith import switches
+from legacy_monolith.orders.gateway import SWITCH
 from legacy_monolith.orders.models import Order
 from legacy_monolith.shipping.models import Shipment
 from legacy_monolith.shipping.signals import shipment_status_changed
 
-# On once the orders are cut over to their service (the orders plan's hook sets it).
-ORDERS_SERVICE_SWITCH = "orders_gateway.remote"
+# On once the orders are cut over to their service (the orders plan's hook sets it: orders/gateway.py).
+ORDERS_SERVICE_SWITCH = SWITCH
 
 ORDER_STATUS_FOR_SHIPMENT = {
     Shipment.Status.PENDING: Order.Status.PLACED,

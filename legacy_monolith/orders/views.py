@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from legacy_monolith.accounts.selectors import default_address
 from legacy_monolith.cart.gateway import owner_of
 from legacy_monolith.exceptions import ShopError
-from legacy_monolith.orders import selectors, services
+from legacy_monolith.orders import gateway, selectors, services
 
 
 class CheckoutForm(forms.Form):
@@ -22,6 +24,12 @@ class CheckoutForm(forms.Form):
     city = forms.CharField(max_length=100)
     postal_code = forms.CharField(max_length=20)
     country = forms.RegexField(r"^[A-Za-z]{2}$", max_length=2, help_text="Two-letter code, e.g. SE")
+    # One key per rendered form: the same form sent twice (a double click, a resubmit) places one order once the
+    # orders service places them (its Idempotency-Key).
+    checkout_key = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
+
+
+SHIPPING_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country")
 
 
 @login_required
@@ -30,8 +38,16 @@ def checkout_page(request):
     if request.method == "POST":
         form = CheckoutForm(request.POST)
         if form.is_valid():
-            shipping = {**form.cleaned_data, "country": form.cleaned_data["country"].upper()}
+            shipping = {name: value for name, value in form.cleaned_data.items() if name != "checkout_key"}
+            shipping["country"] = shipping["country"].upper()
             try:
+                if gateway.remote_enabled():
+                    key = form.cleaned_data["checkout_key"] or uuid.uuid4().hex
+                    placed = gateway.RemoteOrders().checkout(user_id=request.user.pk, shipping=shipping,
+                                                             carrier="postal", key=key)
+                    # The order is the service's; this copy of it arrives a moment later (the data split).
+                    messages.success(request, f"Thank you! Order {placed.number} is placed.")
+                    return redirect("order-list")
                 order = services.checkout(user=request.user, owner=owner_of(request), shipping=shipping)
             except ShopError as exc:
                 messages.error(request, exc.detail)
@@ -43,8 +59,8 @@ def checkout_page(request):
             return redirect("order-detail", order_id=order.pk)
     else:
         address = default_address(request.user)
-        initial = {name: getattr(address, name) for name in CheckoutForm.base_fields} if address else {}
-        form = CheckoutForm(initial=initial)
+        initial = {name: getattr(address, name) for name in SHIPPING_FIELDS} if address else {}
+        form = CheckoutForm(initial={**initial, "checkout_key": uuid.uuid4().hex})
     return render(request, "orders/checkout.html", {"form": form})
 
 

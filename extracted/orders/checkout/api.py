@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Any, Final
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
@@ -81,30 +82,43 @@ async def _outcome(handle: WorkflowHandle[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def order_checkout(request: Request, caller: Caller | None, state: State) -> Response:
-    if not running():
-        raise NotYet("This orders service runs without its checkout saga: checkout is the monolith's here.")
     if caller is None:   # the view's permission refused anonymous callers already
         raise NotAuthenticated()
+    return await _checkout(request, caller.user_id, state)
+
+
+async def internal_checkout(request: Request, caller: Caller | None, state: State) -> Response:
+    """``POST /api/orders/internal/checkout/`` (``X-Service-Token``): the monolith's checkout page, once the
+    orders are cut over; the user is the body's ``user`` (the page's signed-in user), the rest as the public one."""
     load = await read_body(request)
+    user_id = validation.internal_user(load())
+    return await _checkout(request, user_id, state, load)
+
+
+async def _checkout(request: Request, user_id: int, state: State, load: Callable[[], Any] | None = None
+                    ) -> Response:
+    if not running():
+        raise NotYet("This orders service runs without its checkout saga: checkout is the monolith's here.")
+    load = load or await read_body(request)
     address_id, inline, carrier = validation.validate(load())
     key = _key(request)
     if address_id is not None:
         try:
-            found = await run_in_threadpool(runtime().calls.saved_address, caller.user_id, address_id)
+            found = await run_in_threadpool(runtime().calls.saved_address, user_id, address_id)
         except Unreachable as exc:
             raise CheckoutUnavailable(f"The address book did not answer ({exc}); nothing was ordered.") from None
         shipping = validation.saved_address(found)
     else:
         assert inline is not None
         shipping = inline
-    wid = workflow_id(caller.user_id, key)
+    wid = workflow_id(user_id, key)
     digest = validation.request_hash(shipping, carrier, address_id)
-    if await run_in_threadpool(records.take_on, state.engine, wid, caller.user_id, key, digest) is not None:
+    if await run_in_threadpool(records.take_on, state.engine, wid, user_id, key, digest) is not None:
         raise IdempotencyKeyReused(f"The Idempotency-Key {key!r} was sent before with another request; use a new "
                                    "key for a new checkout.")
-    handle = await run_in_threadpool(_start, wid, caller.user_id, shipping, carrier)
+    handle = await run_in_threadpool(_start, wid, user_id, shipping, carrier)
     result = await _outcome(handle)
-    view = await state.read(state.reader.order, Scope(user_id=caller.user_id, staff=True), int(result["placed"]))
+    view = await state.read(state.reader.order, Scope(user_id=user_id, staff=True), int(result["placed"]))
     shipment = result["shipment"]
     snapshot = view.shipment or (shipment["id"], view.row[0], shipment["carrier"], shipment["tracking_number"],
                                  shipment["status"])

@@ -145,6 +145,14 @@ def validate(body: Any) -> tuple[int | None, dict[str, str] | None, str]:
     return values.get("address"), inline, values.get("carrier", "postal")
 
 
+def internal_user(body: Any) -> int:
+    """The ``user`` an internal checkout is for (the monolith's signed-in user): 1 to 2**63-1."""
+    data = ensure_mapping(body)
+    values = collect([("user", lambda: integer_field(field_value(data, "user", partial=False, required=True),
+                                                     min_value=1, max_value=MAX_ID))])
+    return int(values["user"])
+
+
 def saved_address(found: Mapping[str, Any] | None) -> dict[str, str]:
     if found is None or not all(isinstance(found.get(name), str) for name in ADDRESS_FIELDS):
         raise ValidationFailed({"address": [NO_ADDRESS]})

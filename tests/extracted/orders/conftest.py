@@ -184,7 +184,10 @@ class Stage:
 def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     folder = tmp_path_factory.mktemp("checkout-saga")
     saved = {name: os.environ.get(name) for name in TOKENS}
+    port = free_port()
     os.environ.update(TOKENS)   # the monolith started below reads ORDERS_SERVICE_TOKEN from its environment
+    saved["ORDERS_SERVICE_URL"] = os.environ.get("ORDERS_SERVICE_URL")
+    os.environ["ORDERS_SERVICE_URL"] = f"http://127.0.0.1:{port}"   # its orders gateway, once remote
     try:
         with ExitStack() as stack:
             shop = stack.enter_context(running_shop(folder / "shop", workers=2,
@@ -203,7 +206,6 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
 
             orders_engine = make_engine(orders_url_db)
             upgrade_head(orders_engine)
-            port = free_port()
             stage = Stage(
                 shop=shop, catalog_url=catalog_url, catalog=catalog, cart=cart, orders=orders_engine,
                 orders_url=f"http://127.0.0.1:{port}", orders_port=port, folder=folder,

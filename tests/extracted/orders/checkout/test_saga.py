@@ -7,6 +7,7 @@ Each outcome is checked in every database it touches: the order (orders), the st
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -137,3 +138,31 @@ def test_a_shipment_on_its_way_is_not_cancelled_and_nothing_changes(running: Sta
         "detail": f"Shipment {order['shipment']['id']} is already shipped.", "code": "invalid_transition",
         "current": "shipped"})
     assert [o["status"] for o in running.orders_of(user)] == ["placed"] and running.stock(knife) == 4
+
+
+def test_the_checkout_page_places_its_order_at_the_service_once_the_gateway_is_remote(running: Stage) -> None:
+    """The monolith's own checkout page (branch by abstraction): with the orders gateway remote the page sends the
+    order to the service (the signed-in user, the form's key), and a form sent twice places one order."""
+    customer = 2   # the seeded customer1@example.com
+    knife = running.product(stock=5)
+    running.fill_cart(customer, {knife: 2})
+    running.shop.manage("orders_gateway", "remote")
+    try:
+        with httpx.Client(base_url=running.shop.url, timeout=60, headers={"Host": "localhost"}) as web:
+            web.get("/accounts/login/")
+            web.post("/accounts/login/", data={"username": "customer1@example.com", "password": "shop-demo-password",
+                                               "csrfmiddlewaretoken": web.cookies["csrftoken"]})
+            page = web.get("/checkout/").text
+            key = re.search(r'name="checkout_key" value="([0-9a-f]{32})"', page)
+            assert key, page[:2000]
+            form = {**{k: v for k, v in SHIP_TO.items()}, "line2": "", "checkout_key": key.group(1),
+                    "csrfmiddlewaretoken": web.cookies["csrftoken"]}
+            placed = web.post("/checkout/", data=form)
+            assert (placed.status_code, placed.headers["location"]) == (302, "/orders/"), placed.text[:500]
+            again = web.post("/checkout/", data=form)   # the same form once more: the same order
+            assert again.status_code == 302
+        [order] = running.orders_of(customer)
+        assert order["status"] == "placed" and order["ship_country"] == "SE"
+        assert running.stock(knife) == 3 and running.cart_of(customer) == {}
+    finally:
+        running.shop.manage("orders_gateway", "local")
