@@ -1,12 +1,15 @@
-"""``make demo``: the catalog moves from the monolith to its own service under live traffic.
+"""``make demo``: the catalog, then the cart, move from the monolith to their own services under live traffic.
 
 Seeds the shop, starts the monolith (gunicorn), the router and — once its database is provisioned — the
 catalog service and the plan's sync follower, drives background traffic through the router (browse,
 search, carts, checkouts, staff edits) and a write ledger (scripts/ledger.py: stock changes, edits, creates
 and deletes, each recorded with what the client was told), runs migration_plans/catalog.yaml step by step to
-the end, and prints a report: requests per backend per step, failed requests, acknowledged writes checked
-against the ledger and the problems found, rows copied and verified, parity, time per step. Everything it
-starts is stopped on exit or Ctrl-C; logs and the report stay under var/demo/.
+the end; then, under the same traffic and ledger, migration_plans/cart.yaml (the cart service and its follower
+started at its shadow step) with the cart ledger (scripts/ledger/carts.py: carts changed through the API and the
+monolith's pages, each held to what its owner was told). It prints a report: requests per backend per step,
+failed requests, acknowledged writes checked against both ledgers and the problems found, rows copied and
+verified, parity, time per step. Everything it starts is stopped on exit or Ctrl-C; logs and the report stay
+under var/demo/.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.ledger import WriteLedger  # noqa: E402
+from scripts.ledger.carts import CartLedger  # noqa: E402
 from scripts.stack import Ports, Stack  # noqa: E402
 from scripts.traffic import Traffic  # noqa: E402
 from strangler.processes import ProcessFailed, port_in_use  # noqa: E402
@@ -51,15 +56,15 @@ def requests_by_backend(stack: Stack) -> Counter[str]:
     return counts
 
 
-def run_step(stack: Stack, step: str) -> tuple[bool, float, str]:
+def run_step(stack: Stack, step: str, plan: Path) -> tuple[bool, float, str]:
     started = time.monotonic()
-    done = stack.manage("strangler", "run", str(stack.plan_path), "--to", step, "--yes", check=False)
+    done = stack.manage("strangler", "run", str(plan), "--to", step, "--yes", check=False)
     output = (done.stdout + done.stderr).strip()
     return done.returncode == 0, time.monotonic() - started, output
 
 
-def plan_steps(stack: Stack) -> list[str]:
-    checked = json.loads(stack.manage("strangler", "plan", "check", str(stack.plan_path), "--json").stdout)
+def plan_steps(stack: Stack, plan: Path) -> list[str]:
+    checked = json.loads(stack.manage("strangler", "plan", "check", str(plan), "--json").stdout)
     return [s["step"] for s in checked["steps"]]
 
 
@@ -69,12 +74,12 @@ def main() -> int:
     parser.add_argument("--var", type=Path, default=ROOT / "var" / "demo", help="where databases, logs and the "
                         "report go (wiped at the start)")
     parser.add_argument("--free-ports", action="store_true", help="use free ports instead of 8000/8080/8081/8101")
-    parser.add_argument("--to", help="stop after this step of the plan")
+    parser.add_argument("--to", help="stop after this step of the catalog's plan (the cart's is not run then)")
     parser.add_argument("--serve", action="store_true", help="keep everything running after the report")
     args = parser.parse_args()
 
     ports = Ports.free() if args.free_ports else Ports()
-    taken = [p for p in (ports.monolith, ports.router, ports.admin, ports.service) if port_in_use(p)]
+    taken = [p for p in (ports.monolith, ports.router, ports.admin, ports.service, ports.cart) if port_in_use(p)]
     if taken:
         console.print(f"[red]Ports {taken} are taken; stop what runs there or pass --free-ports.[/red]")
         return 2
@@ -83,6 +88,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     traffic: Traffic | None = None
     ledger: WriteLedger | None = None
+    carts: CartLedger | None = None
     report: dict[str, Any] = {"steps": []}
     try:
         console.rule("Setting up")
@@ -92,8 +98,11 @@ def main() -> int:
         stack.start_router()
         console.print(f"monolith {stack.monolith_http}  router {stack.router_url} ({stack.router_workers} workers)  "
                       f"admin {stack.admin_url}")
-        steps = plan_steps(stack)
+        steps = plan_steps(stack, stack.plan_path)
         last = steps.index(args.to) if args.to else len(steps) - 1
+        phases = [("catalog", stack.plan_path, steps[: last + 1])]
+        if not args.to:
+            phases.append(("cart", stack.cart_plan_path, plan_steps(stack, stack.cart_plan_path)))
         traffic = Traffic(stack.router_url)
         traffic.start()
         # Its own products (created after the traffic picked its own), written all through the plan: at the end
@@ -101,24 +110,40 @@ def main() -> int:
         ledger = WriteLedger(stack.router_url, traffic.staff, workers=2, products=12, pause=0.05, prefix="demo")
         ledger.start()
         before = requests_by_backend(stack)
-        for step in steps[: last + 1]:
-            if step == "shadow" and "catalog" not in stack.processes:
-                stack.start_service()
-                stack.start_follower()
-            traffic.step = step
-            console.rule(step)
-            ok, seconds, output = run_step(stack, step)
-            after = requests_by_backend(stack)
-            served = {backend: after[backend] - before[backend] for backend in after
-                      if after[backend] > before[backend]}
-            before = after
-            tally = traffic.tally.by_step.get(step, Counter())
-            report["steps"].append({"step": step, "ok": ok, "seconds": round(seconds, 1), "served": served,
-                                    "ok_requests": tally["ok"], "failed": tally["failed"], "frozen": tally["frozen"]})
-            console.print(output.splitlines()[-1] if output else "")
-            if not ok:
-                console.print(f"[red]{step} failed:[/red]\n{output[-3000:]}")
+        failed = False
+        for name, plan, plan_steps_ in phases:
+            if failed:
                 break
+            if name == "cart":
+                # Carts of their own, changed all through the cart's plan through the API and the monolith's
+                # pages; readers of unchanging carts for the shadow and the canary.
+                carts = CartLedger(stack.router_url, users=["customer15@example.com"], products=traffic.products[:8],
+                                   readers=["customer16@example.com", "customer17@example.com"], pause=0.05)
+                carts.start()
+            for step in plan_steps_:
+                if step == "shadow" and name not in stack.processes:
+                    if name == "catalog":
+                        stack.start_service()
+                        stack.start_follower()
+                    else:
+                        stack.start_cart_service()
+                        stack.start_follower(stack.cart_plan_path, "cart-follower")
+                traffic.step = f"{name}: {step}"
+                console.rule(f"{name}: {step}")
+                ok, seconds, output = run_step(stack, step, plan)
+                after = requests_by_backend(stack)
+                served = {backend: after[backend] - before[backend] for backend in after
+                          if after[backend] > before[backend]}
+                before = after
+                tally = traffic.tally.by_step.get(traffic.step, Counter())
+                report["steps"].append({"plan": name, "step": step, "ok": ok, "seconds": round(seconds, 1),
+                                        "served": served, "ok_requests": tally["ok"], "failed": tally["failed"],
+                                        "frozen": tally["frozen"]})
+                console.print(output.splitlines()[-1] if output else "")
+                if not ok:
+                    console.print(f"[red]{name}: {step} failed:[/red]\n{output[-3000:]}")
+                    failed = True
+                    break
         traffic.step = "after"
         time.sleep(2)
         traffic.stop()
@@ -126,6 +151,11 @@ def main() -> int:
         checked = ledger.check(stack.router_url).to_dict()
         report["ledger"] = {**checked, "problems_total": len(checked["problems"]),
                             "problems": checked["problems"][:200]}
+        if carts is not None:
+            carts.stop()
+            cart_report = asdict(carts.check())
+            report["cart_ledger"] = {**cart_report, "problems_total": len(cart_report["problems"]),
+                                     "problems": cart_report["problems"][:200]}
         status = json.loads(stack.manage("strangler", "status", str(stack.plan_path), "--json").stdout)
         report["figures"] = status["figures"]
         report["failed_requests"] = traffic.tally.total("failed")
@@ -140,6 +170,7 @@ def main() -> int:
             while all(p.running for p in stack.processes.values()):
                 time.sleep(0.5)
         return 0 if (report["failed_requests"] == 0 and report["ledger"]["ok"]
+                     and report.get("cart_ledger", {"ok": True})["ok"]
                      and all(s["ok"] for s in report["steps"])) else 1
     except (ProcessFailed, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
@@ -152,16 +183,20 @@ def main() -> int:
         if ledger is not None:
             with contextlib.suppress(RuntimeError):  # a writer stuck in a request must not keep the stack up
                 ledger.stop()
+        if carts is not None:
+            carts.stop()
+            carts.close()
         stack.stop()
 
 
 def print_report(report: dict[str, Any]) -> None:
-    table = Table(title="The catalog's migration")
+    table = Table(title="The catalog's and the cart's migrations")
     for column in ("step", "time", "served by (requests)", "ok", "failed", "write-freeze 503s"):
         table.add_column(column)
     for step in report["steps"]:
         served = ", ".join(f"{b} {n}" for b, n in sorted(step["served"].items())) or "-"
-        table.add_row(step["step"] + ("" if step["ok"] else " (FAILED)"), f"{step['seconds']}s", served,
+        table.add_row(f"{step.get('plan', 'catalog')}: {step['step']}" + ("" if step["ok"] else " (FAILED)"),
+                      f"{step['seconds']}s", served,
                       str(step["ok_requests"]), str(step["failed"]), str(step["frozen"]))
     console.print(table)
     figures = report.get("figures", {})
@@ -190,6 +225,17 @@ def print_report(report: dict[str, Any]) -> None:
                       f"{ledger['counts']['ambiguous']} without an answer")
         console.print(f"write ledger problems: {ledger['problems_total']}")
         for problem in ledger["problems"][:10]:
+            console.print(f"  {problem}")
+    carts = report.get("cart_ledger")
+    if carts:
+        frozen = sum(n for answer, n in carts["answers"].items() if answer.endswith("write_freeze"))
+        kinds = ", ".join(f"{kind} {counts.get('acknowledged', 0)}"
+                          for kind, counts in sorted(carts["by_kind"].items()))
+        console.print(f"cart ledger: {carts['counts']['acknowledged']} acknowledged cart writes on {carts['carts']} "
+                      f"carts ({kinds}); {carts['counts']['refused']} refused ({frozen} by the write freeze), "
+                      f"{carts['counts']['ambiguous']} without an answer")
+        console.print(f"cart ledger problems: {carts['problems_total']}")
+        for problem in carts["problems"][:10]:
             console.print(f"  {problem}")
 
 
