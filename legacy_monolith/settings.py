@@ -14,7 +14,7 @@
   (``python manage.py cart_gateway remote``; default http://127.0.0.1:8102, 5 seconds); see
   ``legacy_monolith/cart/gateway.py``.
 - ``ORDERS_SERVICE_TOKEN``: shared with the orders service; it authorises the internal shipping API its checkout
-  saga calls (``/api/internal/shipping/shipments/``), which is disabled while it is empty, and the orders
+  saga calls (``/api/shipping/internal/shipments/``), which is disabled while it is empty, and the orders
   gateway's calls to the service. ``ORDERS_SERVICE_URL`` / ``ORDERS_SERVICE_TIMEOUT``: the orders service that
   owns the orders once they are cut over (``python manage.py orders_gateway remote``).
 - ``SHOP_MAX_REQUEST_BODY``: bytes; a larger request body is refused with 413 (default 10 MiB); see

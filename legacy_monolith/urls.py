@@ -2,14 +2,12 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from legacy_monolith import errors, health
-from legacy_monolith.accounts import internal as accounts_internal
 from legacy_monolith.accounts import views as account_pages
 from legacy_monolith.cart import apis as cart_apis
 from legacy_monolith.cart import views as cart_pages
 from legacy_monolith.catalog import views as catalog_pages
 from legacy_monolith.converters import IdConverter
 from legacy_monolith.orders import views as order_pages
-from legacy_monolith.shipping import internal as shipping_internal
 
 register_converter(IdConverter, "id")
 
@@ -29,14 +27,6 @@ api = [
     # in the caller's session, which stays the monolith's until the accounts move. No router route names it,
     # so the router sends it here like everything unrouted: the token is what protects it.
     path("internal/session/cart/", cart_apis.SessionCartApi.as_view(), name="internal-session-cart"),
-    # Internal (X-Service-Token = ORDERS_SERVICE_TOKEN): the orders service's checkout saga asks for an order's
-    # shipment and cancels it (a compensation); shipping stays here until it moves.
-    path("internal/shipping/shipments/", shipping_internal.ShipmentRequestApi.as_view(),
-         name="internal-shipment-request"),
-    path("internal/shipping/shipments/cancel/", shipping_internal.ShipmentCancelApi.as_view(),
-         name="internal-shipment-cancel"),
-    path("internal/accounts/addresses/", accounts_internal.AddressLookupApi.as_view(),
-         name="internal-address-lookup"),
 ]
 
 pages = [

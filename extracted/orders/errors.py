@@ -53,9 +53,7 @@ class CheckoutPending(Unavailable):
     code = "checkout_pending"
     default_detail = ("Your order is still being placed. Send the same request with the same Idempotency-Key "
                       "again to learn how it ended; it will not be placed twice.")
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": "2"}
+    retry_after = "2"
 
 
 class CheckoutUnavailable(Unavailable):

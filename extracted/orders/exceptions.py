@@ -208,10 +208,15 @@ class Conflict(CodedError):
 
 
 class Unavailable(CodedError):
-    """503: the service cannot answer this now; nothing was done."""
+    """503: the service cannot answer this now; nothing was done. ``retry_after``: seconds a client should wait
+    (the ``Retry-After`` header), when the service knows."""
 
     status = 503
     code = "unavailable"
+    retry_after: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": self.retry_after} if self.retry_after else {}
 
 
 class NotConfigured(Unavailable):
@@ -225,6 +230,4 @@ class ReadOnly(Unavailable):
 
     code = "read_only"
     default_detail = "This data is being moved and cannot be changed for a moment; try again shortly."
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": "1"}
+    retry_after = "1"

@@ -1,4 +1,4 @@
-"""The address book, for the orders service's checkout: ``POST /api/internal/accounts/addresses/``
+"""The address book, for the orders service's checkout: ``POST /api/accounts/internal/addresses/``
 ``{"user": id, "address": id}`` → 200 the address's fields an order copies (``full_name, line1, line2, city,
 postal_code, country``), or 404 when that user has no such address (another user's address is not found
 either). The address book stays the monolith's until the accounts move.

@@ -5,13 +5,13 @@ of an order it has just placed, and cancels it when a later step of the checkout
 Both are keyed by the order id, the one shipment an order has (``Shipment.order`` is one-to-one), so a step
 the saga runs again after a crash finds what its first run did:
 
-- ``POST /api/internal/shipping/shipments/`` ``{"order": id, "carrier": "postal"}`` → 201 and the new shipment
+- ``POST /api/shipping/internal/shipments/`` ``{"order": id, "carrier": "postal"}`` → 201 and the new shipment
   (``{"id", "order", "carrier", "tracking_number", "status"}``), or 200 and the order's shipment when it has
   one already with that carrier; another carrier for an order that has a shipment is a 409
   ``idempotency_conflict``. The order row need not be here yet: the monolith's copy of the orders is fed
   from the service by the data split, behind it in time, which is why ``Shipment.order`` has no database
   constraint (a plain id across the boundary the orders crossed).
-- ``POST /api/internal/shipping/shipments/cancel/`` ``{"order": id}`` → 200 and the cancelled shipment, or
+- ``POST /api/shipping/internal/shipments/cancel/`` ``{"order": id}`` → 200 and the cancelled shipment, or
   ``{"shipment": null}`` when the order has none (the create never happened): the same answer again and
   again. A shipment past ``packed`` cannot be cancelled: 409 ``invalid_transition``, as the order's cancel.
 

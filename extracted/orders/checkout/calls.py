@@ -143,12 +143,12 @@ class Calls:
     # --- shipping and addresses (the monolith's) --------------------------------------------------------------
 
     def request_shipment(self, order_id: int, carrier: str) -> dict[str, Any]:
-        return self.monolith.post(self.client, "/api/internal/shipping/shipments/",
+        return self.monolith.post(self.client, "/api/shipping/internal/shipments/",
                                   {"order": order_id, "carrier": carrier})
 
     def cancel_shipment(self, order_id: int) -> dict[str, Any] | None:
         """The order's shipment, cancelled (None: it has none); a shipment on its way is :class:`Refused` (409)."""
-        answer = self.monolith.post(self.client, "/api/internal/shipping/shipments/cancel/", {"order": order_id})
+        answer = self.monolith.post(self.client, "/api/shipping/internal/shipments/cancel/", {"order": order_id})
         return None if answer.get("shipment", "") is None else answer
 
     def return_stock(self, quantities: dict[int, int], key: str) -> None:
@@ -160,7 +160,7 @@ class Calls:
     def saved_address(self, user_id: int, address_id: int) -> dict[str, str] | None:
         """The user's saved address ``address_id`` (the fields an order copies), None when it is not theirs."""
         try:
-            return self.monolith.post(self.client, "/api/internal/accounts/addresses/",
+            return self.monolith.post(self.client, "/api/accounts/internal/addresses/",
                                       {"user": user_id, "address": address_id}, refuse=(404,))
         except Refused:
             return None

@@ -1,18 +1,13 @@
-"""Named points where a test kills the process on purpose (``ORDERS_CRASH_AT=checkout.after_reserve``): the
-saga is proved by SIGKILLing the service inside a step, after its effect and before DBOS records it. Unset, a
-point costs one lookup."""
+"""Named points where a test kills the process on purpose (``ORDERS_CRASH_AT=checkout.after_reserve``): the sagas
+are proved by SIGKILLing the service inside a step, after its effect and before DBOS records it. The mechanism
+is the events package's; the variable is the sagas' own."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
+from extracted.orders.events import crashpoints
 
 ENV_VAR = "ORDERS_CRASH_AT"
 
 
 def reached(name: str) -> None:
-    wanted = os.environ.get(ENV_VAR)
-    if wanted and name in wanted.split(","):
-        print(f"crashpoint {name}: killing process {os.getpid()}", file=sys.stderr, flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
+    crashpoints.reached(name, ENV_VAR)

@@ -16,8 +16,8 @@ from legacy_monolith.shipping.services import shipment_set_status
 
 pytestmark = pytest.mark.django_db
 
-CREATE = "/api/internal/shipping/shipments/"
-CANCEL = "/api/internal/shipping/shipments/cancel/"
+CREATE = "/api/shipping/internal/shipments/"
+CANCEL = "/api/shipping/internal/shipments/cancel/"
 TOKEN = "orders-service-token-for-tests-0123456789"  # noqa: S105 - a test's own token
 AUTH = {"X-Service-Token": TOKEN}
 SHIP_TO = {"full_name": "A", "line1": "B", "city": "C", "postal_code": "1", "country": "SE"}
@@ -121,7 +121,7 @@ def test_once_the_orders_service_owns_the_orders_the_monolith_no_longer_moves_th
 
 # --- the address book, for the checkout's saved addresses ------------------------------------------------------------
 
-ADDRESSES = "/api/internal/accounts/addresses/"
+ADDRESSES = "/api/accounts/internal/addresses/"
 
 
 def test_a_users_saved_address_is_answered_and_anothers_is_not_found(customer, other_customer):

@@ -166,3 +166,22 @@ def test_the_checkout_page_places_its_order_at_the_service_once_the_gateway_is_r
         assert running.stock(knife) == 3 and running.cart_of(customer) == {}
     finally:
         running.shop.manage("orders_gateway", "local")
+
+
+def test_a_saved_address_is_read_from_the_monolith_and_anothers_is_not_found(running: Stage) -> None:
+    customer = 2   # the seeded customer1@example.com: the address book is the monolith's
+    code = ("from legacy_monolith.accounts.models import Address; "
+            "a = Address.objects.create(user_id=2, full_name='Saved Sam', line1='Kungsgatan 2', city='Lund', "
+            "postal_code='222 22', country='se'); print(a.pk)")
+    address = int(running.shop.manage("shell", "-c", code).stdout.split()[-1])
+    knife = running.product(stock=5)
+    running.fill_cart(customer, {knife: 1})
+    order = running.checkout(customer, {"address": address})
+    assert order.status_code == 201, order.text
+    assert order.json()["shipping_address"] == {"full_name": "Saved Sam", "line1": "Kungsgatan 2", "line2": "",
+                                                "city": "Lund", "postal_code": "222 22", "country": "SE"}
+    someone = running.new_user()
+    running.fill_cart(someone, {knife: 1})
+    refused = running.checkout(someone, {"address": address})
+    assert (refused.status_code, refused.json()) == (400, {"address": ["No such address in your address book."]})
+    assert running.stock(knife) == 4
