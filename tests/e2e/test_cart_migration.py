@@ -73,7 +73,7 @@ def test_the_cart_moves_under_traffic_comes_back_and_moves_for_good(stack: Stack
     stack.start_follower(stack.cart_plan_path, "cart-follower")
     traffic = Traffic(stack.router_url, workers=3)
     ledger = CartLedger(stack.router_url, users=["customer6@example.com"], products=traffic.products[:6],
-                        readers=["customer7@example.com", "customer8@example.com"])
+                        readers=["customer7@example.com", "customer8@example.com"], pause=0.05)
     traffic.start()
     ledger.start()
     try:
