@@ -71,21 +71,26 @@ class Owner:
         return {"user": self.user_id} if self.user_id is not None else {"session": self.session_cart}
 
 
+PENDING_MERGE: Final = "cart_merge_pending"  # session key: an anonymous cart the login could not merge
+
+
 def owner_of(request: Any) -> Owner:
     """The caller's cart owner, as ``cart_for_request`` finds it: the logged-in user, else the session's cart.
 
-    A logged-in user's session still naming an anonymous cart is a login merge the cart service could not do
-    then (see ``receivers.py``): it is tried again here, and the session forgets the cart once it is merged."""
+    A login whose merge the cart service could not do then (``receivers.py``) left the anonymous cart's id in the
+    session under :data:`PENDING_MERGE`: it is merged here, on the next request that needs the cart, and forgotten
+    once merged."""
     user = request.user
     if user.is_authenticated:
-        pending = request.session.get(selectors.SESSION_KEY) if hasattr(request, "session") else None
+        session = getattr(request, "session", None)
+        pending = session.get(PENDING_MERGE) if session is not None else None
         if pending:
             try:
                 cart_gateway().merge(pending, user)
             except CartUnavailable:
                 pass  # still pending; the caller's own call to the service says what is wrong
             else:
-                request.session.pop(selectors.SESSION_KEY, None)
+                session.pop(PENDING_MERGE, None)
         return Owner(user_id=user.pk)
     cart_id = request.session.get(selectors.SESSION_KEY)
     return Owner(user_id=None, session_cart=cart_id if isinstance(cart_id, int) and cart_id > 0 else None)

@@ -254,9 +254,9 @@ def test_remote_with_the_service_down_is_a_503_saying_so(settings, customer, mak
     session.save()
     login = session_web.post("/accounts/login/", {"username": customer.email, "password": PASSWORD})
     assert login.status_code == 302
-    assert session_web.session.get("cart_id") == 4242
+    assert session_web.session.get(gateway.PENDING_MERGE) == 4242 and "cart_id" not in session_web.session
     assert session_web.get("/cart/").status_code == 503
-    assert session_web.session.get("cart_id") == 4242
+    assert session_web.session.get(gateway.PENDING_MERGE) == 4242
     assert not Order.objects.exists() and not CartItem.objects.exists()
     assert Product.objects.get(pk=product.pk).stock == 5
 
@@ -327,3 +327,27 @@ def test_a_checkout_whose_clear_answer_is_lost_puts_the_cart_back(cart_service, 
     assert {(line.product_id, line.quantity) for line in order.lines.all()} == {(p.pk, 2) for p in products}
     assert cart_service.lines(customer.pk) == []
     assert [Product.objects.get(pk=p.pk).stock for p in products] == [8, 8]
+
+
+@pytest.mark.django_db
+def test_a_login_merge_the_service_missed_is_done_on_the_next_request(cart_service, catalog_service, settings,
+                                                                      customer, make_product):
+    product = make_product(stock=10)
+    catalog_service.mirror(product)
+    remote(True)
+    anonymous = RemoteCart().add(Owner(user_id=None), product, 2)
+    web = Client()
+    session = web.session
+    session["cart_id"] = anonymous
+    session.save()
+    live = settings.CART_SERVICE_URL
+    settings.CART_SERVICE_URL = f"http://127.0.0.1:{free_port()}"  # the service is down at the login
+    assert web.post("/accounts/login/", {"username": customer.email, "password": PASSWORD}).status_code == 302
+    assert web.session.get(gateway.PENDING_MERGE) == anonymous
+    assert cart_service.lines(customer.pk) == []
+    settings.CART_SERVICE_URL = live  # back: the next page merges it, once
+    page = web.get("/cart/")
+    assert page.status_code == 200 and "Cart (2)" in page.content.decode()
+    assert cart_service.lines(customer.pk) == [(product.pk, 2)]
+    assert gateway.PENDING_MERGE not in web.session
+    assert "Cart (2)" in web.get("/cart/").content.decode()
