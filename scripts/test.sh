@@ -42,7 +42,7 @@ then
              tests/extracted/catalog/test_contract.py tests/extracted/catalog/test_edit_races.py \
              tests/extracted/catalog/test_reservations.py tests/extracted/catalog/test_internal_products.py \
              tests/extracted/cart/test_contract.py tests/extracted/cart/test_plan.py \
-             tests/extracted/cart/test_through_the_router.py \
+             tests/extracted/cart/test_through_the_router.py tests/extracted/cart/test_internal.py \
              tests/extracted/orders/test_contract.py \
              tests/extracted/catalog/events/test_outbox.py tests/extracted/catalog/events/test_crashes.py \
              tests/extracted/catalog/test_oversell.py; do

@@ -4,6 +4,7 @@ routes the monolith's gateway calls, and clear/restore's idempotency by key (the
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,6 +153,57 @@ def test_concurrent_repeats_of_one_clear_clear_once(engine: Engine) -> None:
         thread.join()
     assert len(answers) == 6
     assert all(a == answers[0] for a in answers) and lines(answers[0]) == {1: 3}
+
+
+def test_concurrent_first_calls_of_one_key_on_the_suites_database(tmp_path: Path) -> None:
+    """Twelve threads send the same clear, then the same restore, for the first time at once, on the suite's kind
+    of database (PostgreSQL in its pass: the losers' INSERT of the key fails once the winner commits, and they run
+    again to find its answer): one clear, one restore, every thread told the same."""
+    from extracted.cart import services
+    from extracted.cart.db import make_engine
+    from extracted.cart.migrate import upgrade_head
+    from tests.support.servers import scratch_database
+
+    with scratch_database(tmp_path / "cart") as url:
+        engine = make_engine(url)
+        try:
+            upgrade_head(engine)
+            cart = services.user_cart_get_or_create(engine, 21)
+            with engine.begin() as conn:
+                for product, quantity in ((1, 3), (2, 1)):
+                    conn.execute(cart_items.insert().values(cart_id=cart, product_id=product, quantity=quantity,
+                                                            added_at=services.now_in(conn)))
+            owner = internal.Owner(user=21, session=None)
+
+            def race(call: Any) -> list[Any]:
+                answers: list[Any] = []
+                barrier = threading.Barrier(12)
+
+                def one() -> None:
+                    barrier.wait()
+                    try:
+                        answers.append(call())
+                    except Exception as exc:  # noqa: BLE001 - the test reports it
+                        answers.append(exc)
+
+                threads = [threading.Thread(target=one) for _ in range(12)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                return answers
+
+            cleared = race(lambda: internal.cart_clear_keyed(engine, owner, "race", internal.digest("clear", {})))
+            assert all(a == cleared[0] for a in cleared) and lines(cleared[0]) == {1: 3, 2: 1}, cleared
+            back = [(line["id"], line["product"], line["quantity"]) for line in cleared[0]["lines"]]
+            restored = race(lambda: internal.cart_restore_keyed(engine, owner, back, "race:restore",
+                                                                internal.digest("restore", {})))
+            assert all(a == restored[0] for a in restored) and lines(restored[0]) == {1: 3, 2: 1}, restored
+            with engine.connect() as conn:
+                assert conn.execute(select(func.sum(cart_items.c.quantity))).scalar() == 4
+                assert conn.execute(select(func.count()).select_from(cart_requests)).scalar() == 2
+        finally:
+            engine.dispose()
 
 
 @pytest.mark.parametrize("key", ["", "x" * 201, 5, None])
