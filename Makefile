@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-12)
 .PHONY: help venv demo serve test lint lock clean
 
 help:
-	@echo "make demo   move the catalog from the monolith to its service under live traffic, with a report"
+	@echo "make demo   move the catalog, then the cart, to their services under live traffic, with a report"
 	@echo "make test   lint, import contracts, the whole suite on SQLite, then on PostgreSQL if one answers"
 	@echo "make serve  the demo, then keep everything running (router on :8080) until Ctrl-C"
 	@echo "make lock   re-resolve requirements.lock from pyproject.toml"
