@@ -351,3 +351,35 @@ def test_a_login_merge_the_service_missed_is_done_on_the_next_request(cart_servi
     assert cart_service.lines(customer.pk) == [(product.pk, 2)]
     assert gateway.PENDING_MERGE not in web.session
     assert "Cart (2)" in web.get("/cart/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_cart_changed_between_checkouts_read_and_clear_is_put_back_and_ordered_again(
+        cart_service, catalog_service, customer, make_product, monkeypatch):
+    """Another tab adds a line after checkout read the cart: the clear answers more than was read, so the order is
+    rolled back, the lines go back, and checkout starts again from what the cart holds now."""
+    from legacy_monolith.orders import services as order_services
+
+    first, second = make_product(stock=10), make_product(stock=10)
+    catalog_service.mirror(first, second)
+    remote(True)
+    owner = Owner(user_id=customer.pk)
+    RemoteCart().add(owner, first, 2)
+    keys: list[str] = []
+
+    class OtherTab(RemoteCart):
+        def clear(self, owner_, *, idempotency_key):
+            keys.append(idempotency_key)
+            if len(keys) == 1:
+                RemoteCart().add(owner_, second, 1)  # between the read and the clear
+            return super().clear(owner_, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(order_services, "cart_gateway", OtherTab)
+    order = order_services.checkout(user=customer, owner=owner, shipping={**SHIP_FORM, "country": "GB"})
+    assert sorted((line.product_id, line.quantity) for line in order.lines.all()) == [(first.pk, 2), (second.pk, 1)]
+    assert Order.objects.count() == 1
+    assert [Product.objects.get(pk=p.pk).stock for p in (first, second)] == [8, 9]
+    assert cart_service.lines(customer.pk) == []
+    with cart_service.engine.connect() as conn:
+        stored = sorted(conn.execute(select(cart_requests.c.key)).scalars())
+    assert len(keys) == 2 and stored == sorted([keys[0], f"{keys[0]}:restore", keys[1]])
