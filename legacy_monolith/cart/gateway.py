@@ -82,7 +82,10 @@ def owner_of(request: Any) -> Owner:
     once merged."""
     user = request.user
     if user.is_authenticated:
-        session = getattr(request, "session", None)
+        # Only a request that brings a session can have a merge pending: a token's request (the API's, the orders
+        # service's callers') leaves the session untouched, or Django would answer it with ``Vary: Cookie``, which
+        # the services, which have no sessions, never send (the orders plan's contract check found it).
+        session = getattr(request, "session", None) if request.COOKIES.get(settings.SESSION_COOKIE_NAME) else None
         pending = session.get(PENDING_MERGE) if session is not None else None
         if pending:
             try:
