@@ -61,6 +61,10 @@ class GatewayCommand(BaseCommand):
         self.stdout.write(f"{self.gateway} gateway: {mode} ({change}); {self.remote_means} at {where}")
         if not no_wait:
             time.sleep(switches.CACHE_SECONDS)  # every process's cached value has expired by now
+        self.switched(mode)
+
+    def switched(self, mode: str) -> None:
+        """What a gateway does once every worker uses the side ``mode`` names (nothing, by default)."""
 
     def _status(self, *, as_json: bool) -> None:
         row = FeatureSwitch.objects.filter(name=self.switch).first()

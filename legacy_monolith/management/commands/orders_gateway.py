@@ -2,7 +2,8 @@
 follows the shipments.
 
 ``remote`` (after the orders' cutover) sends the checkout page's orders to the orders service and leaves the
-shipments' following to it (by event); ``local`` returns both to the monolith. See
+shipments' following to it (by event); ``local`` returns both to the monolith, and then moves every order whose
+shipment changed while the service followed them, unseen by it (``receivers.follow_missed_shipments``). See
 :mod:`legacy_monolith.gateway_command` for what every gateway command does.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from legacy_monolith.gateway_command import GatewayCommand
 from legacy_monolith.orders import gateway as orders
+from legacy_monolith.orders.receivers import follow_missed_shipments
 
 
 class Command(GatewayCommand):
@@ -22,3 +24,10 @@ class Command(GatewayCommand):
     remote_means = "the checkout page places orders and the shipments are followed"
     problems = staticmethod(orders.remote_configuration_problems)
     probe = staticmethod(lambda: orders.RemoteOrders().probe())
+
+    def switched(self, mode: str) -> None:
+        if mode == "local":
+            moved = follow_missed_shipments()
+            self.stdout.write(f"orders gateway: {len(moved)} order(s) moved to their shipment's status"
+                              + (f": {', '.join(f'{pk} {status}' for pk, status in sorted(moved.items()))}"
+                                 if moved else ""))
