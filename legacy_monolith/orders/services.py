@@ -35,6 +35,7 @@ from rest_framework.exceptions import ValidationError
 from legacy_monolith.cart.gateway import CartGateway, ClearedLine, Owner, cart_gateway, owner_of_cart
 from legacy_monolith.cart.models import Cart
 from legacy_monolith.catalog.gateway import ProductSnapshot, StockGateway, stock_gateway
+from legacy_monolith.catalog.models import Product
 from legacy_monolith.exceptions import InvalidTransition, ShopError
 from legacy_monolith.orders.models import Order, OrderLine
 from legacy_monolith.shipping import services as shipping_services
@@ -108,7 +109,7 @@ class _CartChanged(Exception):
 
 def _checkout_remote_cart(carts: CartGateway, stock: StockGateway, *, user, owner, shipping, carrier) -> Order:
     for _attempt in range(REMOTE_ATTEMPTS):
-        quantities = _cart_quantities(carts, owner, lock=False)
+        quantities = _orderable(_cart_quantities(carts, owner, lock=False))
         if not quantities:
             raise _empty_cart()
         # A remote owner of the stock reserves first, outside the local transaction (a shortage is its 409).
@@ -123,7 +124,7 @@ def _checkout_remote_cart(carts: CartGateway, stock: StockGateway, *, user, owne
                                products=products)
                 clear_sent = True
                 cleared = carts.clear(owner, idempotency_key=key)
-                if _counted(cleared) != quantities:
+                if _orderable(_counted(cleared)) != quantities:
                     raise _CartChanged
                 return order  # committed on leaving the block; a failed commit is undone below like the rest
         except _CartChanged:
@@ -139,6 +140,13 @@ def _checkout_remote_cart(carts: CartGateway, stock: StockGateway, *, user, owne
         if reserved is not None:
             _compensate(stock, quantities)
     raise ShopError("Your cart changed while the order was being placed; please try again.")
+
+
+def _orderable(counted: Counter[int]) -> Counter[int]:
+    """The lines of products the shop still has. A line at the cart service whose product is gone is not ordered
+    (and goes with the cleared cart), as the monolith's own cart loses such a line with its product."""
+    known = set(Product.objects.filter(pk__in=list(counted)).values_list("pk", flat=True))
+    return Counter({pid: n for pid, n in counted.items() if pid in known})
 
 
 def _counted(lines: list[ClearedLine]) -> Counter[int]:

@@ -383,3 +383,25 @@ def test_a_cart_changed_between_checkouts_read_and_clear_is_put_back_and_ordered
     with cart_service.engine.connect() as conn:
         stored = sorted(conn.execute(select(cart_requests.c.key)).scalars())
     assert len(keys) == 2 and stored == sorted([keys[0], f"{keys[0]}:restore", keys[1]])
+
+
+@pytest.mark.django_db
+def test_a_line_whose_product_is_gone_is_not_ordered(cart_service, catalog_service, customer, make_product):
+    """A line at the cart service for a product the shop no longer has (the monolith's own cart loses such a line
+    with its product): not shown, not ordered, cleared with the rest; never a 500."""
+    from extracted.cart import services as cart_services
+    from legacy_monolith.orders import services as order_services
+
+    product = make_product(stock=10)
+    catalog_service.mirror(product)
+    remote(True)
+    owner = Owner(user_id=customer.pk)
+    cart = RemoteCart().add(owner, product, 2)
+    with cart_service.engine.begin() as conn:
+        conn.execute(cart_items.insert().values(cart_id=cart, product_id=987654, quantity=1,
+                                                added_at=cart_services.now_in(conn)))
+    shown = RemoteCart().read(owner)
+    assert shown is not None and [(i.product.pk, i.quantity) for i in shown.items] == [(product.pk, 2)]
+    order = order_services.checkout(user=customer, owner=owner, shipping={**SHIP_FORM, "country": "GB"})
+    assert [(line.product_id, line.quantity) for line in order.lines.all()] == [(product.pk, 2)]
+    assert cart_service.lines(customer.pk) == []
