@@ -1,5 +1,6 @@
 """The shop's whole migration stack as real processes: monolith (gunicorn), router, catalog service, cart service,
-and the plans' sync followers — configured to find each other, started in order, stopped on exit.
+orders service, the monolith's event relay, and the plans' sync followers — configured to find each other, started
+in order, stopped on exit.
 
 Used by `make demo` (fixed ports 8000/8080/8081/8101 under var/) and by the end-to-end test (free ports,
 a scratch directory). Everything runs from this repository's own files: the routes file and the plan are
@@ -30,10 +31,11 @@ class Ports:
     admin: int = 8081
     service: int = 8101
     cart: int = 8102
+    orders: int = 8103
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Stack:
     monolith_url: str | None = None  # a database URL; default: SQLite under var/
     catalog_url: str | None = None
     cart_url: str | None = None
+    orders_url: str | None = None
     workers: int = 2
     router_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # the router's, one per core
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
@@ -53,10 +56,13 @@ class Stack:
         self.monolith_url = self.monolith_url or f"sqlite:///{self.var / 'shop.sqlite3'}"
         self.catalog_url = self.catalog_url or f"sqlite:///{self.var / 'catalog.sqlite3'}"
         self.cart_url = self.cart_url or f"sqlite:///{self.var / 'cart.sqlite3'}"
+        self.orders_url = self.orders_url or f"sqlite:///{self.var / 'orders.sqlite3'}"
+        (self.var / "orders").mkdir(exist_ok=True)  # ORDERS_VAR_DIR
         self.secrets = self._secrets()
         self.routes_path = self.var / "routes.yaml"
         self.plan_path = self.var / "catalog-plan.yaml"
         self.cart_plan_path = self.var / "cart-plan.yaml"
+        self.orders_plan_path = self.var / "orders-plan.yaml"
         self._write_routes()
         self._write_plan()
 
@@ -66,7 +72,7 @@ class Stack:
         """Generated once per var directory (never committed), reused across runs of the same stack."""
         path = self.var / "secrets.yaml"
         names = ("ROUTER_ADMIN_TOKEN", "ROUTER_IDENTITY_SECRET", "CATALOG_SERVICE_TOKEN", "CART_SERVICE_TOKEN",
-                 "DJANGO_SECRET_KEY")
+                 "ORDERS_SERVICE_TOKEN", "DJANGO_SECRET_KEY")
         values: dict[str, str] = yaml.safe_load(path.read_text()) if path.exists() else {}
         if all(name in values for name in names):
             return values
@@ -95,6 +101,10 @@ class Stack:
     def cart_http(self) -> str:
         return f"http://127.0.0.1:{self.ports.cart}"
 
+    @property
+    def orders_http(self) -> str:
+        return f"http://127.0.0.1:{self.ports.orders}"
+
     def env(self) -> dict[str, str]:
         env = {**os.environ, **self.secrets,
                "MONOLITH_DATABASE_URL": str(self.monolith_url), "CATALOG_DATABASE_URL": str(self.catalog_url),
@@ -102,7 +112,15 @@ class Stack:
                "STRANGLER_STATE_DB": str(self.var / "strangler-state.sqlite3"),
                "CATALOG_SERVICE_URL": self.service_http, "CATALOG_MONOLITH_URL": self.monolith_http,
                "CART_DATABASE_URL": str(self.cart_url), "CART_SERVICE_URL": self.cart_http,
-               "CART_MONOLITH_URL": self.monolith_http, "CART_CATALOG_URL": self.router_url}
+               "CART_MONOLITH_URL": self.monolith_http, "CART_CATALOG_URL": self.router_url,
+               # The orders service (its checkout saga calls the catalog's and the cart's services and the
+               # monolith's shipping; DBOS's system database and the executor slots' locks under ORDERS_VAR_DIR),
+               # the monolith's orders gateway (ORDERS_SERVICE_URL), and the one bus the monolith's relay publishes
+               # shipping's events to and the orders service follows them on.
+               "ORDERS_DATABASE_URL": str(self.orders_url), "ORDERS_SERVICE_URL": self.orders_http,
+               "ORDERS_VAR_DIR": str(self.var / "orders"), "ORDERS_CATALOG_URL": self.service_http,
+               "ORDERS_CART_URL": self.cart_http, "ORDERS_MONOLITH_URL": self.monolith_http,
+               "EVENTS_URL": f"sqlite:///{self.var / 'events.sqlite3'}"}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         return env
 
@@ -113,6 +131,7 @@ class Stack:
         routes["backends"]["monolith"]["targets"] = [self.monolith_http]
         routes["backends"]["catalog"]["targets"] = [self.service_http]
         routes["backends"]["cart"]["targets"] = [self.cart_http]
+        routes["backends"]["orders"]["targets"] = [self.orders_http]
         routes["identity"]["resolve_url"] = f"{self.monolith_http}/api/accounts/me/"
         routes["parity"] = {**(routes.get("parity") or {}), "store": str(self.var / "parity.sqlite3")}
         self.routes_path.write_text(yaml.safe_dump(routes, sort_keys=False))
@@ -128,6 +147,11 @@ class Stack:
         cart["service"]["url"] = self.cart_http
         cart["router"]["admin_url"] = self.admin_url
         self.cart_plan_path.write_text(yaml.safe_dump(cart, sort_keys=False))
+        orders: dict[str, Any] = yaml.safe_load((ROOT / "migration_plans" / "orders.yaml").read_text())
+        orders["service"]["start"] = ["{python}", "-m", "extracted.orders", "--port", str(self.ports.orders)]
+        orders["service"]["url"] = self.orders_http
+        orders["router"]["admin_url"] = self.admin_url
+        self.orders_plan_path.write_text(yaml.safe_dump(orders, sort_keys=False))
 
     # -- processes -------------------------------------------------------------------------------------
 
@@ -169,6 +193,14 @@ class Stack:
     def start_cart_service(self) -> ManagedProcess:
         return self._start("cart", [sys.executable, "-m", "extracted.cart", "--port", str(self.ports.cart)],
                            f"{self.cart_http}/healthz")
+
+    def start_orders_service(self) -> ManagedProcess:
+        return self._start("orders", [sys.executable, "-m", "extracted.orders", "--port", str(self.ports.orders)],
+                           f"{self.orders_http}/healthz")
+
+    def start_relay(self) -> ManagedProcess:
+        """The monolith's event relay (its outbox, shipping.shipment.changed, to the bus EVENTS_URL names)."""
+        return self._start("relay", [sys.executable, "manage.py", "publish_events"], None)
 
     def start_follower(self, plan: Path | None = None, name: str = "follower") -> ManagedProcess:
         return self._start(name, [sys.executable, "manage.py", "strangler", "follow", str(plan or self.plan_path),
