@@ -171,6 +171,11 @@ async def stock_return(request: Request, caller: Caller | None, state: State) ->
     return json_response(view, 201 if made else 200)
 
 
+async def reservation_release_key(request: Request, caller: Caller | None, state: State) -> Response:
+    return json_response(await run_in_threadpool(reservations.release_key, state.engine,
+                                                 request.headers.get("idempotency-key")))
+
+
 async def reservation_detail(request: Request, caller: Caller | None, state: State) -> Response:
     return json_response(await run_in_threadpool(reservations.read, state.engine, request.path_params["id"]))
 

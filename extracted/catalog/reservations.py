@@ -161,6 +161,18 @@ def release(engine: Engine, reservation_id: str) -> dict[str, Any]:
     return view
 
 
+def release_key(engine: Engine, key: str | None) -> dict[str, Any]:
+    """Releases the reservation made with the Idempotency-Key ``key``, if there is one: a caller whose reserve got
+    no answer (it may or may not have been made) gives the stock back without knowing the id. ``{"id": null}``
+    when no reservation has that key; a committed one is a 409, as :func:`release`."""
+    key = _check_key(key)
+    with engine.connect() as conn:
+        found = conn.execute(select(reservations.c.id).where(reservations.c.idempotency_key == key)).scalar()
+    if found is None:
+        return {"id": None, "state": None, "items": []}
+    return release(engine, str(found))
+
+
 def read(engine: Engine, reservation_id: str) -> dict[str, Any]:
     with engine.connect() as conn:
         return _view(conn, _row(conn, reservation_id))

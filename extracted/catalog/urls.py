@@ -50,6 +50,9 @@ ROUTES: Final[list[BaseRoute]] = [
     Route("/api/catalog/internal/products/", ServiceResource("Internal Products", {"GET": apis.internal_products})),
     # Internal: reservations that expire by themselves (the orders service's checkout saga).
     Route("/api/catalog/reservations/", ServiceResource("Reservations", {"POST": apis.reservation_create})),
+    # Internal: the reservation of an Idempotency-Key released (a saga whose reserve got no answer).
+    Route("/api/catalog/reservations/release/", ServiceResource("Reservation Release By Key", {
+        "POST": apis.reservation_release_key})),
     # Internal: a cancelled order's stock given back for good, once per Idempotency-Key (the orders' cancel).
     Route("/api/catalog/stock/returns/", ServiceResource("Stock Returns", {"POST": apis.stock_return})),
     Route("/api/catalog/reservations/{id:uuid_text}/", ServiceResource("Reservation", {

@@ -133,12 +133,9 @@ class Calls:
     def commit(self, reservation_id: str) -> None:
         self.catalog.post(self.client, f"/api/catalog/reservations/{reservation_id}/commit/", {})
 
-    def release(self, reservation_id: str) -> None:
-        try:
-            self.catalog.post(self.client, f"/api/catalog/reservations/{reservation_id}/release/", {})
-        except Refused as refused:
-            if refused.status != 404:   # a reservation never made (its reserve was refused): nothing to give back
-                raise
+    def release_key(self, key: str) -> None:
+        """Releases the reservation made with ``key`` if there is one (nothing to do when there is none)."""
+        self.catalog.post(self.client, "/api/catalog/reservations/release/", {}, headers={"Idempotency-Key": key})
 
     # --- shipping and addresses (the monolith's) --------------------------------------------------------------
 

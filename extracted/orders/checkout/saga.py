@@ -11,14 +11,15 @@ step                what it does                                compensation
 ``create_order``    the order, ``pending`` (this database)      ``drop_order``: it is deleted
 ``clear_cart``      empties the cart (the cart service)         ``restore_cart``: the lines go back
 ``request_shipment``the order's shipment (the monolith)         ``cancel_shipment``
-``commit``          keeps the stock for good (the catalog)      (the point of no return)
-``place_order``     ``placed``, with its event (this database)  (none: the saga is done)
+``commit``          keeps the stock for good (the catalog)      (the point of no return: retried until it
+                                                                happens; refused only when expired)
+``place_order``     ``placed``, with its event (this database)  (none: retried until it happens)
 ==================  ==========================================  ==============================================
 
 A step that gets no usable answer (:class:`~.calls.Unreachable`) is retried with backoff; once its tries run
-out, or at once when an owner refuses (:class:`~.calls.Refused`: out of stock, an expired reservation, a cart
-that changed under the checkout), the saga runs the compensations of the steps done, newest first, and ends
-with the refusal the client is told. Compensations are retried far longer: they must happen. Every call
+out (before the commit), or at once when an owner refuses (:class:`~.calls.Refused`: out of stock, an expired
+reservation, a cart that changed under the checkout), the saga runs the compensations of the steps begun, newest
+first, and ends with the refusal the client is told. Compensations are retried far longer: they must happen. Every call
 carries the checkout's key, so a step run twice (a crash after its effect, before its record) does its
 effect once. A checkout that dies for good leaves its reservation to expire by itself (the catalog's sweeper).
 
@@ -37,7 +38,7 @@ from dbos._error import DBOSMaxStepRetriesExceeded
 
 from extracted.orders.checkout import records
 from extracted.orders.checkout.calls import Refused, Unreachable
-from extracted.orders.checkout.crashpoints import reached
+from extracted.orders.checkout.crashpoints import failing, reached
 from extracted.orders.checkout.runtime import runtime
 
 RESERVATION_TTL: Final = 900.0   # far longer than a checkout; the safety net when a saga dies for good
@@ -51,10 +52,11 @@ def _not_refused(exc: BaseException) -> bool:
 
 FORWARD: Final[dict[str, Any]] = {"retries_allowed": True, "max_attempts": 4, "interval_seconds": 0.2,
                                   "backoff_rate": 2.0, "should_retry": _not_refused}
-# A compensation that cannot reach its owner keeps trying (about ten minutes in all); the workflow stays
-# pending meanwhile and resumes after a restart.
-BACKWARD: Final[dict[str, Any]] = {"retries_allowed": True, "max_attempts": 60, "interval_seconds": 0.5,
-                                   "backoff_rate": 1.5, "should_retry": _not_refused}
+# A compensation (and the commit, and placing the order, past the point of no return) that cannot reach its owner
+# keeps trying every second for ten minutes (DBOS grows a retry's interval by the backoff rate, capped only at an
+# hour: constant is what keeps the tries frequent); the workflow stays pending meanwhile and resumes after a restart.
+BACKWARD: Final[dict[str, Any]] = {"retries_allowed": True, "max_attempts": 600, "interval_seconds": 1.0,
+                                   "backoff_rate": 1.0, "should_retry": _not_refused}
 
 
 @DBOS.step(name="orders.checkout.read_cart", **FORWARD)
@@ -65,13 +67,15 @@ def read_cart(user_id: int) -> dict[int, int]:
 @DBOS.step(name="orders.checkout.reserve", **FORWARD)
 def reserve(workflow_id: str, quantities: dict[int, int]) -> dict[str, Any]:
     reservation = runtime().calls.reserve(quantities, workflow_id, RESERVATION_TTL)
+    failing("checkout.reserve.answer_lost")
     reached("checkout.after_reserve")
     return reservation
 
 
 @DBOS.step(name="orders.checkout.release", **BACKWARD)
-def release(reservation_id: str) -> None:
-    runtime().calls.release(reservation_id)
+def release(workflow_id: str) -> None:
+    """The reservation made with this checkout's key, if any (the reserve's answer may have been lost)."""
+    runtime().calls.release_key(workflow_id)
     reached("checkout.after_release")
 
 
@@ -91,18 +95,24 @@ def drop_order(workflow_id: str) -> None:
 @DBOS.step(name="orders.checkout.clear_cart", **FORWARD)
 def clear_cart(workflow_id: str, user_id: int) -> list[dict[str, Any]]:
     lines = runtime().calls.clear_cart(user_id, f"{workflow_id}:clear")
+    failing("checkout.clear_cart.answer_lost")
     reached("checkout.after_clear_cart")
     return lines
 
 
 @DBOS.step(name="orders.checkout.restore_cart", **BACKWARD)
-def restore_cart(workflow_id: str, user_id: int, lines: list[dict[str, Any]]) -> None:
-    runtime().calls.restore_cart(user_id, lines, f"{workflow_id}:restore")
+def restore_cart(workflow_id: str, user_id: int) -> None:
+    """Puts back what the keyed clear took: asked again with its key, the clear answers the lines it took (and
+    takes them now if it never ran, so that they go back just the same)."""
+    calls = runtime().calls
+    lines = calls.clear_cart(user_id, f"{workflow_id}:clear")
+    calls.restore_cart(user_id, lines, f"{workflow_id}:restore")
     reached("checkout.after_restore_cart")
 
 
 @DBOS.step(name="orders.checkout.request_shipment", **FORWARD)
 def request_shipment(order_id: int, carrier: str) -> dict[str, Any]:
+    failing("checkout.request_shipment")
     shipment = runtime().calls.request_shipment(order_id, carrier)
     reached("checkout.after_request_shipment")
     return shipment
@@ -113,13 +123,13 @@ def cancel_shipment(order_id: int) -> None:
     runtime().calls.cancel_shipment(order_id)
 
 
-@DBOS.step(name="orders.checkout.commit", **FORWARD)
+@DBOS.step(name="orders.checkout.commit", **BACKWARD)
 def commit(reservation_id: str) -> None:
     runtime().calls.commit(reservation_id)
     reached("checkout.after_commit")
 
 
-@DBOS.step(name="orders.checkout.place_order", **FORWARD)
+@DBOS.step(name="orders.checkout.place_order", **BACKWARD)
 def place_order(order_id: int, shipment: dict[str, Any]) -> None:
     records.place_order(runtime().engine, order_id, shipment)
     reached("checkout.after_place_order")
@@ -134,32 +144,38 @@ def _lines(lines: list[dict[str, Any]]) -> dict[int, int]:
 
 @DBOS.workflow(name="orders.checkout", max_recovery_attempts=50)
 def checkout(workflow_id: str, user_id: int, shipping: dict[str, str], carrier: str) -> dict[str, Any]:
-    """The saga; deterministic between its steps (DBOS replays it from the top after a crash)."""
+    """The saga; deterministic between its steps (DBOS replays it from the top after a crash).
+
+    A step's compensation is registered *before* the step runs: a step whose tries ran out may still have had
+    its effect (its last answer lost), and each compensation is safe when its step did nothing (release by key,
+    restore what the keyed clear took, cancel a shipment that may not exist, drop an order that may not exist).
+    ``commit`` is the point of no return: it and ``place_order`` are retried until they happen, never undone
+    (a commit whose answer was lost may have kept the stock; undoing then would lose it)."""
     undo: list[tuple[str, tuple[Any, ...]]] = []
     try:
         quantities = read_cart(user_id)
         if not quantities:
             return {"refused": 400, "body": EMPTY_CART}
+        undo.append(("release", (workflow_id,)))
         reservation = reserve(workflow_id, quantities)
-        undo.append(("release", (reservation["id"],)))
         products = {p["product"]: p for p in reservation["products"]}
-        order_id = create_order(workflow_id, user_id, shipping, quantities, products)
         undo.append(("drop_order", (workflow_id,)))
+        order_id = create_order(workflow_id, user_id, shipping, quantities, products)
+        undo.append(("restore_cart", (workflow_id, user_id)))
         cleared = clear_cart(workflow_id, user_id)
-        undo.append(("restore_cart", (workflow_id, user_id, cleared)))
         if _lines(cleared) != quantities:   # the cart changed between the read and the clear (another tab)
             raise Refused(409, {"detail": CART_CHANGED, "code": "conflict"}, "cart")
-        shipment = request_shipment(order_id, carrier)
         undo.append(("cancel_shipment", (order_id,)))
+        shipment = request_shipment(order_id, carrier)
         commit(reservation["id"])
-        place_order(order_id, shipment)
-        return {"placed": order_id, "shipment": shipment}
     except (Refused, DBOSMaxStepRetriesExceeded) as why:
         for name, args in reversed(undo):
             COMPENSATIONS[name](*args)
         if isinstance(why, Refused):
             return {"refused": why.status, "body": why.body}
         return {"refused": 503, "body": {"detail": _unavailable(why), "code": "checkout_unavailable"}}
+    place_order(order_id, shipment)
+    return {"placed": order_id, "shipment": shipment}
 
 
 COMPENSATIONS: Final[dict[str, Callable[..., None]]] = {

@@ -206,3 +206,18 @@ def test_a_return_gives_stock_back_once_per_key(client, shop, stock) -> None:
     assert client.post(RETURNS, json=items((1, 1)), headers={"Idempotency-Key": "k"}).status_code == 401
     assert client.post(RETURNS, json=items((1, 1)), headers=AUTH).json().keys() == {"idempotency_key"}
     assert stock(1, 2) == {1: 7, 2: 4}
+
+
+def test_a_reservation_is_released_by_its_key_by_a_caller_that_never_learnt_its_id(client, shop, stock) -> None:
+    """A saga whose reserve got no answer (made or not?) gives the stock back by the key it sent."""
+    release = "/api/catalog/reservations/release/"
+    nothing = client.post(release, headers={**AUTH, "Idempotency-Key": "never-made"})
+    assert (nothing.status_code, nothing.json()["id"]) == (200, None)
+    made = _reserve(client, "lost-answer", (1, 2)).json()
+    assert stock(1) == {1: 3}
+    released = client.post(release, headers={**AUTH, "Idempotency-Key": "lost-answer"})
+    assert (released.status_code, released.json()["id"], released.json()["state"]) == (200, made["id"], "released")
+    assert client.post(release, headers={**AUTH, "Idempotency-Key": "lost-answer"}).json()["state"] == "released"
+    assert stock(1) == {1: 5}
+    assert client.post(release, headers=AUTH).status_code == 400
+    assert client.post(release, headers={"Idempotency-Key": "lost-answer"}).status_code == 401

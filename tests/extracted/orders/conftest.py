@@ -72,6 +72,7 @@ class Stage:
     orders_env: dict[str, str]
     folder: Path
     shop_db: Engine
+    catalog_process: ManagedProcess | None = None
     process: ManagedProcess | None = None
     users: list[int] = field(default_factory=list)
 
@@ -191,7 +192,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     try:
         with ExitStack() as stack:
             shop = stack.enter_context(running_shop(folder / "shop", workers=2,
-                                                    seed_args=("--products", "5", "--users", "1", "--orders", "0")))
+                                                    seed_args=("--products", "5", "--users", "8", "--orders", "0")))
             catalog_process, catalog_url, catalog = _service("catalog", "catalog", folder, {})
             cart_process, cart_url, cart = _service("cart", "cart", folder, {
                 "CART_CATALOG_URL": catalog_url, "CART_MONOLITH_URL": shop.url})
@@ -209,7 +210,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
             stage = Stage(
                 shop=shop, catalog_url=catalog_url, catalog=catalog, cart=cart, orders=orders_engine,
                 orders_url=f"http://127.0.0.1:{port}", orders_port=port, folder=folder,
-                shop_db=create_engine(shop.database_url),
+                shop_db=create_engine(shop.database_url), catalog_process=catalog_process,
                 orders_env={**TOKENS, "ORDERS_DATABASE_URL": orders_url_db, "ORDERS_VAR_DIR": str(folder / "var"),
                             "ROUTER_IDENTITY_SECRET": SECRET, "ORDERS_CATALOG_URL": catalog_url,
                             "ORDERS_CART_URL": cart_url, "ORDERS_MONOLITH_URL": shop.url,
