@@ -1,6 +1,7 @@
 """The order follows its shipment, by event (no longer by the monolith's signal): shipping records
 ``shipping.shipment.changed`` (``{shipment, order, status, carrier, tracking_number, version}``) in the
-transaction of each change, its relay publishes it, and this consumer (durable ``orders-follow-shipments``)
+transaction of each change, its relay publishes it, and this consumer (durable ``orders-follow-shipments``, or
+``ORDERS_FOLLOW_DURABLE``: deployments sharing one bus keep their own cursors)
 moves the order's status as the monolith's receiver did:
 
     pending -> placed, packed -> processing, shipped/in_transit -> shipped, delivered -> delivered,
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -34,7 +36,8 @@ from extracted.orders.events.exceptions import EventsError, Postpone
 from extracted.orders.events.inbox import Consumer, Event
 from extracted.orders.models import followed_shipments, inbox, orders
 
-DURABLE: Final = "orders-follow-shipments"
+DURABLE_ENV: Final = "ORDERS_FOLLOW_DURABLE"
+DURABLE: Final = "orders-follow-shipments"   # the default: one cursor per deployment sharing a bus
 SUBJECT: Final = "shipping.shipment.changed"
 ORDER_STATUS_FOR_SHIPMENT: Final = {"pending": "placed", "packed": "processing", "shipped": "shipped",
                                     "in_transit": "shipped", "delivered": "delivered", "cancelled": "cancelled"}
@@ -89,7 +92,8 @@ async def follow(engine: Engine) -> AsyncIterator[Consumer | None]:
         log.error("not following shipments: %s", exc)
         yield None
         return
-    consumer = Consumer(engine, inbox, transport, name=DURABLE, subject_filter=SUBJECT, handler=apply)
+    durable = os.environ.get(DURABLE_ENV, "").strip() or DURABLE
+    consumer = Consumer(engine, inbox, transport, name=durable, subject_filter=SUBJECT, handler=apply)
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     try:

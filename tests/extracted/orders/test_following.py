@@ -5,6 +5,8 @@ consumer moves the order, once per event and in the shipment's own order."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -15,13 +17,22 @@ from sqlalchemy import select
 from extracted.orders.events.inbox import Event
 from extracted.orders.following import apply
 from extracted.orders.models import followed_shipments, orders
-from tests.extracted.orders.conftest import Stage
+from tests.extracted.catalog.events.conftest import NATS_URL, nats_answers
+from tests.extracted.orders.conftest import REPO, Stage
 
 
 def _move(stage: Stage, shipment: int, *moves: tuple[str, str]) -> None:
     code = "; ".join(f"shipment_set_status({shipment}, status={status!r}, tracking_number={tracking!r})"
                      for status, tracking in moves)
     stage.shop.manage("shell", "-c", f"from legacy_monolith.shipping.services import shipment_set_status; {code}")
+
+
+def _publish(stage: Stage, env: dict[str, str]) -> None:
+    """The monolith's relay, once, to the bus the test uses."""
+    done = subprocess.run([sys.executable, "manage.py", "publish_events", "--once"], cwd=REPO, timeout=120,  # noqa: S603
+                          env={**stage.shop.env, **{k: v for k, v in env.items() if k == "EVENTS_URL"}},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _status_becomes(stage: Stage, user: int, status: str, timeout: float = 20.0) -> None:
@@ -31,18 +42,28 @@ def _status_becomes(stage: Stage, user: int, status: str, timeout: float = 20.0)
         time.sleep(0.1)
 
 
-def test_the_order_follows_its_shipment_by_event(running: Stage) -> None:
+@pytest.mark.parametrize("bus", ["embedded", "jetstream"])
+def test_the_order_follows_its_shipment_by_event(stage: Stage, bus: str) -> None:
+    env = {}
+    if bus == "jetstream":
+        if not nats_answers():
+            pytest.skip(f"no NATS server answers at {NATS_URL}")
+        # This test's own cursor on the shared server (other runs publish the same subject).
+        env = {"EVENTS_URL": NATS_URL, "ORDERS_FOLLOW_DURABLE": f"orders-follow-{uuid.uuid4().hex[:10]}"}
+    running = stage
+    running.start_orders(**env)
     knife = running.product(stock=5)
     user = running.new_user()
     running.fill_cart(user, {knife: 1})
     order = running.checkout(user).json()
     shipment = order["shipment"]["id"]
     _move(running, shipment, ("packed", ""))
-    running.shop.manage("publish_events", "--once")
+    _publish(running, env)
     _status_becomes(running, user, "processing")
     _move(running, shipment, ("shipped", "TRACK-1"), ("delivered", ""))
-    running.shop.manage("publish_events", "--once")
+    _publish(running, env)
     _status_becomes(running, user, "delivered")
+    running.stop_orders()
     with running.orders.connect() as conn:
         row = conn.execute(select(followed_shipments).where(followed_shipments.c.shipment_id == shipment)).one()
     assert (row.order_id, row.status) == (order["id"], "delivered")
