@@ -283,8 +283,9 @@ def run_contract(plan_path: str | Path, *, examples: int | None = None, seed: in
             raise ContractError(f"no operation of the monolith's schema is on the plan's routes "
                                 f"({', '.join(env.moved)})")
         extra, ordering, search = framework_parameters()
+        writes = env.resettable and gate.writes
         generation = Generation(tuple(ops), harvest(env, ops), host=env.host, extra_query=extra,
-                                ordering_param=ordering, search_param=search, writes=env.resettable,
+                                ordering_param=ordering, search_param=search, writes=writes,
                                 identities=tuple(gate.identities))
         say(f"contract: {len(ops)} operations on routes {', '.join(env.moved)}; {examples} examples, seed {seed}")
         run = Run(env, generation, rules, examples, seed, deadline, say)
@@ -292,14 +293,15 @@ def run_contract(plan_path: str | Path, *, examples: int | None = None, seed: in
         run.shrink_all()
         scheme = env.credentials.scheme if env.credentials else "none"
         kinds = " and ".join(sorted({d.kind for d in env.databases}))
-        isolation = (f"scratch copies of both databases ({kinds}), reset after every write" if env.resettable else
-                     f"scratch copies of both databases ({kinds}); safe methods only ({env.reset_problem})")
+        isolation = (f"scratch copies of both databases ({kinds}), reset after every write" if writes else
+                     f"scratch copies of both databases ({kinds}); safe methods only "
+                     f"({env.reset_problem if not env.resettable else 'the plan says writes: false'})")
         counted, accepted = split_accepted(list(run.findings.values()), gate.accept)
         findings = grouped(counted)
         return ContractReport(
             plan=str(plan_path), seed=seed, examples_asked=examples, max_differences=gate.max_differences,
             operations=[o.name for o in ops],
             identities=f"{', '.join(gate.identities)} ({scheme}s, through a router on each side)",
-            isolation=isolation, writes=env.resettable, monolith_url=env.real_monolith_url(),
+            isolation=isolation, writes=writes, monolith_url=env.real_monolith_url(),
             service_url=env.real_service_url(), host=env.host, stats=run.stats, findings=findings,
             credentials=env.credentials, rules=rules.as_dict(), accepted=accepted)

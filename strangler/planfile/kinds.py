@@ -51,6 +51,10 @@ class ContractGate(Spec):
     # ("DELETE /api/catalog/products/{id}/: status 409 vs 204"): still reported, never counted.
     accept: list[Text] = []
     timeout: Seconds = 600.0  # the whole check, start-up included
+    # false: safe methods only, even where the scratch copies could be reset after each write. For a service whose
+    # writes reach owners the check does not copy (other services it calls, a durable-execution system database
+    # it shares with the running service): a generated write would change the real ones.
+    writes: bool = True
 
 
 class CanaryGate(Spec):
