@@ -44,6 +44,7 @@ then
              tests/extracted/cart/test_contract.py tests/extracted/cart/test_plan.py \
              tests/extracted/cart/test_through_the_router.py tests/extracted/cart/test_internal.py \
              tests/extracted/orders/test_contract.py \
+             tests/extracted/orders/checkout/test_crashes.py tests/extracted/orders/test_chaos.py \
              tests/extracted/catalog/events/test_outbox.py tests/extracted/catalog/events/test_crashes.py \
              tests/extracted/catalog/test_oversell.py; do
     [ -e "$dir" ] && DB_TESTS+=("$dir")

@@ -30,7 +30,7 @@ from extracted.cart.models import cart_items, carts
 from extracted.catalog.models import categories, products, reservations
 from extracted.orders.models import checkouts, order_lines, orders, outbox
 from strangler.processes import ManagedProcess, free_port
-from tests.support.servers import ShopServer, running_shop
+from tests.support.servers import ShopServer, running_shop, scratch_database
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "checkout-saga-tests-identity-secret-0123456789"  # noqa: S105 - a test value
@@ -47,8 +47,8 @@ def mint(user_id: int, *, staff: bool = False) -> str:
                        "aud": "strangler-services"}, SECRET, algorithm="HS256")
 
 
-def _service(name: str, module: str, folder: Path, env: dict[str, str]) -> tuple[ManagedProcess, str, Engine]:
-    url = f"sqlite:///{folder / f'{name}.sqlite3'}"
+def _service(name: str, module: str, url: str, folder: Path, env: dict[str, str]
+             ) -> tuple[ManagedProcess, str, Engine]:
     migrate = __import__(f"extracted.{module}.migrate", fromlist=["upgrade_head"])
     make = __import__(f"extracted.{module}.db", fromlist=["make_engine"])
     engine = make.make_engine(url)
@@ -72,6 +72,7 @@ class Stage:
     orders_env: dict[str, str]
     folder: Path
     shop_db: Engine
+    dbos_url: str = ""
     catalog_process: ManagedProcess | None = None
     process: ManagedProcess | None = None
     users: list[int] = field(default_factory=list)
@@ -171,6 +172,17 @@ class Stage:
             return [(r.id, r.status) for r in conn.execute(
                 text("SELECT id, status FROM shipping_shipment WHERE order_id = :o"), {"o": order_id})]
 
+    def pending_workflows(self) -> int:
+        """Workflows DBOS has not finished (its system database: SQLite, or PostgreSQL's ``dbos`` schema)."""
+        engine = create_engine(self.dbos_url)
+        table = "workflow_status" if engine.dialect.name == "sqlite" else "dbos.workflow_status"
+        try:
+            with engine.connect() as conn:
+                return int(conn.execute(text(f"SELECT COUNT(*) FROM {table} "  # noqa: S608 - a constant
+                                             "WHERE status IN ('PENDING', 'ENQUEUED')")).scalar_one())
+        finally:
+            engine.dispose()
+
     def count(self, engine: Engine, table: Any) -> int:
         with engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
@@ -193,15 +205,19 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         with ExitStack() as stack:
             shop = stack.enter_context(running_shop(folder / "shop", workers=2,
                                                     seed_args=("--products", "5", "--users", "8", "--orders", "0")))
-            catalog_process, catalog_url, catalog = _service("catalog", "catalog", folder, {})
-            cart_process, cart_url, cart = _service("cart", "cart", folder, {
+            # Every database of the suite's kind (scratch_database: SQLite files, or PostgreSQL databases of
+            # their own in the PostgreSQL pass), DBOS's system database too.
+            urls = {name: stack.enter_context(scratch_database(folder / name))
+                    for name in ("catalog", "cart", "orders", "dbos")}
+            catalog_process, catalog_url, catalog = _service("catalog", "catalog", urls["catalog"], folder, {})
+            cart_process, cart_url, cart = _service("cart", "cart", urls["cart"], folder, {
                 "CART_CATALOG_URL": catalog_url, "CART_MONOLITH_URL": shop.url})
             stack.enter_context(catalog_process)
             stack.enter_context(cart_process)
             catalog_process.wait_healthy(f"{catalog_url}/healthz")
             cart_process.wait_healthy(f"{cart_url}/healthz")
             shop.env["EVENTS_URL"] = f"sqlite:///{folder / 'events.sqlite3'}"   # the bus both sides open
-            orders_url_db = f"sqlite:///{folder / 'orders.sqlite3'}"
+            orders_url_db = urls["orders"]
             from extracted.orders.db import make_engine
             from extracted.orders.migrate import upgrade_head
 
@@ -211,7 +227,9 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
                 shop=shop, catalog_url=catalog_url, catalog=catalog, cart=cart, orders=orders_engine,
                 orders_url=f"http://127.0.0.1:{port}", orders_port=port, folder=folder,
                 shop_db=create_engine(shop.database_url), catalog_process=catalog_process,
+                dbos_url=urls["dbos"],
                 orders_env={**TOKENS, "ORDERS_DATABASE_URL": orders_url_db, "ORDERS_VAR_DIR": str(folder / "var"),
+                            "ORDERS_DBOS_DATABASE_URL": urls["dbos"],
                             "ROUTER_IDENTITY_SECRET": SECRET, "ORDERS_CATALOG_URL": catalog_url,
                             "ORDERS_CART_URL": cart_url, "ORDERS_MONOLITH_URL": shop.url,
                             "EVENTS_URL": shop.env["EVENTS_URL"]})

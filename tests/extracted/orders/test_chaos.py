@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import sys
 import textwrap
 import threading
@@ -169,22 +168,15 @@ def _packer(chaos: Chaos, to_pack: list[Outcome]) -> None:
             outcome.packed = True
 
 
-def _pending_workflows(stage: Stage) -> int:
-    path = stage.folder / "var" / "orders_dbos.sqlite3"
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM workflow_status WHERE status IN ('PENDING', 'ENQUEUED')")
-                   .fetchone()[0])
-
-
 def _settle(stage: Stage, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with stage.catalog.connect() as conn:
             held = conn.execute(select(reservations.c.id).where(reservations.c.state == "held")).all()
-        if not held and _pending_workflows(stage) == 0:
+        if not held and stage.pending_workflows() == 0:
             return
         time.sleep(0.5)
-    raise AssertionError(f"not settled: {_pending_workflows(stage)} workflows pending, {len(held)} held")
+    raise AssertionError(f"not settled: {stage.pending_workflows()} workflows pending, {len(held)} held")
 
 
 def test_checkouts_through_the_router_survive_kills_of_orders_catalog_and_relay(stage: Stage) -> None:
