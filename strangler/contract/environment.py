@@ -281,7 +281,7 @@ class Environment:
         # The service: the plan's own start command on a free port, its database variable on the copy.
         port = free_port()
         self.urls["service"] = f"http://127.0.0.1:{port}"
-        service_env = {**env, **self.service_env}
+        service_env = {**env, **scratch_env(self.plan.service.scratch_env, self.workdir), **self.service_env}
         if self.plan.service.database_url_env:
             service_env[self.plan.service.database_url_env] = self.service_db.url
         if self.plan.service.monolith_url_env:  # what the service asks of the monolith, it asks of this copy
@@ -325,3 +325,8 @@ class Environment:
     def schema(self) -> Any:
         """The monolith's OpenAPI schema, asked of this run's monolith directly (it may not be routed)."""
         return fetch_schema(self.urls["monolith"], self.gate.openapi)
+
+
+def scratch_env(variables: dict[str, str], workdir: Path) -> dict[str, str]:
+    """The plan's ``service.scratch_env`` for the check's copy of the service, ``{workdir}`` filled in."""
+    return {name: value.replace("{workdir}", str(workdir)) for name, value in variables.items()}

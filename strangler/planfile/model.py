@@ -66,6 +66,10 @@ class ServiceSection(Spec):
     # The variable holding the monolith's URL, for a service that asks the monolith's API (e.g. whether orders
     # reference a product): the contract check points it at its own scratch monolith.
     monolith_url_env: EnvName | None = None
+    # Variables the contract check's copy of the service runs with, over the environment ("{workdir}" is the
+    # check's scratch directory): where the service keeps state of its own besides its database (a durable-execution
+    # system database, an event bus it consumes), so that the copy never shares the running service's.
+    scratch_env: dict[EnvName, Text] = {}
 
     @model_validator(mode="after")
     def _has_database(self) -> ServiceSection:
