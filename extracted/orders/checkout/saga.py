@@ -3,18 +3,20 @@ killed mid-way runs the workflow again on restart, skipping the recorded steps; 
 
 The steps, each with the compensation that undoes it when a later step fails:
 
-==================  ==========================================  ==============================================
-step                what it does                                compensation
-==================  ==========================================  ==============================================
-``read_cart``       the user's cart lines (the cart service)    (none: a read)
-``reserve``         takes the stock, for a while (the catalog)  ``release``: the stock goes back
-``create_order``    the order, ``pending`` (this database)      ``drop_order``: it is deleted
-``clear_cart``      empties the cart (the cart service)         ``restore_cart``: the lines go back
-``request_shipment``the order's shipment (the monolith)         ``cancel_shipment``
-``commit``          keeps the stock for good (the catalog)      (the point of no return: retried until it
-                                                                happens; refused only when expired)
-``place_order``     ``placed``, with its event (this database)  (none: retried until it happens)
-==================  ==========================================  ==============================================
+=============================  ==========================================  ====================================
+step                           what it does                                compensation
+=============================  ==========================================  ====================================
+``read_cart``                  the user's cart lines (the cart service)    (none: a read)
+``reserve``                    takes the stock, for a while (the catalog)  ``release`` (by the checkout's key)
+``create_order_and_clear_cart`` the order, ``pending`` (this database);    ``drop_order``; ``restore_cart``
+                               then the cart emptied (the cart, keyed)
+``request_shipment``           the order's shipment (the monolith)         ``cancel_shipment``
+``commit_and_place``           the stock kept for good (the catalog), then (the point of no return: retried
+                               the order ``placed`` with its event         until it happens)
+=============================  ==========================================  ====================================
+
+Each boundary between steps is a synced record in DBOS's system database, so steps that are each safe to run
+again are taken together where nothing is gained by recording between them.
 
 A step that gets no usable answer (:class:`~.calls.Unreachable`) is retried with backoff; once its tries run
 out (before the commit), or at once when an owner refuses (:class:`~.calls.Refused`: out of stock, an expired
@@ -79,25 +81,23 @@ def release(workflow_id: str) -> None:
     reached("checkout.after_release")
 
 
-@DBOS.step(name="orders.checkout.create_order", **FORWARD)
-def create_order(workflow_id: str, user_id: int, shipping: dict[str, str], quantities: dict[int, int],
-                 products: dict[int, dict[str, Any]]) -> int:
+@DBOS.step(name="orders.checkout.create_order_and_clear_cart", **FORWARD)
+def create_order_and_clear_cart(workflow_id: str, user_id: int, shipping: dict[str, str],
+                                quantities: dict[int, int], products: dict[int, dict[str, Any]]
+                                ) -> tuple[int, list[dict[str, Any]]]:
+    """The pending order (this database), then the cart emptied (keyed): one step, one record less, both safe to
+    run again (the order is found, the clear answers what it took)."""
     order_id = records.create_order(runtime().engine, workflow_id, user_id, shipping, quantities, products)
     reached("checkout.after_create_order")
-    return order_id
+    lines = runtime().calls.clear_cart(user_id, f"{workflow_id}:clear")
+    failing("checkout.clear_cart.answer_lost")
+    reached("checkout.after_clear_cart")
+    return order_id, lines
 
 
 @DBOS.step(name="orders.checkout.drop_order", **BACKWARD)
 def drop_order(workflow_id: str) -> None:
     records.drop_order(runtime().engine, workflow_id)
-
-
-@DBOS.step(name="orders.checkout.clear_cart", **FORWARD)
-def clear_cart(workflow_id: str, user_id: int) -> list[dict[str, Any]]:
-    lines = runtime().calls.clear_cart(user_id, f"{workflow_id}:clear")
-    failing("checkout.clear_cart.answer_lost")
-    reached("checkout.after_clear_cart")
-    return lines
 
 
 @DBOS.step(name="orders.checkout.restore_cart", **BACKWARD)
@@ -123,14 +123,16 @@ def cancel_shipment(order_id: int) -> None:
     runtime().calls.cancel_shipment(order_id)
 
 
-@DBOS.step(name="orders.checkout.commit", **BACKWARD)
-def commit(reservation_id: str) -> None:
+COMMIT_STEP: Final = "orders.checkout.commit_and_place"
+
+
+@DBOS.step(name=COMMIT_STEP, **BACKWARD)
+def commit_and_place(reservation_id: str, order_id: int, shipment: dict[str, Any]) -> None:
+    """Past the point of no return, in one step (each part safe to run again): the reservation committed at the
+    catalog, then the order placed with its event. An expired reservation is refused (the saga compensates) only
+    before anything here was done."""
     runtime().calls.commit(reservation_id)
     reached("checkout.after_commit")
-
-
-@DBOS.step(name="orders.checkout.place_order", **BACKWARD)
-def place_order(order_id: int, shipment: dict[str, Any]) -> None:
     records.place_order(runtime().engine, order_id, shipment)
     reached("checkout.after_place_order")
 
@@ -160,21 +162,22 @@ def checkout(workflow_id: str, user_id: int, shipping: dict[str, str], carrier: 
         reservation = reserve(workflow_id, quantities)
         products = {p["product"]: p for p in reservation["products"]}
         undo.append(("drop_order", (workflow_id,)))
-        order_id = create_order(workflow_id, user_id, shipping, quantities, products)
         undo.append(("restore_cart", (workflow_id, user_id)))
-        cleared = clear_cart(workflow_id, user_id)
+        order_id, cleared = create_order_and_clear_cart(workflow_id, user_id, shipping, quantities, products)
         if _lines(cleared) != quantities:   # the cart changed between the read and the clear (another tab)
             raise Refused(409, {"detail": CART_CHANGED, "code": "conflict"}, "cart")
         undo.append(("cancel_shipment", (order_id,)))
         shipment = request_shipment(order_id, carrier)
-        commit(reservation["id"])
+        commit_and_place(reservation["id"], order_id, shipment)
     except (Refused, DBOSMaxStepRetriesExceeded) as why:
+        if isinstance(why, DBOSMaxStepRetriesExceeded) and why.step_name == COMMIT_STEP:
+            raise   # no answer for ten minutes past the point of no return: the workflow fails (visible,
+            #         resumable), never undoes a commit that may have happened
         for name, args in reversed(undo):
             COMPENSATIONS[name](*args)
         if isinstance(why, Refused):
             return {"refused": why.status, "body": why.body}
         return {"refused": 503, "body": {"detail": _unavailable(why), "code": "checkout_unavailable"}}
-    place_order(order_id, shipment)
     return {"placed": order_id, "shipment": shipment}
 
 
