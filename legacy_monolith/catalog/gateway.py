@@ -40,6 +40,7 @@ from legacy_monolith import switches
 from legacy_monolith.catalog import services as catalog_services
 from legacy_monolith.catalog.models import Product
 from legacy_monolith.exceptions import CatalogUnavailable, OutOfStock
+from legacy_monolith.gateways import remote_settings_problems, response_json
 
 SWITCH: Final = "catalog_gateway.remote"
 TOKEN_HEADER: Final = "X-Service-Token"  # noqa: S105 - a header name
@@ -139,7 +140,7 @@ class RemoteStock:
             # All or nothing cannot be split over requests; no cart of the shop's comes near this.
             raise CatalogUnavailable(f"The catalog service takes at most {MAX_ITEMS} different products per order.")
         response = self._post(RESERVE_PATH, quantities, what="reserve")
-        body = _json(response)
+        body = response_json(response)
         if response.status_code == 409 and isinstance(body, dict) and body.get("code") == "out_of_stock":
             items = body.get("items")
             if isinstance(items, list):
@@ -168,7 +169,7 @@ class RemoteStock:
             chunk = dict(pairs[start:start + MAX_ITEMS])
             response = self._post(RELEASE_PATH, chunk, what="release")
             if response.status_code != 200:
-                raise self._refused(response, _json(response), what="release")
+                raise self._refused(response, response_json(response), what="release")
 
     # --- plumbing ---
 
@@ -205,17 +206,10 @@ class RemoteStock:
             return f"the catalog service at {self.base_url} does not answer ({type(exc).__name__}: {exc})"
         if response.status_code == 400:
             return None
-        body = _json(response)
+        body = response_json(response)
         detail = body.get("detail") if isinstance(body, dict) else None
         return (f"the catalog service at {self.base_url} answered HTTP {response.status_code} to an authorised "
                 f"probe{': ' + str(detail) if detail else ''}")
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 # --- the switch ---------------------------------------------------------------------------------------------------
@@ -232,11 +226,4 @@ def stock_gateway() -> StockGateway:
 
 def remote_configuration_problems() -> list[str]:
     """What stops RemoteStock from working with the current settings (empty when it can be switched on)."""
-    problems = []
-    if not (settings.CATALOG_SERVICE_URL or "").strip():
-        problems.append("CATALOG_SERVICE_URL is not set")
-    elif not settings.CATALOG_SERVICE_URL.startswith(("http://", "https://")):
-        problems.append(f"CATALOG_SERVICE_URL {settings.CATALOG_SERVICE_URL!r} is not an http(s) URL")
-    if not settings.CATALOG_SERVICE_TOKEN:
-        problems.append("CATALOG_SERVICE_TOKEN is not set")
-    return problems
+    return remote_settings_problems("CATALOG_SERVICE_URL", "CATALOG_SERVICE_TOKEN")

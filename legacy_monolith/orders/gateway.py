@@ -26,6 +26,7 @@ from django.conf import settings
 
 from legacy_monolith import switches
 from legacy_monolith.exceptions import OrdersUnavailable, ShopError
+from legacy_monolith.gateways import remote_settings_problems, response_json
 
 SWITCH: Final = "orders_gateway.remote"
 TOKEN_HEADER: Final = "X-Service-Token"  # noqa: S105 - a header name
@@ -37,15 +38,7 @@ def remote_enabled() -> bool:
 
 
 def remote_configuration_problems() -> list[str]:
-    problems = []
-    url = (settings.ORDERS_SERVICE_URL or "").strip()
-    if not url:
-        problems.append("ORDERS_SERVICE_URL is not set")
-    elif not url.startswith(("http://", "https://")):
-        problems.append(f"ORDERS_SERVICE_URL {url!r} is not an http(s) URL")
-    if not settings.ORDERS_SERVICE_TOKEN:
-        problems.append("ORDERS_SERVICE_TOKEN is not set")
-    return problems
+    return remote_settings_problems("ORDERS_SERVICE_URL", "ORDERS_SERVICE_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -73,10 +66,7 @@ class RemoteOrders:
         that message; out of stock: the 409's detail)."""
         response = self._post(CHECKOUT_PATH, {"user": user_id, "shipping_address": shipping, "carrier": carrier},
                               {"Idempotency-Key": key})
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = response_json(response)
         if response.status_code == 201 and isinstance(body, dict) and isinstance(body.get("id"), int):
             return PlacedOrder(id=body["id"], number=str(body.get("number") or f"ORD-{body['id']:08d}"))
         if response.status_code in (400, 409, 422) and isinstance(body, dict):
