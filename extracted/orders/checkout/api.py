@@ -14,7 +14,9 @@ The handler waits for the saga at most :data:`WAIT_SECONDS`; a saga still runnin
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Final
@@ -44,6 +46,7 @@ from extracted.orders.resources import State
 from extracted.orders.selectors import Scope
 
 WAIT_SECONDS: Final = 20.0
+POLL_SECONDS: Final = 0.1
 MAX_KEY: Final = 200
 KEY_HEADER: Final = "idempotency-key"
 
@@ -67,12 +70,34 @@ def _start(wid: str, user_id: int, shipping: dict[str, str], carrier: str) -> Wo
         return DBOS.start_workflow(saga.checkout, wid, user_id, shipping, carrier)
 
 
+async def _finished(handle: WorkflowHandle[dict[str, Any]]) -> bool:
+    """Waits up to :data:`WAIT_SECONDS` for the workflow to end, holding no thread while it waits (a saga retrying
+    a lost owner for minutes must not take a thread per client asking): on the future of a workflow this process
+    runs, else by polling its status (a workflow another executor runs)."""
+    future = getattr(handle, "future", None)
+    if isinstance(future, concurrent.futures.Future):
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), WAIT_SECONDS)
+        except asyncio.TimeoutError:
+            return False
+        except Exception:  # noqa: BLE001, S110 - it ended, failing: get_result raises it again
+            pass
+        return True
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        status = await run_in_threadpool(DBOS.get_workflow_status, handle.get_workflow_id())
+        if status is not None and status.status not in ("PENDING", "ENQUEUED"):
+            return True
+        await asyncio.sleep(POLL_SECONDS)
+    return False
+
+
 async def _outcome(handle: WorkflowHandle[dict[str, Any]]) -> dict[str, Any]:
     """The workflow's result, waited for at most :data:`WAIT_SECONDS`; a refusal raised as its answer."""
+    if not await _finished(handle):
+        raise CheckoutPending()
     try:
-        result = await asyncio.wait_for(run_in_threadpool(handle.get_result), WAIT_SECONDS)
-    except asyncio.TimeoutError:
-        raise CheckoutPending() from None
+        result = await run_in_threadpool(handle.get_result)
     except Exception as exc:  # noqa: BLE001 - the workflow itself failed (a compensation that ran out of tries)
         raise CheckoutUnavailable(f"The request could not finish ({type(exc).__name__}); it is being put right. "
                                   "Ask again with the same Idempotency-Key.") from None

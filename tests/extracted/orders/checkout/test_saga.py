@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
 import httpx
 import pytest
@@ -185,3 +187,41 @@ def test_a_saved_address_is_read_from_the_monolith_and_anothers_is_not_found(run
     refused = running.checkout(someone, {"address": address})
     assert (refused.status_code, refused.json()) == (400, {"address": ["No such address in your address book."]})
     assert running.stock(knife) == 4
+
+
+def test_checkouts_waiting_on_a_lost_owner_hold_no_thread(running: Stage) -> None:
+    """The catalog is down: 45 checkouts (more than the service's 40 threads) each wait their 20 s and answer 503
+    checkout_pending while their sagas keep trying; meanwhile the service still answers: an empty cart's checkout
+    is refused at once. When the catalog is back, every one of them ends undone (their carts as they were)."""
+    knife = running.product(stock=100)
+    users = [running.new_user() for _ in range(45)]
+    for user in users:
+        running.fill_cart(user, {knife: 1})
+    assert running.catalog_process is not None
+    running.catalog_process.stop()
+    try:
+        answers: dict[int, httpx.Response] = {}
+
+        def buy(user: int) -> None:
+            answers[user] = running.checkout(user, key=f"waiting-{user}", timeout=120)
+
+        threads = [threading.Thread(target=buy, args=(user,)) for user in users]
+        for thread in threads:
+            thread.start()
+        time.sleep(3)
+        started = time.monotonic()
+        empty = running.checkout(running.new_user())
+        assert (empty.status_code, time.monotonic() - started < 10) == (400, True), empty.text
+        for thread in threads:
+            thread.join(120)
+        assert {(a.status_code, a.json()["code"]) for a in answers.values()} <= {
+            (503, "checkout_pending"), (503, "checkout_unavailable")}, {a.status_code for a in answers.values()}
+    finally:
+        running.catalog_process.start()
+        running.catalog_process.wait_healthy(f"{running.catalog_url}/healthz")
+    deadline = time.monotonic() + 60
+    while running.pending_workflows():
+        assert time.monotonic() < deadline, running.pending_workflows()
+        time.sleep(0.5)
+    assert all(running.cart_of(user) == {knife: 1} and running.orders_of(user) == [] for user in users)
+    assert running.stock(knife) == 100
