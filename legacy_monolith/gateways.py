@@ -1,8 +1,10 @@
 """What every gateway (branch by abstraction: ``catalog/gateway.py``, ``cart/gateway.py``, ``orders/gateway.py``)
-checks the same way: whether the settings let its remote side work, and a service's answer read as JSON."""
+does the same way: whether the settings let its remote side work, one pooled HTTP client per service, and a
+service's answer read as JSON."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -28,3 +30,19 @@ def response_json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+_clients: dict[tuple[str, float], httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def pooled_client(base_url: str, timeout: float) -> httpx.Client:
+    """One pooled client per process and target (created on first use, so after gunicorn's fork)."""
+    key = (base_url, timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+                                  headers={"Accept": "application/json"}, follow_redirects=False)
+            _clients[key] = client
+        return client

@@ -297,14 +297,20 @@ async def read(request: Request, visitor: Visitor, state: State) -> Response:
     return json_response(await state.read(cart_answer, state.engine, cart))
 
 
-async def add(request: Request, visitor: Visitor, state: State) -> Response:
+async def _line_request(request: Request, name: str) -> tuple[Owner, int, int]:
+    """The owner, the id ``name`` names (a product, a line) and a quantity: every field's errors at once."""
     data = await _body(request)
     errors: dict[str, list[str]] = {}
     owner = _owner(data, errors)
-    product_id = _int(data, "product", errors)
+    which = _int(data, name, errors)
     quantity = _int(data, "quantity", errors, high=MAX_LINE_QUANTITY)
     _done(errors)
-    assert product_id is not None and quantity is not None
+    assert which is not None and quantity is not None
+    return owner, which, quantity
+
+
+async def add(request: Request, visitor: Visitor, state: State) -> Response:
+    owner, product_id, quantity = await _line_request(request, "product")
     product = (await state.catalog.products([product_id], request_id=visitor.request_id))[product_id]
     if product is None or not product.is_active:
         raise ValidationFailed({"product": [f'Invalid pk "{product_id}" - object does not exist.']})
@@ -317,13 +323,7 @@ async def add(request: Request, visitor: Visitor, state: State) -> Response:
 
 
 async def set_quantity(request: Request, visitor: Visitor, state: State) -> Response:
-    data = await _body(request)
-    errors: dict[str, list[str]] = {}
-    owner = _owner(data, errors)
-    item = _int(data, "item", errors)
-    quantity = _int(data, "quantity", errors, high=MAX_LINE_QUANTITY)
-    _done(errors)
-    assert item is not None and quantity is not None
+    owner, item, quantity = await _line_request(request, "item")
     cart = await state.read(owner_cart, state.engine, owner)
     line_product = await state.read(selectors.line_product, state.engine, cart, item)
     product = (await state.catalog.products([line_product], request_id=visitor.request_id))[line_product] \

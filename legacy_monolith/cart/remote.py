@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -17,7 +16,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from legacy_monolith.cart.contents import CartContents, ClearedLine, Owner, RemoteLine
 from legacy_monolith.catalog.models import Product
 from legacy_monolith.exceptions import CartUnavailable, OutOfStock
-from legacy_monolith.gateways import response_json
+from legacy_monolith.gateways import pooled_client, response_json
 
 TOKEN_HEADER: Final = "X-Service-Token"  # noqa: S105 - a header name
 INTERNAL: Final = "/api/cart/internal/"
@@ -25,20 +24,6 @@ INTERNAL: Final = "/api/cart/internal/"
 log = logging.getLogger("legacy_monolith.cart.gateway")
 
 
-_clients: dict[tuple[str, float], httpx.Client] = {}
-_clients_lock = threading.Lock()
-
-
-def _client(base_url: str, timeout: float) -> httpx.Client:
-    """One pooled client per process and target (created on first use, so after gunicorn's fork)."""
-    key = (base_url, timeout)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-                                  headers={"Accept": "application/json"}, follow_redirects=False)
-            _clients[key] = client
-        return client
 
 
 UNAVAILABLE: Final = "The cart service is unavailable; please try again in a moment."
@@ -111,7 +96,8 @@ class RemoteCart:
             raise CartUnavailable("The cart service cannot be used: CART_SERVICE_TOKEN is not configured.")
         path = f"{INTERNAL}{name}/"
         try:
-            response = _client(self.base_url, self.timeout).post(path, json=body, headers={TOKEN_HEADER: self.token})
+            response = pooled_client(self.base_url, self.timeout).post(path, json=body,
+                                                                       headers={TOKEN_HEADER: self.token})
         except httpx.HTTPError as exc:
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
             log.error("cart service %s failed: %s: %s", name, type(exc).__name__, exc,
@@ -160,7 +146,7 @@ class RemoteCart:
         if not self.token:
             return "CART_SERVICE_TOKEN is not set"
         try:
-            response = _client(self.base_url, self.timeout).post(f"{INTERNAL}read/", json={"session": None},
+            response = pooled_client(self.base_url, self.timeout).post(f"{INTERNAL}read/", json={"session": None},
                                                                   headers={TOKEN_HEADER: self.token})
         except httpx.HTTPError as exc:
             return f"the cart service at {self.base_url} does not answer ({type(exc).__name__}: {exc})"

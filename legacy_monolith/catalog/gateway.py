@@ -28,7 +28,6 @@ are fed from the service.
 from __future__ import annotations
 
 import logging
-import threading
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Protocol, TypedDict
 
@@ -40,7 +39,7 @@ from legacy_monolith import switches
 from legacy_monolith.catalog import services as catalog_services
 from legacy_monolith.catalog.models import Product
 from legacy_monolith.exceptions import CatalogUnavailable, OutOfStock
-from legacy_monolith.gateways import remote_settings_problems, response_json
+from legacy_monolith.gateways import pooled_client, remote_settings_problems, response_json
 
 SWITCH: Final = "catalog_gateway.remote"
 TOKEN_HEADER: Final = "X-Service-Token"  # noqa: S105 - a header name
@@ -108,20 +107,6 @@ def _require_transaction() -> None:
 # --- after cutover: the catalog service owns the stock -----------------------------------------------------------
 
 
-_clients: dict[tuple[str, float], httpx.Client] = {}
-_clients_lock = threading.Lock()
-
-
-def _client(base_url: str, timeout: float) -> httpx.Client:
-    """One pooled client per process and target (created on first use, so after gunicorn's fork)."""
-    key = (base_url, timeout)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-                                  headers={"Accept": "application/json"}, follow_redirects=False)
-            _clients[key] = client
-        return client
 
 
 class RemoteStock:
@@ -178,7 +163,7 @@ class RemoteStock:
             raise CatalogUnavailable("The catalog service cannot be used: CATALOG_SERVICE_TOKEN is not configured.")
         body = {"items": [{"product": pid, "quantity": n} for pid, n in sorted(quantities.items())]}
         try:
-            return _client(self.base_url, self.timeout).post(path, json=body, headers={TOKEN_HEADER: self.token})
+            return pooled_client(self.base_url, self.timeout).post(path, json=body, headers={TOKEN_HEADER: self.token})
         except httpx.HTTPError as exc:
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
             # A request that went out and got no answer may have been applied; say so for whoever reconciles.
@@ -200,7 +185,7 @@ class RemoteStock:
         if not self.token:
             return "CATALOG_SERVICE_TOKEN is not set"
         try:
-            response = _client(self.base_url, self.timeout).post(RESERVE_PATH, json={"items": []},
+            response = pooled_client(self.base_url, self.timeout).post(RESERVE_PATH, json={"items": []},
                                                                   headers={TOKEN_HEADER: self.token})
         except httpx.HTTPError as exc:
             return f"the catalog service at {self.base_url} does not answer ({type(exc).__name__}: {exc})"
