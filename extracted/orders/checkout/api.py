@@ -49,6 +49,8 @@ WAIT_SECONDS: Final = 20.0
 POLL_SECONDS: Final = 0.1
 MAX_KEY: Final = 200
 KEY_HEADER: Final = "idempotency-key"
+CANCEL_PENDING: Final = ("Your order is still being cancelled. Send the same request again to learn how it ended; "
+                         "it will not be done twice.")
 
 
 def _key(request: Request) -> str:
@@ -92,10 +94,11 @@ async def _finished(handle: WorkflowHandle[dict[str, Any]]) -> bool:
     return False
 
 
-async def _outcome(handle: WorkflowHandle[dict[str, Any]]) -> dict[str, Any]:
-    """The workflow's result, waited for at most :data:`WAIT_SECONDS`; a refusal raised as its answer."""
+async def _outcome(handle: WorkflowHandle[dict[str, Any]], pending: str | None = None) -> dict[str, Any]:
+    """The workflow's result, waited for at most :data:`WAIT_SECONDS` (then 503 with ``pending`` as its detail);
+    a refusal raised as its answer."""
     if not await _finished(handle):
-        raise CheckoutPending()
+        raise CheckoutPending(pending)
     try:
         result = await run_in_threadpool(handle.get_result)
     except Exception as exc:  # noqa: BLE001 - the workflow itself failed (a compensation that ran out of tries)
@@ -166,7 +169,7 @@ async def order_cancel(request: Request, caller: Caller | None, state: State) ->
         raise InvalidTransition(f"Order {order_number(view.row[0])} is {status} and can no longer be cancelled.",
                        current=status)
     handle = await run_in_threadpool(_start_cancel, int(view.row[0]))
-    result = await _outcome(handle)
+    result = await _outcome(handle, CANCEL_PENDING)
     scope = Scope(user_id=caller.user_id if caller else 0, staff=True)
     view = await state.read(state.reader.order, scope, int(result["cancelled"]))
     shipment = result.get("shipment")
