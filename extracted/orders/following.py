@@ -9,7 +9,12 @@ moves the order's status as the monolith's receiver did:
 
 Applied once per event (the inbox), and in the shipment's own order whatever order the bus delivers in: the
 newest applied ``version`` of each shipment is kept (``followed_shipments``), an older event is skipped. An
-order still ``pending`` (its checkout is running: the saga places it) is left alone.
+order still ``pending`` (its checkout is running: the saga places it) is left alone, and an order only ever moves
+forward (placed, processing, shipped, delivered; cancelled from placed or processing, as its shipment can): the
+events postponed while the monolith owned the orders come again after the cutover, when the copy already holds
+what the monolith's receiver made of them and of later changes (a cancel), and a late "pending" must not place a
+cancelled order again (found by the orders plan's run under traffic: a cancel acknowledged by the monolith before
+the cutover, undone at the service by its shipment's first event, the order placed again after the rollback).
 
 Until the orders are cut over the monolith owns them: this service's copy refuses the write (read-only), and the
 event is postponed (:class:`~.events.exceptions.Postpone`), to be applied once the service owns the orders; the
@@ -41,6 +46,9 @@ DURABLE: Final = "orders-follow-shipments"   # the default: one cursor per deplo
 SUBJECT: Final = "shipping.shipment.changed"
 ORDER_STATUS_FOR_SHIPMENT: Final = {"pending": "placed", "packed": "processing", "shipped": "shipped",
                                     "in_transit": "shipped", "delivered": "delivered", "cancelled": "cancelled"}
+# The statuses an order may move to each status from (never back: a shipment only moves forward).
+MOVES_FROM: Final = {"placed": (), "processing": ("placed",), "shipped": ("placed", "processing"),
+                     "delivered": ("placed", "processing", "shipped"), "cancelled": ("placed", "processing")}
 
 log = logging.getLogger("extracted.orders.following")
 
@@ -67,9 +75,10 @@ def apply(conn: Connection, event: Event) -> None:
             followed_shipments.c.shipment_id == shipment)).scalar_one_or_none()
         if known is not None and known >= version:
             return   # an older (or the same) change, arriving late: the newer one stands
-        conn.execute(update(orders).where(and_(orders.c.id == order_id, orders.c.status != "pending",
-                                               orders.c.status != ORDER_STATUS_FOR_SHIPMENT[status]))
-                     .values(status=ORDER_STATUS_FOR_SHIPMENT[status], updated_at=datetime.now(timezone.utc)))
+        wanted = ORDER_STATUS_FOR_SHIPMENT[status]
+        if MOVES_FROM[wanted]:
+            conn.execute(update(orders).where(and_(orders.c.id == order_id, orders.c.status.in_(MOVES_FROM[wanted])))
+                         .values(status=wanted, updated_at=datetime.now(timezone.utc)))
         if known is None:
             conn.execute(insert(followed_shipments).values(shipment_id=shipment, order_id=order_id, version=version,
                                                           status=status))
