@@ -102,8 +102,9 @@ class OrdersLedger:
             customer.before = set(_order_ids(client))
             customer.cart = _cart(client)
             self.customers.append(customer)
-        self.readers = [_login(httpx.Client(base_url=base_url, timeout=30), email) for email in readers or []]
-        self.reads: Counter[int] = Counter()
+        with httpx.Client(base_url=base_url, timeout=30) as http:
+            self.readers = [_login(http, email) for email in readers or []]
+        self.reads: Counter[str] = Counter()  # "200", "anonymous 401", ...
         self.checkouts: list[tuple[str, str, str]] = []  # (customer, outcome, answer)
         self.cancels: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -160,10 +161,14 @@ class OrdersLedger:
     # --- readers: orders that do not change, for the shadow and the canary ---
 
     def _read_orders(self) -> None:
+        # Anonymous readers are many browsers (sessions nobody has; the API refuses them, alike on both sides):
+        # what a canary's sticky cohorts are cut from, a few customers being too few for a 10% share.
         with httpx.Client(base_url=self.base_url, timeout=30) as http:
             n = 0
             while not self._stop.is_set():
-                headers = {"Authorization": f"Token {self.readers[n % len(self.readers)]}"}
+                anonymous = n % 3 == 2
+                headers = ({"Cookie": f"sessionid=ordersreader{n % 100:04d}"} if anonymous
+                           else {"Authorization": f"Token {self.readers[n % len(self.readers)]}"})
                 try:
                     listing = http.get("/api/orders/", headers=headers)
                     status = listing.status_code
@@ -174,9 +179,9 @@ class OrdersLedger:
                     status = 0
                 http.cookies.clear()
                 with self._lock:
-                    self.reads[status] += 1
+                    self.reads[f"anonymous {status}" if anonymous else str(status)] += 1
                 n += 1
-                time.sleep(self.pause * 2)
+                time.sleep(self.pause)
 
     # --- the customers ---
 
