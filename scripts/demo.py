@@ -1,4 +1,5 @@
-"""``make demo``: the catalog, then the cart, move from the monolith to their own services under live traffic.
+"""``make demo``: the catalog, then the cart, then the orders move from the monolith to their own services under
+live traffic.
 
 Seeds the shop, starts the monolith (gunicorn), the router and — once its database is provisioned — the
 catalog service and the plan's sync follower, drives background traffic through the router (browse,
@@ -6,7 +7,11 @@ search, carts, checkouts, staff edits) and a write ledger (scripts/ledger.py: st
 and deletes, each recorded with what the client was told), runs migration_plans/catalog.yaml step by step to
 the end; then, under the same traffic and ledger, migration_plans/cart.yaml (the cart service and its follower
 started at its shadow step) with the cart ledger (scripts/ledger/carts.py: carts changed through the API and the
-monolith's pages, each held to what its owner was told). It prints a report: requests per backend per step,
+monolith's pages, each held to what its owner was told); then migration_plans/orders.yaml (the orders service, the
+monolith's event relay and the orders' follower started at its shadow step) with the orders ledger
+(scripts/ledger/orders.py: customers who fill their carts and check out through the router with an
+Idempotency-Key, some cancelling, each order held to what its customer was told, the stock to the orders). It
+prints a report: requests per backend per step,
 failed requests, acknowledged writes checked against both ledgers and the problems found, rows copied and
 verified, parity, time per step. Everything it starts is stopped on exit or Ctrl-C; logs and the report stay
 under var/demo/.
@@ -36,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.ledger import WriteLedger  # noqa: E402
 from scripts.ledger.carts import CartLedger  # noqa: E402
+from scripts.ledger.orders import OrdersLedger  # noqa: E402
 from scripts.stack import Ports, Stack  # noqa: E402
 from scripts.traffic import Traffic  # noqa: E402
 from strangler.processes import ProcessFailed, port_in_use  # noqa: E402
@@ -74,12 +80,14 @@ def main() -> int:
     parser.add_argument("--var", type=Path, default=ROOT / "var" / "demo", help="where databases, logs and the "
                         "report go (wiped at the start)")
     parser.add_argument("--free-ports", action="store_true", help="use free ports instead of 8000/8080/8081/8101")
-    parser.add_argument("--to", help="stop after this step of the catalog's plan (the cart's is not run then)")
+    parser.add_argument("--to", help="stop after this step of the catalog's plan (the cart's and the orders' are "
+                        "not run then)")
     parser.add_argument("--serve", action="store_true", help="keep everything running after the report")
     args = parser.parse_args()
 
     ports = Ports.free() if args.free_ports else Ports()
-    taken = [p for p in (ports.monolith, ports.router, ports.admin, ports.service, ports.cart) if port_in_use(p)]
+    taken = [p for p in (ports.monolith, ports.router, ports.admin, ports.service, ports.cart, ports.orders)
+             if port_in_use(p)]
     if taken:
         console.print(f"[red]Ports {taken} are taken; stop what runs there or pass --free-ports.[/red]")
         return 2
@@ -89,6 +97,7 @@ def main() -> int:
     traffic: Traffic | None = None
     ledger: WriteLedger | None = None
     carts: CartLedger | None = None
+    orders: OrdersLedger | None = None
     report: dict[str, Any] = {"steps": []}
     try:
         console.rule("Setting up")
@@ -102,7 +111,14 @@ def main() -> int:
         last = steps.index(args.to) if args.to else len(steps) - 1
         phases = [("catalog", stack.plan_path, steps[: last + 1])]
         if not args.to:
-            phases.append(("cart", stack.cart_plan_path, plan_steps(stack, stack.cart_plan_path)))
+            # The catalog and the cart are decommissioned after the orders move, not before: until the orders'
+            # cutover the monolith's checkout reads the products in its own copy of the catalog, which the catalog
+            # service feeds only until its decommission (a product created at the service after it could not be
+            # ordered: the first demo run with the orders, 1,140 checkouts refused 400).
+            cart = plan_steps(stack, stack.cart_plan_path)
+            phases = [("catalog", stack.plan_path, steps[:-1]), ("cart", stack.cart_plan_path, cart[:-1]),
+                      ("orders", stack.orders_plan_path, plan_steps(stack, stack.orders_plan_path)),
+                      ("catalog", stack.plan_path, steps[-1:]), ("cart", stack.cart_plan_path, cart[-1:])]
         traffic = Traffic(stack.router_url)
         traffic.start()
         # Its own products (created after the traffic picked its own), written all through the plan: at the end
@@ -114,20 +130,32 @@ def main() -> int:
         for name, plan, plan_steps_ in phases:
             if failed:
                 break
-            if name == "cart":
+            if name == "cart" and carts is None:
                 # Carts of their own, changed all through the cart's plan through the API and the monolith's
                 # pages; readers of unchanging carts for the shadow and the canary.
                 carts = CartLedger(stack.router_url, users=["customer15@example.com"], products=traffic.products[:8],
                                    readers=["customer16@example.com", "customer17@example.com"], pause=0.05)
                 carts.start()
+            if name == "orders":
+                # Customers of their own who fill their carts and check out (some cancel), products of their
+                # own (created now, at the catalog service); readers of unchanging orders for the shadow and the
+                # canary.
+                orders = OrdersLedger(stack.router_url, customers=["customer18@example.com", "customer19@example.com",
+                                                                   "customer20@example.com"],
+                                      readers=["customer6@example.com", "customer7@example.com"], products=4)
+                orders.start()
             for step in plan_steps_:
                 if step == "shadow" and name not in stack.processes:
                     if name == "catalog":
                         stack.start_service()
                         stack.start_follower()
-                    else:
+                    elif name == "cart":
                         stack.start_cart_service()
                         stack.start_follower(stack.cart_plan_path, "cart-follower")
+                    else:
+                        stack.start_relay()
+                        stack.start_orders_service()
+                        stack.start_follower(stack.orders_plan_path, "orders-follower")
                 traffic.step = f"{name}: {step}"
                 console.rule(f"{name}: {step}")
                 ok, seconds, output = run_step(stack, step, plan)
@@ -156,6 +184,11 @@ def main() -> int:
             cart_report = asdict(carts.check())
             report["cart_ledger"] = {**cart_report, "problems_total": len(cart_report["problems"]),
                                      "problems": cart_report["problems"][:200]}
+        if orders is not None:
+            orders.stop()
+            orders_report = asdict(orders.check())
+            report["orders_ledger"] = {**orders_report, "problems_total": len(orders_report["problems"]),
+                                       "problems": orders_report["problems"][:200], "reads": dict(orders.reads)}
         status = json.loads(stack.manage("strangler", "status", str(stack.plan_path), "--json").stdout)
         report["figures"] = status["figures"]
         report["failed_requests"] = traffic.tally.total("failed")
@@ -171,6 +204,7 @@ def main() -> int:
                 time.sleep(0.5)
         return 0 if (report["failed_requests"] == 0 and report["ledger"]["ok"]
                      and report.get("cart_ledger", {"ok": True})["ok"]
+                     and report.get("orders_ledger", {"ok": True})["ok"]
                      and all(s["ok"] for s in report["steps"])) else 1
     except (ProcessFailed, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
@@ -186,11 +220,14 @@ def main() -> int:
         if carts is not None:
             carts.stop()
             carts.close()
+        if orders is not None:
+            orders.stop()
+            orders.close()
         stack.stop()
 
 
 def print_report(report: dict[str, Any]) -> None:
-    table = Table(title="The catalog's and the cart's migrations")
+    table = Table(title="The catalog's, the cart's and the orders' migrations")
     for column in ("step", "time", "served by (requests)", "ok", "failed", "write-freeze 503s"):
         table.add_column(column)
     for step in report["steps"]:
@@ -236,6 +273,15 @@ def print_report(report: dict[str, Any]) -> None:
                       f"{carts['counts']['ambiguous']} without an answer")
         console.print(f"cart ledger problems: {carts['problems_total']}")
         for problem in carts["problems"][:10]:
+            console.print(f"  {problem}")
+    orders = report.get("orders_ledger")
+    if orders:
+        frozen = sum(n for answer, n in orders["answers"].items() if answer.endswith("write_freeze"))
+        console.print(f"orders ledger: {orders['counts']['acknowledged']} acknowledged checkouts ({orders['orders']} "
+                      f"orders found as told), {orders['counts']['refused']} refused ({frozen} by the write freeze), "
+                      f"{orders['counts']['ambiguous']} without an answer; cancels {orders['cancels']}")
+        console.print(f"orders ledger problems: {orders['problems_total']}")
+        for problem in orders["problems"][:10]:
             console.print(f"  {problem}")
 
 
