@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import create_engine, text
 
 from scripts.ledger.carts import CartLedger
@@ -89,7 +91,19 @@ def assert_ledger(ledger: OrdersLedger, base: str | None = None, *, identity_sec
     assert report.ok, report.problems[:10]
 
 
+def data_and_cutover_only(path: Path) -> None:
+    """The catalog's and the cart's plans are this test's prerequisites, not its subject (their own e2e tests run
+    their gates): their copies keep the data steps and the cutover, not the contract, shadow and canary gates."""
+    plan = yaml.safe_load(path.read_text())
+    kept = {"provision", "capture", "copy", "sync", "verify", "cutover", "decommission"}
+    plan["steps"] = [step for step in plan["steps"]
+                     if (step if isinstance(step, str) else next(iter(step))) in kept]
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+
+
 def test_the_orders_move_under_traffic_come_back_and_move_for_good(stack: Stack) -> None:
+    data_and_cutover_only(stack.plan_path)
+    data_and_cutover_only(stack.cart_plan_path)
     traffic = Traffic(stack.router_url, workers=3)
     traffic.start()
     readers = CartLedger(stack.router_url, users=[], api_anonymous=0, pages=0, products=traffic.products[:3],
@@ -100,12 +114,12 @@ def test_the_orders_move_under_traffic_come_back_and_move_for_good(stack: Stack)
         run(stack, "run", str(stack.plan_path), "--to", "verify", "--yes")
         stack.start_service()
         stack.start_follower(stack.plan_path, "catalog-follower")
-        run_to(stack, traffic, str(stack.plan_path), "catalog", ("shadow", "canary-10", "canary-50", "cutover"))
+        run_to(stack, traffic, str(stack.plan_path), "catalog", ("cutover",))
         readers.start()
         run(stack, "run", str(stack.cart_plan_path), "--to", "verify", "--yes")
         stack.start_cart_service()
         stack.start_follower(stack.cart_plan_path, "cart-follower")
-        run_to(stack, traffic, str(stack.cart_plan_path), "cart", ("shadow", "canary-10", "cutover"))
+        run_to(stack, traffic, str(stack.cart_plan_path), "cart", ("cutover",))
         readers.stop()
         assert gateway_mode(stack, "catalog") == gateway_mode(stack, "cart") == "remote"
 

@@ -193,7 +193,7 @@ class Stage:
                 conn.execute(delete(table))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     folder = tmp_path_factory.mktemp("checkout-saga")
     saved = {name: os.environ.get(name) for name in TOKENS}
