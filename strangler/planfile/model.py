@@ -18,6 +18,7 @@ no infinities. The layout::
     steps: [provision, capture, copy, sync, verify, {contract: {...}}, {shadow: {...}}, {canary: {...}},
             {cutover: {...}}, decommission]
     hooks: [{name, at: cutover, do: [argv...], undo: [argv...], timeout: 30}]
+    requires: [PLAN NAME, ...]              # plans cut over before this one's cutover (strangler.plans.requires)
 
 The values' rules are :mod:`strangler.planfile.values`; the kinds of step, each with its settings' model,
 :mod:`strangler.planfile.kinds`.
@@ -189,6 +190,7 @@ class PlanFile:
     endpoints: EndpointsSpec | None
     steps: tuple[Step, ...]  # () in a data-split-only file
     hooks: tuple[Hook, ...]
+    requires: tuple[str, ...] = ()  # the names of the plans whose cutovers must come before this one's
 
     @property
     def changelog_table(self) -> str:

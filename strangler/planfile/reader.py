@@ -33,7 +33,7 @@ from strangler.planfile.model import (
 )
 from strangler.planfile.values import Identifier, Spec
 
-TOP_KEYS = ("name", "service", "source", "datasplit", "tables", "router", "endpoints", "steps", "hooks")
+TOP_KEYS = ("name", "service", "source", "datasplit", "tables", "router", "endpoints", "steps", "hooks", "requires")
 SECTIONS: dict[str, type[BaseModel]] = {"service": ServiceSection, "source": SourceSection,
                                         "datasplit": DatasplitSection, "router": RouterSpec, "endpoints": EndpointsSpec}
 _NAME: TypeAdapter[str] = TypeAdapter(Identifier, config=ConfigDict(strict=True))
@@ -90,6 +90,8 @@ class _Reading:
                 found[key] = self.steps(value)
             elif key == "hooks":
                 found[key] = self.hooks(value)
+            elif key == "requires":
+                found[key] = self.requires(value)
             else:
                 found[key] = self.model(SECTIONS[key], key, value)
         for key, what in (("name", "an identifier: it names the plan's changelog and its state"),
@@ -111,7 +113,7 @@ class _Reading:
         return PlanFile(path=path, name=found["name"], service=found["service"], source=found["source"],
                         datasplit=found["datasplit"], tables=found["tables"], router=found.get("router"),
                         endpoints=found.get("endpoints"), steps=found.get("steps") or (),
-                        hooks=found.get("hooks") or ())
+                        hooks=found.get("hooks") or (), requires=found.get("requires") or ())
 
     def items(self, key: str, value: list[Any], cls: type[Spec]) -> Iterator[tuple[int, Any]]:
         """Each item of the list section ``key`` that passes ``cls``, with its index, as soon as it is checked
@@ -218,6 +220,23 @@ class _Reading:
             hooks.append(Hook(spec.name, spec.at, tuple(spec.do), tuple(spec.undo), spec.timeout))
         return _every(hooks, value)
 
+    def requires(self, value: Any) -> tuple[str, ...] | None:
+        if not isinstance(value, list):
+            self.problem("requires", f"expected a list of plan names (the plans whose cutovers must come first), "
+                                     f"got {show(value)}")
+            return None
+        names: list[str] = []
+        for i, raw in enumerate(value):
+            try:
+                name = _NAME.validate_python(raw)
+            except ValidationError as exc:
+                self.problems.extend(describe_all(exc.errors(), Identifier, f"requires[{i}]"))
+                continue
+            if name in names:
+                self.problem(f"requires[{i}]", f"{name!r} is already requires[{names.index(name)}]")
+            names.append(name)
+        return _every(names, value)
+
     def cross_check(self, found: dict[str, Any]) -> None:
         steps, endpoints, service = found.get("steps"), found.get("endpoints"), found.get("service")
         kinds = {s.kind for s in steps or ()}
@@ -233,6 +252,12 @@ class _Reading:
             marked = ", ".join(f"tables[{i}].snapshot" for i in range(len(tables)))
             self.problem(f"steps[{at}]", f"nothing to cut over: every table is a snapshot ({marked}: true), which the "
                                          "monolith keeps owning; a cutover needs a table the service takes over")
+        for i, name in enumerate(found.get("requires") or ()):
+            if name == found.get("name"):
+                self.problem(f"requires[{i}]", f"{name!r} is this plan's own name (a plan cannot wait for itself)")
+        if found.get("requires") and steps is not None and "cutover" not in kinds:
+            self.problem("requires", "the plan has no cutover step, and what it requires is checked at its cutover "
+                                     "(and at the required plans' rollbacks)")
         for i, hook in enumerate(found.get("hooks") or ()):
             if steps is not None and hook.at not in kinds:
                 self.problem(f"hooks[{i}].at", f"the plan has no {hook.at} step, so this hook would never run")

@@ -124,6 +124,10 @@ def _status(options: dict[str, Any], out: Output) -> None:
         out.write(f"{report['plan']}: {report['status']} at {report['at'] or 'the start'} since {report['since']}"
                   + (f" — {report['message']}" if report["message"] else "") + "\n")
         out.write("  steps: " + " ".join(("✓" if s["done"] else "·") + s["step"] for s in report["steps"]) + "\n")
+        if report.get("requires"):
+            out.write("  requires: " + ", ".join(
+                f"{name} ({'cut over' if r['cut_over'] else 'not cut over'}: at {r['at'] or 'the start'})"
+                for name, r in report["requires"].items()) + "\n")
         live = report.get("live") or {}
         if "sync" in live:
             out.write(f"  sync: {live['sync']}\n")

@@ -5,6 +5,7 @@ Tree::
     PlanRunError
     ├── PlanFileError        the plan's executor part is invalid (file, field, reason)
     ├── PlanLocked           another executor is running this plan
+    ├── RequirementUnmet     a cutover (or its undo) waits on another plan (``requires:``): which, and what to run
     ├── StepFailed           a step could not do its work (the message says what and how to resume)
     │   ├── GateFailed       a gate did not hold: which gate, the figure and the limit
     │   └── LeaseLost        the write freeze's lease lapsed or was replaced: nothing more may change
@@ -26,6 +27,10 @@ class PlanFileError(PlanRunError):
 
 
 class PlanLocked(PlanRunError):
+    pass
+
+
+class RequirementUnmet(PlanRunError):
     pass
 
 

@@ -18,7 +18,7 @@ from strangler import datasplit
 from strangler.datasplit import ownership
 from strangler.plans import steps
 from strangler.plans.context import Context
-from strangler.plans.exceptions import PlanRunError, StepFailed
+from strangler.plans.exceptions import PlanRunError, RequirementUnmet, StepFailed
 from strangler.plans.schema import ExecutorPlan, Step, load_executor_plan
 from strangler.plans.state import StateStore, default_path
 from strangler.project import project_root
@@ -76,6 +76,10 @@ class Executor:
             if target < start:
                 return Outcome(plan.name, "run", done, position.done_step, True,
                                f"already at {position.done_step or 'the start'}; nothing to run")
+            if any(s.kind == "cutover" for s in plan.steps[start:target + 1]):
+                why = self.state.requirements(plan.name, plan.requires, plan.path)
+                if why is not None:   # refused before the gates, not minutes into them
+                    return self._refused("run", done, f"cutover: {why}")
             ctx = Context(plan, self.say, self.root, self.state)
             try:
                 for index in range(start, target + 1):
@@ -87,7 +91,11 @@ class Executor:
                                            f"stopped before {step.id} (not confirmed)")
                     self.say(f"== {step.id}")
                     started = time.monotonic()
-                    self.state.begin(plan.name, step.id, "do")
+                    try:
+                        self.state.begin(plan.name, step.id, "do", cutover=step.kind == "cutover",
+                                         requires=plan.requires, plan_path=plan.path)
+                    except RequirementUnmet as exc:   # another plan moved meanwhile: nothing was begun
+                        return self._refused("run", done, f"{step.id}: {exc}")
                     try:
                         figures = steps.do(step, ctx, self._previous_canary(index))
                     except _STEP_FAILURES as exc:
@@ -121,12 +129,20 @@ class Executor:
                 if steps.action(plan.steps[failed]).undo_after_failure:
                     last = failed  # its undo is safe on a partial state (a cutover's reads the guard)
             stop = plan.index(to) if to else -1
+            if any(s.kind == "cutover" for s in plan.steps[stop + 1:last + 1]):
+                why = self.state.requirements(plan.name, (), plan.path, undo=True)
+                if why is not None:
+                    return self._refused("rollback", undone, f"undo cutover: {why}")
             ctx = Context(plan, self.say, self.root, self.state)
             try:
                 for index in range(last, stop, -1):
                     step = plan.steps[index]
                     self.say(f"<< undo {step.id}")
-                    self.state.begin(plan.name, step.id, "undo")
+                    try:
+                        self.state.begin(plan.name, step.id, "undo", cutover=step.kind == "cutover",
+                                         plan_path=plan.path)
+                    except RequirementUnmet as exc:
+                        return self._refused("rollback", undone, f"undo {step.id}: {exc}")
                     try:
                         figures = steps.undo(step, ctx, self._previous_canary(index))
                     except _STEP_FAILURES as exc:
@@ -142,6 +158,12 @@ class Executor:
                 ctx.close()
         return Outcome(plan.name, "rollback", undone, self.state.get(plan.name).done_step, True)
 
+    def _refused(self, action: str, steps_: list[dict[str, Any]], message: str) -> Outcome:
+        """A step that may not begin (another plan's state, :mod:`strangler.plans.requires`): said, nothing
+        recorded as begun or failed; the plan stays where it stands."""
+        self.say(f"!! {message}")
+        return Outcome(self.plan.name, action, steps_, self.state.get(self.plan.name).done_step, False, message)
+
     def status(self, *, live: bool = True) -> dict[str, Any]:
         plan = self.plan
         position = self.state.get(plan.name)
@@ -152,6 +174,8 @@ class Executor:
             "steps": [{"step": s.id, "done": i <= position.done_index} for i, s in enumerate(plan.steps)],
             "figures": position.figures,
         }
+        if plan.requires:
+            result["requires"] = self.state.required(plan.requires)
         if live:
             result["live"] = self._live()
         return result

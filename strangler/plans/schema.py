@@ -32,6 +32,7 @@ class ExecutorPlan:
     endpoints: EndpointsSpec
     steps: tuple[Step, ...]
     hooks: tuple[Hook, ...]
+    requires: tuple[str, ...] = ()
 
     def index(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):
@@ -49,7 +50,8 @@ def executor_plan(doc: PlanFile) -> ExecutorPlan:
     if doc.router is None or doc.endpoints is None or not doc.steps:
         raise PlanFileError([f"{doc.path}: steps: required (a non-empty list of steps)"])
     return ExecutorPlan(path=doc.path, name=doc.name, service=doc.service, router=doc.router,
-                        endpoints=doc.endpoints, steps=doc.steps, hooks=doc.hooks)
+                        endpoints=doc.endpoints, steps=doc.steps, hooks=doc.hooks,
+                        requires=doc.requires)
 
 
 def load_executor_plan(path: str | Path) -> ExecutorPlan:

@@ -14,13 +14,14 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from strangler.plans.exceptions import PlanLocked
+from strangler.plans import requires as requirements
+from strangler.plans.exceptions import PlanLocked, RequirementUnmet
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS plan_state (
@@ -41,6 +42,11 @@ CREATE TABLE IF NOT EXISTS plan_substeps (
     state TEXT NOT NULL,                      -- doing | done | undoing | undone (hooks); the lease id (lease)
     updated_at REAL NOT NULL,
     PRIMARY KEY (plan, step, name)
+);
+CREATE TABLE IF NOT EXISTS plan_requires (     -- what a plan's file required when its cutover last began
+    plan TEXT NOT NULL,
+    requires TEXT NOT NULL,
+    PRIMARY KEY (plan, requires)
 );
 CREATE TABLE IF NOT EXISTS plan_history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -120,6 +126,22 @@ class StateStore:
             names = [r[0] for r in db.execute("SELECT plan FROM plan_state ORDER BY plan")]
         return [self.get(name) for name in names]
 
+    def requirements(self, plan: str, requires: Sequence[str], plan_path: Path | None = None,
+                     *, undo: bool = False) -> str | None:
+        """Why ``plan``'s cutover (``undo``: its undo) could not begin now, or None (read only: the check made
+        before a run starts; :meth:`begin` makes it again when the step begins)."""
+        with self._tx() as db:
+            if undo:
+                return requirements.blocking(db, plan, plan_path)
+            return requirements.unmet(db, plan, requires, plan_path)
+
+    def required(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Where each of the plans ``names`` stands, and whether it is cut over (``status``'s ``requires``)."""
+        with self._tx() as db:
+            found = {name: requirements.position(db, name) for name in names}
+        return {name: {"at": at, "running": running, "cut_over": requirements.cut_over(at, running)}
+                for name, (at, running) in found.items()}
+
     def history(self, plan: str, limit: int = 50) -> list[dict[str, Any]]:
         with self._tx() as db:
             rows = db.execute("SELECT at, step, action, outcome, detail FROM plan_history WHERE plan = ? "
@@ -167,9 +189,22 @@ class StateStore:
                            "updated_at = excluded.updated_at", (plan, step, name, state, time.time()))
             self._history(db, plan, step, name, state or "forgotten")
 
-    def begin(self, plan: str, step: str, action: str) -> None:
+    def begin(self, plan: str, step: str, action: str, *, cutover: bool = False, requires: Sequence[str] = (),
+              plan_path: Path | None = None) -> None:
+        """Records ``action`` (do, undo) of ``step`` as begun. For a ``cutover`` step, in the same transaction:
+        what the plan ``requires`` recorded, and the rule of :mod:`strangler.plans.requires` kept
+        (:class:`RequirementUnmet`, nothing recorded, when it is not)."""
         with self._tx() as db:
             self._ensure(db, plan)
+            if cutover and action == "do":
+                requirements.record(db, plan, requires)
+                why = requirements.unmet(db, plan, requires, plan_path)
+            elif cutover and action == "undo":
+                why = requirements.blocking(db, plan, plan_path)
+            else:
+                why = None
+            if why is not None:
+                raise RequirementUnmet(why)
             db.execute("UPDATE plan_state SET running = ?, status = 'running', updated_at = ?, message = NULL, "
                        "lock_at = ? WHERE plan = ?", (f"{action}:{step}", time.time(), time.time(), plan))
             self._history(db, plan, step, action, "started")
