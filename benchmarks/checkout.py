@@ -20,7 +20,7 @@ with its shipment). Besides the figures it prints the CPU time each side's proce
 mean time before it (DBOS recording the previous step).
 
     .venv/bin/python benchmarks/checkout.py [--duration 8] [--warmup 2] [--rounds 2] [--connections 8,32]
-        [--dbos-postgres postgresql://postgres@127.0.0.1:5432] [--profile-orders FILE]
+        [--dbos-postgres postgresql://postgres@127.0.0.1:5432] [--orders-workers 1] [--profile-orders FILE]
 
 Not part of the test suite. Every process it starts is stopped (and checked gone) before it exits, on failure and
 Ctrl-C too; exit status 1 when a target is missed, 2 when a measurement failed.
@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dbos-postgres", metavar="URL", default="",
                         help="the saga's system database on this PostgreSQL server (postgresql://user@host:port; a "
                              "database of its own, dropped at the end) instead of SQLite")
+    parser.add_argument("--orders-workers", type=int, default=1,
+                        help="uvicorn worker processes of the orders service (default %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs)")
     parser.add_argument("--profile-orders", metavar="FILE", type=Path,
                         help="run the orders service under py-spy (its threads on CPU) and write "
@@ -207,10 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.dbos_postgres:
             dbos_url = f"{args.dbos_postgres.rstrip('/')}/bench_checkout_dbos_{uuid.uuid4().hex[:12]}"
             print(f"dbos     system database {dbos_url} (PostgreSQL)")
-        sides = build(procs, work, args.customers, args.products, args.shop_workers, spy, dbos_url)
+        sides = build(procs, work, args.customers, args.products, args.shop_workers, spy, dbos_url, args.orders_workers)
         print(f"stages   both built in {time.monotonic() - started:.0f} s ({args.customers} customers a side, "
-              f"{args.products} products; shops: gunicorn {args.shop_workers} sync workers; services and routers: "
-              "1 worker each; SQLite everywhere)")
+              f"{args.products} products; shops: gunicorn {args.shop_workers} sync workers; orders service: "
+              f"{args.orders_workers} worker(s), other services and routers: 1 worker each; SQLite everywhere"
+              f"{' but the saga system database' if dbos_url else ''})")
         script = work / "checkout.lua"
         script.write_text(LUA % {"body": json.dumps(json.dumps(BODY, ensure_ascii=False), ensure_ascii=False)})
         results: dict[int, dict[str, list[Measured]]] = {}

@@ -178,10 +178,11 @@ def start_shop(procs: Processes, work: Path, side: str, database: Path, workers:
 
 
 def build(procs: Processes, work: Path, customers: int, products: int, shop_workers: int,
-          orders_prefix: list[str] | None = None, dbos_url: str = "") -> dict[str, Side]:
+          orders_prefix: list[str] | None = None, dbos_url: str = "", orders_workers: int = 1) -> dict[str, Side]:
     """Both stages seeded and running; the sides by name. ``orders_prefix``: what the orders service runs under
     (a profiler, ``py-spy record ... --``); ``dbos_url``: the saga's system database (default: SQLite, in the
-    orders service's var directory)."""
+    orders service's var directory); ``orders_workers``: its uvicorn worker processes (each DBOS executor takes a slot
+    of its own)."""
     shop, tokens, product_ids = seed(work, customers, products)
     users = [int(u) for u in (work / "users.txt").read_text().split()]
     saga_shop = work / "shop-saga.sqlite3"
@@ -203,8 +204,9 @@ def build(procs: Processes, work: Path, customers: int, products: int, shop_work
                    "ORDERS_MONOLITH_URL": saga_url, **({"ORDERS_DBOS_DATABASE_URL": dbos_url} if dbos_url else {})}
     for name in ("catalog", "cart", "orders"):
         prefix = (orders_prefix or []) if name == "orders" else []
-        procs.start(name, [*prefix, PYTHON, "-m", f"extracted.{name}", "--port", str(ports[name]), "--log-level",
-                           "warning"], service_env, base[name] + "/healthz")
+        workers = ["--workers", str(orders_workers)] if name == "orders" and orders_workers > 1 else []
+        procs.start(name, [*prefix, PYTHON, "-m", f"extracted.{name}", "--port", str(ports[name]), *workers,
+                           "--log-level", "warning"], service_env, base[name] + "/healthz")
     saga = Side("saga", database=saga_shop, orders_db=work / "orders.sqlite3", tokens=list(tokens),
                 processes=("shop-saga", "catalog", "cart", "orders", "router-saga"))
     saga.router = start_router(procs, work, "saga", saga_env, saga_url, base["orders"])
