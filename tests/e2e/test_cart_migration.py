@@ -23,6 +23,7 @@ import pytest
 from scripts.ledger.carts import CartLedger
 from scripts.stack import Ports, Stack
 from scripts.traffic import Traffic
+from tests.support.plans import smaller_gates
 from tests.support.servers import scratch_database
 
 pytestmark = pytest.mark.slow
@@ -68,6 +69,7 @@ def assert_ledger(ledger: CartLedger, *bases: str) -> None:
 
 def test_the_cart_moves_under_traffic_comes_back_and_moves_for_good(stack: Stack) -> None:
     plan = str(stack.cart_plan_path)
+    smaller_gates(stack.cart_plan_path)   # its gates run twice
     run(stack, "run", plan, "--to", "verify", "--yes")
     stack.start_cart_service()
     stack.start_follower(stack.cart_plan_path, "cart-follower")

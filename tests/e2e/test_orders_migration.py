@@ -31,6 +31,7 @@ from scripts.ledger.carts import CartLedger
 from scripts.ledger.orders import OrdersLedger
 from scripts.stack import Ports, Stack
 from scripts.traffic import Traffic
+from tests.support.plans import smaller_gates
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +67,7 @@ def run_to(stack: Stack, traffic: Traffic, plan: str, name: str, steps: tuple[st
         traffic.step = f"{name} {step}"
         outcome = run(stack, "run", plan, "--to", step, "--yes")
         assert outcome["ok"] and outcome["at"] == step, outcome
+        print(f"{name} {step}: {[(s['step'], s['seconds']) for s in outcome['steps']]}")
 
 
 def held_reservations(stack: Stack) -> int:
@@ -104,6 +106,7 @@ def data_and_cutover_only(path: Path) -> None:
 def test_the_orders_move_under_traffic_come_back_and_move_for_good(stack: Stack) -> None:
     data_and_cutover_only(stack.plan_path)
     data_and_cutover_only(stack.cart_plan_path)
+    smaller_gates(stack.orders_plan_path)
     traffic = Traffic(stack.router_url, workers=3)
     traffic.start()
     readers = CartLedger(stack.router_url, users=[], api_anonymous=0, pages=0, products=traffic.products[:3],
