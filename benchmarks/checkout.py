@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per side and concurrency")
     parser.add_argument("--rounds", type=int, default=2, help="measured runs per side and concurrency")
     parser.add_argument("--connections", default="8,32", help="concurrent clients, comma-separated (default 8,32)")
-    parser.add_argument("--customers", type=int, default=6_000,
+    parser.add_argument("--customers", type=int, default=15_000,
                         help="customers (one full cart each) per side; a run that uses them up fails")
     parser.add_argument("--products", type=int, default=20, help="products the carts take from")
     parser.add_argument("--shop-workers", type=int, default=2, help="gunicorn workers of each shop (default 2)")
