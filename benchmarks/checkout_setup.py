@@ -118,7 +118,9 @@ def fill_services(work: Path, shop: Path, users: list[int], product_ids: list[in
     engine = catalog_engine(urls["catalog"])
     catalog_head(engine)
     with engine.begin() as conn:
-        category = conn.execute(insert(categories).values(name="Kitchen", slug="kitchen")).inserted_primary_key[0]
+        made = conn.execute(insert(categories).values(name="Kitchen", slug="kitchen")).inserted_primary_key
+        assert made is not None
+        category = made[0]
         conn.execute(insert(products), [
             {"id": pid, "sku": sku, "name": name, "description": "", "price": Decimal(str(price)), "stock": STOCK,
              "is_active": True, "category_id": category, "created_at": NOW, "updated_at": NOW}
