@@ -41,6 +41,10 @@ def position(db: sqlite3.Connection, plan: str) -> tuple[str | None, str | None]
     return (row[0], row[1]) if row else (None, None)
 
 
+def _standing(done_step: str | None, running: str | None) -> str:
+    return f"stands at {done_step or 'the start'}" + (f", {running}" if running else "")
+
+
 def _file_of(plan_path: Path | None, name: str) -> str:
     """The other plan's file when it sits beside this one under its own name, else a description."""
     if plan_path is not None:
@@ -55,8 +59,8 @@ def unmet(db: sqlite3.Connection, plan: str, requires: Sequence[str], plan_path:
     for name in requires:
         done_step, running = position(db, name)
         if not cut_over(done_step, running):
-            where = f"stands at {done_step or 'the start'}" + (f", {running}" if running else "")
-            return (f"plan {plan!r} requires plan {name!r} cut over first, and it {where}: run it to its cutover "
+            return (f"plan {plan!r} requires plan {name!r} cut over first, and it {_standing(done_step, running)}: "
+                    f"run it to its cutover "
                     f"(strangler run {_file_of(plan_path, name)} --to cutover), then this one")
     return None
 
@@ -68,8 +72,8 @@ def blocking(db: sqlite3.Connection, plan: str, plan_path: Path | None = None) -
     for (dependent,) in rows:
         done_step, running = position(db, dependent)
         if at_or_past_cutover(done_step, running):
-            where = f"stands at {done_step or 'the start'}" + (f", {running}" if running else "")
-            return (f"plan {dependent!r} requires plan {plan!r} cut over, and it {where}: roll it back first "
+            return (f"plan {dependent!r} requires plan {plan!r} cut over, and it {_standing(done_step, running)}: "
+                    f"roll it back first "
                     f"(strangler rollback {_file_of(plan_path, dependent)} --to verify), then this one")
     return None
 
