@@ -154,7 +154,7 @@ class ShopSeeder:
                           ship_postal_code=postal, ship_country=country, created_at=placed, updated_at=placed)
             steps = ["pending", "cancelled"] if status == "cancelled" else lifecycle[: lifecycle.index(status) + 1]
             tracking = f"TRK{rng.randrange(10**9, 10**10)}" if "shipped" in steps else ""
-            shipment = Shipment(pk=n, order_id=n, carrier=rng.choice(Shipment.Carrier.values),
+            shipment = Shipment(pk=n, order_id=n, user_id=user_pk, carrier=rng.choice(Shipment.Carrier.values),
                                 tracking_number=tracking, status=status, created_at=placed, updated_at=placed)
             events = []
             for i, step in enumerate(steps):

@@ -114,12 +114,13 @@ class Stack:
                "CART_DATABASE_URL": str(self.cart_url), "CART_SERVICE_URL": self.cart_http,
                "CART_MONOLITH_URL": self.monolith_http, "CART_CATALOG_URL": self.router_url,
                # The orders service (its checkout saga calls the catalog's and the cart's services and the
-               # monolith's shipping; DBOS's system database and the executor slots' locks under ORDERS_VAR_DIR),
+               # shipments' owner through the router; DBOS's system database and the executor slots' locks under ORDERS_VAR_DIR),
                # the monolith's orders gateway (ORDERS_SERVICE_URL), and the one bus the monolith's relay publishes
                # shipping's events to and the orders service follows them on.
                "ORDERS_DATABASE_URL": str(self.orders_url), "ORDERS_SERVICE_URL": self.orders_http,
                "ORDERS_VAR_DIR": str(self.var / "orders"), "ORDERS_CATALOG_URL": self.service_http,
                "ORDERS_CART_URL": self.cart_http, "ORDERS_MONOLITH_URL": self.monolith_http,
+               "ORDERS_SHIPPING_URL": self.router_url,
                "EVENTS_URL": f"sqlite:///{self.var / 'events.sqlite3'}"}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         return env

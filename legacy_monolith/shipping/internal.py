@@ -5,10 +5,11 @@ of an order it has just placed, and cancels it when a later step of the checkout
 Both are keyed by the order id, the one shipment an order has (``Shipment.order`` is one-to-one), so a step
 the saga runs again after a crash finds what its first run did:
 
-- ``POST /api/shipping/internal/shipments/`` ``{"order": id, "carrier": "postal"}`` → 201 and the new shipment
-  (``{"id", "order", "carrier", "tracking_number", "status"}``), or 200 and the order's shipment when it has
-  one already with that carrier; another carrier for an order that has a shipment is a 409
-  ``idempotency_conflict``. The order row need not be here yet: the monolith's copy of the orders is fed
+- ``POST /api/shipping/internal/shipments/`` ``{"order": id, "user": id, "carrier": "postal"}`` → 201 and the
+  new shipment (``{"id", "order", "carrier", "tracking_number", "status"}``), or 200 and the order's shipment
+  when it has one already with that carrier and customer; another carrier or customer for an order that has a
+  shipment is a 409 ``idempotency_conflict``. ``user`` is the order's customer: shipping scopes a customer's
+  shipments by it (``Shipment.user``). The order row need not be here yet: the monolith's copy of the orders is fed
   from the service by the data split, behind it in time, which is why ``Shipment.order`` has no database
   constraint (a plain id across the boundary the orders crossed).
 - ``POST /api/shipping/internal/shipments/cancel/`` ``{"order": id}`` → 200 and the cancelled shipment, or
@@ -35,6 +36,7 @@ ID_MAX = 2**63 - 1
 
 class ShipmentRequestSerializer(serializers.Serializer):
     order = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    user = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     carrier = serializers.ChoiceField(choices=Shipment.Carrier.choices, default=Shipment.Carrier.POSTAL)
 
 
@@ -54,17 +56,17 @@ class ShipmentRequestApi(InternalApi):
     def post(self, request):
         data = ShipmentRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order_id, carrier = data.validated_data["order"], data.validated_data["carrier"]
+        order_id, user_id, carrier = (data.validated_data[name] for name in ("order", "user", "carrier"))
         existing = Shipment.objects.filter(order_id=order_id).first()
         created = False
         if existing is None:
             try:
-                existing, created = services.shipment_create_for(order_id, carrier=carrier), True
+                existing, created = services.shipment_create_for(order_id, user_id, carrier=carrier), True
             except IntegrityError:  # the same request at the same moment: its shipment is the answer
                 existing = Shipment.objects.get(order_id=order_id)
-        if existing.carrier != carrier:
-            raise IdempotencyConflict(f"Order {order_id} has a shipment by {existing.carrier} already, not by "
-                                      f"{carrier}.")
+        if existing.carrier != carrier or existing.user_id != user_id:
+            raise IdempotencyConflict(f"Order {order_id} has a shipment by {existing.carrier} for user "
+                                      f"{existing.user_id} already, not by {carrier} for user {user_id}.")
         return Response(shipment_answer(existing), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -37,13 +37,14 @@ def _changed(shipment: Shipment, event: ShipmentEvent) -> None:
 
 
 def shipment_create(order, *, carrier: str = Shipment.Carrier.POSTAL) -> Shipment:
-    return shipment_create_for(order.pk, carrier=carrier)
+    return shipment_create_for(order.pk, order.user_id, carrier=carrier)
 
 
 @transaction.atomic
-def shipment_create_for(order_id: int, *, carrier: str = Shipment.Carrier.POSTAL) -> Shipment:
-    """The shipment of an order known by its id (the orders service's order: its row here may come later)."""
-    shipment = Shipment.objects.create(order_id=order_id, carrier=carrier)
+def shipment_create_for(order_id: int, user_id: int, *, carrier: str = Shipment.Carrier.POSTAL) -> Shipment:
+    """The shipment of an order known by its id and its customer's (the orders service's order: its row here
+    may come later)."""
+    shipment = Shipment.objects.create(order_id=order_id, user_id=user_id, carrier=carrier)
     _changed(shipment, ShipmentEvent.objects.create(shipment=shipment, status=S.PENDING, note="Order placed"))
     return shipment
 

@@ -1,5 +1,6 @@
 """The other owners a checkout talks to, over their HTTP APIs: the catalog's stock reservations, the cart, the
-shipping API (still the monolith's) and the saved addresses (the monolith's accounts).
+shipments (shipping's owner, through the router: the monolith, then the shipping service once it owns them) and
+the saved addresses (the monolith's accounts).
 
 Each call is made from a saga step, so it may be made again (a retry, a replay after a crash): every write
 carries a key that makes the repeat harmless (the reservation's ``Idempotency-Key``, the cart's
@@ -28,11 +29,17 @@ from extracted.orders.outbound import base_url, timeout
 CATALOG_URL_ENV: Final = "ORDERS_CATALOG_URL"
 CART_URL_ENV: Final = "ORDERS_CART_URL"
 MONOLITH_URL_ENV: Final = "ORDERS_MONOLITH_URL"
+# The router by default: it sends /api/shipping/ to whoever owns the shipments, so the saga's shipment calls
+# follow the shipping cutover (and its rollback) without the orders service knowing; the cutover's write freeze
+# answers them 503 for its few seconds, which the step retries.
+SHIPPING_URL_ENV: Final = "ORDERS_SHIPPING_URL"
 TIMEOUT_ENV: Final = "ORDERS_CALL_TIMEOUT"
 # Each owner authorises its internal API with its own token; the orders service holds the three.
 CATALOG_TOKEN_ENV: Final = "CATALOG_SERVICE_TOKEN"  # noqa: S105 - the variable's name
 CART_TOKEN_ENV: Final = "CART_SERVICE_TOKEN"  # noqa: S105 - the variable's name
-SHIPPING_TOKEN_ENV: Final = "ORDERS_SERVICE_TOKEN"  # noqa: S105 - the variable's name (the monolith checks it)
+# The orders service's own token: the monolith's shipping and accounts internal APIs check it, and so does the
+# shipping service's.
+SHIPPING_TOKEN_ENV: Final = "ORDERS_SERVICE_TOKEN"  # noqa: S105 - the variable's name
 
 
 class Refused(Exception):
@@ -96,6 +103,7 @@ class Calls:
         self.catalog = Owner("catalog", base_url(CATALOG_URL_ENV, "http://127.0.0.1:8101"), CATALOG_TOKEN_ENV)
         self.cart = Owner("cart", base_url(CART_URL_ENV, "http://127.0.0.1:8102"), CART_TOKEN_ENV)
         self.monolith = Owner("monolith", base_url(MONOLITH_URL_ENV, "http://127.0.0.1:8000"), SHIPPING_TOKEN_ENV)
+        self.shipping = Owner("shipping", base_url(SHIPPING_URL_ENV, "http://127.0.0.1:8080"), SHIPPING_TOKEN_ENV)
         self.client = httpx.Client(timeout=timeout(TIMEOUT_ENV))
 
     def close(self) -> None:
@@ -137,15 +145,15 @@ class Calls:
         """Releases the reservation made with ``key`` if there is one (nothing to do when there is none)."""
         self.catalog.post(self.client, "/api/catalog/reservations/release/", {}, headers={"Idempotency-Key": key})
 
-    # --- shipping and addresses (the monolith's) --------------------------------------------------------------
+    # --- shipping, and the addresses (the monolith's) -----------------------------------------------------------
 
-    def request_shipment(self, order_id: int, carrier: str) -> dict[str, Any]:
-        return self.monolith.post(self.client, "/api/shipping/internal/shipments/",
-                                  {"order": order_id, "carrier": carrier})
+    def request_shipment(self, order_id: int, user_id: int, carrier: str) -> dict[str, Any]:
+        return self.shipping.post(self.client, "/api/shipping/internal/shipments/",
+                                  {"order": order_id, "user": user_id, "carrier": carrier})
 
     def cancel_shipment(self, order_id: int) -> dict[str, Any] | None:
         """The order's shipment, cancelled (None: it has none); a shipment on its way is :class:`Refused` (409)."""
-        answer = self.monolith.post(self.client, "/api/shipping/internal/shipments/cancel/", {"order": order_id})
+        answer = self.shipping.post(self.client, "/api/shipping/internal/shipments/cancel/", {"order": order_id})
         return None if answer.get("shipment", "") is None else answer
 
     def return_stock(self, quantities: dict[int, int], key: str) -> None:

@@ -10,7 +10,7 @@ step                           what it does                                compe
 ``reserve``                    takes the stock, for a while (the catalog)  ``release`` (by the checkout's key)
 ``create_order_and_clear_cart`` the order, ``pending`` (this database);    ``drop_order``; ``restore_cart``
                                then the cart emptied (the cart, keyed)
-``request_shipment``           the order's shipment (the monolith)         ``cancel_shipment``
+``request_shipment``           the order's shipment (shipping's owner)     ``cancel_shipment``
 ``commit_and_place``           the stock kept for good (the catalog), then (the point of no return: retried
                                the order ``placed`` with its event         until it happens)
 =============================  ==========================================  ====================================
@@ -111,9 +111,9 @@ def restore_cart(workflow_id: str, user_id: int) -> None:
 
 
 @DBOS.step(name="orders.checkout.request_shipment", **FORWARD)
-def request_shipment(order_id: int, carrier: str) -> dict[str, Any]:
+def request_shipment(order_id: int, user_id: int, carrier: str) -> dict[str, Any]:
     failing("checkout.request_shipment")
-    shipment = runtime().calls.request_shipment(order_id, carrier)
+    shipment = runtime().calls.request_shipment(order_id, user_id, carrier)
     reached("checkout.after_request_shipment")
     return shipment
 
@@ -167,7 +167,7 @@ def checkout(workflow_id: str, user_id: int, shipping: dict[str, str], carrier: 
         if _lines(cleared) != quantities:   # the cart changed between the read and the clear (another tab)
             raise Refused(409, {"detail": CART_CHANGED, "code": "conflict"}, "cart")
         undo.append(("cancel_shipment", (order_id,)))
-        shipment = request_shipment(order_id, carrier)
+        shipment = request_shipment(order_id, user_id, carrier)
         commit_and_place(reservation["id"], order_id, shipment)
     except (Refused, DBOSMaxStepRetriesExceeded) as why:
         if isinstance(why, DBOSMaxStepRetriesExceeded) and why.step_name == COMMIT_STEP:

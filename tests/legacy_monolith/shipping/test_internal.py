@@ -35,32 +35,49 @@ def post(url: str, body: object, headers: dict[str, str] | None = None):
 def test_a_shipment_for_an_order_the_monolith_has_no_row_of_yet():
     """The orders service's order reaches this database later (the data split): the shipment comes first."""
     assert not Order.objects.filter(pk=4242).exists()
-    first = post(CREATE, {"order": 4242, "carrier": "dhl"})
+    first = post(CREATE, {"order": 4242, "user": 3, "carrier": "dhl"})
     assert first.status_code == 201
     body = first.json()
     assert body == {"id": body["id"], "order": 4242, "carrier": "dhl", "tracking_number": "", "status": "pending"}
     assert list(ShipmentEvent.objects.filter(shipment_id=body["id"]).values_list("status", flat=True)) == ["pending"]
+    assert Shipment.objects.get(pk=body["id"]).user_id == 3  # the customer's shipments are found by it
+
+
+def test_the_customer_sees_the_shipment_before_the_order_reaches_this_database(customer, other_customer):
+    """Shipping scopes by the shipment's own user, not by a join to an order this database may not have yet."""
+    made = post(CREATE, {"order": 4343, "user": customer.pk}).json()
+    mine = Client()
+    mine.force_login(customer)
+    assert [s["id"] for s in mine.get("/api/shipping/shipments/").json()["results"]] == [made["id"]]
+    assert mine.get(f"/api/shipping/shipments/{made['id']}/").status_code == 200
+    theirs = Client()
+    theirs.force_login(other_customer)
+    assert theirs.get("/api/shipping/shipments/").json()["results"] == []
+    assert theirs.get(f"/api/shipping/shipments/{made['id']}/").status_code == 404
 
 
 def test_asking_again_answers_the_same_shipment_and_makes_no_second():
-    first = post(CREATE, {"order": 7, "carrier": "ups"}).json()
-    again = post(CREATE, {"order": 7, "carrier": "ups"})
+    first = post(CREATE, {"order": 7, "user": 3, "carrier": "ups"}).json()
+    again = post(CREATE, {"order": 7, "user": 3, "carrier": "ups"})
     assert (again.status_code, again.json()) == (200, first)
     assert Shipment.objects.filter(order_id=7).count() == 1
     assert ShipmentEvent.objects.filter(shipment_id=first["id"]).count() == 1
 
 
 def test_the_same_order_with_another_carrier_is_an_idempotency_conflict():
-    post(CREATE, {"order": 8})  # postal by default, as checkout's
-    other = post(CREATE, {"order": 8, "carrier": "fedex"})
+    post(CREATE, {"order": 8, "user": 3})  # postal by default, as checkout's
+    other = post(CREATE, {"order": 8, "user": 3, "carrier": "fedex"})
     assert other.status_code == 409
-    assert other.json() == {"detail": "Order 8 has a shipment by postal already, not by fedex.",
+    assert other.json() == {"detail": "Order 8 has a shipment by postal for user 3 already, not by fedex for user 3.",
                             "code": "idempotency_conflict"}
+    another_user = post(CREATE, {"order": 8, "user": 4})
+    assert (another_user.status_code, another_user.json()["code"]) == (409, "idempotency_conflict")
+    assert Shipment.objects.get(order_id=8).user_id == 3
 
 
 def test_cancel_is_the_same_answer_every_time_and_fine_when_nothing_was_made():
     assert post(CANCEL, {"order": 9}).json() == {"shipment": None}
-    made = post(CREATE, {"order": 9}).json()
+    made = post(CREATE, {"order": 9, "user": 3}).json()
     first = post(CANCEL, {"order": 9})
     assert (first.status_code, first.json()) == (200, {**made, "status": "cancelled"})
     again = post(CANCEL, {"order": 9})
@@ -70,7 +87,7 @@ def test_cancel_is_the_same_answer_every_time_and_fine_when_nothing_was_made():
 
 
 def test_a_shipment_on_its_way_cannot_be_cancelled(staff):
-    made = post(CREATE, {"order": 10}).json()
+    made = post(CREATE, {"order": 10, "user": 3}).json()
     shipment_set_status(made["id"], status="packed")
     shipment_set_status(made["id"], status="shipped", tracking_number="TRACK-1")
     refused = post(CANCEL, {"order": 10})
@@ -80,11 +97,13 @@ def test_a_shipment_on_its_way_cannot_be_cancelled(staff):
 
 
 @pytest.mark.parametrize(("body", "field", "message"), [
-    ({}, "order", "This field is required."),
-    ({"order": 0}, "order", "Ensure this value is greater than or equal to 1."),
-    ({"order": "x"}, "order", "A valid integer is required."),
-    ({"order": 2**63}, "order", "Ensure this value is less than or equal to 9223372036854775807."),
-    ({"order": 1, "carrier": "pigeon"}, "carrier", '"pigeon" is not a valid choice.'),
+    ({"user": 1}, "order", "This field is required."),
+    ({"order": 0, "user": 1}, "order", "Ensure this value is greater than or equal to 1."),
+    ({"order": "x", "user": 1}, "order", "A valid integer is required."),
+    ({"order": 2**63, "user": 1}, "order", "Ensure this value is less than or equal to 9223372036854775807."),
+    ({"order": 1}, "user", "This field is required."),
+    ({"order": 1, "user": -1}, "user", "Ensure this value is greater than or equal to 1."),
+    ({"order": 1, "user": 1, "carrier": "pigeon"}, "carrier", '"pigeon" is not a valid choice.'),
 ])
 def test_bad_requests_name_the_field(body, field, message):
     response = post(CREATE, body)
