@@ -29,6 +29,7 @@ from .exceptions import MethodNotAllowed, NotAuthenticated, PermissionDenied
 from .identity import Caller
 from .parsers import PARSERS
 from .responses import json_response
+from .selectors import Reader
 from .views import SAFE_METHODS, View, negotiate
 
 
@@ -37,6 +38,7 @@ class State:
     """What the handlers share, built once by :func:`.app.create_app` (``app.state.shipping``)."""
 
     engine: Engine
+    reader: Reader
     inline_reads: bool  # SQLite answers in microseconds: no thread hop for reads
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -121,12 +123,16 @@ class Resource(View[Handler]):
 
 
 class ServiceResource(Resource):
-    """An internal URL for other services (not for shoppers): authorised by ``X-Service-Token`` alone
-    (``SHIPPING_SERVICE_TOKEN``)."""
+    """An internal URL for other services (not for shoppers): authorised by ``X-Service-Token`` alone (the token
+    in ``token_env``: the caller's, as the monolith's internal endpoint checks it), no negotiation (JSON, always,
+    as the monolith's ``InternalApi``)."""
+
+    def __init__(self, name: str, handlers: dict[str, Handler], *, token_env: str) -> None:
+        super().__init__(name, handlers)
+        self.token_env = token_env
 
     async def dispatch(self, request: Request, state: State) -> Response:
-        negotiate(request)
-        authorise_service(request)
+        authorise_service(request, self.token_env)
         handler = self.handlers.get(request.method)
         if handler is None:
             raise MethodNotAllowed(request.method)
