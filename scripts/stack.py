@@ -1,6 +1,6 @@
 """The shop's whole migration stack as real processes: monolith (gunicorn), router, catalog service, cart service,
-orders service, the monolith's event relay, and the plans' sync followers — configured to find each other, started
-in order, stopped on exit.
+orders service, shipping service, the monolith's and the shipping service's event relays, and the plans' sync
+followers — configured to find each other, started in order, stopped on exit.
 
 Used by `make demo` (fixed ports 8000/8080/8081/8101 under var/) and by the end-to-end test (free ports,
 a scratch directory). Everything runs from this repository's own files: the routes file and the plan are
@@ -32,10 +32,11 @@ class Ports:
     service: int = 8101
     cart: int = 8102
     orders: int = 8103
+    shipping: int = 8104
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Stack:
     catalog_url: str | None = None
     cart_url: str | None = None
     orders_url: str | None = None
+    shipping_url: str | None = None
     workers: int = 2
     router_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # the router's, one per core
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
@@ -57,12 +59,14 @@ class Stack:
         self.catalog_url = self.catalog_url or f"sqlite:///{self.var / 'catalog.sqlite3'}"
         self.cart_url = self.cart_url or f"sqlite:///{self.var / 'cart.sqlite3'}"
         self.orders_url = self.orders_url or f"sqlite:///{self.var / 'orders.sqlite3'}"
+        self.shipping_url = self.shipping_url or f"sqlite:///{self.var / 'shipping.sqlite3'}"
         (self.var / "orders").mkdir(exist_ok=True)  # ORDERS_VAR_DIR
         self.secrets = self._secrets()
         self.routes_path = self.var / "routes.yaml"
         self.plan_path = self.var / "catalog-plan.yaml"
         self.cart_plan_path = self.var / "cart-plan.yaml"
         self.orders_plan_path = self.var / "orders-plan.yaml"
+        self.shipping_plan_path = self.var / "shipping-plan.yaml"
         self._write_routes()
         self._write_plan()
 
@@ -105,6 +109,10 @@ class Stack:
     def orders_http(self) -> str:
         return f"http://127.0.0.1:{self.ports.orders}"
 
+    @property
+    def shipping_http(self) -> str:
+        return f"http://127.0.0.1:{self.ports.shipping}"
+
     def env(self) -> dict[str, str]:
         env = {**os.environ, **self.secrets,
                "MONOLITH_DATABASE_URL": str(self.monolith_url), "CATALOG_DATABASE_URL": str(self.catalog_url),
@@ -114,13 +122,16 @@ class Stack:
                "CART_DATABASE_URL": str(self.cart_url), "CART_SERVICE_URL": self.cart_http,
                "CART_MONOLITH_URL": self.monolith_http, "CART_CATALOG_URL": self.router_url,
                # The orders service (its checkout saga calls the catalog's and the cart's services and the
-               # shipments' owner through the router; DBOS's system database and the executor slots' locks under ORDERS_VAR_DIR),
+               # shipments' owner through the router; DBOS's system database and the executor slots' locks under
+               # ORDERS_VAR_DIR),
                # the monolith's orders gateway (ORDERS_SERVICE_URL), and the one bus the monolith's relay publishes
                # shipping's events to and the orders service follows them on.
                "ORDERS_DATABASE_URL": str(self.orders_url), "ORDERS_SERVICE_URL": self.orders_http,
                "ORDERS_VAR_DIR": str(self.var / "orders"), "ORDERS_CATALOG_URL": self.service_http,
                "ORDERS_CART_URL": self.cart_http, "ORDERS_MONOLITH_URL": self.monolith_http,
                "ORDERS_SHIPPING_URL": self.router_url,
+               # The shipping service (its relay publishes its shipment events to the same bus).
+               "SHIPPING_DATABASE_URL": str(self.shipping_url), "SHIPPING_VAR_DIR": str(self.var),
                "EVENTS_URL": f"sqlite:///{self.var / 'events.sqlite3'}"}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         return env
@@ -133,6 +144,7 @@ class Stack:
         routes["backends"]["catalog"]["targets"] = [self.service_http]
         routes["backends"]["cart"]["targets"] = [self.cart_http]
         routes["backends"]["orders"]["targets"] = [self.orders_http]
+        routes["backends"]["shipping"]["targets"] = [self.shipping_http]
         routes["identity"]["resolve_url"] = f"{self.monolith_http}/api/accounts/me/"
         routes["parity"] = {**(routes.get("parity") or {}), "store": str(self.var / "parity.sqlite3")}
         self.routes_path.write_text(yaml.safe_dump(routes, sort_keys=False))
@@ -153,6 +165,11 @@ class Stack:
         orders["service"]["url"] = self.orders_http
         orders["router"]["admin_url"] = self.admin_url
         self.orders_plan_path.write_text(yaml.safe_dump(orders, sort_keys=False))
+        shipping: dict[str, Any] = yaml.safe_load((ROOT / "migration_plans" / "shipping.yaml").read_text())
+        shipping["service"]["start"] = ["{python}", "-m", "extracted.shipping", "--port", str(self.ports.shipping)]
+        shipping["service"]["url"] = self.shipping_http
+        shipping["router"]["admin_url"] = self.admin_url
+        self.shipping_plan_path.write_text(yaml.safe_dump(shipping, sort_keys=False))
 
     # -- processes -------------------------------------------------------------------------------------
 
@@ -198,6 +215,14 @@ class Stack:
     def start_orders_service(self) -> ManagedProcess:
         return self._start("orders", [sys.executable, "-m", "extracted.orders", "--port", str(self.ports.orders)],
                            f"{self.orders_http}/healthz")
+
+    def start_shipping_service(self) -> ManagedProcess:
+        return self._start("shipping", [sys.executable, "-m", "extracted.shipping", "--port",
+                                        str(self.ports.shipping)], f"{self.shipping_http}/healthz")
+
+    def start_shipping_relay(self) -> ManagedProcess:
+        """The shipping service's event relay (its outbox to the bus the orders service follows)."""
+        return self._start("shipping-relay", [sys.executable, "-m", "extracted.shipping", "relay"], None)
 
     def start_relay(self) -> ManagedProcess:
         """The monolith's event relay (its outbox, shipping.shipment.changed, to the bus EVENTS_URL names)."""

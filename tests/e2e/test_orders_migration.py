@@ -1,6 +1,6 @@
-"""The orders plan end to end, as real processes under concurrent traffic: monolith (gunicorn), router, the catalog,
-cart and orders services, the monolith's event relay, the three plans' sync followers, and `manage.py strangler
-run|rollback` driving them.
+"""The orders plan, then the shipping plan, end to end, as real processes under concurrent traffic: monolith
+(gunicorn), router, the catalog, cart, orders and shipping services, the monolith's and the shipping service's event
+relays, the four plans' sync followers, and `manage.py strangler run|rollback` driving them.
 
 What must come first (the orders plan's header) is done for real: the catalog's plan and the cart's run to their
 cutovers (catalog and cart gateways remote), under the shop's traffic. Then, under that traffic and the orders
@@ -13,7 +13,15 @@ through the router and at the owner (the monolith after the rollback, the orders
 every refused one left its cart; the ledger products' stock at the catalog service is the initial stock minus
 what the orders found hold; no stock reservation held once things settle.
 
-SQLite only (scripts/test.sh leaves it out of the PostgreSQL pass: it runs three plans, several minutes).
+Then the shipments (the shipping plan requires the orders': it could not begin before), under the orders ledger
+(whose checkouts and cancels now ask the shipments' owner through the router, across its cutover and rollback) and
+the shipments ledger (scripts/ledger/shipments.py: shipments asked for as the saga asks, moved along by staff, read
+by their customers): out to the shipping service, back, out for good. Held to: no failed request apart from the
+write-freeze 503s; every acknowledged move in its shipment's history exactly once and in order, at the owner;
+every acknowledged checkout's order with exactly one shipment, cancelled exactly when its cancel was acknowledged;
+a customer never shown another's shipment; the orders service following the shipments the service moves.
+
+SQLite only (scripts/test.sh leaves it out of the PostgreSQL pass: it runs four plans, several minutes).
 """
 
 from __future__ import annotations
@@ -23,12 +31,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
+import jwt
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
 from scripts.ledger.carts import CartLedger
 from scripts.ledger.orders import OrdersLedger
+from scripts.ledger.shipments import ShipmentsLedger
 from scripts.stack import Ports, Stack
 from scripts.traffic import Traffic
 from tests.support.plans import smaller_gates
@@ -169,6 +180,9 @@ def test_the_orders_move_under_traffic_come_back_and_move_for_good(stack: Stack)
         assert gateway_mode(stack, "orders") == "remote"
         placed = ledger.counts["acknowledged"]
         settle(lambda: ledger is not None and ledger.counts["acknowledged"] >= placed + 10, 120)
+
+        # Then the shipments, under both ledgers.
+        move_the_shipments(stack, traffic, ledger)
     finally:
         if ledger is not None:
             ledger.stop()
@@ -188,3 +202,109 @@ def test_the_orders_move_under_traffic_come_back_and_move_for_good(stack: Stack)
     assert all(answer.endswith("503 write_freeze") for answer in report.answers if "then" not in answer), \
         report.answers
     assert report.cancels.get("acknowledged", 0) > 3, report.cancels
+
+
+def assert_shipments(shipments: ShipmentsLedger, base: str | None = None, **kw: dict[str, str]) -> None:
+    report = shipments.check(base, **kw)
+    print(f"shipments ledger at {base or 'the router'}: writes {report.counts}, {report.shipments} shipments and "
+          f"{report.moves} acknowledged moves found; answers {report.answers}; reads {report.reads}")
+    assert report.ok, report.problems[:10]
+
+
+def one_shipment_each(stack: Stack, ledger: OrdersLedger) -> None:
+    """Every acknowledged checkout's order has exactly one shipment at shipping's owner (the saga asked for it
+    through the router, whichever side owned the shipments then), cancelled exactly when its cancel was."""
+    staff = {"Authorization": f"Token {ledger_staff_token(stack)}"}
+    problems = []
+    with httpx.Client(base_url=stack.router_url, timeout=30, headers=staff) as http:
+        for customer in ledger.customers:
+            for placed in customer.placed:
+                found = http.get("/api/shipping/shipments/", params={"order": placed.id}).json()["results"]
+                if len(found) != 1:
+                    problems.append(f"order {placed.id}: {len(found)} shipments")
+                elif placed.cancelled is not None and (found[0]["status"] == "cancelled") != placed.cancelled:
+                    problems.append(f"order {placed.id}: shipment {found[0]['status']}, cancel acknowledged: "
+                                    f"{placed.cancelled}")
+    assert not problems, problems[:10]
+
+
+def ledger_staff_token(stack: Stack) -> str:
+    with httpx.Client(base_url=stack.router_url, timeout=30) as http:
+        response = http.post("/api/accounts/login/", json={"email": "staff@example.com",
+                                                            "password": "shop-demo-password"})
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token
+
+
+def orders_follow_the_service(stack: Stack, ledger: OrdersLedger) -> None:
+    """A shipment staff move at the shipping service moves its order at the orders service (the service's
+    outbox, its relay, the bus, the orders' follower): pack an acknowledged order's shipment, see it processing."""
+    staff = {"Authorization": f"Token {ledger_staff_token(stack)}"}
+    with httpx.Client(base_url=stack.router_url, timeout=30, headers=staff) as http:
+        for customer in ledger.customers:
+            for placed in reversed(customer.placed):
+                shipment = http.get("/api/shipping/shipments/", params={"order": placed.id}).json()["results"]
+                if not shipment or shipment[0]["status"] != "pending":
+                    continue
+                moved = http.post(f"/api/shipping/shipments/{shipment[0]['id']}/status/", json={"status": "packed"})
+                if moved.status_code != 200:  # cancelled meanwhile by its customer: another one
+                    continue
+                order_url, client = f"/api/orders/{placed.id}/", customer.client
+                settle(lambda: client.get(order_url).json()["status"] == "processing", 30)  # noqa: B023 - called now
+                return
+    raise AssertionError("no pending shipment of an acknowledged order to move")
+
+
+def move_the_shipments(stack: Stack, traffic: Traffic, ledger: OrdersLedger) -> ShipmentsLedger:
+    plan = str(stack.shipping_plan_path)
+    smaller_gates(stack.shipping_plan_path)
+    run(stack, "run", plan, "--to", "verify", "--yes")
+    stack.start_shipping_service()
+    stack.start_shipping_relay()
+    stack.start_follower(stack.shipping_plan_path, "shipping-follower")
+    shipments = ShipmentsLedger(stack.router_url, service_token=stack.secrets["ORDERS_SERVICE_TOKEN"],
+                                readers=["customer3@example.com", "customer4@example.com", "customer5@example.com"])
+    shipments.start()
+    try:
+        run_to(stack, traffic, plan, "shipping", ("shadow", "canary-10", "canary-50", "cutover"))
+        traffic.step = "shipping after-cutover"
+        status = run(stack, "status", plan)
+        verify = status["figures"]["cutover"]["verify"]
+        assert verify["ok"] and {t["target"] for t in verify["tables"]} == {"shipments", "shipment_events"}, verify
+        live = status["live"]["routes"]
+        assert live["shipping-reads"]["backend"] == live["shipping-writes"]["backend"] == "shipping"
+        made = len(shipments.made)
+        settle(lambda: len(shipments.made) >= made + 3, 120)
+
+        traffic.step = "shipping rollback"
+        outcome = run(stack, "rollback", plan, "--to", "verify")
+        assert outcome["ok"] and outcome["at"] == "verify", outcome
+        traffic.step = "shipping after-rollback"
+        made = len(shipments.made)
+        settle(lambda: len(shipments.made) >= made + 3, 120)
+        shipments.stop()
+        assert_shipments(shipments)
+        assert_shipments(shipments, stack.monolith_http)
+        shipments.start()
+
+        run_to(stack, traffic, plan, "shipping", ("shadow", "canary-10", "canary-50", "cutover", "decommission"))
+        traffic.step = "shipping after-decommission"
+        made = len(shipments.made)
+        settle(lambda: len(shipments.made) >= made + 3, 120)
+        orders_follow_the_service(stack, ledger)
+    finally:
+        shipments.stop()
+    assert_shipments(shipments)
+    assert_shipments(shipments, stack.shipping_http, headers={"X-Identity-Token": staff_identity(stack)})
+    report = shipments.check()
+    assert report.moves > 20 and report.counts.get("ambiguous", 0) == 0, report
+    assert all(("other 404" in read or read == "200") for read in report.reads), report.reads
+    one_shipment_each(stack, ledger)
+    return shipments
+
+
+def staff_identity(stack: Stack) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": "1", "staff": True, "iat": now, "exp": now + 600, "iss": "strangler-router",
+                       "aud": "strangler-services"}, stack.secrets["ROUTER_IDENTITY_SECRET"], algorithm="HS256")
