@@ -45,6 +45,9 @@ def _tracking_number(data: Any) -> str:
     """``RegexField(required=False, default="")``: DRF's CharField, then the pattern on the trimmed text."""
     if data is EMPTY:
         raise Skip()
+    if data is not None and (isinstance(data, bool) or not isinstance(data, str | int | float)):
+        # The field's error_messages={"invalid": ...} is also the key CharField fails a value of the wrong type with.
+        raise FieldError([TRACKING_MESSAGE])
     errors: list[str] = []
     try:
         value = char_field(data, required=False)
