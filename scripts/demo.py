@@ -1,5 +1,5 @@
-"""``make demo``: the catalog, then the cart, then the orders move from the monolith to their own services under
-live traffic.
+"""``make demo``: the catalog, then the cart, then the orders, then shipping move from the monolith to their own
+services under live traffic.
 
 Seeds the shop, starts the monolith (gunicorn), the router and — once its database is provisioned — the
 catalog service and the plan's sync follower, drives background traffic through the router (browse,
@@ -10,7 +10,10 @@ started at its shadow step) with the cart ledger (scripts/ledger/carts.py: carts
 monolith's pages, each held to what its owner was told); then migration_plans/orders.yaml (the orders service, the
 monolith's event relay and the orders' follower started at its shadow step) with the orders ledger
 (scripts/ledger/orders.py: customers who fill their carts and check out through the router with an
-Idempotency-Key, some cancelling, each order held to what its customer was told, the stock to the orders). It
+Idempotency-Key, some cancelling, each order held to what its customer was told, the stock to the orders); then
+migration_plans/shipping.yaml (the shipping service, its event relay and its follower started at its shadow step)
+with the shipments ledger (scripts/ledger/shipments.py: shipments asked for as the checkout saga asks, moved along
+by staff, read by their customers, each held to what was told) while the orders ledger's checkouts go on. It
 prints a report: requests per backend per step,
 failed requests, acknowledged writes checked against both ledgers and the problems found, rows copied and
 verified, parity, time per step. Everything it starts is stopped on exit or Ctrl-C; logs and the report stay
@@ -42,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from scripts.ledger import WriteLedger  # noqa: E402
 from scripts.ledger.carts import CartLedger  # noqa: E402
 from scripts.ledger.orders import OrdersLedger  # noqa: E402
+from scripts.ledger.shipments import ShipmentsLedger  # noqa: E402
 from scripts.stack import Ports, Stack  # noqa: E402
 from scripts.traffic import Traffic  # noqa: E402
 from strangler.processes import ProcessFailed, port_in_use  # noqa: E402
@@ -86,8 +90,8 @@ def main() -> int:
     args = parser.parse_args()
 
     ports = Ports.free() if args.free_ports else Ports()
-    taken = [p for p in (ports.monolith, ports.router, ports.admin, ports.service, ports.cart, ports.orders)
-             if port_in_use(p)]
+    taken = [p for p in (ports.monolith, ports.router, ports.admin, ports.service, ports.cart, ports.orders,
+                         ports.shipping) if port_in_use(p)]
     if taken:
         console.print(f"[red]Ports {taken} are taken; stop what runs there or pass --free-ports.[/red]")
         return 2
@@ -98,6 +102,7 @@ def main() -> int:
     ledger: WriteLedger | None = None
     carts: CartLedger | None = None
     orders: OrdersLedger | None = None
+    shipments: ShipmentsLedger | None = None
     report: dict[str, Any] = {"steps": []}
     try:
         console.rule("Setting up")
@@ -118,6 +123,7 @@ def main() -> int:
             cart = plan_steps(stack, stack.cart_plan_path)
             phases = [("catalog", stack.plan_path, steps[:-1]), ("cart", stack.cart_plan_path, cart[:-1]),
                       ("orders", stack.orders_plan_path, plan_steps(stack, stack.orders_plan_path)),
+                      ("shipping", stack.shipping_plan_path, plan_steps(stack, stack.shipping_plan_path)),
                       ("catalog", stack.plan_path, steps[-1:]), ("cart", stack.cart_plan_path, cart[-1:])]
         traffic = Traffic(stack.router_url)
         traffic.start()
@@ -144,6 +150,13 @@ def main() -> int:
                                                                    "customer20@example.com"],
                                       readers=["customer6@example.com", "customer7@example.com"], products=4)
                 orders.start()
+            if name == "shipping":
+                # Shipments of its own (asked for as the saga asks, moved along by staff), their customers'
+                # reads, and readers of unchanging shipments for the shadow and the canary.
+                shipments = ShipmentsLedger(stack.router_url, service_token=stack.secrets["ORDERS_SERVICE_TOKEN"],
+                                            customers=["customer3@example.com", "customer4@example.com"],
+                                            readers=["customer8@example.com", "customer9@example.com"])
+                shipments.start()
             for step in plan_steps_:
                 if step == "shadow" and name not in stack.processes:
                     if name == "catalog":
@@ -152,10 +165,14 @@ def main() -> int:
                     elif name == "cart":
                         stack.start_cart_service()
                         stack.start_follower(stack.cart_plan_path, "cart-follower")
-                    else:
+                    elif name == "orders":
                         stack.start_relay()
                         stack.start_orders_service()
                         stack.start_follower(stack.orders_plan_path, "orders-follower")
+                    else:
+                        stack.start_shipping_service()
+                        stack.start_shipping_relay()
+                        stack.start_follower(stack.shipping_plan_path, "shipping-follower")
                 traffic.step = f"{name}: {step}"
                 console.rule(f"{name}: {step}")
                 ok, seconds, output = run_step(stack, step, plan)
@@ -189,6 +206,11 @@ def main() -> int:
             orders_report = asdict(orders.check())
             report["orders_ledger"] = {**orders_report, "problems_total": len(orders_report["problems"]),
                                        "problems": orders_report["problems"][:200], "reads": dict(orders.reads)}
+        if shipments is not None:
+            shipments.stop()
+            shipments_report = asdict(shipments.check())
+            report["shipments_ledger"] = {**shipments_report, "problems_total": len(shipments_report["problems"]),
+                                          "problems": shipments_report["problems"][:200]}
         status = json.loads(stack.manage("strangler", "status", str(stack.plan_path), "--json").stdout)
         report["figures"] = status["figures"]
         report["failed_requests"] = traffic.tally.total("failed")
@@ -205,6 +227,7 @@ def main() -> int:
         return 0 if (report["failed_requests"] == 0 and report["ledger"]["ok"]
                      and report.get("cart_ledger", {"ok": True})["ok"]
                      and report.get("orders_ledger", {"ok": True})["ok"]
+                     and report.get("shipments_ledger", {"ok": True})["ok"]
                      and all(s["ok"] for s in report["steps"])) else 1
     except (ProcessFailed, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
@@ -223,11 +246,13 @@ def main() -> int:
         if orders is not None:
             orders.stop()
             orders.close()
+        if shipments is not None:
+            shipments.stop()
         stack.stop()
 
 
 def print_report(report: dict[str, Any]) -> None:
-    table = Table(title="The catalog's, the cart's and the orders' migrations")
+    table = Table(title="The catalog's, the cart's, the orders' and shipping's migrations")
     for column in ("step", "time", "served by (requests)", "ok", "failed", "write-freeze 503s"):
         table.add_column(column)
     for step in report["steps"]:
@@ -282,6 +307,15 @@ def print_report(report: dict[str, Any]) -> None:
                       f"{orders['counts']['ambiguous']} without an answer; cancels {orders['cancels']}")
         console.print(f"orders ledger problems: {orders['problems_total']}")
         for problem in orders["problems"][:10]:
+            console.print(f"  {problem}")
+    shipments = report.get("shipments_ledger")
+    if shipments:
+        counts = shipments["counts"]
+        console.print(f"shipments ledger: {shipments['shipments']} shipments and {shipments['moves']} acknowledged "
+                      f"moves found as told; writes {counts}; answers {shipments['answers']}; reads "
+                      f"{shipments['reads']}")
+        console.print(f"shipments ledger problems: {shipments['problems_total']}")
+        for problem in shipments["problems"][:10]:
             console.print(f"  {problem}")
 
 

@@ -11,8 +11,10 @@ along ``pending → packed → shipped → in_transit → delivered`` as staff, 
 - no answer (or the router's 502/504) may be either: the shipment is read again and the worker goes on from what
   it finds.
 
-Readers (the customers the shipments are for) list their shipments and read one: every ledger shipment they see
-must be one made for them (a customer never sees another's, whichever side answers). :meth:`ShipmentsLedger.check`
+The customers the shipments are for list theirs now and then, and try one of another's: every ledger shipment they
+see must be one made for them, another's is a 404 (a customer never sees another's, whichever side answers).
+Readers of shipments that do not change (customers nobody else's traffic orders for, and anonymous browsers refused
+alike by both sides) give the shadow and the canary something to compare that sync lag does not blur. :meth:`ShipmentsLedger.check`
 reads every ledger shipment as staff (through the router, or at an owner) and names every difference.
 """
 
@@ -64,8 +66,8 @@ class ShipmentsReport:
 class ShipmentsLedger:
     """``start()`` the workers and readers, ``stop()`` them, ``check(base)``."""
 
-    def __init__(self, base_url: str, *, service_token: str, readers: list[str], workers: int = 2,
-                 staff: str = "staff@example.com", pause: float = 0.05) -> None:
+    def __init__(self, base_url: str, *, service_token: str, customers: list[str], readers: list[str],
+                 workers: int = 2, staff: str = "staff@example.com", pause: float = 0.1) -> None:
         self.base_url = base_url
         self.service_token = service_token
         self.workers = workers
@@ -73,12 +75,13 @@ class ShipmentsLedger:
         self.run_id = uuid.uuid4().hex[:6]
         with httpx.Client(base_url=base_url, timeout=30) as http:
             self.staff_token = _login(http, staff)
-            self.readers: list[tuple[int, str]] = []
-            for email in readers:
+            self.customers: list[tuple[int, str]] = []
+            for email in customers:
                 token = _login(http, email)
                 me = http.get("/api/accounts/me/", headers={"Authorization": f"Token {token}"})
                 me.raise_for_status()
-                self.readers.append((int(me.json()["id"]), token))
+                self.customers.append((int(me.json()["id"]), token))
+            self.readers = [_login(http, email) for email in readers]
         self.made: list[Made] = []
         self.outcomes: Counter[str] = Counter()
         self.answers: Counter[str] = Counter()
@@ -119,7 +122,7 @@ class ShipmentsLedger:
         staff = {"Authorization": f"Token {self.staff_token}"}
         with httpx.Client(base_url=self.base_url, timeout=30) as http:
             while not self._stop.is_set():
-                user = self.readers[(n + len(self.made)) % len(self.readers)][0]
+                user = self.customers[(n + len(self.made)) % len(self.customers)][0]
                 shipment = Made(self._order(), user)
                 if not self._create(http, shipment):
                     continue
@@ -186,31 +189,48 @@ class ShipmentsLedger:
             time.sleep(0.5)
         self.problems.append(f"shipment {shipment.id}: could not be read after a move without an answer")
 
-    # --- the readers: customers, each seeing only their own ---
+    # --- the readers ---
 
     def _read(self) -> None:
         with httpx.Client(base_url=self.base_url, timeout=30) as http:
             n = 0
             while not self._stop.is_set():
-                user, token = self.readers[n % len(self.readers)]
-                headers = {"Authorization": f"Token {token}"}
                 try:
-                    listing = http.get(S, headers=headers, params={"page_size": 100})
-                    status = str(listing.status_code)
-                    if listing.status_code == 200:
-                        self._theirs(user, listing.json()["results"])
-                        with self._lock:
-                            others = [m for m in self.made if m.user != user and m.id is not None]
-                        if others:  # another customer's shipment: not found, never shown
-                            other = http.get(f"{S}{others[n % len(others)].id}/", headers=headers)
-                            status += f" other {other.status_code}"
+                    status = self._customer_read(http, n) if n % 10 == 9 else self._stable_read(http, n)
                 except (httpx.HTTPError, ValueError, KeyError):
                     status = "no answer"
                 http.cookies.clear()
                 with self._lock:
                     self.reads[status] += 1
                 n += 1
-                time.sleep(self.pause)
+                time.sleep(self.pause / 2)
+
+    def _stable_read(self, http: httpx.Client, n: int) -> str:
+        """Shipments that do not change: a reader's list and one of them, or an anonymous browser's 401 (sessions
+        nobody has: what a canary's sticky cohorts are cut from, a few customers being too few for a 10% share)."""
+        if n % 3 != 0 or not self.readers:
+            return f"anonymous {http.get(S, headers={'Cookie': f'sessionid=shipreader{n % 100:04d}'}).status_code}"
+        headers = {"Authorization": f"Token {self.readers[n % len(self.readers)]}"}
+        listing = http.get(S, headers=headers)
+        if listing.status_code == 200 and listing.json()["results"]:
+            results = listing.json()["results"]
+            return str(http.get(f"{S}{results[n % len(results)]['id']}/", headers=headers).status_code)
+        return str(listing.status_code)
+
+    def _customer_read(self, http: httpx.Client, n: int) -> str:
+        """A ledger customer's own shipments (theirs only), then another's (not found, never shown)."""
+        user, token = self.customers[n % len(self.customers)]
+        headers = {"Authorization": f"Token {token}"}
+        listing = http.get(S, headers=headers, params={"page_size": 100})
+        status = str(listing.status_code)
+        if listing.status_code == 200:
+            self._theirs(user, listing.json()["results"])
+            with self._lock:
+                others = [m for m in self.made if m.user != user and m.id is not None]
+            if others:
+                other = http.get(f"{S}{others[n % len(others)].id}/", headers=headers)
+                status += f" other {other.status_code}"
+        return status
 
     def _theirs(self, user: int, shown: list[dict[str, Any]]) -> None:
         with self._lock:
