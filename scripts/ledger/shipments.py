@@ -3,7 +3,7 @@ and read by their customers, through the router while a plan moves shipping; wha
 a checker holds the shipments to that record.
 
 Each worker makes shipments of its own (``POST /api/shipping/internal/shipments/`` with the orders service's token,
-for order ids nobody else uses: ``ORDER_BASE`` and up, for one of the readers as customer), then moves each one
+for order ids nobody else uses: ``ORDER_BASE`` and up, for one of its customers), then moves each one
 along ``pending → packed → shipped → in_transit → delivered`` as staff, every move with a note of its own:
 
 - a 2xx is acknowledged: the move must be in the shipment's history exactly once, in the order it was made;
@@ -14,8 +14,9 @@ along ``pending → packed → shipped → in_transit → delivered`` as staff, 
 The customers the shipments are for list theirs now and then, and try one of another's: every ledger shipment they
 see must be one made for them, another's is a 404 (a customer never sees another's, whichever side answers).
 Readers of shipments that do not change (customers nobody else's traffic orders for, and anonymous browsers refused
-alike by both sides) give the shadow and the canary something to compare that sync lag does not blur. :meth:`ShipmentsLedger.check`
-reads every ledger shipment as staff (through the router, or at an owner) and names every difference.
+alike by both sides) give the shadow and the canary something to compare that sync lag does not blur.
+:meth:`ShipmentsLedger.check` reads every shipment as staff (through the router, or at an owner), a page of 100 at a
+time, and names every difference from the record.
 """
 
 from __future__ import annotations
@@ -248,19 +249,20 @@ class ShipmentsLedger:
         problems = list(self.problems)
         found = moves = 0
         sent = headers or {"Authorization": f"Token {self.staff_token}"}
-        with httpx.Client(base_url=base_url or self.base_url, timeout=30, headers=sent) as http:
-            for made in list(self.made):
-                try:
-                    answer = http.get(S, params={"order": made.order})
-                    results = answer.json()["results"]
-                except (httpx.HTTPError, ValueError, KeyError) as exc:
-                    problems.append(f"order {made.order}: shipments could not be read: {exc}")
-                    continue
-                if len(results) != 1:
-                    problems.append(f"order {made.order}: {len(results)} shipments, acknowledged one ({made.id})")
-                    continue
-                found += 1
-                moves += self._held(made, results[0], problems)
+        try:
+            with httpx.Client(base_url=base_url or self.base_url, timeout=30, headers=sent) as http:
+                by_order = shipments_by_order(http)
+        except (httpx.HTTPError, LookupError) as exc:
+            return ShipmentsReport(ok=False, counts=dict(self.outcomes), answers=dict(self.answers), shipments=0,
+                                   moves=0, reads=dict(self.reads),
+                                   problems=[*problems, f"the shipments could not be read at {base_url}: {exc}"])
+        for made in list(self.made):
+            results = by_order.get(made.order, [])
+            if len(results) != 1:
+                problems.append(f"order {made.order}: {len(results)} shipments, acknowledged one ({made.id})")
+                continue
+            found += 1
+            moves += self._held(made, results[0], problems)
         return ShipmentsReport(ok=not problems, counts=dict(self.outcomes), answers=dict(self.answers),
                                shipments=found, moves=moves, reads=dict(self.reads), problems=problems)
 
@@ -283,3 +285,18 @@ class ShipmentsLedger:
         if not made.unsure_status and shipment["status"] != made.status:
             problems.append(f"{where}: is {shipment['status']}, its last acknowledged move made it {made.status}")
         return len(kept)
+
+
+def shipments_by_order(http: httpx.Client) -> dict[int, list[dict[str, Any]]]:
+    """Every shipment the caller sees (staff: all), by order, read a page of 100 at a time."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    for page in range(1, 100_000):
+        response = http.get(S, params={"page": page, "page_size": 100})
+        if response.status_code != 200:
+            raise LookupError(f"{S}?page={page} answered {response.status_code}: {response.text[:200]}")
+        body = response.json()
+        for shipment in body["results"]:
+            found.setdefault(int(shipment["order"]), []).append(shipment)
+        if not body.get("next"):
+            break
+    return found

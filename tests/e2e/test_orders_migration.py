@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, text
 
 from scripts.ledger.carts import CartLedger
 from scripts.ledger.orders import OrdersLedger
-from scripts.ledger.shipments import ShipmentsLedger
+from scripts.ledger.shipments import ShipmentsLedger, shipments_by_order
 from scripts.stack import Ports, Stack
 from scripts.traffic import Traffic
 from tests.support.plans import smaller_gates
@@ -217,14 +217,15 @@ def one_shipment_each(stack: Stack, ledger: OrdersLedger) -> None:
     staff = {"Authorization": f"Token {ledger_staff_token(stack)}"}
     problems = []
     with httpx.Client(base_url=stack.router_url, timeout=30, headers=staff) as http:
-        for customer in ledger.customers:
-            for placed in customer.placed:
-                found = http.get("/api/shipping/shipments/", params={"order": placed.id}).json()["results"]
-                if len(found) != 1:
-                    problems.append(f"order {placed.id}: {len(found)} shipments")
-                elif placed.cancelled is not None and (found[0]["status"] == "cancelled") != placed.cancelled:
-                    problems.append(f"order {placed.id}: shipment {found[0]['status']}, cancel acknowledged: "
-                                    f"{placed.cancelled}")
+        by_order = shipments_by_order(http)
+    for customer in ledger.customers:
+        for placed in customer.placed:
+            found = by_order.get(placed.id, [])
+            if len(found) != 1:
+                problems.append(f"order {placed.id}: {len(found)} shipments")
+            elif placed.cancelled is not None and (found[0]["status"] == "cancelled") != placed.cancelled:
+                problems.append(f"order {placed.id}: shipment {found[0]['status']}, cancel acknowledged: "
+                                f"{placed.cancelled}")
     assert not problems, problems[:10]
 
 
