@@ -15,9 +15,11 @@ scaffolded service starts with.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from django.apps import apps
 
@@ -52,7 +54,7 @@ class ScaffoldReport:
 
 
 def scaffold(label: str, *, name: str | None = None, out: str = "extracted", port: int = 8102,
-             root: Path | None = None, force: bool = False) -> ScaffoldReport:
+             root: Path | None = None, force: bool = False, with_models: Sequence[str] = ()) -> ScaffoldReport:
     try:
         config = apps.get_app_config(label)
     except LookupError:
@@ -64,7 +66,10 @@ def scaffold(label: str, *, name: str | None = None, out: str = "extracted", por
     if not is_identifier(out.replace("/", "_")) or out.startswith("/"):
         raise ScaffoldError(f"--out: {out!r} must be a relative package path of lower-case identifiers "
                             "(e.g. extracted or services)")
-    tables = app_tables(config)
+    try:
+        tables = app_tables(config, [_extra_model(spec, label) for spec in with_models])
+    except ValueError as exc:
+        raise ScaffoldError(f"--with: {exc}") from None
     if not tables:
         raise ScaffoldError(f"APP: {label} has no models: nothing to move into a service")
     root = (root or project_root()).resolve()
@@ -92,6 +97,23 @@ def scaffold(label: str, *, name: str | None = None, out: str = "extracted", por
                           routes=route_names, notes=[f"{t.name}: {n}" for t in tables for n in t.notes] + [
                               f"URL pattern {p!r} is at the site's root: not routed (a route of its own would take "
                               "every path); move it by hand" for p in root_patterns(mine)])
+
+
+def _extra_model(spec: str, label: str) -> Any:
+    """``app_label.ModelName`` of a model that moves with the app (``--with``), checked."""
+    app_label, _, model_name = spec.partition(".")
+    if not app_label or not model_name:
+        raise ScaffoldError(f"--with: {spec!r} is not app_label.ModelName (e.g. auth.User)")
+    if app_label == label:
+        raise ScaffoldError(f"--with: {spec} is the {label} app's own model: it moves anyway")
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError as exc:
+        raise ScaffoldError(f"--with: {spec}: {exc}") from None
+    meta = model._meta
+    if meta.proxy or meta.abstract or meta.swapped:
+        raise ScaffoldError(f"--with: {spec} is a proxy, abstract or swapped model: it has no table of its own")
+    return model
 
 
 def template_values(service: Service, endpoints: list[Endpoint] | None = None) -> dict[str, str]:

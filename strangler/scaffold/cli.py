@@ -23,6 +23,10 @@ def add_parser(groups: Any) -> None:
     p.add_argument("--out", default="extracted", help="the package directory services live in (default extracted)")
     p.add_argument("--port", type=positive_int, default=8102, help="the service's port (default 8102)")
     p.add_argument("--force", action="store_true", help="write over files that exist")
+    p.add_argument("--with", dest="with_models", action="append", default=[], metavar="APP.MODEL",
+                   help="a model of another app that moves with this one (repeatable), e.g. --with auth.User "
+                        "--with authtoken.Token for an accounts app: its table is the service's, foreign keys "
+                        "between the moved models stay foreign keys")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -31,7 +35,7 @@ def handle(options: dict[str, Any], out: Output) -> None:
 
     try:
         report = scaffold(options["app"], name=options["name"], out=options["out"], port=options["port"],
-                          force=options["force"])
+                          force=options["force"], with_models=options["with_models"])
     except ScaffoldError as exc:
         raise CommandError(str(exc), returncode=2) from exc
     except OSError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -56,12 +57,22 @@ class TableSpec:
     autoincrement: bool = False
 
 
-def app_tables(config: AppConfig) -> list[TableSpec]:
-    """The app's concrete models (many-to-many tables included), parents before children."""
+def app_tables(config: AppConfig, extra: Sequence[Any] = ()) -> list[TableSpec]:
+    """The app's concrete models (many-to-many tables included) and the ``extra`` models of other apps that move
+    with it (``scaffold --with auth.User``: an accounts app takes Django's users along), parents before children.
+    A foreign key between any two of them is a foreign key in the service; one to a model left behind, a plain id.
+    An extra model's many-to-many tables stay behind (named in its notes: they point at models that stay)."""
     mine = [m for m in config.get_models(include_auto_created=True)
             if not m._meta.proxy and not m._meta.abstract and not m._meta.swapped]
+    mine += [m for m in extra if m not in mine]
     names = {m: service_table(m._meta.object_name or m.__name__) for m in mine}
+    if len(set(names.values())) < len(names):
+        raise ValueError(f"two models would make one table: {sorted(names.values())}")
     specs = {m: _table(m, names, config) for m in mine}
+    for model in extra:
+        for m2m in model._meta.local_many_to_many:
+            specs[model].notes.append(f"{m2m.name}: many-to-many to {m2m.related_model._meta.label} "
+                                      f"({m2m.remote_field.through._meta.db_table}) stays in the monolith")
     return [specs[m] for m in _parents_first(mine)]
 
 
@@ -115,7 +126,7 @@ def _column(f: Any, spec: TableSpec, names: dict[Any, str], config: AppConfig) -
     column = ColumnSpec(f.column, kind, python + (" | None" if f.null else ""), f.null, primary,
                         f.primary_key and spec.autoincrement, _default(f, spec))
     if target is not None:
-        if target in names and target._meta.app_label == config.label:
+        if target in names:  # moving with it (the app's own, or a model given with --with)
             on_delete = ON_DELETE.get(getattr(f.remote_field.on_delete, "__name__", ""))
             spec.foreign_keys.append((f.column, names[target], f.target_field.column, on_delete))
         else:

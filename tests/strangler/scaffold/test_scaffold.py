@@ -4,6 +4,7 @@ plan splits its app (provision, capture, copy, sync, verify: equal), and bad arg
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -265,3 +266,50 @@ def test_a_scaffolded_service_answers_as_the_monolith(
         moved = client.get("/api/hello?x=1", follow_redirects=False)
         assert (moved.status_code, moved.headers["location"]) == (301, "/api/hello/?x=1")
     app.state.orders.engine.dispose()
+
+
+def test_models_of_other_apps_move_with_the_app_when_named(transactional_db: None, generated: tuple[Path, str],
+                                                           tmp_path: Path) -> None:
+    """``--with auth.User --with authtoken.Token``: an accounts app takes Django's users and DRF's tokens along.
+    Their tables are the service's, the keys between the moved models stay foreign keys (no plain ids left), the
+    users' many-to-many tables are named as staying behind, the models pass ruff and mypy and match their revision,
+    and the plan splits all three tables equal."""
+    call_command("seed_shop", "--products", "5", "--users", "3", "--orders", "0", "-v", "0")
+    root, out = generated
+    report = scaffold("accounts", out=out, root=root, with_models=["auth.User", "authtoken.Token"])
+    assert report.tables == ["users", "addresses", "tokens"] and report.plain_ids == []
+    assert any("groups: many-to-many to auth.Group (auth_user_groups) stays in the monolith" in n
+               for n in report.notes)
+    models = (root / out / "accounts" / "models.py").read_text()
+    assert 'sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True' in models   # a token's user
+    _upgrade(root / out / "accounts" / "migrations", f"sqlite:///{root / 'accounts.sqlite3'}")
+    plan_path = root / "migration_plans" / "accounts.yaml"
+    plan = yaml.safe_load(plan_path.read_text())
+    assert [t["source"] for t in plan["tables"]] == ["auth_user", "accounts_address", "authtoken_token"]
+    plan["service"]["migrations"] = str(root / out / "accounts" / "migrations")
+    plan["service"]["database_url_env"] = f"STRANGLER_TEST_UNSET_{uuid.uuid4().hex[:8].upper()}"
+    plan["service"]["default_database_url"] = f"sqlite:///{tmp_path / 'accounts-service.sqlite3'}"
+    plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    split = ds.open_split(plan_path)
+    try:
+        ds.provision(split)
+        ds.capture(split)
+        copied = ds.copy(split)
+        assert {t.target: t.rows for t in copied.tables}["users"] == 4   # three customers and staff
+        assert ds.verify(split).ok
+    finally:
+        ds.uncapture(split, drop_changelog=True)
+        split.close()
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("auth", "is not app_label.ModelName"),
+    ("auth.Nope", "auth.Nope: App 'auth' doesn't have a 'Nope' model"),
+    ("nope.User", "No installed app with label 'nope'"),
+    ("accounts.Address", "is the accounts app's own model"),
+])
+def test_a_bad_with_is_refused_with_what_is_wrong(generated: tuple[Path, str], spec: str, message: str) -> None:
+    root, out = generated
+    with pytest.raises(ScaffoldError, match=re.escape(message)):
+        scaffold("accounts", out=out, root=root, with_models=[spec])
+    assert not (root / out).exists()
