@@ -2,9 +2,6 @@
 # From the Django models of legacy_monolith.accounts.
 
 """The accounts service's tables, one class a model of the monolith's accounts app (same columns, same names).
-
-Plain ids (columns that point at another app's rows, kept without a constraint):
-- addresses.user_id -> auth.User
 """
 
 from __future__ import annotations
@@ -19,15 +16,29 @@ from .base import Base as Base  # migrations/env.py's metadata, tables included
 from .events.tables import inbox_table, outbox_table
 
 
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(sa.Integer(), primary_key=True, autoincrement=True)
+    password: Mapped[str] = mapped_column(sa.String(128))
+    last_login: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    is_superuser: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    username: Mapped[str] = mapped_column(sa.String(150), unique=True)
+    first_name: Mapped[str] = mapped_column(sa.String(150))
+    last_name: Mapped[str] = mapped_column(sa.String(150))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    is_staff: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean(), default=True)
+    date_joined: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
 class Address(Base):
     __tablename__ = "addresses"
-    __table_args__ = (
-        sa.Index("ix_addresses_user_id", "user_id"),
-        {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True},
-    )
+    __table_args__ = {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(sa.Integer())
+    user_id: Mapped[int] = mapped_column(sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     full_name: Mapped[str] = mapped_column(sa.String(120))
     line1: Mapped[str] = mapped_column(sa.String(200))
     line2: Mapped[str] = mapped_column(sa.String(200), default="")
@@ -37,6 +48,15 @@ class Address(Base):
     phone: Mapped[str] = mapped_column(sa.String(30), default="")
     is_default: Mapped[bool] = mapped_column(sa.Boolean(), default=False)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+    __table_args__ = {"mysql_charset": "utf8mb4"}
+
+    key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    created: Mapped[datetime] = mapped_column(TIMESTAMP)
 
 
 # What the service tells the others and what it has applied of theirs (events/: outbox, relay, inbox).
