@@ -22,3 +22,19 @@ class Address(models.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name}, {self.city}"
+
+
+class LoginFailure(models.Model):
+    """One failed login: the login throttle (``accounts.throttle``) counts them per account and per client over
+    a sliding window. Kept as rows, not in a cache, so that every worker counts the same failures and the counts
+    move with the accounts' data (the accounts plan copies this table)."""
+
+    email = models.CharField(max_length=254, db_index=True)   # normalised, whether or not such a user exists
+    client = models.CharField(max_length=64, db_index=True)   # the client's address as the throttle saw it
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} from {self.client} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -9,7 +9,9 @@ from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound, ValidationError
 
+from legacy_monolith.accounts import throttle
 from legacy_monolith.accounts.models import Address
+from legacy_monolith.exceptions import TooManyLogins
 
 
 def normalise_email(email: str) -> str:
@@ -35,9 +37,25 @@ def user_register(*, email: str, password: str, first_name: str = "", last_name:
     return candidate
 
 
+def authenticate_throttled(request, *, email: str, password: str) -> User | None:
+    """Django's ``authenticate`` behind the login throttle: refused (:class:`TooManyLogins`) while the account or
+    the client has failed too often lately; each failure counted, a success forgetting the account's."""
+    email, client = normalise_email(email), throttle.client_of(request)
+    try:
+        throttle.check(email, client)
+    except throttle.LoginThrottled as exc:
+        raise TooManyLogins(exc.message, exc.retry_after) from None
+    user = authenticate(request, username=email, password=password)
+    if user is None:
+        throttle.failed(email, client)
+    else:
+        throttle.succeeded(email)
+    return user
+
+
 def user_login(request, *, email: str, password: str) -> tuple[User, str]:
     """Logs in for both worlds: a session (pages, the browser) and an API token (scripts, the router)."""
-    user = authenticate(request, username=normalise_email(email), password=password)
+    user = authenticate_throttled(request, email=email, password=password)
     if user is None:
         # DRF's own obtain_auth_token answers bad credentials this way (400, non_field_errors).
         raise ValidationError({"non_field_errors": ["Unable to log in with provided credentials."]})

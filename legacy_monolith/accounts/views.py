@@ -7,6 +7,13 @@ class LoginPage(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
 
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.retry_after is not None:  # the login throttle's refusal: 429 with Retry-After, as the API's
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
+
 
 class LogoutPage(auth_views.LogoutView):
     pass
