@@ -11,6 +11,13 @@ then the handler. Errors become answers in :class:`~.views.View` (the template's
 the headers DRF and Django's middleware add: ``Allow`` and ``Vary: Cookie``; a write the database refuses as
 read-only (the data is moving) is 503 ``read_only``. :class:`ServiceResource` is an internal URL other services
 call with ``X-Service-Token``.
+
+The accounts service authenticates a little more than the others: it owns the users and their API tokens, so
+besides the router's identity token it takes ``Authorization: Token <key>`` itself when no identity token came
+(the router's identity bridge asks ``/api/accounts/me/`` so, with the client's own credential:
+:mod:`.authentication`), and it holds the identity token's user to what the monolith would: a user who is no
+longer active (or no longer there) is refused as DRF would refuse them, by the scheme of the caller's own
+credential. The caller's users row is kept for the handler (:func:`caller_row`).
 """
 
 from __future__ import annotations
@@ -24,12 +31,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .authentication import INACTIVE, token_key, uses_token_scheme
 from .callers import authorise_service
-from .exceptions import MethodNotAllowed, NotAuthenticated, PermissionDenied
-from .identity import Caller
+from .exceptions import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated, PermissionDenied
+from .identity import HEADER, Caller
 from .parsers import PARSERS
 from .responses import json_response
+from .selectors import Reader
 from .views import SAFE_METHODS, View, negotiate
+
+USER_ROW: Final = "accounts.user"  # scope key: the authenticated caller's users row
 
 
 @dataclass
@@ -37,6 +48,7 @@ class State:
     """What the handlers share, built once by :func:`.app.create_app` (``app.state.accounts``)."""
 
     engine: Engine
+    reader: Reader
     inline_reads: bool  # SQLite answers in microseconds: no thread hop for reads
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -49,6 +61,7 @@ class State:
 
 
 Handler = Callable[[Request, "Caller | None", State], Awaitable[Response]]
+Lookup = Callable[[Request, "Caller | None", State], Awaitable[Any]]  # the object a URL names, or an ApiError
 # A view's permission classes: returns when the caller may go on, raises NotAuthenticated or PermissionDenied.
 Permission = Callable[[Request, "Caller | None"], None]
 
@@ -83,50 +96,98 @@ STAFF_ONLY: Final[Permission] = staff_only
 STAFF_OR_READ_ONLY: Final[Permission] = staff_or_read_only
 
 
+def caller_row(request: Request) -> Any:
+    """The authenticated caller's users row (:data:`.selectors.USER_COLUMNS`), as authentication read it."""
+    return request.scope[USER_ROW]
+
+
 class Resource(View[Handler]):
     """One URL of the API, like one DRF view: negotiation, authentication, permission, method dispatch, error
     rendering, and the headers DRF and Django's middleware add (Allow, Vary: Cookie).
 
     ``permission``: the view's permission classes (DRF's default: :data:`ALLOW_ANY`); ``actions``: the fields
-    DRF's OPTIONS metadata describes for the view's POST, given the database's kind; ``description``: the
-    view's docstring as DRF shows it in OPTIONS."""
+    DRF's OPTIONS metadata describes for the view's POST and PUT, given the database's kind (for PUT only when
+    ``lookup`` finds the object, as DRF's ``get_object()``); ``description``: the view's docstring as DRF shows
+    it in OPTIONS."""
 
     def __init__(self, name: str, handlers: dict[str, Handler], *, permission: Permission = ALLOW_ANY,
-                 actions: Callable[[str], dict[str, Any]] | None = None, description: str = "") -> None:
+                 actions: Callable[[str], dict[str, Any]] | None = None, lookup: Lookup | None = None,
+                 description: str = "") -> None:
         super().__init__(name, handlers)
         self.permission = permission
         self.actions = actions
+        self.lookup = lookup
         self.description = description
 
     async def dispatch(self, request: Request, state: State) -> Response:
         negotiate(request)
-        caller = self.authenticate(request)
+        caller = await self.caller(request, state)
         self.permission(request, caller)
         method = request.method
         handler = self.handlers.get(method)
         if handler is None:
             if method == "OPTIONS":
-                return self.options(state)
+                return await self.options(request, caller, state)
             raise MethodNotAllowed(method)
         return await handler(request, caller, state)
 
-    def options(self, state: State) -> Response:
-        """DRF's SimpleMetadata: the view's name and description, and the POST's fields where the view takes a
-        POST (the permission has already let the caller in)."""
+    async def caller(self, request: Request, state: State) -> Caller | None:
+        """DRF's authentication, in the monolith's order (token, then session): the router's identity token when
+        one came (its refusal answered as the monolith gave it), else ``Authorization: Token <key>`` looked up
+        here; None for anonymous. Either way the caller's users row must be there and active."""
+        identified = self.authenticate(request)  # the identity token, and whether the answer varies by cookie
+        if request.headers.get(HEADER):
+            if identified is None:
+                return None
+            row = await state.read(state.reader.user, identified.user_id)
+            if row is None or not row[6]:
+                if uses_token_scheme(request):  # DRF's token authentication, on the user's own token
+                    raise AuthenticationFailed(INACTIVE if row is not None else None)
+                return None  # the session's user is anonymous once inactive (Django's ModelBackend)
+        else:
+            key = token_key(request)
+            if key is None:
+                return None
+            row = await state.read(state.reader.token_user, key)
+            if row is None:
+                raise AuthenticationFailed()
+            if not row[6]:
+                raise AuthenticationFailed(INACTIVE)
+        request.scope[USER_ROW] = row
+        return Caller(user_id=int(row[0]), is_staff=bool(row[4]))
+
+    async def options(self, request: Request, caller: Caller | None, state: State) -> Response:
+        """DRF's SimpleMetadata: the view's name and description, and the serializer's fields for the view's POST
+        and PUT (the permission has already let the caller in; PUT's only when the object is the caller's)."""
         body: dict[str, Any] = {"name": self.name, "description": self.description, "renders": ["application/json"],
                                 "parses": list(PARSERS)}
-        if self.actions is not None and "POST" in self.handlers:
-            body["actions"] = {"POST": self.actions(state.engine.dialect.name)}
+        if self.actions is not None:
+            actions: dict[str, Any] = {}
+            for method in ("POST", "PUT"):
+                if method not in self.handlers:
+                    continue
+                if method == "PUT" and self.lookup is not None:
+                    try:
+                        await self.lookup(request, caller, state)
+                    except ApiError:
+                        continue
+                actions[method] = self.actions(state.engine.dialect.name)
+            if actions:
+                body["actions"] = actions
         return json_response(body)
 
 
 class ServiceResource(Resource):
-    """An internal URL for other services (not for shoppers): authorised by ``X-Service-Token`` alone
-    (``ACCOUNTS_SERVICE_TOKEN``)."""
+    """An internal URL for other services (not for shoppers): authorised by ``X-Service-Token`` alone (the token
+    in ``token_env``: the caller's, as the monolith's internal endpoint checks it), no negotiation (JSON, always,
+    as the monolith's ``InternalApi``)."""
+
+    def __init__(self, name: str, handlers: dict[str, Handler], *, token_env: str) -> None:
+        super().__init__(name, handlers)
+        self.token_env = token_env
 
     async def dispatch(self, request: Request, state: State) -> Response:
-        negotiate(request)
-        authorise_service(request)
+        authorise_service(request, self.token_env)
         handler = self.handlers.get(request.method)
         if handler is None:
             raise MethodNotAllowed(request.method)

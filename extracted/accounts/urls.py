@@ -1,0 +1,33 @@
+"""Which URL is answered by what: the monolith's ``/api/accounts/`` routes this service answers (its ``MeApi``, its
+``AddressViewSet`` as DRF's SimpleRouter lays it out, and the internal address look-up) and ``/healthz`` (a URL no
+route matches is :mod:`.notfound`'s). Registration, login and logout are still the monolith's."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.routing import BaseRoute, Route
+
+from . import apis
+from .rendering import ME_DESCRIPTION, address_fields
+from .resources import AUTHENTICATED, Resource, ServiceResource
+from .routing import HEALTHZ  # and {id:accounts_id}
+
+# The orders service's checkout saga reads a saved address with its own token (the monolith's internal API checks
+# the same).
+ORDERS_TOKEN_ENV: Final = "ORDERS_SERVICE_TOKEN"  # noqa: S105 - the variable's name
+
+ROUTES: Final[list[BaseRoute]] = [
+    Route("/api/accounts/me/", Resource("Me Api", {"GET": apis.me, "PATCH": apis.me_update},
+                                        permission=AUTHENTICATED, description=ME_DESCRIPTION)),
+    Route("/api/accounts/internal/addresses/", ServiceResource(
+        "Address Lookup Api", {"POST": apis.internal_address}, token_env=ORDERS_TOKEN_ENV)),
+    Route("/api/accounts/addresses/", Resource(
+        "Address List", {"GET": apis.address_list, "POST": apis.address_create}, permission=AUTHENTICATED,
+        actions=address_fields)),
+    Route("/api/accounts/addresses/{id:accounts_id}/", Resource(
+        "Address Instance", {"GET": apis.address_detail, "PUT": apis.address_put, "PATCH": apis.address_patch,
+                             "DELETE": apis.address_delete},
+        permission=AUTHENTICATED, actions=address_fields, lookup=apis.address_object)),
+    HEALTHZ,
+]
