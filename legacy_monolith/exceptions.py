@@ -10,6 +10,7 @@ Tree::
     ├── CatalogUnavailable          503 catalog_unavailable the catalog service (after cutover) did not answer
     ├── CartUnavailable             503 cart_unavailable   the cart service (after cutover) did not answer
     ├── OrdersUnavailable           503 orders_unavailable the orders service (after cutover) did not answer
+    ├── AccountsUnavailable         503 accounts_unavailable the accounts service (after cutover) did not answer
     ├── TooManyLogins               429 throttled          the login throttle (accounts/throttle.py), Retry-After
     ├── ServiceTokenRefused         401 not_authenticated  an internal endpoint without the right X-Service-Token
     └── ServiceNotConfigured        503 not_configured     an internal endpoint whose token setting is empty
@@ -98,6 +99,11 @@ class OrdersUnavailable(ShopError):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "orders_unavailable"
+
+
+class AccountsUnavailable(ShopError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "accounts_unavailable"
 
 
 class TooManyLogins(ShopError):

@@ -220,6 +220,10 @@ CART_SERVICE_TIMEOUT = float(os.environ.get("CART_SERVICE_TIMEOUT", "5"))
 # (legacy_monolith/orders/gateway.py) sends the checkout page's orders to the service with it, once the orders
 # are cut over (`python manage.py orders_gateway remote`). A checkout may take a saga's time: 30 s by default.
 ORDERS_SERVICE_TOKEN = os.environ.get("ORDERS_SERVICE_TOKEN", "")
+# The accounts service the accounts gateway calls in remote mode (the login page, after the accounts' cutover).
+ACCOUNTS_SERVICE_URL = os.environ.get("ACCOUNTS_SERVICE_URL", "http://127.0.0.1:8105")
+ACCOUNTS_SERVICE_TIMEOUT = float(os.environ.get("ACCOUNTS_SERVICE_TIMEOUT", "5"))
+ACCOUNTS_SERVICE_TOKEN = os.environ.get("ACCOUNTS_SERVICE_TOKEN", "")
 # Peers whose X-Forwarded-For names the client (the router sets it to the client's address, whatever the client
 # sent): the login throttle counts failures per client by it (legacy_monolith/accounts/throttle.py).
 TRUSTED_PROXIES = frozenset(p.strip() for p in os.environ.get("SHOP_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")

@@ -12,6 +12,9 @@ class LoginPage(auth_views.LoginView):
         if form.retry_after is not None:  # the login throttle's refusal: 429 with Retry-After, as the API's
             response.status_code = 429
             response["Retry-After"] = str(form.retry_after)
+        elif form.unavailable:  # the accounts service (remote mode) did not answer: nothing was done
+            response.status_code = 503
+            response["Retry-After"] = "1"
         return response
 
 

@@ -1,0 +1,115 @@
+"""The accounts gateway: how the monolith's remaining code reaches the accounts (branch by abstraction).
+
+Once the accounts service owns the users, their passwords and tokens (the accounts plan's cutover), the only
+legacy code that still writes them is the login page: it checks a password (and Django may re-hash it), counts a
+failure for the login throttle, and stamps ``last_login``. It asks :func:`authenticator` for the implementation
+in force:
+
+- :class:`LocalAccounts`: the monolith's own tables (Django's ``authenticate`` behind ``accounts/throttle.py``);
+- :class:`RemoteAccounts`: the accounts service's internal ``POST /api/accounts/internal/authenticate/``
+  (``{email, password, client}``; ``X-Service-Token`` = ``ACCOUNTS_SERVICE_TOKEN``), which throttles, verifies,
+  upgrades the hash and stamps ``last_login`` at the service, and answers the user as it is there (its
+  password hash included: the session's auth hash is made from it). The page then opens the session here, as
+  always: sessions stay the monolith's (docs/accounts_decision.md). Anything but an answer it understands is
+  :class:`~legacy_monolith.exceptions.AccountsUnavailable` (503): never a local fallback.
+
+Django's own ``update_last_login`` receiver is replaced by :func:`stamp_last_login`, which steps aside in remote
+mode: the monolith's copy of the users refuses writes after the cutover, and the service has stamped it.
+
+The switch is ``accounts_gateway.remote`` (``python manage.py accounts_gateway local|remote|status``; the accounts
+plan's hook at the cutover, its undo at a rollback).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Protocol
+
+import httpx
+from django.conf import settings
+from django.contrib.auth.models import User, update_last_login
+from django.utils.dateparse import parse_datetime
+
+from legacy_monolith import switches
+from legacy_monolith.accounts import throttle
+from legacy_monolith.accounts.services import authenticate_throttled, normalise_email
+from legacy_monolith.exceptions import AccountsUnavailable, TooManyLogins
+from legacy_monolith.gateways import pooled_client, remote_settings_problems, response_json
+
+SWITCH: Final = "accounts_gateway.remote"
+AUTHENTICATE: Final = "/api/accounts/internal/authenticate/"
+USER_FIELDS: Final = ("id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email",
+                      "is_staff", "is_active", "date_joined")
+
+
+class Accounts(Protocol):
+    def authenticate(self, request: Any, *, email: str, password: str) -> User | None: ...
+
+
+class LocalAccounts:
+    def authenticate(self, request: Any, *, email: str, password: str) -> User | None:
+        return authenticate_throttled(request, email=email, password=password)
+
+
+class RemoteAccounts:
+    def __init__(self) -> None:
+        self.client = pooled_client(settings.ACCOUNTS_SERVICE_URL.rstrip("/"), settings.ACCOUNTS_SERVICE_TIMEOUT)
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        try:
+            return self.client.post(path, json=body, headers={"X-Service-Token": settings.ACCOUNTS_SERVICE_TOKEN})
+        except httpx.HTTPError as exc:
+            raise AccountsUnavailable(f"The accounts service did not answer ({type(exc).__name__}).") from None
+
+    def authenticate(self, request: Any, *, email: str, password: str) -> User | None:
+        response = self._post(AUTHENTICATE, {"email": normalise_email(email), "password": password,
+                                             "client": throttle.client_of(request)})
+        answer = response_json(response)
+        if response.status_code == 429 and isinstance(answer, dict):
+            retry = response.headers.get("Retry-After", "1")
+            raise TooManyLogins(str(answer.get("detail") or "Too many failed logins."),
+                                int(retry) if retry.isdigit() else 1)
+        if response.status_code == 400:
+            return None
+        if response.status_code != 200 or not isinstance(answer, dict) or not isinstance(answer.get("user"), dict):
+            raise AccountsUnavailable(f"The accounts service answered {response.status_code} to a login.")
+        return user_from(answer["user"])
+
+    def probe(self) -> str | None:
+        """None when the service answers and takes the token (a login nobody can pass: 400 or 429)."""
+        try:
+            response = self.client.post(AUTHENTICATE, json={"email": "", "password": "", "client": "probe"},
+                                        headers={"X-Service-Token": settings.ACCOUNTS_SERVICE_TOKEN})
+        except httpx.HTTPError as exc:
+            return f"the accounts service at {settings.ACCOUNTS_SERVICE_URL} did not answer ({type(exc).__name__})"
+        if response.status_code in (400, 429):
+            return None
+        return f"the accounts service answered {response.status_code} to an authorised probe"
+
+
+def user_from(data: dict[str, Any]) -> User:
+    """The service's user as an (unsaved) ``User``: what ``login()`` puts in the session (its id, and the auth hash
+    made from its password hash). The monolith's copy of the row comes with the reverse sync."""
+    if not isinstance(data.get("id"), int) or not isinstance(data.get("password"), str):
+        raise AccountsUnavailable("The accounts service answered a user without an id or a password hash.")
+    values = {name: data.get(name) for name in USER_FIELDS if name in data}
+    for name in ("last_login", "date_joined"):
+        if isinstance(values.get(name), str):
+            values[name] = parse_datetime(values[name])
+    user = User(**values)
+    user._state.adding = False  # it exists (at the service): nothing here may INSERT it
+    return user
+
+
+def remote_configuration_problems() -> list[str]:
+    return remote_settings_problems("ACCOUNTS_SERVICE_URL", "ACCOUNTS_SERVICE_TOKEN")
+
+
+def authenticator() -> Accounts:
+    return RemoteAccounts() if switches.is_enabled(SWITCH) else LocalAccounts()
+
+
+def stamp_last_login(sender: Any, user: User, **kwargs: Any) -> None:
+    """Django's ``update_last_login``, except in remote mode (the service has stamped it, and the monolith's copy
+    of the users takes no writes but the sync's)."""
+    if not switches.is_enabled(SWITCH):
+        update_last_login(sender, user, **kwargs)
