@@ -13,11 +13,11 @@ import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, Table, insert, select, update
 from starlette.requests import Request
 
 from extracted.accounts.app import create_app
@@ -40,7 +40,7 @@ A = "/api/accounts/addresses/"
 LOOKUP = "/api/accounts/internal/addresses/"
 STAFF, CUSTOMER, OTHER, GONE, LONELY = 1, 2, 3, 4, 5
 KEYS = {CUSTOMER: "a" * 40, OTHER: "0123456789abcdef0123456789abcdef01234567", GONE: "f" * 40}
-users, addresses, tokens = User.__table__, Address.__table__, Token.__table__
+users, addresses, tokens = (cast(Table, model.__table__) for model in (User, Address, Token))
 HOME = {"full_name": "Greta Jönsson", "line1": "Storgatan 1", "city": "Malmö", "postal_code": "21145",
         "country": "se"}
 
@@ -77,15 +77,15 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'accounts.sqlite3'}")
     upgrade_head(engine)
     with engine.begin() as conn:
-        conn.execute(insert(users), [  # type: ignore[arg-type]
+        conn.execute(insert(users), [
             _user(STAFF, "staff@example.com", "Sam", "Staff", staff=True),
             _user(CUSTOMER, "customer1@example.com", "Greta", "Jönsson"),
             _user(OTHER, "customer2@example.com", "Lars", "Kowalski"),
             _user(GONE, "customer3@example.com", "Ina", "Active", active=False),
             _user(LONELY, "customer4@example.com", "No", "Addresses")])
-        conn.execute(insert(tokens), [{"key": key, "user_id": user_id, "created": MADE}  # type: ignore[arg-type]
+        conn.execute(insert(tokens), [{"key": key, "user_id": user_id, "created": MADE}
                                       for user_id, key in KEYS.items()])
-        conn.execute(insert(addresses), [  # type: ignore[arg-type]
+        conn.execute(insert(addresses), [
             _address(1, CUSTOMER, True, "Helsinki"), _address(2, CUSTOMER, False, "Turku"),
             _address(3, OTHER, True, "Oslo")])
     yield engine

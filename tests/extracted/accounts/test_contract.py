@@ -1,0 +1,500 @@
+"""Contract: the accounts service answers like the monolith's /api/accounts/ (me, the address book, the internal
+address look-up), over real HTTP.
+
+The monolith runs under gunicorn on a seeded shop (``seed_shop``: customers with an address each) where the
+callers have API tokens (as DRF's login issues them), a customer renames themselves and adds a default address
+(microseconds in its time, text beyond ASCII), and one customer is deactivated. The accounts plan's data split
+(``migration_plans/accounts.yaml``) provisions the service's own database, captures, copies; then the customer adds
+one more address and edits another at the monolith, and the split syncs and verifies. The service runs as its own
+process. The same requests go to both, the monolith authorised by each caller's API token, the service by the
+router's identity token for the same user and the caller's own ``Authorization`` (which the router passes on), or
+by that ``Authorization`` alone (``<who>-raw``: how the router's identity bridge asks ``/me/`` once the service owns
+identity): status, body byte for byte, and the headers a client relies on must be equal.
+
+Writes (names, addresses created, replaced, patched, deleted) go to both sides, which the split left equal, so the
+two stay equal: the answers are compared byte for byte except the time a write itself sets (a new address's
+``created_at``: each side's clock), which must be a valid ISO datetime on both.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from router.addons.identity import Refused, mint_refused
+from strangler.processes import ManagedProcess, free_port
+from tests.support.servers import ROOT, running_shop, scratch_database
+
+pytestmark = pytest.mark.slow
+
+SECRET = "accounts-contract-tests-identity-secret-0123456789"
+ORDERS_TOKEN = "orders-service-token-for-the-accounts-contract"  # noqa: S105 - the test's own token
+PLAN = ROOT / "migration_plans" / "accounts.yaml"
+ME = "/api/accounts/me/"
+A = "/api/accounts/addresses/"
+LOOKUP = "/api/accounts/internal/addresses/"
+PASSWORD = "shop-demo-password"
+# Every header a client or a cache acts on (Content-Length is left out: gunicorn sends some answers chunked).
+COMPARED_HEADERS = ("content-type", "allow", "www-authenticate", "vary", "location", "x-frame-options",
+                    "x-content-type-options", "referrer-policy", "cross-origin-opener-policy", "retry-after")
+USERS = {"customer": "customer1@example.com", "other": "customer2@example.com", "staff": "staff@example.com",
+         "revoked": "customer3@example.com"}
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+BOUNDARY = "------------------------accounts0123"
+HOME = {"full_name": "Märta Öberg ✨", "line1": "Storgatan 1", "line2": "c/o Berg", "city": "Malmö",
+        "postal_code": "211 45", "country": "se", "phone": "+46 40 123456"}
+
+
+@dataclass
+class Side:
+    http: httpx.Client
+    auth: dict[str, dict[str, str]]  # who -> headers
+    written: set[str] = field(default_factory=set)  # the times this side's writes set (JSON strings, quoted)
+
+
+@dataclass
+class Shop:
+    user_ids: dict[str, int]    # who -> user id
+    mine: list[int]             # the customer's addresses (id order)
+    others: list[int]           # the other customer's
+    revoked_key: str            # the API token of the deactivated customer
+
+
+def _split(env: dict[str, str], *operations: str) -> None:
+    for operation in operations:
+        done = subprocess.run([sys.executable, "manage.py", "strangler", "split", operation, str(PLAN)],  # noqa: S603
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"split {operation}: {done.stdout}\n{done.stderr}"
+
+
+# The callers' API tokens as DRF issues them at login (one shell, not a login each: Django's password hashing takes a
+# second a login), and a customer deactivated since (their token is still there: the monolith refuses it).
+_TOKENS = """
+import json
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+out = {}
+for user in get_user_model().objects.filter(email__in=%r):
+    out[user.email] = [Token.objects.get_or_create(user=user)[0].key, {"id": user.id, "is_staff": user.is_staff}]
+get_user_model().objects.filter(email=%r).update(is_active=False)
+print(json.dumps(out))
+"""
+
+
+def _tokens(shop: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    issued = json.loads(shop.manage("shell", "-c", _TOKENS % (list(USERS.values()), USERS["revoked"])).stdout
+                        .strip().splitlines()[-1])
+    return {who: (issued[email][0], issued[email][1]) for who, email in USERS.items()}
+
+
+def _identity(user: dict[str, Any]) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": str(user["id"]), "staff": user["is_staff"], "iat": now, "exp": now + 3600,
+                       "iss": "strangler-router", "aud": "strangler-services"}, SECRET, algorithm="HS256")
+
+
+def _ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tuple[Side, Side], Shop]]:
+    base = tmp_path_factory.mktemp("accounts-contract")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ORDERS_SERVICE_TOKEN", ORDERS_TOKEN)  # the monolith's internal accounts API, and the service's
+        with running_shop(base, seed_args=("--products", "3", "--users", "4", "--orders", "2")) as shop, \
+                scratch_database(base / "accounts") as service_db:
+            # In the PostgreSQL pass the service's database is on PostgreSQL too (scratch_database follows
+            # MONOLITH_DATABASE_URL's kind): SQL that only SQLite accepts is caught here.
+            env = {**shop.env, "ACCOUNTS_DATABASE_URL": service_db, "ROUTER_IDENTITY_SECRET": SECRET,
+                   "ACCOUNTS_VAR_DIR": str(base / "var")}
+            tokens = _tokens(shop)
+            revoked = tokens.pop("revoked")[0]
+            customer = {"Authorization": f"Token {tokens['customer'][0]}"}
+            with httpx.Client(base_url=shop.url, headers={"Host": "localhost"}, timeout=30) as mono:
+                # Before the copy: names and a new default address (its created_at has microseconds).
+                _ok(mono.patch(ME, headers=customer, json={"first_name": "Märta ✨", "last_name": "Öberg"}))
+                _ok(mono.post(A, headers=customer, json={**HOME, "is_default": True}), 201)
+                _split(env, "provision", "capture", "copy")
+                # After the copy: one more address, and an edit, which only the sync brings across.
+                made = _ok(mono.post(A, headers=customer, json={**HOME, "city": "Lund"}), 201)
+                _ok(mono.patch(f"{A}{made['id']}/", headers=customer, json={"line2": "after the copy"}))
+                _split(env, "sync", "verify")
+            port = free_port()
+            service = ManagedProcess("accounts", [sys.executable, "-m", "extracted.accounts", "--port", str(port)],
+                                     log_path=base / "accounts.log", env=env, cwd=ROOT)
+            with service:
+                service.wait_healthy(f"http://127.0.0.1:{port}/healthz")
+                with httpx.Client(base_url=shop.url, headers={"Host": "localhost"}, timeout=30) as mono, \
+                        httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Host": "localhost"},
+                                     timeout=30) as svc:
+                    mono_auth = {who: {"Authorization": f"Token {token}"} for who, (token, _) in tokens.items()}
+                    svc_auth = {who: {"X-Identity-Token": _identity(user), **mono_auth[who]}
+                                for who, (_, user) in tokens.items()}
+                    for who in tokens:  # the caller's own token alone, as the identity bridge asks
+                        mono_auth[f"{who}-raw"] = svc_auth[f"{who}-raw"] = mono_auth[who]
+                    mine = [a["id"] for a in _ok(mono.get(A, headers=mono_auth["customer"]))]
+                    others = [a["id"] for a in _ok(mono.get(A, headers=mono_auth["other"]))]
+                    assert len(mine) == 3 and len(others) == 1, (mine, others)
+                    facts = Shop(user_ids={who: user["id"] for who, (_, user) in tokens.items()}, mine=mine,
+                                 others=others, revoked_key=revoked)
+                    yield (Side(mono, mono_auth), Side(svc, svc_auth)), facts
+
+
+def _is_datetime(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return isinstance(value, str) and value.endswith("Z")
+
+
+def exchange(sides: tuple[Side, Side], method: str, path: str, *, who: str | None = None,
+             headers: dict[str, str] | None = None, content: bytes | None = None,
+             content_type: str | None = None) -> tuple[int, Any]:
+    """The same request to both sides: status, body (byte for byte) and :data:`COMPARED_HEADERS` must be equal.
+
+    A new address's ``created_at`` is each side's clock: an address created (201) adds it to what each side
+    masks, once both are seen to be ISO datetimes; every answer after shows it as ``<time>``, on both sides."""
+    answers = []
+    for side in sides:
+        sent = {**(side.auth[who] if who else {}), **({"Content-Type": content_type} if content_type else {}),
+                **(headers or {})}
+        response = side.http.request(method, path, headers=sent, content=content)
+        if method == "POST" and response.status_code == 201:
+            made = response.json()["created_at"]
+            assert _is_datetime(made), f"{method} {path}: {made!r} is not an ISO datetime"
+            side.written.add(json.dumps(made))
+        shown = response.content
+        for value in side.written:
+            shown = shown.replace(value.encode(), b'"<time>"')
+        answers.append((response.status_code, shown, {h: response.headers.get(h) for h in COMPARED_HEADERS}))
+    mono, svc = answers
+    assert mono == svc, f"{method} {path} as {who} differs:\n monolith {str(mono)[:3000]}\n service  {str(svc)[:3000]}"
+    try:
+        body = json.loads(mono[1]) if mono[1] else None
+    except ValueError:
+        body = mono[1]
+    return mono[0], body
+
+
+def send(sides: tuple[Side, Side], method: str, path: str, body: Any, *, who: str | None = "customer",
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """A JSON write to both sides, compared as :func:`exchange` compares writes."""
+    return exchange(sides, method, path, who=who, headers=headers, content=json.dumps(body).encode(),
+                    content_type=JSON)
+
+
+def _multipart(*fields: tuple[str, str]) -> bytes:
+    """A multipart/form-data body as ``curl -F`` sends it (a fixed boundary: both sides get the same bytes)."""
+    out = ""
+    for name, value in fields:
+        out += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+    return (out + f"--{BOUNDARY}--\r\n").encode()
+
+
+WHO = [None, "customer", "other", "staff", "customer-raw", "staff-raw"]
+
+
+# --- reads ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_me_reads_alike(env: tuple[tuple[Side, Side], Shop], who: str | None) -> None:
+    sides, _ = env
+    for query in ("", "?format=json", "?format=xml", "?format=api", "?format=xml&format=json", "?x=1"):
+        exchange(sides, "GET", ME + query, who=who)
+    for accept in ("text/html", "application/json; indent=4", "application/*", "application/xml", "",
+                   "application/json;q=0"):
+        exchange(sides, "GET", ME, who=who, headers={"Accept": accept})
+    exchange(sides, "HEAD", ME, who=who)
+    exchange(sides, "OPTIONS", ME, who=who)
+    for method in ("POST", "PUT", "DELETE"):
+        exchange(sides, method, ME, who=who, content=b"{}", content_type=JSON)
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_address_books_read_alike(env: tuple[tuple[Side, Side], Shop], who: str | None) -> None:
+    sides, shop = env
+    for query in ("", "?format=json", "?format=xml", "?page=2", "?page_size=1"):
+        exchange(sides, "GET", A + query, who=who)
+    for address in shop.mine + shop.others + [999999]:
+        exchange(sides, "GET", f"{A}{address}/", who=who)
+        exchange(sides, "OPTIONS", f"{A}{address}/", who=who)
+    exchange(sides, "GET", A, who=who, headers={"Accept": "application/json; indent=2"})
+    exchange(sides, "GET", A, who=who, headers={"Accept": "text/html"})
+    exchange(sides, "HEAD", A, who=who)
+    exchange(sides, "HEAD", f"{A}{shop.mine[0]}/", who=who)
+    exchange(sides, "OPTIONS", A, who=who)
+    for method in ("PUT", "PATCH", "DELETE"):
+        exchange(sides, method, A, who=who, content=b"{}", content_type=JSON)
+    exchange(sides, "POST", f"{A}{shop.mine[0]}/", who=who, content=b"{}", content_type=JSON)
+
+
+def test_what_the_copy_and_the_sync_brought_is_shown_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    sides, shop = env
+    _, me = exchange(sides, "GET", ME, who="customer")
+    assert (me["first_name"], me["last_name"]) == ("Märta ✨", "Öberg")
+    _, book = exchange(sides, "GET", A, who="customer")
+    assert [a["is_default"] for a in book] == [False, True, False]
+    assert book[1]["country"] == "SE" and "." in book[1]["created_at"]
+    assert book[2]["line2"] == "after the copy"
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("suffix", ["999999999999999999/", "9999999999999999999/", "0/", "007/", "abc/", "-1/",
+                                    "1.0/", "1", "999999", "abc", "%31/", "1/x/", "internal"])
+def test_bad_and_missing_ids_are_equal(env: tuple[tuple[Side, Side], Shop], who: str | None, suffix: str) -> None:
+    exchange(env[0], "GET", A + suffix, who=who)
+
+
+@pytest.mark.parametrize("who", [None, "customer"])
+@pytest.mark.parametrize("path", ["/api/accounts/me", "/api/accounts/addresses", "/api/accounts/nothing/",
+                                  "/api/accounts/internal/addresses", "/api/accounts/me/x/", "/api/accounts/"])
+def test_unknown_urls_and_missing_slashes(env: tuple[tuple[Side, Side], Shop], who: str | None, path: str) -> None:
+    exchange(env[0], "GET", path, who=who)
+    exchange(env[0], "POST", path + "?a=1", who=who)
+
+
+# --- credentials ---------------------------------------------------------------------------------------------------
+
+
+CREDENTIALS = ("Token 0123456789abcdef0123456789abcdef01234567", "Token x", "Token " + "a" * 41, "Token abc-def",
+               "Token", "Token a b", "token  " + "0" * 40, "Bearer abc", "Basic dXNlcjpwdw==")
+
+
+def test_a_credential_refused_through_the_router_is_answered_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """The router asks who the caller is; a refused credential reaches the service as a signed refusal (here
+    minted by the router's own code from the monolith's answer), answered where DRF would."""
+    sides, shop = env
+    mono, svc = sides
+    for credential in (*CREDENTIALS, f"Token {shop.revoked_key}"):
+        asked = mono.http.get(ME, headers={"Authorization": credential})
+        headers = {"Authorization": credential}
+        if asked.status_code in (401, 403) and credential.lower().startswith("token"):
+            refused = Refused(asked.status_code, asked.content,
+                              tuple(v.encode("latin-1") for v in asked.headers.get_list("www-authenticate")))
+            svc.auth["refused"] = {**headers, "X-Identity-Token": mint_refused(refused, SECRET, 60)}
+        else:
+            svc.auth["refused"] = headers
+        mono.auth["refused"] = headers
+        for method, path in (("GET", ME), ("PATCH", ME), ("OPTIONS", ME), ("GET", A), ("POST", A),
+                             ("GET", f"{A}{shop.mine[0]}/"), ("DELETE", f"{A}{shop.mine[0]}/"), ("PUT", ME),
+                             ("GET", ME + "?format=xml"), ("GET", "/api/accounts/nothing/")):
+            exchange(sides, method, path, who="refused")
+
+
+def test_the_callers_own_credential_is_refused_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """No identity token (the identity bridge's own question): the service refuses a token as DRF does."""
+    sides, shop = env
+    for credential in (*CREDENTIALS, f"Token {shop.revoked_key}", f"TOKEN {shop.revoked_key}"):
+        for method, path in (("GET", ME), ("HEAD", ME), ("OPTIONS", ME), ("PATCH", ME), ("GET", A),
+                             ("GET", f"{A}{shop.mine[0]}/"), ("POST", A), ("GET", ME + "?format=xml")):
+            exchange(sides, method, path, headers={"Authorization": credential})
+    # Bytes that are not UTF-8, and UTF-8 that is not ASCII (httpx sends header bytes as they are).
+    for raw in (b"Token \xe9t\xe9", "Token été".encode(), b"Token a\tb"):
+        answers = []
+        for side in sides:
+            response = side.http.get(ME, headers=[(b"Authorization", raw)])
+            answers.append((response.status_code, response.content, response.headers.get("www-authenticate")))
+        assert answers[0] == answers[1], raw
+
+
+def test_a_deactivated_users_own_token_is_refused_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    sides, shop = env
+    status, body = exchange(sides, "GET", ME, headers={"Authorization": f"Token {shop.revoked_key}"})
+    assert (status, body) == (401, {"detail": "User inactive or deleted."})
+
+
+@pytest.mark.parametrize("host", ["evil.example", "localhost:8000"])
+def test_hosts_outside_allowed_hosts_are_400(env: tuple[tuple[Side, Side], Shop], host: str) -> None:
+    for who in (None, "customer", "customer-raw"):
+        exchange(env[0], "GET", ME, who=who, headers={"Host": host})
+        exchange(env[0], "POST", A, who=who, headers={"Host": host})
+
+
+# --- writes: names ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [
+    {"first_name": "x" * 151, "last_name": None}, {"first_name": ["a"]}, {"last_name": {"a": 1}},
+    {"first_name": "a\x00b"}, {"first_name": True}, [], "x", None, 5, {"first_name": "\ud800"},
+], ids=repr)
+def test_bad_names_are_refused_alike(env: tuple[tuple[Side, Side], Shop], body: Any) -> None:
+    status, _ = send(env[0], "PATCH", ME, body, who="other")
+    assert status == 400
+
+
+def test_names_change_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    sides, _ = env
+    for who in ("other", "other-raw"):
+        send(sides, "PATCH", ME, {"first_name": "  Åsa ", "email": "x@example.com", "is_staff": True, "id": 1,
+                                  "date_joined": "2000-01-01T00:00:00Z"}, who=who)
+        send(sides, "PATCH", ME, {"last_name": 5}, who=who)
+        send(sides, "PATCH", ME, {}, who=who)
+        exchange(sides, "PATCH", ME, who=who, content=b"last_name=Form+%C3%A5&first_name=", content_type=FORM)
+        exchange(sides, "PATCH", ME, who=who, content=_multipart(("first_name", "multipart ✨")),
+                 content_type=f"multipart/form-data; boundary={BOUNDARY}")
+        exchange(sides, "PATCH", ME, who=who, content=b"", content_type=JSON)
+        exchange(sides, "PATCH", ME, who=who, content=b"{", content_type=JSON)
+        exchange(sides, "PATCH", ME, who=who, content=b"{}", content_type="text/plain")
+        exchange(sides, "GET", ME, who=who)
+
+
+# --- writes: the address book ---------------------------------------------------------------------------------------
+
+
+def test_the_default_address_moves_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    sides, _ = env
+    status, made = send(sides, "POST", A, {**HOME, "is_default": "yes"})
+    assert status == 201 and made["is_default"] is True
+    _, book = exchange(sides, "GET", A, who="customer")
+    assert [a["id"] for a in book if a["is_default"]] == [made["id"]]
+    first = book[0]["id"]
+    status, put = send(sides, "PUT", f"{A}{first}/", {**HOME, "city": "Ystad", "is_default": True})
+    assert status == 200 and put["is_default"] is True
+    status, patched = send(sides, "PATCH", f"{A}{made['id']}/", {"city": "Kiruna"})  # keeps the stored flag
+    assert status == 200 and patched["is_default"] is False
+    send(sides, "PATCH", f"{A}{first}/", {"is_default": False})  # none left, as the monolith has it
+    exchange(sides, "GET", A, who="customer")
+    exchange(sides, "PATCH", f"{A}{made['id']}/", who="customer", content=b"is_default=on", content_type=FORM)
+    # A form's PUT without the checkbox sends is_default False (HTML input).
+    exchange(sides, "PUT", f"{A}{made['id']}/", who="customer",
+             content="&".join(f"{k}={v}" for k, v in HOME.items()).encode(), content_type=FORM)
+    exchange(sides, "PUT", f"{A}{made['id']}/", who="customer",
+             content=_multipart(*HOME.items(), ("is_default", "true")),
+             content_type=f"multipart/form-data; boundary={BOUNDARY}")
+    exchange(sides, "GET", A, who="customer")
+    status, _ = exchange(sides, "DELETE", f"{A}{made['id']}/", who="customer")
+    assert status == 204
+    assert exchange(sides, "DELETE", f"{A}{made['id']}/", who="customer")[0] == 404
+    exchange(sides, "GET", A, who="customer")
+
+
+def test_the_only_address_stays_the_default_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    sides, shop = env
+    only = shop.others[0]
+    status, kept = send(sides, "PATCH", f"{A}{only}/", {"is_default": False, "phone": ""}, who="other")
+    assert status == 200 and kept["is_default"] is True
+    send(sides, "PUT", f"{A}{only}/", {**HOME, "is_default": "0"}, who="other-raw")
+    exchange(sides, "GET", A, who="other")
+
+
+@pytest.mark.parametrize("who", ["customer", "customer-raw", "staff"])
+def test_another_users_address_is_not_found_on_every_method(env: tuple[tuple[Side, Side], Shop], who: str) -> None:
+    sides, shop = env
+    theirs = shop.others[0]
+    for method in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        exchange(sides, method, f"{A}{theirs}/", who=who)
+    for method in ("PUT", "PATCH"):
+        assert send(sides, method, f"{A}{theirs}/", {**HOME, "is_default": True}, who=who)[0] == 404
+        assert send(sides, method, f"{A}{theirs}/", {"country": "bad"}, who=who)[0] == 404
+        exchange(sides, method, f"{A}{theirs}/", who=who, content=b"{", content_type=JSON)
+    exchange(sides, "GET", A, who="other")  # untouched
+
+
+@pytest.mark.parametrize("body", [
+    {}, {**HOME, "country": "usa", "is_default": "maybe"},
+    {**HOME, "country": "u1", "is_default": None, "line2": None, "phone": None},
+    {**HOME, "country": ["us"]}, {**HOME, "country": True}, {**HOME, "country": "  "}, {**HOME, "country": 12},
+    {**HOME, "country": "s\x00"}, {**HOME, "country": ""}, {**HOME, "country": None}, {**HOME, "country": "é1"},
+    {**HOME, "full_name": "x" * 121, "line1": "", "line2": "y" * 201, "city": ["c"], "phone": "p" * 31},
+    {**HOME, "is_default": "tRuE", "postal_code": "p" * 21}, {**HOME, "is_default": [True]},
+    {**HOME, "is_default": 2}, {**HOME, "is_default": "null"}, {**HOME, "full_name": "\ud800"},
+    {**HOME, "city": {"a": 1}, "postal_code": False}, [], "x", None, 5, [HOME],
+], ids=repr)
+def test_bad_address_bodies_are_refused_alike(env: tuple[tuple[Side, Side], Shop], body: Any) -> None:
+    sides, shop = env
+    for method, path in (("POST", A), ("PUT", f"{A}{shop.mine[0]}/"), ("PATCH", f"{A}{shop.mine[0]}/")):
+        status, _ = send(sides, method, path, body)
+        assert status in (200, 400), (method, body)
+        if status == 200:  # a partial update of what is valid in it
+            assert method == "PATCH", body
+
+
+@pytest.mark.parametrize(("content", "content_type"), [
+    (b"", JSON), (b"", None), (b"", FORM), (b'{"city": ', JSON), (b"not json", JSON), (b"[]", JSON),
+    (b'{"city": "x"}', "text/plain"), (b'{"city": "x"}', None), (b"city=x", "text/csv"), (b'{"city": NaN}', JSON),
+    (b"city=&country=", FORM), (b"country=x", FORM), (b"x", "multipart/form-data"),
+    (b'{"country": "\xe5x"}', "application/json; charset=latin-1"),
+])
+def test_bad_and_empty_bodies_and_content_types(env: tuple[tuple[Side, Side], Shop], content: bytes,
+                                                 content_type: str | None) -> None:
+    sides, shop = env
+    exchange(sides, "POST", A, who="customer", content=content, content_type=content_type)
+    exchange(sides, "PUT", f"{A}{shop.mine[0]}/", who="customer", content=content, content_type=content_type)
+    exchange(sides, "PATCH", f"{A}{shop.mine[0]}/", who="customer", content=content, content_type=content_type)
+
+
+def test_form_and_multipart_creates(env: tuple[tuple[Side, Side], Shop]) -> None:
+    sides, _ = env
+    status, made = exchange(sides, "POST", A, who="customer-raw",
+                            content="&".join(f"{k}={v}" for k, v in {**HOME, "city": "Form å"}.items()).encode(),
+                            content_type=FORM)
+    assert status == 201 and made["is_default"] is False
+    status, made = exchange(sides, "POST", A, who="customer",
+                            content=_multipart(*HOME.items(), ("is_default", "1")),
+                            content_type=f"multipart/form-data; boundary={BOUNDARY}")
+    assert status == 201 and made["is_default"] is True
+    exchange(sides, "GET", A, who="customer")
+    exchange(sides, "DELETE", f"{A}{made['id']}/", who="customer")
+    exchange(sides, "GET", A, who="customer")
+
+
+# --- the internal look-up of the orders service's checkout ---------------------------------------------------------
+
+
+def _internal(sides: tuple[Side, Side], body: Any, *, token: str | None = ORDERS_TOKEN,
+              content_type: str | None = JSON, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    headers = {**({} if token is None else {"X-Service-Token": token}), **(headers or {})}
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return exchange(sides, "POST", LOOKUP, headers=headers, content=content, content_type=content_type)
+
+
+def test_the_internal_lookup_answers_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    sides, shop = env
+    user, other = shop.user_ids["customer"], shop.user_ids["other"]
+    status, found = _internal(sides, {"user": user, "address": shop.mine[-1]})
+    assert status == 200 and found["line2"] == "after the copy"
+    assert _internal(sides, {"user": user, "address": shop.others[0]})[0] == 404
+    assert _internal(sides, {"user": other, "address": shop.mine[0]})[0] == 404
+    assert _internal(sides, {"user": other, "address": shop.others[0]})[0] == 200
+    _internal(sides, f"user={user}&address={shop.mine[0]}".encode(), content_type=FORM)
+    for headers in ({"Accept": "text/html"}, {"Accept": "application/xml"}):
+        _internal(sides, {"user": user, "address": 999999}, headers=headers)
+    exchange(sides, "POST", LOOKUP + "?format=xml", headers={"X-Service-Token": ORDERS_TOKEN}, content=b"{}",
+             content_type=JSON)
+    for method in ("GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"):
+        exchange(sides, method, LOOKUP, headers={"X-Service-Token": ORDERS_TOKEN})
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"user": "x", "address": "y"}, {"user": 0, "address": -1}, {"user": 2**63, "address": 1},
+    {"user": 1.5, "address": "1.0"}, {"user": None, "address": True}, {"user": [1], "address": {"a": 1}},
+    {"user": "", "address": " 7 "}, [], "x", None, b"", b"{", b"user=1",
+], ids=repr)
+def test_bad_internal_bodies_are_refused_alike(env: tuple[tuple[Side, Side], Shop], body: Any) -> None:
+    status, _ = _internal(env[0], body)
+    assert status in (400, 404, 415)
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", ORDERS_TOKEN + "x", ORDERS_TOKEN.upper()])
+def test_the_internal_lookup_needs_the_orders_token(env: tuple[tuple[Side, Side], Shop], token: str | None) -> None:
+    sides, shop = env
+    status, _ = _internal(sides, {"user": shop.user_ids["customer"], "address": shop.mine[0]}, token=token)
+    assert status == 401
+    exchange(sides, "POST", LOOKUP, who="customer", headers={} if token is None else {"X-Service-Token": token},
+             content=b"{}", content_type=JSON)
+    exchange(sides, "GET", LOOKUP, headers={} if token is None else {"X-Service-Token": token})
