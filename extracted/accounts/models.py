@@ -59,6 +59,24 @@ class Token(Base):
     created: Mapped[datetime] = mapped_column(TIMESTAMP)
 
 
+class LoginFailure(Base):
+    """One failed login, counted by the login throttle (:mod:`.throttle`); the monolith's
+    ``accounts_loginfailure`` (added after the scaffold: revision 0003), carried over by the plan."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        sa.Index("ix_login_failures_email", "email"),
+        sa.Index("ix_login_failures_client", "client"),
+        sa.Index("ix_login_failures_at", "at"),
+        {"mysql_charset": "utf8mb4", "sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    client: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime] = mapped_column(TIMESTAMP)
+
+
 # What the service tells the others and what it has applied of theirs (events/: outbox, relay, inbox).
 outbox = outbox_table(Base.metadata)
 inbox = inbox_table(Base.metadata)
