@@ -453,6 +453,20 @@ def test_form_and_multipart_creates(env: tuple[tuple[Side, Side], Shop]) -> None
     exchange(sides, "GET", A, who="customer")
 
 
+@pytest.mark.parametrize("who", [None, "customer", "customer-raw"])
+def test_negotiation_and_sizes_on_writes(env: tuple[tuple[Side, Side], Shop], who: str | None) -> None:
+    """``?format=``/``Accept`` are DRF's before the permission; bodies over 1 MiB (400) and over the server's
+    10 MiB (413) are refused before anything is written."""
+    sides, shop = env
+    for method, path in (("POST", A), ("PATCH", ME), ("PUT", f"{A}{shop.mine[0]}/")):
+        exchange(sides, method, path + "?format=xml", who=who, content=b"{}", content_type=JSON)
+        exchange(sides, method, path, who=who, content=b"{}", content_type=JSON, headers={"Accept": "text/html"})
+        exchange(sides, method, path, who=who, content=b'{"city": "' + b"n" * 2_000_000 + b'"}', content_type=JSON)
+        exchange(sides, method, path, who=who, content=b"x" * (10 * 1024 * 1024 + 1), content_type=JSON)
+    exchange(sides, "POST", LOOKUP, headers={"X-Service-Token": ORDERS_TOKEN}, content=b"x" * (10 * 1024 * 1024 + 1),
+             content_type=JSON)
+
+
 # --- the internal look-up of the orders service's checkout ---------------------------------------------------------
 
 

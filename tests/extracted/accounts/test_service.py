@@ -7,10 +7,13 @@ rest against the monolith)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -26,6 +29,7 @@ from extracted.accounts.db import make_engine
 from extracted.accounts.exceptions import AuthenticationFailed
 from extracted.accounts.migrate import upgrade_head
 from extracted.accounts.models import Address, Token, User
+from extracted.accounts.selectors import Reader
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's notice about httpx vs httpx2
@@ -41,6 +45,8 @@ LOOKUP = "/api/accounts/internal/addresses/"
 STAFF, CUSTOMER, OTHER, GONE, LONELY = 1, 2, 3, 4, 5
 KEYS = {CUSTOMER: "a" * 40, OTHER: "0123456789abcdef0123456789abcdef01234567", GONE: "f" * 40}
 users, addresses, tokens = (cast(Table, model.__table__) for model in (User, Address, Token))
+PG_ADMIN = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432")
+MYSQL_ADMIN = os.environ.get("TEST_MARIADB_ADMIN_URL", "mysql://root@127.0.0.1:3306")
 HOME = {"full_name": "Greta Jönsson", "line1": "Storgatan 1", "city": "Malmö", "postal_code": "21145",
         "country": "se"}
 
@@ -72,9 +78,8 @@ def _address(address_id: int, user_id: int, default: bool, city: str) -> dict[st
             "created_at": MADE}
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'accounts.sqlite3'}")
+def load(engine: Engine) -> None:
+    """The rows as the data split leaves them."""
     upgrade_head(engine)
     with engine.begin() as conn:
         conn.execute(insert(users), [
@@ -88,8 +93,46 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         conn.execute(insert(addresses), [
             _address(1, CUSTOMER, True, "Helsinki"), _address(2, CUSTOMER, False, "Turku"),
             _address(3, OTHER, True, "Oslo")])
+        if conn.dialect.name == "postgresql":  # as the split leaves them: the next id after the copied ones
+            for table in ("users", "addresses"):
+                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                                     f"(SELECT MAX(id) FROM {table}))")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'accounts.sqlite3'}")
+    load(engine)
     yield engine
     engine.dispose()
+
+
+@contextmanager
+def server_engine(kind: str) -> Iterator[Engine]:
+    """A fresh database on the project's PostgreSQL or MariaDB server (skipped when none answers), dropped after."""
+    name = f"accounts_test_{uuid.uuid4().hex[:10]}"
+    try:
+        if kind == "postgresql":
+            import psycopg
+
+            admin: Any = psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True, connect_timeout=3)
+        else:
+            import pymysql
+
+            admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=3, autocommit=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip with the reason
+        pytest.skip(f"no {kind} server answers ({exc})")
+    try:
+        admin.cursor().execute(f"CREATE DATABASE {name}")
+        engine = make_engine(f"{PG_ADMIN}/{name}" if kind == "postgresql" else f"{MYSQL_ADMIN}/{name}")
+        try:
+            load(engine)
+            yield engine
+        finally:
+            engine.dispose()
+    finally:
+        admin.cursor().execute(f"DROP DATABASE {name}" + (" WITH (FORCE)" if kind == "postgresql" else ""))
+        admin.close()
 
 
 @pytest.fixture
@@ -156,6 +199,17 @@ def test_a_refused_token_is_answered_as_drf_answers_it(client: TestClient, autho
     assert client.get(A, headers={"authorization": authorization}).json() == {"detail": detail}
 
 
+def test_a_key_that_cannot_exist_is_never_looked_up(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over 40 characters, or not ASCII letters and digits (a NUL byte would fail PostgreSQL's query: a 500)."""
+    def looked_up(self: Reader, key: str) -> None:
+        raise AssertionError(f"looked up {key!r}")
+
+    monkeypatch.setattr(Reader, "token_user", looked_up)
+    for key in ("a" * 41, "abc\x00def", "abc-def", "ab\u00e9", "\u0661\u0662"):
+        refused = client.get(ME, headers=[(b"authorization", f"Token {key}".encode())])
+        assert (refused.status_code, refused.json()) == (401, {"detail": "Invalid token."}), key
+
+
 def test_a_token_of_bytes_that_are_not_utf8_is_refused() -> None:
     # The test client would re-encode the header as UTF-8: the request as the server hands it over instead.
     request = Request({"type": "http", "method": "GET", "path": ME, "headers": [
@@ -197,7 +251,7 @@ def test_an_identity_token_of_a_user_no_longer_active_is_refused_as_the_monolith
 
 def test_a_bad_identity_token_is_never_anonymous(client: TestClient) -> None:
     forged = jwt.encode({"sub": str(CUSTOMER), "iat": int(time.time()), "exp": int(time.time()) + 60,
-                         "iss": "strangler-router", "aud": "strangler-services"}, "another-secret-0123456789abcdef",
+                         "iss": "strangler-router", "aud": "strangler-services"}, "another-secret-0123456789abcdef-01",
                         algorithm="HS256")
     refused = client.get(ME, headers={"x-identity-token": forged, **token(CUSTOMER)})
     assert (refused.status_code, refused.json()) == (401, {"detail": "Invalid token."})
@@ -425,11 +479,7 @@ def test_a_write_the_database_refuses_as_read_only_is_503(client: TestClient, en
     assert book(client, CUSTOMER) == [(1, True), (2, False)]
 
 
-def test_concurrent_writes_to_one_book_leave_exactly_one_default(engine: Engine,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Creates making themselves the default, edits making an existing one the default, and edits of other
-    fields (which keep the stored flag), all at once: the book's writes take turns, so one default is left."""
-    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+def _race_one_book(engine: Engine) -> None:
     answers: list[int] = []
     with TestClient(create_app(engine), base_url="http://127.0.0.1") as test_client:
         start = threading.Barrier(12)
@@ -455,6 +505,26 @@ def test_concurrent_writes_to_one_book_leave_exactly_one_default(engine: Engine,
             assert len(defaults(engine, CUSTOMER)) == 1
     assert sorted(set(answers)) == [200, 201]
     assert len(defaults(engine, CUSTOMER)) == 1
+
+
+def test_concurrent_writes_to_one_book_leave_exactly_one_default(engine: Engine,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creates making themselves the default, edits making an existing one the default, and edits of other
+    fields (which keep the stored flag), all at once: the book's writes take turns, so one default is left."""
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    _race_one_book(engine)
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_concurrent_writes_take_turns_on_database_servers_too(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same race on PostgreSQL and MariaDB, where the user's row is locked (``SELECT ... FOR UPDATE``)."""
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    with server_engine(kind) as engine:
+        _race_one_book(engine)
+        with TestClient(create_app(engine), base_url="http://127.0.0.1") as test_client:
+            assert test_client.get(ME, headers=token(CUSTOMER)).json() == CUSTOMER_ME  # "key" quoted right
+            assert test_client.get(ME, headers=token(GONE)).json() == {"detail": "User inactive or deleted."}
+            assert test_client.delete(f"{A}3/", headers=who(CUSTOMER)).status_code == 404
 
 
 def test_concurrent_first_addresses_leave_exactly_one_default(engine: Engine, monkeypatch: pytest.MonkeyPatch
