@@ -4,7 +4,12 @@ For a request on a route (the default backend, the monolith, resolves identity i
 the caller's credential (``Authorization`` header or the session cookie), asks the monolith who that is
 (``identity.resolve_url``, e.g. ``/api/accounts/me/``; answers cached for ``cache_seconds``, concurrent
 look-ups of one credential coalesced), and passes the backend a short-lived signed token in
-``X-Identity-Token``: an HS256 JWT with ``sub`` (user id), ``staff``, ``iat``, ``exp``, ``iss`` and ``aud``.
+``X-Identity-Token``: an HS256 JWT with ``sub`` (user id), ``staff``, ``iat``, ``exp``, ``iss`` and ``aud``,
+whose header names the key it was signed with (``kid``: :func:`key_id`, a fingerprint of the secret, never the
+secret). The secret is read from the environment variable ``identity.secret_env`` names on every request, so a
+reload of the routes file that names another variable switches the key at once, without a restart: that is
+the router's step of a key rotation, while the services accept both keys (the README's "Rotating the identity
+key"; the services' verifier picks the key by ``kid``).
 Any identity header the client sent was removed before this runs (see ``headers.IDENTITY``).
 
 A credential the monolith refuses is never passed on as "anonymous": when the monolith answers the look-up
@@ -126,11 +131,18 @@ def secret_problem(spec: IdentitySpec) -> str | None:
     return None
 
 
+def key_id(secret: str) -> str:
+    """The ``kid`` a token names its key with: the first 16 hex digits of the secret's SHA-256 (the services'
+    verifier computes the same). It tells the services which of their keys to check with during a rotation and
+    tells nobody else anything that helps forge a token."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
 def mint(identity: Identity, secret: str, ttl: float, now: float | None = None) -> str:
     issued = int(now if now is not None else time.time())
     claims = {"sub": identity.user_id, "staff": identity.is_staff, "iat": issued, "exp": issued + int(ttl),
               "iss": ISSUER, "aud": AUDIENCE}
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": key_id(secret)})
 
 
 def mint_refused(refused: Refused, secret: str, ttl: float, now: float | None = None) -> str:
@@ -140,7 +152,7 @@ def mint_refused(refused: Refused, secret: str, ttl: float, now: float | None = 
     claims = {"refused": {"status": refused.status, "body": refused.json_body(),
                           "www_authenticate": [v.decode("latin-1") for v in refused.www_authenticate]},
               "iat": issued, "exp": issued + int(ttl), "iss": ISSUER, "aud": AUDIENCE}
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": key_id(secret)})
 
 
 class IdentityBridge(Addon):

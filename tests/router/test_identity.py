@@ -239,3 +239,70 @@ def test_a_bad_identity_setting_is_refused_naming_it(setting: dict[str, object],
     with pytest.raises(ConfigError) as err:
         _bridge(httpx.Response(200), **setting)
     assert any(problem in p for p in err.value.problems), err.value.problems
+
+
+# --- the key: named in the token's header, switched by a reload ------------------------------------------------------
+
+NEXT_SECRET = "n" * 16 + "e" * 16 + "-the-next-key"
+ROUTES_WITH_IDENTITY = """
+default: monolith
+backends:
+  monolith: {targets: "http://127.0.0.1:1"}
+  svc: {targets: "http://127.0.0.1:2"}
+routes:
+  moved: {path: /api/, backend: svc}
+identity: {resolve_url: "http://monolith.test/me/", secret_env: VARIABLE}
+"""
+
+
+def test_a_minted_token_names_its_key_by_a_fingerprint_never_the_key() -> None:
+    for token in (mint(Identity("7", False), SECRET, ttl=60),
+                  identity.mint_refused(identity.Refused(401, b"{}", ()), SECRET, ttl=60)):
+        header = jwt.get_unverified_header(token)
+        assert header["kid"] == identity.key_id(SECRET) == verifier.key_id(SECRET)
+        assert len(header["kid"]) == 16 and SECRET not in token
+    assert identity.key_id(SECRET) != identity.key_id(NEXT_SECRET)
+
+
+def test_a_reload_naming_another_variable_signs_with_its_key_from_then_on(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from router.config import load
+    from router.control.reload import Reloader
+    from router.control.state import TableHolder
+    from router.server.assembly import identity_problem
+
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET_NEXT", NEXT_SECRET)
+    monkeypatch.delenv("ROUTER_IDENTITY_SECRET_UNSET", raising=False)
+    path = tmp_path / "routes.yaml"
+    path.write_text(ROUTES_WITH_IDENTITY.replace("VARIABLE", "ROUTER_IDENTITY_SECRET"))
+    holder = TableHolder()
+    holder.swap(load(path), origin="start")
+    reloader = Reloader(holder, path, checks=[identity_problem])
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(200, json={"id": 7})))
+    bridge = IdentityBridge(holder, client)
+
+    def signed_with() -> str:
+        reply, flow = _run(bridge)
+        assert reply is None
+        token = dict(flow.headers)[b"x-identity-token"].decode()
+        kid = jwt.get_unverified_header(token)["kid"]
+        assert isinstance(kid, str)
+        return kid
+
+    assert signed_with() == identity.key_id(SECRET)
+    path.write_text(ROUTES_WITH_IDENTITY.replace("VARIABLE", "ROUTER_IDENTITY_SECRET_NEXT"))
+    assert reloader.reload("admin") is not None
+    assert signed_with() == identity.key_id(NEXT_SECRET)
+    _, flow = _run(bridge)
+    token = dict(flow.headers)[b"x-identity-token"].decode()
+    assert verifier.verify(token, [NEXT_SECRET, SECRET]) == verifier.Caller(7, False)
+    with pytest.raises(verifier.InvalidIdentity):
+        verifier.verify(token, [SECRET])  # a service not yet given the new key refuses it (the order matters)
+
+    # A file naming a variable the router's environment lacks is refused: the key in use stays.
+    path.write_text(ROUTES_WITH_IDENTITY.replace("VARIABLE", "ROUTER_IDENTITY_SECRET_UNSET"))
+    assert reloader.reload("admin") is None
+    assert reloader.last_error == [
+        f"{path}: identity.secret_env: environment variable ROUTER_IDENTITY_SECRET_UNSET is not set"]
+    assert signed_with() == identity.key_id(NEXT_SECRET)
