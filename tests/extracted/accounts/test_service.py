@@ -362,6 +362,15 @@ def test_an_edit_without_is_default_keeps_the_stored_flag(client: TestClient) ->
     assert book(client, CUSTOMER) == [(1, True), (2, False)]
 
 
+def test_an_edit_of_a_stored_default_clears_a_second_one(client: TestClient, engine: Engine) -> None:
+    """A book with two defaults (as older data may have them): editing one of them, without sending is_default,
+    keeps it the default and so clears the other, as the monolith's ``address_save`` does."""
+    with engine.begin() as conn:
+        conn.execute(update(addresses).where(addresses.c.id == 2).values(is_default=True))
+    assert client.patch(f"{A}2/", json={"city": "Vaasa"}, headers=who(CUSTOMER)).json()["is_default"] is True
+    assert book(client, CUSTOMER) == [(1, False), (2, True)]
+
+
 def test_the_only_address_stays_the_default(client: TestClient) -> None:
     kept = client.patch(f"{A}3/", json={"is_default": False}, headers=who(OTHER)).json()
     assert kept["is_default"] is True
