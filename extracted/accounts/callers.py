@@ -16,6 +16,8 @@ from .exceptions import AuthenticationFailed, CredentialRefused, NotConfigured, 
 from .identity import HEADER, Caller, InvalidIdentity, Refusal, verify
 
 SECRET_ENV: Final = "ROUTER_IDENTITY_SECRET"  # noqa: S105 - the variable's name, not a secret
+# The keys still accepted during a rotation (:mod:`.identity`'s docstring): comma-separated, none by default.
+PREVIOUS_SECRETS_ENV: Final = "ROUTER_IDENTITY_SECRET_PREVIOUS"  # noqa: S105 - the variable's name, not a secret
 SERVICE_TOKEN_ENV: Final = "ACCOUNTS_SERVICE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 SERVICE_TOKEN_HEADER: Final = "x-service-token"  # noqa: S105 - a header name
 
@@ -29,18 +31,30 @@ def authenticate(request: Request) -> Caller | None:
     token = request.headers.get(HEADER)
     if not token:
         return None
-    secret = os.environ.get(SECRET_ENV, "")
-    if not secret:
+    keys = identity_keys()
+    if not keys:
         log.error("an identity token arrived but %s is not set; refusing it", SECRET_ENV)
         raise AuthenticationFailed()
     try:
-        caller = verify(token, secret)
+        caller = verify(token, keys)
     except InvalidIdentity as exc:
         log.info("identity token refused: %s", exc, extra={"request_id": request.scope.get("request_id")})
         raise AuthenticationFailed() from None
     if isinstance(caller, Refusal):  # the monolith refused the caller's credential: its answer, as it gave it
         raise CredentialRefused(caller.status, caller.body, caller.www_authenticate)
     return caller
+
+
+def identity_keys() -> list[str]:
+    """The keys an identity token may be signed with: the current one (``ROUTER_IDENTITY_SECRET``) and, during a
+    key rotation, the previous ones (``ROUTER_IDENTITY_SECRET_PREVIOUS``, comma-separated). Read on every request,
+    as the environment is: none at all when the current key is not set (a previous key alone is a
+    misconfiguration, not a rotation)."""
+    current = os.environ.get(SECRET_ENV, "")
+    if not current:
+        return []
+    previous = [key.strip() for key in os.environ.get(PREVIOUS_SECRETS_ENV, "").split(",")]
+    return [current, *(key for key in previous if key and key != current)]
 
 
 def session_consulted(request: Request) -> bool:

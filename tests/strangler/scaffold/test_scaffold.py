@@ -277,7 +277,7 @@ def test_models_of_other_apps_move_with_the_app_when_named(transactional_db: Non
     call_command("seed_shop", "--products", "5", "--users", "3", "--orders", "0", "-v", "0")
     root, out = generated
     report = scaffold("accounts", out=out, root=root, with_models=["auth.User", "authtoken.Token"])
-    assert report.tables == ["users", "addresses", "tokens"] and report.plain_ids == []
+    assert report.tables == ["users", "addresses", "login_failures", "tokens"] and report.plain_ids == []
     assert any("groups: many-to-many to auth.Group (auth_user_groups) stays in the monolith" in n
                for n in report.notes)
     models = (root / out / "accounts" / "models.py").read_text()
@@ -285,7 +285,8 @@ def test_models_of_other_apps_move_with_the_app_when_named(transactional_db: Non
     _upgrade(root / out / "accounts" / "migrations", f"sqlite:///{root / 'accounts.sqlite3'}")
     plan_path = root / "migration_plans" / "accounts.yaml"
     plan = yaml.safe_load(plan_path.read_text())
-    assert [t["source"] for t in plan["tables"]] == ["auth_user", "accounts_address", "authtoken_token"]
+    assert [t["source"] for t in plan["tables"]] == ["auth_user", "accounts_address", "accounts_loginfailure",
+                                                     "authtoken_token"]
     plan["service"]["migrations"] = str(root / out / "accounts" / "migrations")
     plan["service"]["database_url_env"] = f"STRANGLER_TEST_UNSET_{uuid.uuid4().hex[:8].upper()}"
     plan["service"]["default_database_url"] = f"sqlite:///{tmp_path / 'accounts-service.sqlite3'}"

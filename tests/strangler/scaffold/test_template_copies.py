@@ -14,8 +14,8 @@ from strangler.scaffold import TEMPLATE, render, template_values
 from strangler.scaffold.plan import Service
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICES = ("catalog", "cart", "orders", "shipping")
-PORTS = {"catalog": 8101, "cart": 8102, "orders": 8103, "shipping": 8104}  # each one's `serve --port` default
+SERVICES = ("catalog", "cart", "orders", "shipping", "accounts")
+PORTS = {"catalog": 8101, "cart": 8102, "orders": 8103, "shipping": 8104, "accounts": 8105}  # each one's `serve --port` default
 
 # The modules each service holds as the template renders them; what a service does not hold as the template's
 # (and why) is in the README's scaffold paragraph.
@@ -40,11 +40,11 @@ HELD: dict[str, tuple[str, ...]] = {
     "base.py": SERVICES,      # what models.py derives from: the declarative base and its naming, ID, TIMESTAMP
     "migrate.py": SERVICES,
     "fields.py": SERVICES,
-    "pagination.py": ("catalog", "orders", "shipping"),   # the cart has no list
+    "pagination.py": ("catalog", "orders", "shipping", "accounts"),   # the cart has no list
     "outbound.py": SERVICES,
     "commands.py": SERVICES,  # serve, migrate, check
     # The cart has no events: no relay command, its __main__ runs the commands alone.
-    "__main__.py": ("catalog", "orders", "shipping"),
+    "__main__.py": ("catalog", "orders", "shipping", "accounts"),
     "migrations/env.py": SERVICES,
 }
 
@@ -84,7 +84,7 @@ def test_every_template_module_of_the_service_package_is_held_or_generated_only(
 
 
 @pytest.mark.parametrize(("package", "service"), [("events", "catalog"), ("events", "orders"),
-                                                          ("events", "shipping")])
+                                                          ("events", "shipping"), ("events", "accounts")])
 def test_a_services_copy_of_a_template_package_is_the_templates(package: str, service: str) -> None:
     """Byte for byte, apart from the generated header a scaffolded copy starts with (the catalog's has none)."""
     ours = {name: _without_header(text) for name, text in _files(ROOT / "extracted" / service / package).items()}
