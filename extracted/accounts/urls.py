@@ -1,6 +1,7 @@
 """Which URL is answered by what: the monolith's ``/api/accounts/`` routes this service answers (its ``MeApi``, its
-``AddressViewSet`` as DRF's SimpleRouter lays it out, and the internal address look-up) and ``/healthz`` (a URL no
-route matches is :mod:`.notfound`'s). Registration, login and logout are still the monolith's."""
+``AddressViewSet`` as DRF's SimpleRouter lays it out, and the internal address look-up), the internal
+authenticate the monolith's login page calls through its accounts gateway (:mod:`.logins`), and ``/healthz`` (a URL
+no route matches is :mod:`.notfound`'s). Registration, login and logout of the API are still the monolith's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Final
 
 from starlette.routing import BaseRoute, Route
 
-from . import apis
+from . import apis, logins
 from .rendering import ME_DESCRIPTION, address_fields
 from .resources import AUTHENTICATED, Resource, ServiceResource
 from .routing import HEALTHZ  # and {id:accounts_id}
@@ -16,12 +17,16 @@ from .routing import HEALTHZ  # and {id:accounts_id}
 # The orders service's checkout saga reads a saved address with its own token (the monolith's internal API checks
 # the same).
 ORDERS_TOKEN_ENV: Final = "ORDERS_SERVICE_TOKEN"  # noqa: S105 - the variable's name
+# The monolith's accounts gateway (its login page, once the accounts are cut over) calls with this service's token.
+ACCOUNTS_TOKEN_ENV: Final = "ACCOUNTS_SERVICE_TOKEN"  # noqa: S105 - the variable's name
 
 ROUTES: Final[list[BaseRoute]] = [
     Route("/api/accounts/me/", Resource("Me Api", {"GET": apis.me, "PATCH": apis.me_update},
                                         permission=AUTHENTICATED, description=ME_DESCRIPTION)),
     Route("/api/accounts/internal/addresses/", ServiceResource(
         "Address Lookup Api", {"POST": apis.internal_address}, token_env=ORDERS_TOKEN_ENV)),
+    Route("/api/accounts/internal/authenticate/", ServiceResource(
+        "Internal Authenticate", {"POST": logins.internal_authenticate}, token_env=ACCOUNTS_TOKEN_ENV)),
     Route("/api/accounts/addresses/", Resource(
         "Address List", {"GET": apis.address_list, "POST": apis.address_create}, permission=AUTHENTICATED,
         actions=address_fields)),
