@@ -1,10 +1,12 @@
 """The identity bridge: extracted services learn who is calling without the monolith's session store.
 
 For a request on a route (the default backend, the monolith, resolves identity itself), the router takes
-the caller's credential (``Authorization`` header or the session cookie), asks the monolith who that is
-(``identity.resolve_url``, e.g. ``/api/accounts/me/``; answers cached for ``cache_seconds``, concurrent
-look-ups of one credential coalesced), and passes the backend a short-lived signed token in
-``X-Identity-Token``: an HS256 JWT with ``sub`` (user id), ``staff``, ``iat``, ``exp``, ``iss`` and ``aud``,
+the caller's credential (``Authorization`` header or the session cookie), asks the identity authority who that
+is (``identity.resolve_url``: a URL, e.g. ``http://127.0.0.1:8000/api/accounts/me/``, or a path, e.g.
+``/api/accounts/me/``, asked of whichever backend the routing table sends ``GET`` of that path to: the monolith,
+then the accounts service once a plan moves that route, so identity moves with it; answers cached for
+``cache_seconds``, concurrent look-ups of one credential coalesced), and passes the backend a short-lived signed
+token in ``X-Identity-Token``: an HS256 JWT with ``sub`` (user id), ``staff``, ``iat``, ``exp``, ``iss`` and ``aud``,
 whose header names the key it was signed with (``kid``: :func:`key_id`, a fingerprint of the secret, never the
 secret). The secret is read from the environment variable ``identity.secret_env`` names on every request, so a
 reload of the routes file that names another variable switches the key at once, without a restart: that is
@@ -162,6 +164,7 @@ class IdentityBridge(Addon):
         self._cache: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
         self._pending: dict[str, asyncio.Future[Answer]] = {}
         self.lookups = 0  # calls made to the monolith, for tests and metrics
+        self._turns: dict[str, int] = {}   # per backend, the last of its targets a look-up went to (resolve_target)
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -244,10 +247,23 @@ class IdentityBridge(Addon):
             if future.done() and not future.cancelled():
                 future.exception()  # mark retrieved: no "exception never retrieved" noise
 
+    def resolve_target(self, spec: IdentitySpec) -> str:
+        """The URL a look-up goes to: ``resolve_url`` itself, or, when it is a path, that path at the backend the
+        routing table sends ``GET`` of it to now (its targets in turn). So a plan that moves the identity
+        authority's routes (the accounts' cutover, or its rollback) moves the look-ups with them, in the same
+        table swap; nothing else to switch or to forget. The look-up goes to the backend directly, not through
+        the router (it would need an identity itself)."""
+        if not spec.resolve_url.startswith("/"):
+            return spec.resolve_url
+        table = self.tables.current.table
+        backend = table.backends[table.match("GET", spec.resolve_url).backend]
+        turn = self._turns[backend.name] = (self._turns.get(backend.name, -1) + 1) % len(backend.targets)
+        return backend.targets[turn].rstrip("/") + spec.resolve_url
+
     async def _ask_monolith(self, spec: IdentitySpec, header: str, value: str) -> tuple[Answer, bool]:
         self.lookups += 1
         try:
-            response = await self.client().get(spec.resolve_url, headers={header: value} if header else {})
+            response = await self.client().get(self.resolve_target(spec), headers={header: value} if header else {})
         except httpx.HTTPError as exc:
             log.warning("identity look-up failed: %s: %s", type(exc).__name__, exc)
             return LookupFailed(f"{type(exc).__name__}"), False  # an outage is not remembered

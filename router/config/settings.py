@@ -63,10 +63,17 @@ class IdentitySpec(Spec):
     @field_validator("resolve_url")
     @classmethod
     def _resolve_url(cls, value: str) -> str:
+        if value.startswith("/"):   # a path: asked of the backend the table sends GET of it to
+            segments = value.split("?")[0].split("/")
+            if "?" in value or "#" in value or value.startswith("//") or ".." in segments or "." in segments \
+                    or "" in segments[1:-1] or not value.isascii() or any(c.isspace() for c in value):
+                raise ValueError(f"{show(value)} is not a plain path (e.g. /api/accounts/me/: no query, no dot or "
+                                 "empty segments)")
+            return value
         parts = split_url(value)
         if parts is None or not port_ok(parts):
             raise ValueError(f"{show(value)} is not an http(s) URL with a host "
-                             "(e.g. http://127.0.0.1:8000/api/accounts/me/)")
+                             "(e.g. http://127.0.0.1:8000/api/accounts/me/) or a path (e.g. /api/accounts/me/)")
         if "@" in parts.netloc or parts.fragment:
             raise ValueError(f"{show(value)}: no credentials or fragment here (the caller's own credentials are "
                              "what is sent)")

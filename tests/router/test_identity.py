@@ -306,3 +306,64 @@ def test_a_reload_naming_another_variable_signs_with_its_key_from_then_on(tmp_pa
     assert reloader.last_error == [
         f"{path}: identity.secret_env: environment variable ROUTER_IDENTITY_SECRET_UNSET is not set"]
     assert signed_with() == identity.key_id(NEXT_SECRET)
+
+
+# --- the look-up by path: asked of whichever backend the table sends it to ------------------------------------------
+
+
+def _path_bridge(routes: dict[str, object]) -> tuple[IdentityBridge, list[str]]:
+    from router.config import parse_data
+    from router.control.state import TableHolder
+
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, json={"id": 7, "is_staff": False})
+
+    holder = TableHolder()
+    holder.swap(parse_data({
+        "default": "monolith",
+        "backends": {"monolith": {"targets": "http://monolith.test"},
+                     "accounts": {"targets": ["http://accounts-a.test", "http://accounts-b.test"]},
+                     "svc": {"targets": "http://svc.test"}},
+        "routes": {"moved": {"path": "/api/x", "backend": "svc"}, **routes},
+        "identity": {"resolve_url": "/api/accounts/me/", "cache_seconds": 0}}), origin="test")
+    return IdentityBridge(holder, httpx.AsyncClient(transport=httpx.MockTransport(handler))), asked
+
+
+def test_a_path_is_asked_of_the_backend_the_table_sends_it_to_and_follows_a_cutover(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accounts plan's cutover moves the route, the look-ups go with it (and back with a rollback)."""
+    from router.config import parse_data
+
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    accounts_route = {"path": "/api/accounts/", "methods": ["GET", "HEAD", "OPTIONS"], "backend": "monolith"}
+    bridge, asked = _path_bridge({"accounts-reads": accounts_route})
+    reply, flow = _run(bridge)
+    assert reply is None and flow.user_id == "7"
+    assert asked == ["http://monolith.test/api/accounts/me/"]
+    raw = dict(bridge.tables.current.raw)
+    raw["routes"] = {**raw["routes"], "accounts-reads": {**accounts_route, "backend": "accounts"}}
+    bridge.tables.swap(parse_data(raw), origin="cutover")
+    for _ in range(2):
+        _run(bridge)
+    assert asked[1:] == ["http://accounts-a.test/api/accounts/me/", "http://accounts-b.test/api/accounts/me/"]
+
+
+def test_a_path_nobody_routes_is_asked_of_the_default_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    bridge, asked = _path_bridge({})
+    _run(bridge)
+    assert asked == ["http://monolith.test/api/accounts/me/"]
+
+
+@pytest.mark.parametrize("bad", ["/api/../me/", "/api//me/", "/api/me/?x=1", "//host/me/", "/api/me/#f",
+                                 "/api/ me/", "/api/mé/"])
+def test_a_resolve_path_that_is_not_plain_is_refused_naming_it(bad: str) -> None:
+    from router.exceptions import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _bridge(httpx.Response(200), resolve_url=bad)
+    assert any("identity.resolve_url" in p and "is not a plain path" in p for p in err.value.problems), \
+        err.value.problems
