@@ -224,6 +224,9 @@ ORDERS_SERVICE_TOKEN = os.environ.get("ORDERS_SERVICE_TOKEN", "")
 ACCOUNTS_SERVICE_URL = os.environ.get("ACCOUNTS_SERVICE_URL", "http://127.0.0.1:8105")
 ACCOUNTS_SERVICE_TIMEOUT = float(os.environ.get("ACCOUNTS_SERVICE_TIMEOUT", "5"))
 ACCOUNTS_SERVICE_TOKEN = os.environ.get("ACCOUNTS_SERVICE_TOKEN", "")
+# How long a remote login waits for the reverse sync to bring the user's (upgraded or new) password hash before it
+# opens the session (legacy_monolith/accounts/gateway.py: wait_for_the_copy).
+ACCOUNTS_SYNC_WAIT = float(os.environ.get("ACCOUNTS_SYNC_WAIT", "2"))
 # Peers whose X-Forwarded-For names the client (the router sets it to the client's address, whatever the client
 # sent): the login throttle counts failures per client by it (legacy_monolith/accounts/throttle.py).
 TRUSTED_PROXIES = frozenset(p.strip() for p in os.environ.get("SHOP_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")

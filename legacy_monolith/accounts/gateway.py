@@ -22,6 +22,8 @@ plan's hook at the cutover, its undo at a rollback).
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any, Final, Protocol
 
 import httpx
@@ -36,6 +38,7 @@ from legacy_monolith.exceptions import AccountsUnavailable, TooManyLogins
 from legacy_monolith.gateways import pooled_client, remote_settings_problems, response_json
 
 SWITCH: Final = "accounts_gateway.remote"
+log = logging.getLogger(__name__)
 AUTHENTICATE: Final = "/api/accounts/internal/authenticate/"
 USER_FIELDS: Final = ("id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email",
                       "is_staff", "is_active", "date_joined")
@@ -72,7 +75,9 @@ class RemoteAccounts:
             return None
         if response.status_code != 200 or not isinstance(answer, dict) or not isinstance(answer.get("user"), dict):
             raise AccountsUnavailable(f"The accounts service answered {response.status_code} to a login.")
-        return user_from(answer["user"])
+        user = user_from(answer["user"])
+        wait_for_the_copy(user)
+        return user
 
     def probe(self) -> str | None:
         """None when the service answers and takes the token (a login nobody can pass: 400 or 429)."""
@@ -98,6 +103,21 @@ def user_from(data: dict[str, Any]) -> User:
     user = User(**values)
     user._state.adding = False  # it exists (at the service): nothing here may INSERT it
     return user
+
+
+def wait_for_the_copy(user: User) -> None:
+    """Until the monolith's copy of the user holds the password hash the service answered (a login that upgraded
+    the hash, or a user new there), at most ``ACCOUNTS_SYNC_WAIT`` seconds: the session about to open carries an
+    auth hash made from it, and Django flushes a session whose hash its copy of the user does not match, which
+    would log the user out on the next request (docs/accounts_decision.md). Still behind at the bound: the
+    session opens anyway (at worst one more login, with nothing left to upgrade)."""
+    deadline = time.monotonic() + settings.ACCOUNTS_SYNC_WAIT
+    while not User.objects.filter(pk=user.pk, password=user.password).exists():
+        if time.monotonic() >= deadline:
+            log.warning("user %s: the monolith's copy is behind the accounts service after %.1fs; opening the "
+                        "session anyway", user.pk, settings.ACCOUNTS_SYNC_WAIT)
+            return
+        time.sleep(0.05)
 
 
 def remote_configuration_problems() -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from legacy_monolith import switches
 from legacy_monolith.accounts import gateway
 from strangler.processes import ManagedProcess, free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "accounts-service-token-for-the-gateway-test"
 PAGE = "/accounts/login/"
@@ -79,7 +81,8 @@ def service_row(engine: Engine, user_id: int) -> object:
         return conn.execute(select(service_users).where(service_users.c.id == user_id)).first()
 
 
-def test_a_login_through_the_service_opens_the_session_here(remote: Engine) -> None:
+def test_a_login_through_the_service_opens_the_session_here(remote: Engine, settings) -> None:
+    settings.ACCOUNTS_SYNC_WAIT = 0.3   # no reverse sync runs here: the wait for the copy runs out
     old = make_password(PASSWORD, hasher="pbkdf2_sha1")
     user = User.objects.create(username="gw@example.com", email="gw@example.com", password=old)
     copy_to_service(remote, user)
@@ -94,12 +97,37 @@ def test_a_login_through_the_service_opens_the_session_here(remote: Engine) -> N
     # The reverse sync brings the upgraded hash: the session stays valid (Django verifies the new encoding too).
     User.objects.filter(pk=user.pk).update(password=at_service.password)
     assert page.get("/api/accounts/me/").json()["id"] == user.pk
+    # A login that upgrades nothing finds the copy as it is: no wait at all.
+    started = time.monotonic()
+    assert Client().post(PAGE, {"username": user.email, "password": PASSWORD}).status_code == 302
+    assert time.monotonic() - started < 0.3
     # A password changed at the service, synced back: this session is over, as Django logs out other sessions.
     with remote.begin() as conn:
         conn.execute(update(service_users).where(service_users.c.id == user.pk)
                      .values(password=make_password("another password 2")))
     User.objects.filter(pk=user.pk).update(password=service_row(remote, user.pk).password)
     assert page.get("/api/accounts/me/").status_code in (401, 403)
+
+
+def test_a_login_waits_for_the_copy_to_hold_the_upgraded_hash(remote: Engine, settings) -> None:
+    """The reverse sync lands while the login waits: the session opens on a copy that matches it."""
+    settings.ACCOUNTS_SYNC_WAIT = 5
+    user = User.objects.create(username="lag@example.com", email="lag@example.com",
+                               password=make_password(PASSWORD, hasher="pbkdf2_sha1"))
+    copy_to_service(remote, user)
+
+    def sync_later() -> None:
+        time.sleep(0.5)
+        User.objects.filter(pk=user.pk).update(password=service_row(remote, user.pk).password)
+
+    syncer = threading.Thread(target=sync_later)
+    syncer.start()
+    page = Client()
+    started = time.monotonic()
+    assert page.post(PAGE, {"username": user.email, "password": PASSWORD}).status_code == 302
+    syncer.join()
+    assert 0.4 < time.monotonic() - started < 5
+    assert page.get("/api/accounts/me/").json()["id"] == user.pk   # the very next request: still logged in
 
 
 def test_wrong_passwords_are_counted_at_the_service_and_throttled_there(remote: Engine) -> None:
