@@ -2,6 +2,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from legacy_monolith import errors, health
+from legacy_monolith.accounts import internal as account_internal
 from legacy_monolith.accounts import views as account_pages
 from legacy_monolith.cart import apis as cart_apis
 from legacy_monolith.cart import views as cart_pages
@@ -27,6 +28,9 @@ api = [
     # in the caller's session, which stays the monolith's until the accounts move. No router route names it,
     # so the router sends it here like everything unrouted: the token is what protects it.
     path("internal/session/cart/", cart_apis.SessionCartApi.as_view(), name="internal-session-cart"),
+    # Internal (X-Service-Token = ACCOUNTS_SERVICE_TOKEN): the accounts service asks whose session the caller's
+    # cookie names, and logs it in and out; sessions stay the monolith's after the accounts move.
+    path("internal/session/user/", account_internal.SessionUserApi.as_view(), name="internal-session-user"),
 ]
 
 pages = [

@@ -40,6 +40,8 @@ from legacy_monolith.gateways import pooled_client, remote_settings_problems, re
 SWITCH: Final = "accounts_gateway.remote"
 log = logging.getLogger(__name__)
 AUTHENTICATE: Final = "/api/accounts/internal/authenticate/"
+# Marks a User built from the service's answer (:func:`user_from`): the service stamped its last_login already.
+FROM_THE_SERVICE: Final = "stamped_by_the_accounts_service"
 USER_FIELDS: Final = ("id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email",
                       "is_staff", "is_active", "date_joined")
 
@@ -102,6 +104,7 @@ def user_from(data: dict[str, Any]) -> User:
             values[name] = parse_datetime(values[name])
     user = User(**values)
     user._state.adding = False  # it exists (at the service): nothing here may INSERT it
+    setattr(user, FROM_THE_SERVICE, True)
     return user
 
 
@@ -130,6 +133,7 @@ def authenticator() -> Accounts:
 
 def stamp_last_login(sender: Any, user: User, **kwargs: Any) -> None:
     """Django's ``update_last_login``, except in remote mode (the service has stamped it, and the monolith's copy
-    of the users takes no writes but the sync's)."""
-    if not switches.is_enabled(SWITCH):
+    of the users takes no writes but the sync's), and for a user the service answered (its login stamped it there;
+    the copy here may not even hold the user yet, a registration the sync has not brought)."""
+    if not switches.is_enabled(SWITCH) and not getattr(user, FROM_THE_SERVICE, False):
         update_last_login(sender, user, **kwargs)
