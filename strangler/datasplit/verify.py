@@ -138,7 +138,13 @@ def recheck(split: Split, previous: VerifyReport, *, max_differences: int = 20) 
     Under live writes a verify compares a source that moves with a target synced a moment before: a row
     written in between differs once, and is equal when its chunk is compared again after the next sync (the
     step's window is then that one chunk's, not the whole table's). A row that differs again has diverged:
-    it is reported, as the first verify would have. Tables that were equal are kept as they were."""
+    it is reported, as the first verify would have. Tables that were equal are kept as they were.
+
+    The last chunk is open-ended, and new rows keep landing in it while writes go on (each insert a key past
+    every other): compared again as it is, it would hold rows newer than the sync each time, however often it
+    is rechecked. So it is compared up to the largest key the previous comparison found differing there (when
+    it named them all): a row past that was written after this verify began, and is the next verify's to
+    compare (the cutover's, under the write freeze, compares everything)."""
     pairs = {(p.source.table, p.target.table): p for p in split.pairs()}
     with _both_sides(split) as (report, src, tgt):
         for old in previous.tables:
@@ -147,7 +153,7 @@ def recheck(split: Split, previous: VerifyReport, *, max_differences: int = 20) 
                 continue
             t0 = time.monotonic()
             pair = pairs[(old.source, old.target)]
-            ranges = [KeyRange(lo, hi) for lo, hi in old.differing_chunks]
+            ranges = [KeyRange(lo, _tail_bound(old) if hi is None else hi) for lo, hi in old.differing_chunks]
             left = _digests(split.source, src, pair.source, pair.scales, ranges)
             right = _digests(split.target, tgt, pair.target, pair.scales, ranges)
             new = TableVerify(old.source, old.target, chunks=old.chunks,
@@ -159,6 +165,13 @@ def recheck(split: Split, previous: VerifyReport, *, max_differences: int = 20) 
             new.seconds = time.monotonic() - t0
             report.tables.append(new)
     return report
+
+
+def _tail_bound(old: TableVerify) -> Any:
+    """Where a recheck stops comparing the open-ended last chunk: the largest key the previous comparison named
+    (None, all of it, when it named none or not all of them)."""
+    keys = [tuple(k) if isinstance(k, list) else k for k in (*old.missing, *old.extra, *old.changed)]
+    return max(keys) if keys and not old.truncated else None
 
 
 def _narrow(split: Split, pair: TablePair, src: Any, tgt: Any, ranges: list[KeyRange],

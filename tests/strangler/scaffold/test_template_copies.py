@@ -15,7 +15,8 @@ from strangler.scaffold.plan import Service
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ("catalog", "cart", "orders", "shipping", "accounts")
-PORTS = {"catalog": 8101, "cart": 8102, "orders": 8103, "shipping": 8104, "accounts": 8105}  # each one's `serve --port` default
+# Each one's `serve --port` default.
+PORTS = {"catalog": 8101, "cart": 8102, "orders": 8103, "shipping": 8104, "accounts": 8105}
 
 # The modules each service holds as the template renders them; what a service does not hold as the template's
 # (and why) is in the README's scaffold paragraph.
