@@ -1,5 +1,4 @@
-"""``make demo``: the catalog, then the cart, then the orders, then shipping move from the monolith to their own
-services under live traffic.
+"""``make demo``: the catalog, the cart, the orders and shipping move to their own services under live traffic.
 
 Seeds the shop, starts the monolith (gunicorn), the router and — once its database is provisioned — the
 catalog service and the plan's sync follower, drives background traffic through the router (browse,
@@ -83,7 +82,8 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=2000, help="size of the seeded catalog")
     parser.add_argument("--var", type=Path, default=ROOT / "var" / "demo", help="where databases, logs and the "
                         "report go (wiped at the start)")
-    parser.add_argument("--free-ports", action="store_true", help="use free ports instead of 8000/8080/8081/8101")
+    parser.add_argument("--free-ports", action="store_true",
+                        help="use free ports instead of 8000/8080/8081/8101-8104")
     parser.add_argument("--to", help="stop after this step of the catalog's plan (the cart's and the orders' are "
                         "not run then)")
     parser.add_argument("--serve", action="store_true", help="keep everything running after the report")
