@@ -257,8 +257,17 @@ def orders_follow_the_service(stack: Stack, ledger: OrdersLedger) -> None:
     raise AssertionError("no pending shipment of an acknowledged order to move")
 
 
+def without_contract(path: Path) -> None:
+    """The shipping plan's copy without its contract gate: tests/extracted/shipping/test_contract.py holds the
+    service to the monolith request by request, and this test's CI minutes go to the moves under traffic."""
+    plan = yaml.safe_load(path.read_text())
+    plan["steps"] = [step for step in plan["steps"] if not (isinstance(step, dict) and "contract" in step)]
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+
+
 def move_the_shipments(stack: Stack, traffic: Traffic, ledger: OrdersLedger) -> ShipmentsLedger:
     plan = str(stack.shipping_plan_path)
+    without_contract(stack.shipping_plan_path)
     smaller_gates(stack.shipping_plan_path)
     run(stack, "run", plan, "--to", "verify", "--yes")
     stack.start_shipping_service()
