@@ -6,15 +6,14 @@ Its tables and their first Alembic revision were generated from the Django model
 --with auth.User --with authtoken.Token`); it answers these of the monolith's endpoints as the monolith does
 (urls.py), authenticating callers by the router's identity token or, when none came, by their own
 ``Authorization: Token <key>`` (the router's identity bridge resolves credentials through ``/me/``):
-- GET/PATCH /api/accounts/me/
+- GET/PATCH /api/accounts/me/ (also by the monolith's session cookie: its internal session API says whose it is)
+- POST /api/accounts/register/, /api/accounts/login/, /api/accounts/logout/ (the session logged in and out at the
+  monolith's internal session API: ACCOUNTS_MONOLITH_URL, ACCOUNTS_SERVICE_TOKEN)
 - GET/POST /api/accounts/addresses/
 - DELETE/GET/PATCH/PUT /api/accounts/addresses/(?P<pk>[0-9]{1,18})/
 - POST /api/accounts/internal/addresses/ (the orders service's checkout: ORDERS_SERVICE_TOKEN)
 
 Still the monolith's (listed in the plan, migration_plans/accounts.yaml, and by `strangler inventory`):
-- POST /api/accounts/register/
-- POST /api/accounts/login/
-- POST /api/accounts/logout/
 - GET/POST/PUT /accounts/login/
 - GET/POST /accounts/logout/
 """

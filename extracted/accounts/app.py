@@ -12,6 +12,9 @@ errors are :mod:`.exceptions`, answered by :mod:`.responses`.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
@@ -22,17 +25,32 @@ from .logs import configure_logging
 from .notfound import NotFoundApp
 from .resources import State
 from .selectors import Reader
+from .sessions import Sessions
 from .settings import allowed_hosts, max_request_body
 from .urls import ROUTES
 
 
-def create_app(engine: Engine | None = None) -> Starlette:
-    """The ASGI app; ``engine`` defaults to one built from ``ACCOUNTS_DATABASE_URL``."""
-    app = Starlette(routes=ROUTES)
+def _lifespan(state: State) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state.sessions.close()
+
+    return lifespan
+
+
+def create_app(engine: Engine | None = None, *, sessions: Sessions | None = None) -> Starlette:
+    """The ASGI app; ``engine`` defaults to one built from ``ACCOUNTS_DATABASE_URL``, ``sessions`` to a client of
+    the monolith's session API at ``ACCOUNTS_MONOLITH_URL``."""
+    engine = engine if engine is not None else make_engine()
+    state = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite",
+                  sessions=sessions or Sessions())
+    app = Starlette(routes=ROUTES, lifespan=_lifespan(state))
     app.router.redirect_slashes = False  # Django's APPEND_SLASH answers instead (NotFoundApp)
     app.router.default = NotFoundApp(app.router)
-    engine = engine if engine is not None else make_engine()
-    app.state.accounts = State(engine=engine, reader=Reader(engine), inline_reads=engine.dialect.name == "sqlite")
+    app.state.accounts = state
     app.add_middleware(RequestGate, max_body=max_request_body(), hosts=allowed_hosts())
     app.add_middleware(RequestContext)
     return app

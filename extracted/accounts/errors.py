@@ -2,12 +2,14 @@
 
     ApiError
     └── CodedError
-        └── TooManyLogins    429 throttled (the login throttle: Retry-After, the seconds to wait)
+        ├── TooManyLogins        429 throttled (the login throttle: Retry-After, the seconds to wait)
+        └── Unavailable
+            └── SessionUnavailable   503 session_unavailable (the monolith's session API did not answer)
 """
 
 from __future__ import annotations
 
-from .exceptions import CodedError
+from .exceptions import CodedError, Unavailable
 
 
 class TooManyLogins(CodedError):
@@ -20,3 +22,10 @@ class TooManyLogins(CodedError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class SessionUnavailable(Unavailable):
+    """The sessions' owner (the monolith's internal session API) did not answer: a login, a logout or a caller's
+    session cannot be settled. The cart service's code for the same."""
+
+    code = "session_unavailable"

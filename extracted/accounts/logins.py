@@ -1,6 +1,8 @@
 """Logging in at the accounts service: Django's ``ModelBackend.authenticate`` on the service's users, behind the
-login throttle (:mod:`.throttle`), and the internal ``POST /api/accounts/internal/authenticate/`` the monolith's
-login page calls through its accounts gateway once the service owns the accounts.
+login throttle (:mod:`.throttle`); the API's ``POST /api/accounts/login/`` and ``/logout/`` (the monolith's
+``LoginApi`` and ``LogoutApi``: an API token, and the caller's session, which stays the monolith's, logged in or out
+there through its session API, :mod:`.sessions`); and the internal ``POST /api/accounts/internal/authenticate/``
+the monolith's login page calls through its accounts gateway once the service owns the accounts.
 
 What Django does, step by step, and so does :func:`authenticate`:
 
@@ -30,13 +32,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import passwords, throttle
-from .exceptions import ValidationFailed
+from . import passwords, services, throttle, validation
+from .exceptions import NotAuthenticated, ValidationFailed
 from .fields import char_field, collect, ensure_mapping, field_value
 from .identity import Caller
 from .models import User
 from .parsers import read_body
-from .resources import State
+from .rendering import user_dict
+from .resources import Resource, State, answer_session
 from .responses import json_response, render_datetime
 
 users = cast(Table, User.__table__)
@@ -138,3 +141,61 @@ async def internal_authenticate(request: Request, caller: Caller | None, state: 
     if row is None:
         raise ValidationFailed({"non_field_errors": [INVALID]})
     return json_response({"user": user_answer(row)})
+
+
+# --- the API's login and logout -------------------------------------------------------------------------------------
+
+
+class PublicResource(Resource):
+    """A view with no authentication at all (``authentication_classes = []``: the monolith's ``LoginApi`` and
+    ``RegisterApi``, so that a stale cookie or token cannot stand in the way of signing in): nobody is asked who
+    the caller is, and the answer does not vary by cookie unless the session is logged in."""
+
+    async def caller(self, request: Request, state: State) -> Caller | None:
+        return None
+
+
+def client_of(request: Request) -> str:
+    """Who the throttle counts a failure against: the peer, or the first ``X-Forwarded-For`` hop of a trusted
+    proxy (the router)."""
+    peer = request.client.host if request.client else ""
+    return throttle.client_of(peer, request.headers.get("x-forwarded-for", ""))
+
+
+def session_user(row: Any) -> dict[str, Any]:
+    """A users row of :data:`USER_FIELDS` as ``UserSerializer`` renders it."""
+    return user_dict((row.id, row.email, row.first_name, row.last_name, row.is_staff, row.date_joined))
+
+
+async def log_in(request: Request, state: State, row: Any) -> str:
+    """What the monolith's ``user_login`` does once the password is right: the caller's session logged in (at the
+    monolith, with the caller's cookie: its Set-Cookie answered here), then the user's API token, got or
+    created. A monolith that does not answer: 503, and no token was made."""
+    answer = await state.sessions.log_in(request.headers.get("cookie"), user_answer(row),
+                                         request.scope.get("request_id"))
+    answer_session(request, answer)
+    return str(await state.write(services.token_for, state.engine, int(row.id)))
+
+
+async def login(request: Request, caller: Caller | None, state: State) -> Response:
+    """``POST /api/accounts/login/`` ``{email, password}``: 200 ``{"token", "user"}``; 400 for bad credentials
+    (DRF's ``obtain_auth_token`` message); 429 while the throttle refuses the account or the client."""
+    email, password = validation.credentials((await read_body(request))())
+    row = await run_in_threadpool(authenticate, state.engine, email, password, client_of(request))
+    if row is None:
+        raise ValidationFailed({"non_field_errors": [INVALID]})
+    token = await log_in(request, state, row)
+    return json_response({"token": token, "user": session_user(row)})
+
+
+async def logout(request: Request, caller: Caller | None, state: State) -> Response:
+    """``POST /api/accounts/logout/`` (authenticated): the caller's session logged out at the monolith (when they
+    sent a session cookie: Django answers its removal), then every API token of theirs deleted; 204. Django's
+    ``logout()`` always looks at the session: the answer varies by cookie."""
+    if caller is None:  # the view's permission (IsAuthenticated) has refused anonymous callers
+        raise NotAuthenticated()
+    cookie = request.headers.get("cookie")
+    if state.sessions.has_session_cookie(cookie):
+        answer_session(request, await state.sessions.log_out(cookie, request.scope.get("request_id")))
+    await state.write(services.tokens_delete, state.engine, caller.user_id)
+    return Response(status_code=204, headers={"Vary": "Cookie"})

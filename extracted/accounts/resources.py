@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import csrf
 from .authentication import INACTIVE, token_key, uses_token_scheme
 from .callers import authorise_service
 from .exceptions import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated, PermissionDenied
@@ -38,9 +39,11 @@ from .identity import HEADER, Caller
 from .parsers import PARSERS
 from .responses import json_response
 from .selectors import Reader
+from .sessions import SessionAnswer, Sessions
 from .views import SAFE_METHODS, View, negotiate
 
 USER_ROW: Final = "accounts.user"  # scope key: the authenticated caller's users row
+SESSION: Final = "accounts.session"  # scope key: what the monolith said of the caller's session (SessionAnswer)
 
 
 @dataclass
@@ -50,6 +53,7 @@ class State:
     engine: Engine
     reader: Reader
     inline_reads: bool  # SQLite answers in microseconds: no thread hop for reads
+    sessions: Sessions  # the monolith's session API (sessions stay the monolith's)
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self.inline_reads:
@@ -101,6 +105,19 @@ def caller_row(request: Request) -> Any:
     return request.scope[USER_ROW]
 
 
+def answer_session(request: Request, answer: SessionAnswer) -> None:
+    """What the monolith said of the caller's session goes into this request's answer (its ``Set-Cookie``, the
+    last one per cookie name, as the monolith's single answer would carry them; :meth:`Resource.finish`)."""
+    kept: SessionAnswer | None = request.scope.get(SESSION)
+    if kept is None:
+        request.scope[SESSION] = answer
+        return
+    for name, value in answer.set_cookies.items():
+        kept.set_cookies.pop(name, None)
+        kept.set_cookies[name] = value
+    kept.vary_cookie = kept.vary_cookie or answer.vary_cookie
+
+
 class Resource(View[Handler]):
     """One URL of the API, like one DRF view: negotiation, authentication, permission, method dispatch, error
     rendering, and the headers DRF and Django's middleware add (Allow, Vary: Cookie).
@@ -147,7 +164,7 @@ class Resource(View[Handler]):
         else:
             key = token_key(request)
             if key is None:
-                return None
+                return await self.session_caller(request, state)
             row = await state.read(state.reader.token_user, key)
             if row is None:
                 raise AuthenticationFailed()
@@ -155,6 +172,38 @@ class Resource(View[Handler]):
                 raise AuthenticationFailed(INACTIVE)
         request.scope[USER_ROW] = row
         return Caller(user_id=int(row[0]), is_staff=bool(row[4]))
+
+    async def session_caller(self, request: Request, state: State) -> Caller | None:
+        """DRF's ``SessionAuthentication`` (no identity token, no ``Authorization: Token``): the monolith's session
+        API says whose session the caller's cookie names (its auth hash checked there; a flushed session's removal
+        is answered here); that user, when here and active; then Django's CSRF check for a write (403). No session
+        cookie: anonymous, nothing asked. This is how the router's identity bridge resolves session cookies once
+        the accounts service owns identity."""
+        cookie = request.headers.get("cookie")
+        if not state.sessions.has_session_cookie(cookie):
+            return None
+        answer = await state.sessions.whose(cookie, request.scope.get("request_id"))
+        answer_session(request, answer)
+        if answer.user is None:
+            return None
+        row = await state.read(state.reader.user, answer.user)
+        if row is None or not row[6]:
+            return None  # Django's ModelBackend.get_user: an inactive user's session is anonymous
+        await csrf.enforce(request)
+        request.scope[USER_ROW] = row
+        return Caller(user_id=int(row[0]), is_staff=bool(row[4]))
+
+    def finish(self, request: Request, response: Response) -> None:
+        """What the monolith's session middleware would have answered: the session's cookies (nothing on a 5xx,
+        where Django does not save the session), and ``Vary: Cookie`` where the monolith looked at it."""
+        answer: SessionAnswer | None = request.scope.get(SESSION)
+        if answer is None or response.status_code >= 500:
+            return
+        for value in answer.set_cookies.values():
+            response.headers.append("Set-Cookie", value)
+        if answer.vary_cookie and "cookie" not in response.headers.get("vary", "").lower():
+            vary = response.headers.get("vary")
+            response.headers["Vary"] = f"{vary}, Cookie" if vary else "Cookie"
 
     async def options(self, request: Request, caller: Caller | None, state: State) -> Response:
         """DRF's SimpleMetadata: the view's name and description, and the serializer's fields for the view's POST

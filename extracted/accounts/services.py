@@ -1,5 +1,11 @@
-"""Writes of accounts (the styleguide's services): the caller's names, and the address book; each one
-transaction (SQLAlchemy Core).
+"""Writes of accounts (the styleguide's services): registration, API tokens, the caller's names, and the address
+book; each one transaction (SQLAlchemy Core).
+
+**Registration** creates the user as the monolith's ``user_register`` does (username and email the normalised
+email; the password hashed with the preferred hasher); the email already taken, or taken by an identical
+registration racing this one (the unique username), is DRF's 400 on ``email``. **API tokens** are DRF's: one a
+user, got or created at login (a 40-hex key from ``os.urandom(20)``, ``Token.generate_key``), all of the user's
+deleted at logout.
 
 **One default address per user**, as the monolith's ``services.address_save`` keeps it: making an address the
 default clears the others; a user's only address is the default (created as their first, or edited while it is
@@ -16,18 +22,23 @@ before the cutover) is raised as it is: :class:`~.views.View` answers it 503 ``r
 
 from __future__ import annotations
 
+import binascii
+import os
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from .exceptions import NotFound
-from .models import Address, User
+from .exceptions import NotFound, ValidationFailed
+from .models import Address, Token, User
 
 users = cast(Table, User.__table__)
 addresses = cast(Table, Address.__table__)
+tokens = cast(Table, Token.__table__)
 
 ADDRESS_404: Final = "No Address matches the given query."
+EMAIL_TAKEN: Final = "A user with this email already exists."
 COLUMNS: Final = (addresses.c.id, addresses.c.user_id, addresses.c.full_name, addresses.c.line1, addresses.c.line2,
                   addresses.c.city, addresses.c.postal_code, addresses.c.country, addresses.c.phone,
                   addresses.c.is_default, addresses.c.created_at)
@@ -37,6 +48,55 @@ def now_in(conn: Connection) -> datetime:
     now = datetime.now(UTC)
     # MariaDB's DATETIME has no zone: UTC wall time, like Django writes it.
     return now.replace(tzinfo=None) if conn.dialect.name in ("mysql", "mariadb") else now
+
+
+def email_taken(engine: Engine, email: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(users.c.id).where(users.c.username == email)).first() is not None
+
+
+def user_register(engine: Engine, *, email: str, encoded_password: str, first_name: str, last_name: str) -> int:
+    """A new active user (not staff), ``email`` normalised already, the password hashed already (slow: outside the
+    transaction); their id. The email taken meanwhile (an identical registration raced this one): DRF's 400."""
+    try:
+        with engine.begin() as conn:
+            key = conn.execute(insert(users).values(
+                password=encoded_password, last_login=None, is_superuser=False, username=email,
+                first_name=first_name, last_name=last_name, email=email, is_staff=False, is_active=True,
+                date_joined=now_in(conn))).inserted_primary_key
+    except IntegrityError:
+        raise ValidationFailed({"email": [EMAIL_TAKEN]}) from None
+    assert key is not None
+    return int(key[0])
+
+
+def generate_key() -> str:
+    """DRF's ``Token.generate_key``."""
+    return binascii.hexlify(os.urandom(20)).decode()
+
+
+def token_for(engine: Engine, user_id: int) -> str:
+    """The user's API token, created when they have none (DRF's ``Token.objects.get_or_create(user=user)``; a
+    login racing this one may create it first: then that one's)."""
+    with engine.connect() as conn:
+        key = conn.execute(select(tokens.c.key).where(tokens.c.user_id == user_id)).scalar()
+    if key is not None:
+        return str(key)
+    try:
+        with engine.begin() as conn:
+            new = generate_key()
+            conn.execute(insert(tokens).values(key=new, user_id=user_id, created=now_in(conn)))
+            return new
+    except IntegrityError:
+        with engine.connect() as conn:
+            key = conn.execute(select(tokens.c.key).where(tokens.c.user_id == user_id)).scalar_one()
+        return str(key)
+
+
+def tokens_delete(engine: Engine, user_id: int) -> None:
+    """Every API token of the user (DRF's logout: ``Token.objects.filter(user=user).delete()``)."""
+    with engine.begin() as conn:
+        conn.execute(delete(tokens).where(tokens.c.user_id == user_id))
 
 
 def user_update(engine: Engine, user_id: int, fields: dict[str, str]) -> None:

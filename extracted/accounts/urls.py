@@ -1,7 +1,8 @@
 """Which URL is answered by what: the monolith's ``/api/accounts/`` routes this service answers (its ``MeApi``, its
 ``AddressViewSet`` as DRF's SimpleRouter lays it out, and the internal address look-up), the internal
-authenticate the monolith's login page calls through its accounts gateway (:mod:`.logins`), and ``/healthz`` (a URL
-no route matches is :mod:`.notfound`'s). Registration, login and logout of the API are still the monolith's."""
+authenticate the monolith's login page calls through its accounts gateway (:mod:`.logins`), the API's login, logout
+(:mod:`.logins`) and registration (:mod:`.registration`), their sessions opened and closed at the monolith
+(:mod:`.sessions`), and ``/healthz`` (a URL no route matches is :mod:`.notfound`'s)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Final
 
 from starlette.routing import BaseRoute, Route
 
-from . import apis, logins
+from . import apis, logins, registration
 from .rendering import ME_DESCRIPTION, address_fields
 from .resources import AUTHENTICATED, Resource, ServiceResource
 from .routing import HEALTHZ  # and {id:accounts_id}
@@ -23,6 +24,9 @@ ACCOUNTS_TOKEN_ENV: Final = "ACCOUNTS_SERVICE_TOKEN"  # noqa: S105 - the variabl
 ROUTES: Final[list[BaseRoute]] = [
     Route("/api/accounts/me/", Resource("Me Api", {"GET": apis.me, "PATCH": apis.me_update},
                                         permission=AUTHENTICATED, description=ME_DESCRIPTION)),
+    Route("/api/accounts/register/", logins.PublicResource("Register Api", {"POST": registration.register})),
+    Route("/api/accounts/login/", logins.PublicResource("Login Api", {"POST": logins.login})),
+    Route("/api/accounts/logout/", Resource("Logout Api", {"POST": logins.logout}, permission=AUTHENTICATED)),
     Route("/api/accounts/internal/addresses/", ServiceResource(
         "Address Lookup Api", {"POST": apis.internal_address}, token_env=ORDERS_TOKEN_ENV)),
     Route("/api/accounts/internal/authenticate/", ServiceResource(

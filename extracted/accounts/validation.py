@@ -7,7 +7,10 @@ every field's errors at once, in field order):
   blank allowed), ``city`` (100), ``postal_code`` (20), ``country`` (a ``RegexField`` of two letters, with the
   monolith's own message, uppercased), ``phone`` (30, optional, blank allowed), ``is_default`` (DRF's
   ``BooleanField``); ``id`` and ``created_at`` are read-only;
-- the internal address look-up of the orders service's checkout (``user``, ``address``).
+- the internal address look-up of the orders service's checkout (``user``, ``address``);
+- ``RegisterSerializer``: ``email`` (an ``EmailField(max_length=150)``: Django's ``EmailValidator``, :mod:`.emails`),
+  ``password`` (128, spaces kept), ``first_name`` and ``last_name`` (optional, 150, blank allowed, default ``""``);
+- ``LoginSerializer``: ``email`` (a ``CharField(max_length=254)``: any text), ``password`` (128, spaces kept).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Callable, Mapping
 from functools import partial as bind
 from typing import Any, Final
 
+from .emails import MESSAGE as EMAIL_MESSAGE
+from .emails import valid_email
 from .fields import (
     EMPTY,
     MAX_ID,
@@ -105,3 +110,67 @@ def address_lookup(data: Any) -> tuple[int, int]:
 
     values = collect([(name, bind(read, name)) for name in ("user", "address")])
     return values["user"], values["address"]
+
+
+# --- registration and login -----------------------------------------------------------------------------------------
+
+EMAIL_MAX_LENGTH: Final = 150  # the RegisterSerializer's
+LOGIN_EMAIL_MAX_LENGTH: Final = 254  # the LoginSerializer's (a plain CharField)
+PASSWORD_MAX_LENGTH: Final = 128
+
+
+def password_field(data: Any) -> str:
+    """DRF's ``CharField(max_length=128, trim_whitespace=False)``: spaces are part of a password (so only ``""`` is
+    blank, and nothing is stripped); the field's other checks are ``char_field``'s."""
+    if not isinstance(data, str) or data == "":
+        return char_field(data, max_length=PASSWORD_MAX_LENGTH)
+    char_field(data if data.strip() else "x" * len(data), max_length=PASSWORD_MAX_LENGTH)  # length, NUL, surrogates
+    return data
+
+
+def email_field(data: Any) -> str:
+    """DRF's ``EmailField(max_length=150)``: a CharField (stripped; blank, null, missing refused as it refuses
+    them) whose wrong-typed value fails with the field's own ``invalid`` message; then every validator, each
+    message in order: the length's, the NUL's, the surrogates', the address's (:func:`.emails.valid_email`)."""
+    if data is EMPTY or data is None or data == "" or str(data).strip() == "":
+        return char_field(data, max_length=EMAIL_MAX_LENGTH)  # required, null, blank: DRF stops there
+    if isinstance(data, bool) or not isinstance(data, str | int | float):
+        raise FieldError([EMAIL_MESSAGE])
+    errors: list[str] = []
+    try:
+        value = char_field(data, max_length=EMAIL_MAX_LENGTH)
+    except FieldError as exc:
+        errors, value = list(exc.messages), str(data).strip()
+    if not valid_email(value):
+        errors.append(EMAIL_MESSAGE)
+    if errors:
+        raise FieldError(errors)
+    return value
+
+
+def registration(data: Any) -> dict[str, str]:
+    """``RegisterSerializer``'s validated data: ``email``, ``password``, ``first_name``, ``last_name``."""
+    body = ensure_mapping(data)
+
+    def name(field: str) -> str:
+        raw = field_value(body, field, partial=False, required=False, allow_blank=True)
+        return char_field(raw, required=False, max_length=NAME_MAX_LENGTH, allow_blank=True)
+
+    values = collect([
+        ("email", lambda: email_field(field_value(body, "email", partial=False, required=True))),
+        ("password", lambda: password_field(field_value(body, "password", partial=False, required=True))),
+        ("first_name", bind(name, "first_name")),
+        ("last_name", bind(name, "last_name")),
+    ])
+    return {"first_name": "", "last_name": "", **values}  # the names' default
+
+
+def credentials(data: Any) -> tuple[str, str]:
+    """``LoginSerializer``'s validated data: ``(email, password)``."""
+    body = ensure_mapping(data)
+    values = collect([
+        ("email", lambda: char_field(field_value(body, "email", partial=False, required=True),
+                                     max_length=LOGIN_EMAIL_MAX_LENGTH)),
+        ("password", lambda: password_field(field_value(body, "password", partial=False, required=True))),
+    ])
+    return values["email"], values["password"]
