@@ -1,5 +1,5 @@
 """Contract: the accounts service answers like the monolith's /api/accounts/ (me, the address book, the internal
-address look-up), over real HTTP.
+address look-up, register, login and logout), over real HTTP.
 
 The monolith runs under gunicorn on a seeded shop (``seed_shop``: customers with an address each) where the
 callers have API tokens (as DRF's login issues them), a customer renames themselves and adds a default address
@@ -14,11 +14,21 @@ identity): status, body byte for byte, and the headers a client relies on must b
 Writes (names, addresses created, replaced, patched, deleted) go to both sides, which the split left equal, so the
 two stay equal: the answers are compared byte for byte except the time a write itself sets (a new address's
 ``created_at``: each side's clock), which must be a valid ISO datetime on both.
+
+Register, login and logout (the last part of this file): the service opens and closes sessions at the monolith's
+internal session API (both processes share ``ACCOUNTS_SERVICE_TOKEN``; the service has the monolith's URL), so
+its ``Set-Cookie`` are the monolith's, compared by name and attributes (a session key, a CSRF token and an expiry
+date differ by nature: their values are normalised). Each side counts failed logins in its own table: every case
+that fails logins comes from a client address of its own (``X-Forwarded-For``, which both sides take from the
+loopback proxy) and an account of its own, so that no case's failures reach another's throttle; Retry-After may
+differ by a second. New API tokens are random (40 hex on both sides) and a new user's ``date_joined`` each side's
+clock. Each login costs a real hash on both sides (the monolith runs its own settings): the cases are few.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -39,6 +49,7 @@ pytestmark = pytest.mark.slow
 
 SECRET = "accounts-contract-tests-identity-secret-0123456789"
 ORDERS_TOKEN = "orders-service-token-for-the-accounts-contract"  # noqa: S105 - the test's own token
+ACCOUNTS_TOKEN = "accounts-service-token-for-the-accounts-contract"  # noqa: S105 - the test's own token
 PLAN = ROOT / "migration_plans" / "accounts.yaml"
 ME = "/api/accounts/me/"
 A = "/api/accounts/addresses/"
@@ -114,12 +125,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tuple[Side, 
     base = tmp_path_factory.mktemp("accounts-contract")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ORDERS_SERVICE_TOKEN", ORDERS_TOKEN)  # the monolith's internal accounts API, and the service's
+        mp.setenv("ACCOUNTS_SERVICE_TOKEN", ACCOUNTS_TOKEN)  # the monolith's session API, as the service calls it
         with running_shop(base, seed_args=("--products", "3", "--users", "4", "--orders", "2")) as shop, \
                 scratch_database(base / "accounts") as service_db:
             # In the PostgreSQL pass the service's database is on PostgreSQL too (scratch_database follows
             # MONOLITH_DATABASE_URL's kind): SQL that only SQLite accepts is caught here.
             env = {**shop.env, "ACCOUNTS_DATABASE_URL": service_db, "ROUTER_IDENTITY_SECRET": SECRET,
-                   "ACCOUNTS_VAR_DIR": str(base / "var")}
+                   "ACCOUNTS_VAR_DIR": str(base / "var"), "ACCOUNTS_MONOLITH_URL": shop.url}
             tokens = _tokens(shop)
             revoked = tokens.pop("revoked")[0]
             customer = {"Authorization": f"Token {tokens['customer'][0]}"}
@@ -512,3 +524,200 @@ def test_the_internal_lookup_needs_the_orders_token(env: tuple[tuple[Side, Side]
     exchange(sides, "POST", LOOKUP, who="customer", headers={} if token is None else {"X-Service-Token": token},
              content=b"{}", content_type=JSON)
     exchange(sides, "GET", LOOKUP, headers={} if token is None else {"X-Service-Token": token})
+
+
+# --- register, login, logout: sessions at the monolith --------------------------------------------------------------
+
+LOGIN = "/api/accounts/login/"
+REGISTER = "/api/accounts/register/"
+LOGOUT = "/api/accounts/logout/"
+SEEDED = "customer4@example.com"  # seeded, copied, used by no other case
+_TOKEN_FIELD = re.compile(rb'"token":"([0-9a-f]{40})"')
+_JOINED_FIELD = re.compile(rb'"date_joined":"([^"]+)"')
+
+
+def _cookie_shape(set_cookie: str) -> str:
+    """A Set-Cookie by name and attributes: a value is random (a session key, a CSRF token), an expiry date the
+    clock's; a removal (``""``, 1970) is compared as it is."""
+    name, _, rest = set_cookie.partition("=")
+    value, _, attributes = rest.partition(";")
+    if value in ('""', ""):
+        return set_cookie
+    return f"{name}=<value>;" + re.sub(r"expires=[^;]+", "expires=<date>", attributes)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes  # new tokens and a new user's date_joined normalised
+    headers: dict[str, str | None]
+    cookies: list[str]  # shapes, in order
+    response: httpx.Response
+
+
+def _answer(response: httpx.Response, *, new_user: bool = False) -> Answer:
+    body = response.content
+    for token in _TOKEN_FIELD.findall(body):
+        body = body.replace(token, b"<token>")
+    if new_user:
+        for joined in _JOINED_FIELD.findall(body):
+            assert _is_datetime(joined.decode()), joined
+            body = body.replace(joined, b"<time>")
+    headers = {h: response.headers.get(h) for h in COMPARED_HEADERS if h != "retry-after"}
+    return Answer(response.status_code, body, headers,
+                  [_cookie_shape(v) for v in response.headers.get_list("set-cookie")], response)
+
+
+def both(sides: tuple[Side, Side], method: str, path: str, *, body: Any = None, client: str = "10.9.0.1",
+         headers: tuple[dict[str, str], dict[str, str]] | None = None, content: bytes | None = None,
+         content_type: str = JSON, new_user: bool = False) -> tuple[Answer, Answer]:
+    """The same request to both sides, from the client address ``client`` (X-Forwarded-For), each side with its
+    own extra ``headers`` (a session cookie of its own); no cookie is kept between requests. Status, body (new
+    tokens normalised), the compared headers but Retry-After, and the Set-Cookie shapes must be equal."""
+    answers = []
+    for i, side in enumerate(sides):
+        sent = {"Content-Type": content_type, "X-Forwarded-For": client, **(headers[i] if headers else {})}
+        data = content if content is not None else (json.dumps(body).encode() if body is not None else None)
+        response = side.http.request(method, path, headers=sent, content=data)
+        side.http.cookies.clear()  # the clients are shared: a session must not leak into other cases
+        answers.append(_answer(response, new_user=new_user))
+    mono, svc = answers
+    shown = [(a.status, a.body, a.headers, a.cookies) for a in answers]
+    assert shown[0] == shown[1], f"{method} {path} differs:\n monolith {shown[0]}\n service  {shown[1]}"
+    return mono, svc
+
+
+def _session_key(answer: Answer) -> str:
+    return answer.response.cookies["sessionid"]
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"email": "", "password": ""}, {"email": None, "password": None}, {"email": ["x"], "password": {"a": 1}},
+    {"email": "x" * 255, "password": "p" * 129}, {"email": 5, "password": 5}, [], "text", None,
+    {"email": "a@b.co", "password": "x\u0000y"},
+])
+def test_bad_login_bodies_are_refused_alike(env: tuple[tuple[Side, Side], Shop], body: Any) -> None:
+    mono, _ = both(env[0], "POST", LOGIN, body=body, client="10.9.1.1")
+    assert mono.status == 400 and not mono.cookies
+
+
+def test_bad_login_forms_and_methods(env: tuple[tuple[Side, Side], Shop]) -> None:
+    sides = env[0]
+    both(sides, "POST", LOGIN, content=b"email=&password=", content_type=FORM, client="10.9.1.2")
+    both(sides, "POST", LOGIN, content=b"{", client="10.9.1.2")
+    for method in ("GET", "PUT", "DELETE", "OPTIONS"):
+        for path in (LOGIN, REGISTER, LOGOUT):
+            both(sides, method, path, client="10.9.1.2")
+    both(sides, "POST", LOGIN + "?format=xml", body={}, client="10.9.1.2")
+
+
+def test_login_answers_alike_with_the_monolith_s_cookies(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """A seeded user (the same on both sides): the same user, a token (the monolith's and the service's own), the
+    session's and CSRF cookies as the monolith sets them; a caller with a session already gets a new key."""
+    sides = env[0]
+    mono, svc = both(sides, "POST", LOGIN, body={"email": f"  {SEEDED.upper()} ", "password": PASSWORD},
+                     client="10.9.2.1", headers=({"Cookie": "sessionid=notasessionkey0000"},) * 2)
+    assert mono.status == 200 and mono.headers["vary"] == "Cookie"
+    assert [c.split("=")[0] for c in mono.cookies] == ["csrftoken", "sessionid"], mono.cookies
+    assert "HttpOnly" in mono.cookies[1] and "Max-Age=1209600" in mono.cookies[1]
+    assert _TOKEN_FIELD.search(svc.response.content)
+
+
+@pytest.mark.parametrize(("email", "password", "client"), [
+    (SEEDED, "wrong-password", "10.9.3.1"),
+    ("nobody-at-all@example.com", PASSWORD, "10.9.3.2"),
+    (USERS["revoked"], PASSWORD, "10.9.3.3"),
+])
+def test_wrong_credentials_are_refused_alike(env: tuple[tuple[Side, Side], Shop], email: str, password: str,
+                                             client: str) -> None:
+    mono, _ = both(env[0], "POST", LOGIN, body={"email": email, "password": password}, client=client)
+    assert (mono.status, json.loads(mono.body)) == (400, {"non_field_errors": [
+        "Unable to log in with provided credentials."]})
+
+
+def test_the_throttle_refuses_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """Five failures for one account (its own, and its own client address): the sixth login is 429 on both, with
+    the same message but for the seconds, which may differ by one, as Retry-After."""
+    sides = env[0]
+    body = {"email": "throttled-account@example.com", "password": "wrong-password"}
+    for _ in range(5):
+        both(sides, "POST", LOGIN, body=body, client="10.9.4.1")
+    answers = []
+    for side in sides:
+        response = side.http.post(LOGIN, json=body, headers={"X-Forwarded-For": "10.9.4.1"})
+        answers.append(response)
+    waits = [int(r.headers["retry-after"]) for r in answers]
+    assert [r.status_code for r in answers] == [429, 429] and abs(waits[0] - waits[1]) <= 1 and 290 <= waits[0] <= 300
+    for response, wait in zip(answers, waits, strict=True):
+        assert response.json() == {"detail": f"Too many failed logins. Try again in {wait} seconds.",
+                                   "code": "throttled"}
+        assert "set-cookie" not in response.headers
+    assert {h: answers[0].headers.get(h) for h in COMPARED_HEADERS if h != "retry-after"} == \
+        {h: answers[1].headers.get(h) for h in COMPARED_HEADERS if h != "retry-after"}
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"email": "", "password": ""}, {"email": None, "password": PASSWORD},
+    {"email": "not-an-email", "password": PASSWORD}, {"email": "a@b", "password": PASSWORD},
+    {"email": "a..b@example.com", "password": PASSWORD}, {"email": "ä@example.com", "password": PASSWORD},
+    {"email": '"quoted local"@[127.0.0.1]', "password": "1234567"},
+    {"email": "x@[::1]", "password": "password"}, {"email": "x@xn--bcher-kva.example", "password": "12345678"},
+    {"email": "x" * 140 + "@example.com", "password": PASSWORD}, {"email": ["a@b.co"], "password": PASSWORD},
+    {"email": "x\u0000@example.com", "password": PASSWORD},
+    {"email": "similar.person@example.com", "password": "similar.person"},
+    {"email": "names@example.com", "password": PASSWORD, "first_name": None, "last_name": "l" * 151},
+    {"email": USERS["customer"].upper(), "password": PASSWORD},
+])
+def test_bad_registrations_are_refused_alike(env: tuple[tuple[Side, Side], Shop], body: Any) -> None:
+    mono, _ = both(env[0], "POST", REGISTER, body=body, client="10.9.5.1")
+    assert mono.status == 400 and not mono.cookies
+
+
+def test_registration_logout_and_sessions_answer_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """A registration (201: the same new user on both sides, ids included, a token of each side's own, the
+    monolith's cookies), the same one again (400), then /me/ by the session cookie alone (a session the
+    monolith opened: the service asks the monolith whose it is), a stale session cookie, and logout: by token
+    (204, nothing to remove), then by token with a session cookie (its removal, as the monolith answers it), and
+    the token refused afterwards."""
+    sides = env[0]
+    body = {"email": "New.Person@Example.com", "password": PASSWORD, "first_name": "Nü", "last_name": "Person"}
+    mono, svc = both(sides, "POST", REGISTER, body=body, client="10.9.6.1", new_user=True)
+    assert mono.status == 201 and sorted(c.split("=")[0] for c in mono.cookies) == ["csrftoken", "sessionid"]
+    tokens = (json.loads(mono.response.content)["token"], json.loads(svc.response.content)["token"])
+    again, _ = both(sides, "POST", REGISTER, body=body, client="10.9.6.1")
+    assert json.loads(again.body) == {"email": ["A user with this email already exists."]}
+
+    # A session the monolith opened (the monolith's own login, cookies as a browser keeps them): whose it is.
+    mono_http = sides[0].http
+    login = mono_http.post(LOGIN, json={"email": USERS["other"], "password": PASSWORD},
+                           headers={"X-Forwarded-For": "10.9.6.2"})
+    mono_http.cookies.clear()
+    assert login.status_code == 200, login.text
+    cookie = f"sessionid={login.cookies['sessionid']}"
+    for method in ("GET", "HEAD", "OPTIONS"):
+        both(sides, method, ME, headers=({"Cookie": cookie},) * 2)
+    mine, _ = both(sides, "GET", A, headers=({"Cookie": cookie},) * 2)
+    assert mine.status == 200
+    refused, _ = both(sides, "PATCH", ME, body={"first_name": "x"}, headers=({"Cookie": cookie},) * 2)
+    assert refused.status == 403  # a session's write without the CSRF token
+    stale, _ = both(sides, "GET", ME, headers=({"Cookie": "sessionid=abcdefghijklmnop0123"},) * 2)
+    assert stale.status == 401 and [c.split("=")[0] for c in stale.cookies] == ["sessionid"]  # its removal
+
+    # Logout by each side's own token: 204, the answer varies by cookie, nothing to remove.
+    auth = tuple({"Authorization": f"Token {token}"} for token in tokens)
+    out, _ = both(sides, "POST", LOGOUT, headers=auth)  # type: ignore[arg-type]
+    assert out.status == 204 and not out.cookies
+    gone, _ = both(sides, "POST", LOGOUT, headers=auth)  # type: ignore[arg-type]
+    assert gone.status == 401
+    # With a session cookie too (the other user's session, opened above; each side logs out one of its own).
+    sessions = []
+    for side in sides:
+        answer = side.http.post(LOGIN, json={"email": SEEDED, "password": PASSWORD},
+                                headers={"X-Forwarded-For": "10.9.6.3"})
+        side.http.cookies.clear()
+        assert answer.status_code == 200, answer.text
+        sessions.append({"Authorization": f"Token {answer.json()['token']}",
+                         "Cookie": f"sessionid={answer.cookies['sessionid']}"})
+    out, _ = both(sides, "POST", LOGOUT, headers=tuple(sessions))  # type: ignore[arg-type]
+    assert out.status == 204 and [c.split("=")[0] for c in out.cookies] == ["sessionid"]
+    assert out.cookies[0].startswith('sessionid=""; expires=Thu, 01 Jan 1970')
