@@ -2,8 +2,9 @@
 """The accounts service's ASGI app (Starlette): the monolith's ``/api/accounts/`` it answers (:mod:`.urls`) and
 ``/healthz``; for every other URL Django's answers (the 301 to the slashed URL a route takes, else the JSON 404).
 
-Layers, outside in: :class:`~.context.RequestContext` (request id, static headers, access log, JSON 500),
-:class:`~.gate.RequestGate` (body limit, chunked bodies, allowed hosts, unread bodies), the routes, and
+Layers, outside in: :class:`~.cookies.CookieContext` (request id, static headers, access log, JSON 500, a
+malformed session cookie's removal, a bad CSRF cookie's renewal), :class:`~.gate.RequestGate` (body limit,
+chunked bodies, allowed hosts, unread bodies), the routes, and
 :class:`~.notfound.NotFoundApp` for a URL none of them takes. An endpoint is a route to a
 :class:`~.resources.Resource` (one DRF view: negotiation, authentication, permission, method) around a handler
 that reads through ``app.state.accounts`` (:class:`~.resources.State`) and parses bodies with :mod:`.parsers`;
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
-from .context import RequestContext
+from .cookies import CookieContext
 from .db import make_engine
 from .gate import RequestGate
 from .logs import configure_logging
@@ -52,7 +53,7 @@ def create_app(engine: Engine | None = None, *, sessions: Sessions | None = None
     app.router.default = NotFoundApp(app.router)
     app.state.accounts = state
     app.add_middleware(RequestGate, max_body=max_request_body(), hosts=allowed_hosts())
-    app.add_middleware(RequestContext)
+    app.add_middleware(CookieContext, session_cookie_name=state.sessions.cookie)
     return app
 
 

@@ -12,7 +12,10 @@ origins, plain HTTP: the ``Referer`` is only checked over HTTPS); the cart servi
 from __future__ import annotations
 
 import hmac
+import secrets
 import string
+import time
+from email.utils import formatdate
 from typing import Final
 
 from starlette.requests import Request
@@ -23,6 +26,7 @@ from .sessions import parse_cookie
 
 SAFE: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 COOKIE: Final = "csrftoken"  # Django's CSRF_COOKIE_NAME
+COOKIE_AGE: Final = 60 * 60 * 24 * 7 * 52  # Django's CSRF_COOKIE_AGE
 HEADER: Final = "x-csrftoken"  # Django's CSRF_HEADER_NAME (HTTP_X_CSRFTOKEN)
 HEADER_SHOWN: Final = "X-Csrftoken"  # how Django names that header in its messages
 FORM_FIELD: Final = "csrfmiddlewaretoken"
@@ -110,3 +114,20 @@ async def enforce(request: Request) -> None:
 
 def _is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower() in _FORMS
+
+
+def malformed_cookie(cookie_header: str | None) -> bool:
+    """The request carries a CSRF cookie that cannot be one: Django's CSRF middleware then hands out a new one on
+    every answer it sees (everything but what Django answers before it: a body too large, a Host not allowed,
+    the redirect to the slashed URL)."""
+    if not cookie_header:
+        return False
+    value = parse_cookie(cookie_header).get(COOKIE)
+    return value is not None and _format_problem(value) is not None
+
+
+def new_cookie() -> str:
+    """The ``Set-Cookie`` of a new CSRF secret, as Django writes it."""
+    secret = "".join(secrets.choice(CHARS) for _ in range(SECRET_LENGTH))
+    expires = formatdate(time.time() + COOKIE_AGE, usegmt=True)
+    return f"{COOKIE}={secret}; expires={expires}; Max-Age={COOKIE_AGE}; Path=/; SameSite=Lax"

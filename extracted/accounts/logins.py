@@ -190,12 +190,13 @@ async def login(request: Request, caller: Caller | None, state: State) -> Respon
 
 async def logout(request: Request, caller: Caller | None, state: State) -> Response:
     """``POST /api/accounts/logout/`` (authenticated): the caller's session logged out at the monolith (when they
-    sent a session cookie: Django answers its removal), then every API token of theirs deleted; 204. Django's
+    sent a session cookie: Django answers its removal, even of a key it does not know), then every API token of
+    theirs deleted; 204. Django's
     ``logout()`` always looks at the session: the answer varies by cookie."""
     if caller is None:  # the view's permission (IsAuthenticated) has refused anonymous callers
         raise NotAuthenticated()
     cookie = request.headers.get("cookie")
-    if state.sessions.has_session_cookie(cookie):
+    if state.sessions.names_a_session(cookie):
         answer_session(request, await state.sessions.log_out(cookie, request.scope.get("request_id")))
     await state.write(services.tokens_delete, state.engine, caller.user_id)
     return Response(status_code=204, headers={"Vary": "Cookie"})

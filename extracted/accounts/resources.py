@@ -180,7 +180,7 @@ class Resource(View[Handler]):
         cookie: anonymous, nothing asked. This is how the router's identity bridge resolves session cookies once
         the accounts service owns identity."""
         cookie = request.headers.get("cookie")
-        if not state.sessions.has_session_cookie(cookie):
+        if not state.sessions.names_a_session(cookie):
             return None
         answer = await state.sessions.whose(cookie, request.scope.get("request_id"))
         answer_session(request, answer)

@@ -46,6 +46,8 @@ DEFAULT_MONOLITH_URL: Final = "http://127.0.0.1:8000"
 MONOLITH_TIMEOUT_ENV: Final = "ACCOUNTS_MONOLITH_TIMEOUT"
 SESSION_COOKIE_ENV: Final = "ACCOUNTS_SESSION_COOKIE"
 DEFAULT_SESSION_COOKIE: Final = "sessionid"  # Django's SESSION_COOKIE_NAME
+# What Django answers to remove the session cookie (the monolith's SESSION_COOKIE_PATH and _SAMESITE).
+DELETE_COOKIE: Final = '{name}=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax'
 
 log = logging.getLogger("extracted.accounts.sessions")
 
@@ -65,6 +67,21 @@ def parse_cookie(header: str) -> dict[str, str]:
         if key or value:
             cookies[key] = _unquote(value)
     return cookies
+
+
+def valid_session_key(key: str) -> bool:
+    """Whether Django would look the key up (8 characters at least; the monolith's session engine also wants at
+    most 40, ASCII letters and digits only)."""
+    return 8 <= len(key) <= 40 and key.isascii() and key.isalnum()
+
+
+def malformed_session_cookie(cookie_header: str | None, name: str) -> bool:
+    """The request carries a session cookie that cannot be a session key: Django answers its removal on any
+    URL, whether or not anything looked at the session."""
+    if not cookie_header:
+        return False
+    cookies = parse_cookie(cookie_header)
+    return name in cookies and not valid_session_key(cookies[name])
 
 
 def cookie_name(set_cookie: str) -> str:
@@ -90,10 +107,11 @@ class Sessions(Upstream):
                          timeout_env=MONOLITH_TIMEOUT_ENV, transport=transport)
         self.cookie = cookie or session_cookie()
 
-    def has_session_cookie(self, cookie_header: str | None) -> bool:
-        """Whether the caller sent a session cookie at all (Django answers its removal on a logout even when it
-        names no session)."""
-        return bool(cookie_header) and self.cookie in parse_cookie(cookie_header or "")
+    def names_a_session(self, cookie_header: str | None) -> bool:
+        """Whether the caller's session cookie can be a session key: only then is there anything to ask the
+        monolith (one that cannot is no session to Django; :class:`~.cookies.CookieContext` answers its removal)."""
+        key = parse_cookie(cookie_header).get(self.cookie) if cookie_header else None
+        return key is not None and valid_session_key(key)
 
     async def whose(self, cookie_header: str | None, request_id: str | None = None) -> SessionAnswer:
         return await self._call("GET", cookie_header, None, request_id)

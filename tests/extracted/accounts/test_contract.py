@@ -721,3 +721,18 @@ def test_registration_logout_and_sessions_answer_alike(env: tuple[tuple[Side, Si
     out, _ = both(sides, "POST", LOGOUT, headers=tuple(sessions))  # type: ignore[arg-type]
     assert out.status == 204 and [c.split("=")[0] for c in out.cookies] == ["sessionid"]
     assert out.cookies[0].startswith('sessionid=""; expires=Thu, 01 Jan 1970')
+
+
+def test_malformed_cookies_are_answered_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """A session cookie that cannot be a key is removed, a CSRF cookie that cannot be one renewed, on every answer
+    (a login's own cookies instead, where it logs in)."""
+    sides = env[0]
+    for cookie in ("sessionid=bad!", "csrftoken=short", "sessionid=bad!; csrftoken=short"):
+        headers = ({"Cookie": cookie},) * 2
+        both(sides, "GET", ME, headers=headers)
+        both(sides, "POST", LOGIN, body={}, headers=headers, client="10.9.7.1")
+        both(sides, "GET", A, headers=headers)
+        both(sides, "GET", "/api/accounts/nowhere/", headers=headers)
+    mono, _ = both(sides, "POST", LOGIN, body={"email": SEEDED, "password": PASSWORD}, client="10.9.7.2",
+                   headers=({"Cookie": "sessionid=bad!; csrftoken=short"},) * 2)
+    assert [c.split("=")[0] for c in mono.cookies] == ["csrftoken", "sessionid"]

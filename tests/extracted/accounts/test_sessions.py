@@ -343,3 +343,23 @@ def test_the_email_validator_is_djangos(value: str) -> None:
     except ValidationError:
         django_takes = False
     assert valid_email(value) is django_takes
+
+
+# --- what Django's session and CSRF middleware add to every answer -------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [ME, LOGIN, "/api/accounts/nowhere/"])
+def test_a_malformed_session_cookie_is_removed_on_every_answer(client: TestClient, monolith: Monolith,
+                                                                path: str) -> None:
+    response = client.post(path, json={}, headers={"cookie": "sessionid=bad!"})
+    assert set_cookies(response) == [REMOVED] and "Cookie" in response.headers["vary"]
+    assert not monolith.calls   # no session to ask about
+
+
+def test_a_malformed_csrf_cookie_is_renewed_once(client: TestClient, monolith: Monolith) -> None:
+    response = client.get(ME, headers={"cookie": "csrftoken=short"})
+    [renewed] = set_cookies(response)
+    assert re.fullmatch(r"csrftoken=[A-Za-z0-9]{32}; expires=[^;]+; Max-Age=31449600; Path=/; SameSite=Lax", renewed)
+    login = client.post(LOGIN, json={"email": "alice@example.com", "password": PASSWORD},
+                        headers={"cookie": "csrftoken=short"})
+    assert set_cookies(login) == [CSRF_COOKIE, SESSION_COOKIE.format(key="session1key")]   # the login's alone
