@@ -57,8 +57,29 @@ def mint(user_id: int, *, staff: bool = False) -> str:
                        "aud": "strangler-services"}, SECRET, algorithm="HS256")
 
 
+CSRF_SECRET = "CsrfSecretForTheBrowserSession012"[:32]
+
+
 def who(user_id: int, *, staff: bool = False) -> dict[str, str]:
-    return {"x-identity-token": mint(user_id, staff=staff)}
+    """A browser behind the router: its session resolved to an identity token, its CSRF cookie and header passed
+    on (a write by session is held to Django's CSRF check: :func:`test_a_session_write_needs_the_csrf_token`)."""
+    return {"x-identity-token": mint(user_id, staff=staff), "cookie": f"csrftoken={CSRF_SECRET}",
+            "x-csrftoken": CSRF_SECRET}
+
+
+def test_a_session_write_needs_the_csrf_token(client: Any) -> None:
+    """The router resolved a session cookie (no ``Authorization: Token``): DRF's SessionAuthentication enforces
+    CSRF on writes, before the permission and the method; reads and token callers are not held to it."""
+    bare = {"x-identity-token": mint(CUSTOMER)}
+    for method, path in (("PATCH", ME), ("POST", A), ("DELETE", f"{A}1/"), ("PUT", ME),
+                         ("POST", "/api/accounts/logout/")):
+        response = client.request(method, path, json={}, headers=bare)
+        assert (response.status_code, response.json()) == (403, {"detail": "CSRF Failed: CSRF cookie not set."})
+    assert client.get(ME, headers=bare).status_code == 200
+    wrong = {**bare, "cookie": f"csrftoken={CSRF_SECRET}", "x-csrftoken": "x" * 32}
+    assert client.patch(ME, json={}, headers=wrong).json() == {
+        "detail": "CSRF Failed: CSRF token from the 'X-Csrftoken' HTTP header incorrect."}
+    assert client.patch(ME, json={}, headers={**bare, **token(CUSTOMER)}).status_code == 200
 
 
 def token(user_id: int) -> dict[str, str]:
