@@ -70,6 +70,14 @@ def user_register(engine: Engine, *, email: str, encoded_password: str, first_na
     return int(key[0])
 
 
+def user_delete(engine: Engine, user_id: int) -> None:
+    """A registration undone (its session could not be opened): the user, and what hangs on them (cascade)."""
+    with engine.begin() as conn:
+        conn.execute(delete(tokens).where(tokens.c.user_id == user_id))
+        conn.execute(delete(addresses).where(addresses.c.user_id == user_id))
+        conn.execute(delete(users).where(users.c.id == user_id))
+
+
 def generate_key() -> str:
     """DRF's ``Token.generate_key``."""
     return binascii.hexlify(os.urandom(20)).decode()

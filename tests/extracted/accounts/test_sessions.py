@@ -55,10 +55,13 @@ class Monolith:
     sessions: dict[str, int] = field(default_factory=dict)
     calls: list[tuple[str, str | None, Any]] = field(default_factory=list)
     down: bool = False
+    refusing: bool = False  # the monolith has another ACCOUNTS_SERVICE_TOKEN
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("nothing listens")
+        if self.refusing:
+            return httpx.Response(401, json={"detail": "Invalid service token.", "code": "not_authenticated"})
         assert request.url.path == PATH
         assert request.headers["x-service-token"] == SERVICE_TOKEN
         cookie = request.headers.get("cookie")
@@ -193,10 +196,27 @@ def test_a_monolith_that_does_not_answer_is_503_and_no_token_is_made(client: Tes
     assert token_of(engine, ALICE) is None
 
 
-def test_an_unset_service_token_is_503_not_configured(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("path", [LOGIN, REGISTER])
+def test_a_monolith_that_refuses_the_token_is_503(client: TestClient, engine: Engine, monolith: Monolith,
+                                                  path: str) -> None:
+    monolith.refusing = True
+    body = {"email": "alice@example.com" if path == LOGIN else "new@example.com", "password": PASSWORD}
+    response = client.post(path, json=body)
+    assert (response.status_code, response.json()["code"]) == (503, "session_unavailable")
+    assert not set_cookies(response)
+    with engine.connect() as conn:   # a registration is undone: tried again, it is not "already" there
+        assert conn.execute(select(users.c.id).where(users.c.username == "new@example.com")).first() is None
+    assert token_of(engine, ALICE) is None
+
+
+def test_an_unset_service_token_is_503_not_configured(client: TestClient, engine: Engine,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ACCOUNTS_SERVICE_TOKEN")
     response = client.post(LOGIN, json={"email": "alice@example.com", "password": PASSWORD})
     assert (response.status_code, response.json()["code"]) == (503, "not_configured")
+    assert client.post(REGISTER, json={"email": "new@example.com", "password": PASSWORD}).status_code == 503
+    with engine.connect() as conn:
+        assert conn.execute(select(users.c.id).where(users.c.username == "new@example.com")).first() is None
 
 
 def test_login_ignores_a_stale_token(client: TestClient) -> None:
