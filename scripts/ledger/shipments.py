@@ -290,15 +290,18 @@ class ShipmentsLedger:
 
 
 def shipments_by_order(http: httpx.Client) -> dict[int, list[dict[str, Any]]]:
-    """Every shipment the caller sees (staff: all), by order, read a page of 100 at a time."""
-    found: dict[int, list[dict[str, Any]]] = {}
+    """Every shipment the caller sees (staff: all), by order, read a page of 100 at a time. Checkouts may go on
+    meanwhile: a new shipment comes first (newest first), pushing the rest one place down, so a page can show
+    again what the previous one ended with; each shipment is kept once, by its id (nothing is deleted, so none
+    is skipped). A shipment made after the reading began may be missing: callers check what came before it."""
+    found: dict[int, dict[int, dict[str, Any]]] = {}
     for page in range(1, 100_000):
         response = http.get(S, params={"page": page, "page_size": 100})
         if response.status_code != 200:
             raise LookupError(f"{S}?page={page} answered {response.status_code}: {response.text[:200]}")
         body = response.json()
         for shipment in body["results"]:
-            found.setdefault(int(shipment["order"]), []).append(shipment)
+            found.setdefault(int(shipment["order"]), {})[int(shipment["id"])] = shipment
         if not body.get("next"):
             break
-    return found
+    return {order: list(by_id.values()) for order, by_id in found.items()}
