@@ -11,8 +11,9 @@ along ``pending → packed → shipped → in_transit → delivered`` as staff, 
 - no answer (or the router's 502/504) may be either: the shipment is read again and the worker goes on from what
   it finds.
 
-The customers the shipments are for list theirs now and then, and try one of another's: every ledger shipment they
-see must be one made for them, another's is a 404 (a customer never sees another's, whichever side answers).
+The customers the shipments are for reach now and then for another's (by the list's ``?order=`` filter: an empty
+page; by its URL: a 404), and :meth:`ShipmentsLedger.check` reads each one's own list: every ledger shipment in it
+must be one made for them (a customer never sees another's, whichever side answers).
 Readers of shipments that do not change (customers nobody else's traffic orders for, and anonymous browsers refused
 alike by both sides) give the shadow and the canary something to compare that sync lag does not blur.
 :meth:`ShipmentsLedger.check` reads every shipment as staff (through the router, or at an owner), a page of 100 at a
@@ -197,9 +198,7 @@ class ShipmentsLedger:
             n = 0
             while not self._stop.is_set():
                 try:
-                    # A ledger customer's list changes as the workers move their shipments: read it seldom, so
-                    # that the shadow's sample (30 reads) is not made of sync lag.
-                    status = self._customer_read(http, n) if n % 25 == 24 else self._stable_read(http, n)
+                    status = self._customer_read(http, n) if n % 5 == 4 else self._stable_read(http, n)
                 except (httpx.HTTPError, ValueError, KeyError):
                     status = "no answer"
                 http.cookies.clear()
@@ -221,19 +220,21 @@ class ShipmentsLedger:
         return str(listing.status_code)
 
     def _customer_read(self, http: httpx.Client, n: int) -> str:
-        """A ledger customer's own shipments (theirs only), then another's (not found, never shown)."""
+        """A ledger customer reaching for another's shipment: by the list's ``?order=`` filter (an empty page) and
+        by its URL (404). Both answers stay the same however the shipments move, so the shadow compares them
+        without sync lag; the customers' own lists, which do change, are checked by :meth:`check`."""
         user, token = self.customers[n % len(self.customers)]
         headers = {"Authorization": f"Token {token}"}
-        listing = http.get(S, headers=headers, params={"page_size": 100})
-        status = str(listing.status_code)
-        if listing.status_code == 200:
-            self._theirs(user, listing.json()["results"])
-            with self._lock:
-                others = [m for m in self.made if m.user != user and m.id is not None]
-            if others:
-                other = http.get(f"{S}{others[n % len(others)].id}/", headers=headers)
-                status += f" other {other.status_code}"
-        return status
+        with self._lock:
+            others = [m for m in self.made if m.user != user and m.id is not None]
+        if not others:
+            return "no other's yet"
+        other = others[n % len(others)]
+        listing = http.get(S, headers=headers, params={"order": other.order})
+        if listing.status_code == 200 and listing.json()["count"] != 0:
+            self.problems.append(f"user {user} was shown shipment {other.id} of another customer (?order=)")
+        detail = http.get(f"{S}{other.id}/", headers=headers)
+        return f"{listing.status_code} other {detail.status_code}"
 
     def _theirs(self, user: int, shown: list[dict[str, Any]]) -> None:
         with self._lock:
@@ -258,6 +259,8 @@ class ShipmentsLedger:
             return ShipmentsReport(ok=False, counts=dict(self.outcomes), answers=dict(self.answers), shipments=0,
                                    moves=0, reads=dict(self.reads),
                                    problems=[*problems, f"the shipments could not be read at {base_url}: {exc}"])
+        if headers is None:   # the customers' own lists, with their own tokens (through the router or the monolith)
+            problems += self._own_lists(base_url or self.base_url)
         for made in list(self.made):
             results = by_order.get(made.order, [])
             if len(results) != 1:
@@ -267,6 +270,26 @@ class ShipmentsLedger:
             moves += self._held(made, results[0], problems)
         return ShipmentsReport(ok=not problems, counts=dict(self.outcomes), answers=dict(self.answers),
                                shipments=found, moves=moves, reads=dict(self.reads), problems=problems)
+
+    def _own_lists(self, base_url: str) -> list[str]:
+        problems: list[str] = []
+        for user, token in self.customers:
+            try:
+                with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Token {token}"}) as http:
+                    shown = [s for found in shipments_by_order(http).values() for s in found]
+            except (httpx.HTTPError, LookupError) as exc:
+                problems.append(f"user {user}: their shipments could not be read at {base_url}: {exc}")
+                continue
+            before = len(self.problems)
+            self._theirs(user, shown)
+            problems += self.problems[before:]
+            del self.problems[before:]
+            listed = {int(s["order"]) for s in shown}
+            with self._lock:
+                theirs = [m for m in self.made if m.user == user and m.id is not None]
+            problems += [f"user {user}: their shipment {m.id} (order {m.order}) is not in their list"
+                         for m in theirs if m.order not in listed]
+        return problems
 
     @staticmethod
     def _held(made: Made, shipment: dict[str, Any], problems: list[str]) -> int:
