@@ -378,7 +378,8 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize("encoded", MALFORMED)
+# By position: some of them hold random salts, and every pytest-xdist worker must collect the same test ids.
+@pytest.mark.parametrize("encoded", MALFORMED, ids=[f"malformed-{n}" for n in range(len(MALFORMED))])
 def test_unusable_unknown_and_malformed_encodings_never_verify(encoded: str) -> None:
     for password in ("pw", "", "password", "hash"):
         assert assert_login_agrees(password, encoded) == (False, None)
