@@ -72,8 +72,8 @@ class IdentitySpec(Spec):
             return value
         parts = split_url(value)
         if parts is None or not port_ok(parts):
-            raise ValueError(f"{show(value)} is not an http(s) URL with a host "
-                             "(e.g. http://127.0.0.1:8000/api/accounts/me/) or a path (e.g. /api/accounts/me/)")
+            raise ValueError(f"{show(value)} is neither an http(s) URL with a host nor a path "
+                             "(e.g. http://127.0.0.1:8000/me/ or /me/)")
         if "@" in parts.netloc or parts.fragment:
             raise ValueError(f"{show(value)}: no credentials or fragment here (the caller's own credentials are "
                              "what is sent)")

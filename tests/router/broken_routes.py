@@ -51,6 +51,6 @@ def broken_files(good: str, route: str) -> list[Broken]:
                .encode(),
                "backends.spare.timeouts.connect: expected a number, got True"),
         Broken("bad-resolve-url", (good + "identity:\n  resolve_url: not a url\n").encode(),
-               "identity.resolve_url: 'not a url' is not an http(s) URL with a host"),
+               "identity.resolve_url: 'not a url' is neither an http(s) URL with a host nor a path"),
         Broken("2-megabytes", (good + "# " + "x" * 2_000_000 + "\n").encode(), "larger than 1,000,000 bytes"),
     ]

@@ -119,7 +119,8 @@ class Load:
 
     router: str
     authorization: str
-    threads: int = 4
+    threads: int = 2
+    pause: float = 0.02   # between a thread's requests: continuous load, not a benchmark (CI's CPU is shared)
     phase: str = "old key"
     answers: Counter[tuple[str, int]] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
@@ -144,6 +145,7 @@ class Load:
                     self.answers[(phase, status)] += 1
                     if problem is not None:
                         self.failures.append(problem)
+                time.sleep(self.pause)
 
     def __enter__(self) -> Load:
         self._workers = [threading.Thread(target=self.run, daemon=True) for _ in range(self.threads)]
