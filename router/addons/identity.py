@@ -252,11 +252,15 @@ class IdentityBridge(Addon):
         routing table sends ``GET`` of it to now (its targets in turn). So a plan that moves the identity
         authority's routes (the accounts' cutover, or its rollback) moves the look-ups with them, in the same
         table swap; nothing else to switch or to forget. The look-up goes to the backend directly, not through
-        the router (it would need an identity itself)."""
+        the router (it would need an identity itself). A route at a canary share is asked at the table's default
+        (the side that owns the credentials until the cutover): the canary's copy of them lags its owner by the
+        sync, and a token issued a moment ago would be refused there, which the bridge passes on as a refusal."""
         if not spec.resolve_url.startswith("/"):
             return spec.resolve_url
         table = self.tables.current.table
-        backend = table.backends[table.match("GET", spec.resolve_url).backend]
+        match = table.match("GET", spec.resolve_url)
+        name = table.default if match.route is not None and match.route.canary is not None else match.backend
+        backend = table.backends[name]
         turn = self._turns[backend.name] = (self._turns.get(backend.name, -1) + 1) % len(backend.targets)
         return backend.targets[turn].rstrip("/") + spec.resolve_url
 
