@@ -203,7 +203,7 @@ def build(procs: Processes, work: Path, customers: int, products: int, shop_work
                    "CART_MONOLITH_URL": saga_url,
                    "ORDERS_DATABASE_URL": urls["orders"], "ORDERS_VAR_DIR": str(work / "var-orders"),
                    "ORDERS_CATALOG_URL": base["catalog"], "ORDERS_CART_URL": base["cart"],
-                   "ORDERS_MONOLITH_URL": saga_url, "ORDERS_SHIPPING_URL": saga_url,
+                   "ORDERS_ACCOUNTS_URL": saga_url, "ORDERS_SHIPPING_URL": saga_url,
                    **({"ORDERS_DBOS_DATABASE_URL": dbos_url} if dbos_url else {})}
     for name in ("catalog", "cart", "orders"):
         prefix = (orders_prefix or []) if name == "orders" else []

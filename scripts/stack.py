@@ -1,5 +1,5 @@
 """The shop's whole migration stack as real processes: monolith (gunicorn), router, catalog service, cart service,
-orders service, shipping service, the monolith's and the shipping service's event relays, and the plans' sync
+orders, shipping and accounts services, the monolith's and the shipping service's event relays, and the plans' sync
 followers — configured to find each other, started in order, stopped on exit.
 
 Used by `make demo` (fixed ports 8000/8080/8081/8101 under var/) and by the end-to-end test (free ports,
@@ -33,10 +33,11 @@ class Ports:
     cart: int = 8102
     orders: int = 8103
     shipping: int = 8104
+    accounts: int = 8105
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(*(free_port() for _ in range(8)))
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Stack:
     cart_url: str | None = None
     orders_url: str | None = None
     shipping_url: str | None = None
+    accounts_url: str | None = None
     workers: int = 2
     router_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # the router's, one per core
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
@@ -60,6 +62,7 @@ class Stack:
         self.cart_url = self.cart_url or f"sqlite:///{self.var / 'cart.sqlite3'}"
         self.orders_url = self.orders_url or f"sqlite:///{self.var / 'orders.sqlite3'}"
         self.shipping_url = self.shipping_url or f"sqlite:///{self.var / 'shipping.sqlite3'}"
+        self.accounts_url = self.accounts_url or f"sqlite:///{self.var / 'accounts.sqlite3'}"
         (self.var / "orders").mkdir(exist_ok=True)  # ORDERS_VAR_DIR
         self.secrets = self._secrets()
         self.routes_path = self.var / "routes.yaml"
@@ -67,6 +70,7 @@ class Stack:
         self.cart_plan_path = self.var / "cart-plan.yaml"
         self.orders_plan_path = self.var / "orders-plan.yaml"
         self.shipping_plan_path = self.var / "shipping-plan.yaml"
+        self.accounts_plan_path = self.var / "accounts-plan.yaml"
         self._write_routes()
         self._write_plan()
 
@@ -76,7 +80,7 @@ class Stack:
         """Generated once per var directory (never committed), reused across runs of the same stack."""
         path = self.var / "secrets.yaml"
         names = ("ROUTER_ADMIN_TOKEN", "ROUTER_IDENTITY_SECRET", "CATALOG_SERVICE_TOKEN", "CART_SERVICE_TOKEN",
-                 "ORDERS_SERVICE_TOKEN", "DJANGO_SECRET_KEY")
+                 "ORDERS_SERVICE_TOKEN", "ACCOUNTS_SERVICE_TOKEN", "DJANGO_SECRET_KEY")
         values: dict[str, str] = yaml.safe_load(path.read_text()) if path.exists() else {}
         if all(name in values for name in names):
             return values
@@ -113,6 +117,10 @@ class Stack:
     def shipping_http(self) -> str:
         return f"http://127.0.0.1:{self.ports.shipping}"
 
+    @property
+    def accounts_http(self) -> str:
+        return f"http://127.0.0.1:{self.ports.accounts}"
+
     def env(self) -> dict[str, str]:
         env = {**os.environ, **self.secrets,
                "MONOLITH_DATABASE_URL": str(self.monolith_url), "CATALOG_DATABASE_URL": str(self.catalog_url),
@@ -128,10 +136,14 @@ class Stack:
                # shipping's events to and the orders service follows them on.
                "ORDERS_DATABASE_URL": str(self.orders_url), "ORDERS_SERVICE_URL": self.orders_http,
                "ORDERS_VAR_DIR": str(self.var / "orders"), "ORDERS_CATALOG_URL": self.service_http,
-               "ORDERS_CART_URL": self.cart_http, "ORDERS_MONOLITH_URL": self.monolith_http,
+               "ORDERS_CART_URL": self.cart_http, "ORDERS_ACCOUNTS_URL": self.router_url,
                "ORDERS_SHIPPING_URL": self.router_url,
                # The shipping service (its relay publishes its shipment events to the same bus).
                "SHIPPING_DATABASE_URL": str(self.shipping_url), "SHIPPING_VAR_DIR": str(self.var),
+               # The accounts service (sessions stay the monolith's: it asks the monolith's internal session API),
+               # and the monolith's accounts gateway (its login page, once the accounts are cut over).
+               "ACCOUNTS_DATABASE_URL": str(self.accounts_url), "ACCOUNTS_SERVICE_URL": self.accounts_http,
+               "ACCOUNTS_MONOLITH_URL": self.monolith_http, "ACCOUNTS_VAR_DIR": str(self.var),
                "EVENTS_URL": f"sqlite:///{self.var / 'events.sqlite3'}"}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         return env
@@ -145,7 +157,7 @@ class Stack:
         routes["backends"]["cart"]["targets"] = [self.cart_http]
         routes["backends"]["orders"]["targets"] = [self.orders_http]
         routes["backends"]["shipping"]["targets"] = [self.shipping_http]
-        routes["identity"]["resolve_url"] = f"{self.monolith_http}/api/accounts/me/"
+        routes["backends"]["accounts"]["targets"] = [self.accounts_http]
         routes["parity"] = {**(routes.get("parity") or {}), "store": str(self.var / "parity.sqlite3")}
         self.routes_path.write_text(yaml.safe_dump(routes, sort_keys=False))
 
@@ -170,6 +182,11 @@ class Stack:
         shipping["service"]["url"] = self.shipping_http
         shipping["router"]["admin_url"] = self.admin_url
         self.shipping_plan_path.write_text(yaml.safe_dump(shipping, sort_keys=False))
+        accounts: dict[str, Any] = yaml.safe_load((ROOT / "migration_plans" / "accounts.yaml").read_text())
+        accounts["service"]["start"] = ["{python}", "-m", "extracted.accounts", "--port", str(self.ports.accounts)]
+        accounts["service"]["url"] = self.accounts_http
+        accounts["router"]["admin_url"] = self.admin_url
+        self.accounts_plan_path.write_text(yaml.safe_dump(accounts, sort_keys=False))
 
     # -- processes -------------------------------------------------------------------------------------
 
@@ -219,6 +236,10 @@ class Stack:
     def start_shipping_service(self) -> ManagedProcess:
         return self._start("shipping", [sys.executable, "-m", "extracted.shipping", "--port",
                                         str(self.ports.shipping)], f"{self.shipping_http}/healthz")
+
+    def start_accounts_service(self) -> ManagedProcess:
+        return self._start("accounts", [sys.executable, "-m", "extracted.accounts", "--port",
+                                        str(self.ports.accounts)], f"{self.accounts_http}/healthz")
 
     def start_shipping_relay(self) -> ManagedProcess:
         """The shipping service's event relay (its outbox to the bus the orders service follows)."""

@@ -33,16 +33,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import passwords, services, throttle, validation
-from .exceptions import NotAuthenticated, ValidationFailed
+from .exceptions import NotAuthenticated, NotFound, ValidationFailed
 from .fields import char_field, collect, ensure_mapping, field_value
 from .identity import Caller
-from .models import User
+from .models import Token, User
 from .parsers import read_body
 from .rendering import user_dict
 from .resources import Resource, State, answer_session
 from .responses import json_response, render_datetime
 
 users = cast(Table, User.__table__)
+tokens = cast(Table, Token.__table__)
 # The monolith's preferred hasher's iteration count (its PASSWORD_HASHERS: Django 5.2's PBKDF2PasswordHasher by
 # default). A monolith that configures another count sets the same here, or every login would re-hash.
 ITERATIONS_ENV: Final = "ACCOUNTS_PBKDF2_ITERATIONS"
@@ -140,6 +141,30 @@ async def internal_authenticate(request: Request, caller: Caller | None, state: 
     row = await run_in_threadpool(authenticate, state.engine, email, password, client)
     if row is None:
         raise ValidationFailed({"non_field_errors": [INVALID]})
+    return json_response({"user": user_answer(row)})
+
+
+def token_owner(engine: Engine, key: str) -> Any | None:
+    """The users row (:data:`USER_FIELDS`) of the token ``key``, or None when no token has that key."""
+    with engine.connect() as conn:
+        found = conn.execute(select(tokens.c.user_id).where(tokens.c.key == key)).first()
+        return None if found is None else _user(conn, id=found.user_id)
+
+
+async def internal_token(request: Request, caller: Caller | None, state: State) -> Response:
+    """``POST /api/accounts/internal/token/`` ``{"key"}`` (``X-Service-Token`` = ``ACCOUNTS_SERVICE_TOKEN``): the
+    token's user (as :func:`internal_authenticate` answers it), or 404 ``{"detail": "Invalid token."}``. The
+    monolith's token authentication asks it, in remote mode, of a key its copy does not hold: a token issued here
+    a moment ago, which the reverse sync has not brought yet (whoever was just told their token must not be
+    refused by the monolith's remaining API in the meantime)."""
+    body: Mapping[str, Any] = ensure_mapping((await read_body(request))())
+    key = collect([("key", lambda: char_field(field_value(body, "key", partial=False, required=True),
+                                              max_length=40))])["key"]
+    row = None
+    if key.isascii() and key.isalnum():
+        row = await run_in_threadpool(token_owner, state.engine, key)
+    if row is None:
+        raise NotFound("Invalid token.")
     return json_response({"user": user_answer(row)})
 
 

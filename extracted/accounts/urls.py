@@ -31,6 +31,8 @@ ROUTES: Final[list[BaseRoute]] = [
         "Address Lookup Api", {"POST": apis.internal_address}, token_env=ORDERS_TOKEN_ENV)),
     Route("/api/accounts/internal/authenticate/", ServiceResource(
         "Internal Authenticate", {"POST": logins.internal_authenticate}, token_env=ACCOUNTS_TOKEN_ENV)),
+    Route("/api/accounts/internal/token/", ServiceResource(
+        "Internal Token", {"POST": logins.internal_token}, token_env=ACCOUNTS_TOKEN_ENV)),
     Route("/api/accounts/addresses/", Resource(
         "Address List", {"GET": apis.address_list, "POST": apis.address_create}, permission=AUTHENTICATED,
         actions=address_fields)),

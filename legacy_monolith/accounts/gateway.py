@@ -40,6 +40,7 @@ from legacy_monolith.gateways import pooled_client, remote_settings_problems, re
 SWITCH: Final = "accounts_gateway.remote"
 log = logging.getLogger(__name__)
 AUTHENTICATE: Final = "/api/accounts/internal/authenticate/"
+TOKEN_LOOKUP: Final = "/api/accounts/internal/token/"  # noqa: S105 - a path
 # Marks a User built from the service's answer (:func:`user_from`): the service stamped its last_login already.
 FROM_THE_SERVICE: Final = "stamped_by_the_accounts_service"
 USER_FIELDS: Final = ("id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email",
@@ -49,10 +50,15 @@ USER_FIELDS: Final = ("id", "password", "last_login", "is_superuser", "username"
 class Accounts(Protocol):
     def authenticate(self, request: Any, *, email: str, password: str) -> User | None: ...
 
+    def token_user(self, key: str) -> User | None: ...
+
 
 class LocalAccounts:
     def authenticate(self, request: Any, *, email: str, password: str) -> User | None:
         return authenticate_throttled(request, email=email, password=password)
+
+    def token_user(self, key: str) -> User | None:
+        return None  # the monolith's own tokens: DRF has looked the key up already
 
 
 class RemoteAccounts:
@@ -80,6 +86,17 @@ class RemoteAccounts:
         user = user_from(answer["user"])
         wait_for_the_copy(user)
         return user
+
+    def token_user(self, key: str) -> User | None:
+        """The user of a token the monolith's copy does not hold (yet), as the service has it; None when the service
+        does not know the key either."""
+        response = self._post(TOKEN_LOOKUP, {"key": key})
+        answer = response_json(response)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200 or not isinstance(answer, dict) or not isinstance(answer.get("user"), dict):
+            raise AccountsUnavailable(f"The accounts service answered {response.status_code} to a token look-up.")
+        return user_from(answer["user"])
 
     def probe(self) -> str | None:
         """None when the service answers and takes the token (a login nobody can pass: 400 or 429)."""

@@ -199,6 +199,11 @@ class Environment:
         self.databases.append(self.service_db)
         split_plan = replace(base, source=SourceSpec(database=ALIAS),
                              service=replace(base.service, default_database_url=self.service_db.url))
+        # The callers first, then the copy: a service that owns the users and their credentials (an accounts
+        # extraction) takes them with the rest, as its real copy holds the real users'. Made after the copy, the
+        # user's token was the monolith's alone and the service refused it (401 against 200).
+        self.credentials = identities.create(ALIAS)
+        connections[ALIAS].close()
         with self._service_database_env():
             split = datasplit.bind(split_plan)
             try:
@@ -212,8 +217,6 @@ class Environment:
                                         + ", ".join(t["target"] for t in report.to_dict()["tables"] if not t["ok"]))
             finally:
                 split.close()
-        self.credentials = identities.create(ALIAS)
-        connections[ALIAS].close()
         if self.resettable:
             started = time.monotonic()
             self.monolith_db.snapshot()

@@ -89,8 +89,10 @@ def cutover(ctx: Context, step_id: str, spec: CutoverSpec) -> dict[str, Any]:
             f"{spec.freeze_seconds:g}s)")
     crashpoints.reached("cutover.after_freeze")
     switched = state == "service"
+    marks: dict[str, float] = {}
     try:
         lease.drain(budget)
+        marks["drained"] = budget.elapsed
         if not switched:
             if state == "monolith":
                 ownership.set_owner(split, "monolith", "service")
@@ -98,17 +100,20 @@ def cutover(ctx: Context, step_id: str, spec: CutoverSpec) -> dict[str, Any]:
             with crashpoints.scope("cutover.final"):
                 figures["final_sync"] = ctx.sync_until_caught_up(reverse=False, rounds=spec.max_sync_rounds)
             crashpoints.reached("cutover.after_final_sync")
+            marks["final sync"] = budget.elapsed
             budget.check("the final sync")
             with crashpoints.scope("cutover"):
                 # The tables that change owner; the snapshots were synced above but change no owner, and the
                 # monolith goes on writing them under the freeze (their forward sync carries on afterwards).
                 figures["verify"] = ctx.verify(reverse=False, snapshots=False)
             crashpoints.reached("cutover.after_verify")
+            marks["verified"] = budget.elapsed
             budget.check("verify")
             # Captured on the service before its first write: the old tables are fed back from here.
             figures["reverse_capture"] = datasplit.capture(ctx.split(reverse=True)).to_dict()
             datasplit.sync(ctx.split(reverse=True))
             crashpoints.reached("cutover.after_reverse_capture")
+            marks["reverse capture"] = budget.elapsed
             budget.check("the reverse capture")
             lease.check()
             ownership.set_owner(split, "service", "service")
@@ -120,6 +125,11 @@ def cutover(ctx: Context, step_id: str, spec: CutoverSpec) -> dict[str, Any]:
             raise StepFailed(f"cutover aborted before the switch ({exc}); routes and data unchanged, the "
                              "monolith owns the data and takes writes again") from exc
         raise
+    # Where the freeze's time went (seconds since the freeze began, at the end of each phase): an operator whose
+    # cutover ran out of it sees which phase to look at, or how large a freeze_seconds the plan needs.
+    figures["freeze_marks"] = {name: round(at, 2) for name, at in marks.items()}
+    ctx.say("cutover: " + "; ".join(f"{name} at {at:.1f}s" for name, at in marks.items())
+            + f" of the freeze's {spec.freeze_seconds:g}s")
     try:
         lease.set_on_expiry({r: c for r, c in ctx.placement("service", None).items()})
         crashpoints.reached("cutover.on_expiry_set")

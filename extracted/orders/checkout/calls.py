@@ -1,6 +1,6 @@
 """The other owners a checkout talks to, over their HTTP APIs: the catalog's stock reservations, the cart, the
 shipments (shipping's owner, through the router: the monolith, then the shipping service once it owns them) and
-the saved addresses (the monolith's accounts).
+the saved addresses (the accounts' owner, through the router likewise).
 
 Each call is made from a saga step, so it may be made again (a retry, a replay after a crash): every write
 carries a key that makes the repeat harmless (the reservation's ``Idempotency-Key``, the cart's
@@ -28,7 +28,9 @@ from extracted.orders.outbound import base_url, timeout
 
 CATALOG_URL_ENV: Final = "ORDERS_CATALOG_URL"
 CART_URL_ENV: Final = "ORDERS_CART_URL"
-MONOLITH_URL_ENV: Final = "ORDERS_MONOLITH_URL"
+# The router by default, like the shipments: it sends /api/accounts/internal/ to whoever owns the address books,
+# so the saved-address look-up follows the accounts' cutover (and its rollback).
+ACCOUNTS_URL_ENV: Final = "ORDERS_ACCOUNTS_URL"
 # The router by default: it sends /api/shipping/ to whoever owns the shipments, so the saga's shipment calls
 # follow the shipping cutover (and its rollback) without the orders service knowing; the cutover's write freeze
 # answers them 503 for its few seconds, which the step retries.
@@ -102,7 +104,7 @@ class Calls:
     def __init__(self) -> None:
         self.catalog = Owner("catalog", base_url(CATALOG_URL_ENV, "http://127.0.0.1:8101"), CATALOG_TOKEN_ENV)
         self.cart = Owner("cart", base_url(CART_URL_ENV, "http://127.0.0.1:8102"), CART_TOKEN_ENV)
-        self.monolith = Owner("monolith", base_url(MONOLITH_URL_ENV, "http://127.0.0.1:8000"), SHIPPING_TOKEN_ENV)
+        self.accounts = Owner("accounts", base_url(ACCOUNTS_URL_ENV, "http://127.0.0.1:8080"), SHIPPING_TOKEN_ENV)
         self.shipping = Owner("shipping", base_url(SHIPPING_URL_ENV, "http://127.0.0.1:8080"), SHIPPING_TOKEN_ENV)
         self.client = httpx.Client(timeout=timeout(TIMEOUT_ENV))
 
@@ -145,7 +147,7 @@ class Calls:
         """Releases the reservation made with ``key`` if there is one (nothing to do when there is none)."""
         self.catalog.post(self.client, "/api/catalog/reservations/release/", {}, headers={"Idempotency-Key": key})
 
-    # --- shipping, and the addresses (the monolith's) -----------------------------------------------------------
+    # --- shipping, and the addresses (the accounts') ------------------------------------------------------------
 
     def request_shipment(self, order_id: int, user_id: int, carrier: str) -> dict[str, Any]:
         return self.shipping.post(self.client, "/api/shipping/internal/shipments/",
@@ -165,7 +167,7 @@ class Calls:
     def saved_address(self, user_id: int, address_id: int) -> dict[str, str] | None:
         """The user's saved address ``address_id`` (the fields an order copies), None when it is not theirs."""
         try:
-            return self.monolith.post(self.client, "/api/accounts/internal/addresses/",
+            return self.accounts.post(self.client, "/api/accounts/internal/addresses/",
                                       {"user": user_id, "address": address_id}, refuse=(404,))
         except Refused:
             return None

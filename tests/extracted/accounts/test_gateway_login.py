@@ -63,6 +63,7 @@ def remote(settings, service: tuple[str, Engine]) -> Iterator[Engine]:
     yield engine
     switches.set_switch(gateway.SWITCH, False)
     with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM tokens")
         conn.execute(service_users.delete())
         conn.exec_driver_sql("DELETE FROM login_failures")
 
@@ -143,3 +144,52 @@ def test_wrong_passwords_are_counted_at_the_service_and_throttled_there(remote: 
     assert "_auth_user_id" not in page.session
     with remote.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM login_failures").scalar() == 5
+
+
+# --- a token the service issued, before the reverse sync brings it -------------------------------------------------
+
+
+def token_at_service(engine: Engine, user: User, key: str) -> None:
+    """A token only the service holds (issued there a moment ago: no reverse sync runs here)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO tokens (key, user_id, created) VALUES (?, ?, CURRENT_TIMESTAMP)",
+                             (key, user.pk))
+
+
+def test_a_token_the_copy_does_not_hold_yet_is_asked_of_the_service(remote: Engine) -> None:
+    """Remote mode: the monolith's remaining API takes a token issued at the service a moment ago (its copy follows
+    by the reverse sync), as that user; a key neither side knows stays 401 "Invalid token."."""
+    user = User.objects.create(username="tok@example.com", email="tok@example.com", password=make_password("x"))
+    copy_to_service(remote, user)
+    key = "a" * 40
+    token_at_service(remote, user, key)
+    api = Client()
+    answer = api.get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["id"] == user.pk
+    unknown = api.get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {'b' * 40}")
+    assert unknown.status_code == 401 and unknown.json() == {"detail": "Invalid token."}
+
+
+def test_a_token_of_an_inactive_user_at_the_service_is_refused(remote: Engine) -> None:
+    user = User.objects.create(username="gone@example.com", email="gone@example.com", password=make_password("x"))
+    copy_to_service(remote, user)
+    with remote.begin() as conn:
+        conn.execute(update(service_users).where(service_users.c.id == user.pk).values(is_active=False))
+    token_at_service(remote, user, "c" * 40)
+    answer = Client().get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {'c' * 40}")
+    assert answer.status_code == 401 and answer.json() == {"detail": "User inactive or deleted."}
+
+
+def test_local_mode_never_asks_the_service(settings) -> None:
+    """Before the cutover the monolith's tokens are the only ones: an unknown key is refused here, whatever the
+    service (not even running at this address) would say."""
+    settings.ACCOUNTS_SERVICE_URL = f"http://127.0.0.1:{free_port()}"
+    answer = Client().get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {'d' * 40}")
+    assert answer.status_code == 401 and answer.json() == {"detail": "Invalid token."}
+
+
+def test_a_service_that_does_not_answer_is_a_503_not_a_refusal(remote: Engine, settings) -> None:
+    settings.ACCOUNTS_SERVICE_URL = f"http://127.0.0.1:{free_port()}"
+    answer = Client().get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {'e' * 40}")
+    assert answer.status_code == 503 and answer.json()["code"] == "accounts_unavailable"

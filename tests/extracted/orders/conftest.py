@@ -231,7 +231,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
                 orders_env={**TOKENS, "ORDERS_DATABASE_URL": orders_url_db, "ORDERS_VAR_DIR": str(folder / "var"),
                             "ORDERS_DBOS_DATABASE_URL": urls["dbos"],
                             "ROUTER_IDENTITY_SECRET": SECRET, "ORDERS_CATALOG_URL": catalog_url,
-                            "ORDERS_CART_URL": cart_url, "ORDERS_MONOLITH_URL": shop.url,
+                            "ORDERS_CART_URL": cart_url, "ORDERS_ACCOUNTS_URL": shop.url,
                             "ORDERS_SHIPPING_URL": shop.url,
                             "EVENTS_URL": shop.env["EVENTS_URL"]})
             try:
