@@ -1,8 +1,8 @@
-"""Accounts API: register, login/logout, me, address book."""
+"""Accounts API: register, login/logout, me, the password, address book."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -13,8 +13,10 @@ from legacy_monolith.accounts.models import Address
 from legacy_monolith.accounts.serializers import (
     AddressSerializer,
     LoginSerializer,
+    PasswordChangeSerializer,
     RegisterSerializer,
     SessionSerializer,
+    ThrottledSerializer,
     UserSerializer,
 )
 
@@ -50,6 +52,24 @@ class LogoutApi(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
         services.user_logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(APIView):
+    """The caller changes their password: the old one, then the new one, which must pass the password rules."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=PasswordChangeSerializer, responses={
+        204: OpenApiResponse(description="Changed. The user's other sessions are logged out; a session that made the "
+                                         "change stays logged in (a new session cookie); the API token is kept."),
+        429: OpenApiResponse(ThrottledSerializer, description="Too many failed logins for the account or from the "
+                                                              "client (a wrong old password is one): `Retry-After`."),
+    })
+    def post(self, request):
+        data = PasswordChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_password_change(request, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

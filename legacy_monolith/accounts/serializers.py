@@ -25,6 +25,22 @@ class LoginSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
+class PasswordChangeSerializer(serializers.Serializer):
+    """The body of a password change. Both as long as a login's password may be (128: a longer new one could never
+    be used to log in), spaces kept; whether the old one is right and the new one good enough is for
+    ``services.user_password_change`` to say."""
+
+    old_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class ThrottledSerializer(serializers.Serializer):
+    """The login throttle's 429 (with ``Retry-After``, the seconds to wait)."""
+
+    detail = serializers.CharField()
+    code = serializers.ChoiceField(choices=["throttled"])
+
+
 class SessionSerializer(serializers.Serializer):
     token = serializers.CharField()
     user = UserSerializer()

@@ -1,11 +1,12 @@
-"""Writes of accounts: registration, login/logout (session and API token), profile, address book."""
+"""Writes of accounts: registration, login/logout (session and API token), the password, profile, address book."""
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, login, logout, password_validation
+from django.contrib.auth import authenticate, login, logout, password_validation, update_session_auth_hash
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound, ValidationError
 
@@ -68,6 +69,58 @@ def user_logout(request) -> None:
     if request.user.is_authenticated:
         Token.objects.filter(user=request.user).delete()
     logout(request)
+
+
+# Django's PasswordChangeForm's message for a wrong old password.
+OLD_PASSWORD_INCORRECT = "Your old password was entered incorrectly. Please enter it again."  # noqa: S105
+
+
+def user_password_change(request, *, old_password: str, new_password: str) -> User:
+    """The caller changes their password, as Django's ``PasswordChangeView`` does it; 400 with the fields' errors
+    (``old_password``: wrong; ``new_password``: the configured validators' messages for this user), both at once
+    as Django's form gives them.
+
+    **The login throttle applies** (a decision: Django's view counts nothing). Whoever holds a session or a token
+    (a stolen cookie, a laptop left open) could otherwise guess the account's password here without limit, a
+    second door to the secret the login throttle guards. So, as a login: a throttled account or client is refused
+    (429) before the old password is even checked, right or not; a wrong old password is a failed login for the
+    account (the user's normalised username, which is their email) and the client; a right one forgets the
+    account's failures. The counts are the login's own rows: failures here and at the login add up.
+
+    **Sessions**: the user's other sessions end, as Django's do: their auth hash, made from the old password hash,
+    no longer matches (each is flushed on its next request). The session that made the change (a caller the
+    session authenticated) stays logged in under a new key (``update_session_auth_hash``: Set-Cookie). A caller
+    authenticated by token has no such session: every session of the user ends, one whose cookie it also sent
+    included.
+
+    **The API token is kept** (DRF's ``Token`` is not rotated by a password change, and docs/accounts_decision.md
+    decides nothing else): a client that wants it gone logs out, which deletes it.
+    """
+    user = request.user
+    account, client = normalise_email(user.get_username()), throttle.client_of(request)
+    try:
+        throttle.check(account, client)
+    except throttle.LoginThrottled as exc:
+        raise TooManyLogins(exc.message, exc.retry_after) from None
+    errors: dict[str, list[str]] = {}
+    # Django's check_password: a right password whose hash is due for an upgrade is re-hashed and saved (its setter).
+    if user.check_password(old_password):
+        throttle.succeeded(account)
+    else:
+        # Counted outside any transaction: the 400 below must not roll it back.
+        throttle.failed(account, client)
+        errors["old_password"] = [OLD_PASSWORD_INCORRECT]
+    try:
+        password_validation.validate_password(new_password, user=user)
+    except DjangoValidationError as exc:
+        errors["new_password"] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        update_session_auth_hash(request, user)
+    return user
 
 
 def user_update(user: User, **fields) -> User:
