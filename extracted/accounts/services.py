@@ -1,5 +1,5 @@
-"""Writes of accounts (the styleguide's services): registration, API tokens, the caller's names, and the address
-book; each one transaction (SQLAlchemy Core).
+"""Writes of accounts (the styleguide's services): registration, API tokens, the password, the caller's names, and
+the address book; each one transaction (SQLAlchemy Core).
 
 **Registration** creates the user as the monolith's ``user_register`` does (username and email the normalised
 email; the password hashed with the preferred hasher); the email already taken, or taken by an identical
@@ -105,6 +105,15 @@ def tokens_delete(engine: Engine, user_id: int) -> None:
     """Every API token of the user (DRF's logout: ``Token.objects.filter(user=user).delete()``)."""
     with engine.begin() as conn:
         conn.execute(delete(tokens).where(tokens.c.user_id == user_id))
+
+
+def password_replace(engine: Engine, user_id: int, replaced: str, encoded: str) -> bool:
+    """The user's password hash set to ``encoded``, only over ``replaced`` (the hash the caller verified a password
+    against: a change made meanwhile by someone else is not overwritten); whether it was."""
+    with engine.begin() as conn:
+        done = conn.execute(update(users).where(users.c.id == user_id, users.c.password == replaced)
+                            .values(password=encoded))
+        return done.rowcount == 1
 
 
 def user_update(engine: Engine, user_id: int, fields: dict[str, str]) -> None:

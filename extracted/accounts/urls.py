@@ -1,8 +1,9 @@
 """Which URL is answered by what: the monolith's ``/api/accounts/`` routes this service answers (its ``MeApi``, its
 ``AddressViewSet`` as DRF's SimpleRouter lays it out, and the internal address look-up), the internal
 authenticate the monolith's login page calls through its accounts gateway (:mod:`.logins`), the API's login, logout
-(:mod:`.logins`) and registration (:mod:`.registration`), their sessions opened and closed at the monolith
-(:mod:`.sessions`), and ``/healthz`` (a URL no route matches is :mod:`.notfound`'s)."""
+(:mod:`.logins`), registration (:mod:`.registration`) and the password change (:mod:`.password_change`), their
+sessions opened and closed at the monolith (:mod:`.sessions`), and ``/healthz`` (a URL no route matches is
+:mod:`.notfound`'s)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Final
 
 from starlette.routing import BaseRoute, Route
 
-from . import apis, logins, registration
+from . import apis, logins, password_change, registration
 from .rendering import ME_DESCRIPTION, address_fields
 from .resources import AUTHENTICATED, Resource, ServiceResource
 from .routing import HEALTHZ  # and {id:accounts_id}
@@ -27,6 +28,8 @@ ROUTES: Final[list[BaseRoute]] = [
     Route("/api/accounts/register/", logins.PublicResource("Register Api", {"POST": registration.register})),
     Route("/api/accounts/login/", logins.PublicResource("Login Api", {"POST": logins.login})),
     Route("/api/accounts/logout/", Resource("Logout Api", {"POST": logins.logout}, permission=AUTHENTICATED)),
+    Route("/api/accounts/password/", Resource("Password Change Api", {"POST": password_change.password_change},
+                                              permission=AUTHENTICATED, description=password_change.DESCRIPTION)),
     Route("/api/accounts/internal/addresses/", ServiceResource(
         "Address Lookup Api", {"POST": apis.internal_address}, token_env=ORDERS_TOKEN_ENV)),
     Route("/api/accounts/internal/authenticate/", ServiceResource(

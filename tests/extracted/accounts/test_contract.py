@@ -23,6 +23,12 @@ that fails logins comes from a client address of its own (``X-Forwarded-For``, w
 loopback proxy) and an account of its own, so that no case's failures reach another's throttle; Retry-After may
 differ by a second. New API tokens are random (40 hex on both sides) and a new user's ``date_joined`` each side's
 clock. Each login costs a real hash on both sides (the monolith runs its own settings): the cases are few.
+
+The password change (its own accounts, made before the copy: the same hash on both sides): refusals, validators,
+the throttle, a token caller's change (the token kept, the new password logging in), and a session caller's (the
+session kept under a new key, the others ended), each side on its own account; the service's session is opened
+again at the monolith with the service's new hash, which the monolith's copy gets by the reverse sync (simulated
+here: no cutover), after which its login page takes the new password too.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,7 +46,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from sqlalchemy import text
 
+from extracted.accounts.db import make_engine
 from router.addons.identity import Refused, mint_refused
 from strangler.processes import ManagedProcess, free_port
 from tests.support.servers import ROOT, running_shop, scratch_database
@@ -60,6 +68,10 @@ COMPARED_HEADERS = ("content-type", "allow", "www-authenticate", "vary", "locati
                     "x-content-type-options", "referrer-policy", "cross-origin-opener-policy", "retry-after")
 USERS = {"customer": "customer1@example.com", "other": "customer2@example.com", "staff": "staff@example.com",
          "revoked": "customer3@example.com"}
+# The password change's accounts, one a case that changes or throttles one (the token caller's, the throttle's, and a
+# session caller's on each side: the monolith's copy of the user serves both sides' sessions).
+PW_USERS = {"pw": "password.change@example.com", "pw-throttle": "password.throttle@example.com",
+            "pw-mono": "password.mono@example.com", "pw-svc": "password.svc@example.com"}
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 BOUNDARY = "------------------------accounts0123"
@@ -80,6 +92,7 @@ class Shop:
     mine: list[int]             # the customer's addresses (id order)
     others: list[int]           # the other customer's
     revoked_key: str            # the API token of the deactivated customer
+    reverse_sync: Callable[[str], None]  # the service's password hash of that email into the monolith's copy
 
 
 def _split(env: dict[str, str], *operations: str) -> None:
@@ -109,6 +122,46 @@ def _tokens(shop: Any) -> dict[str, tuple[str, dict[str, Any]]]:
     return {who: (issued[email][0], issued[email][1]) for who, email in USERS.items()}
 
 
+# New customers with the seeded password, hashed once as Django hashes it now (the seed's own hash has a short salt,
+# which either side's first login would upgrade: the service's session would then carry a hash the monolith's copy
+# does not hold, as before the reverse sync), and an API token each.
+_PASSWORD_USERS = """
+import json
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from rest_framework.authtoken.models import Token
+User = get_user_model()
+encoded = make_password(%r)
+out = {}
+for email in %r:
+    user = User.objects.create(username=email, email=email, password=encoded)
+    out[email] = [Token.objects.create(user=user).key, {"id": user.id, "is_staff": False}]
+print(json.dumps(out))
+"""
+
+
+def _password_users(shop: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    made = json.loads(shop.manage("shell", "-c", _PASSWORD_USERS % (PASSWORD, list(PW_USERS.values())))
+                      .stdout.strip().splitlines()[-1])
+    return {who: (made[email][0], made[email][1]) for who, email in PW_USERS.items()}
+
+
+def _reverse_sync(shop: Any, service_db: str) -> Callable[[str], None]:
+    """What the reverse sync does after a cutover, for one user's password: the monolith's copy gets the service's
+    hash."""
+    def sync(email: str) -> None:
+        engine = make_engine(service_db)
+        try:
+            with engine.connect() as conn:
+                encoded = conn.execute(text("SELECT password FROM users WHERE email = :email"),
+                                       {"email": email}).scalar_one()
+        finally:
+            engine.dispose()
+        shop.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
+                                   f"get_user_model().objects.filter(email={email!r}).update(password={encoded!r})")
+    return sync
+
+
 def _identity(user: dict[str, Any]) -> str:
     now = int(time.time())
     return jwt.encode({"sub": str(user["id"]), "staff": user["is_staff"], "iat": now, "exp": now + 3600,
@@ -134,6 +187,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tuple[Side, 
                    "ACCOUNTS_VAR_DIR": str(base / "var"), "ACCOUNTS_MONOLITH_URL": shop.url}
             tokens = _tokens(shop)
             revoked = tokens.pop("revoked")[0]
+            tokens.update(_password_users(shop))
             customer = {"Authorization": f"Token {tokens['customer'][0]}"}
             with httpx.Client(base_url=shop.url, headers={"Host": "localhost"}, timeout=30) as mono:
                 # Before the copy: names and a new default address (its created_at has microseconds).
@@ -161,7 +215,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tuple[Side, 
                     others = [a["id"] for a in _ok(mono.get(A, headers=mono_auth["other"]))]
                     assert len(mine) == 3 and len(others) == 1, (mine, others)
                     facts = Shop(user_ids={who: user["id"] for who, (_, user) in tokens.items()}, mine=mine,
-                                 others=others, revoked_key=revoked)
+                                 others=others, revoked_key=revoked, reverse_sync=_reverse_sync(shop, service_db))
                     yield (Side(mono, mono_auth), Side(svc, svc_auth)), facts
 
 
@@ -637,17 +691,22 @@ def test_wrong_credentials_are_refused_alike(env: tuple[tuple[Side, Side], Shop]
 
 def test_the_throttle_refuses_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
     """Five failures for one account (its own, and its own client address): the sixth login is 429 on both, with
-    the same message but for the seconds, which may differ by one, as Retry-After."""
+    the same message but for the seconds, as Retry-After. Those are each side's own count until its first failure
+    leaves the window: each is held to the time the case took (a real hash a login on each side, one side after the
+    other: on a busy machine the two sides' first failures can be seconds apart), not to the other side's."""
     sides = env[0]
     body = {"email": "throttled-account@example.com", "password": "wrong-password"}
+    started = time.monotonic()
     for _ in range(5):
         both(sides, "POST", LOGIN, body=body, client="10.9.4.1")
     answers = []
     for side in sides:
         response = side.http.post(LOGIN, json=body, headers={"X-Forwarded-For": "10.9.4.1"})
         answers.append(response)
+    took = time.monotonic() - started
     waits = [int(r.headers["retry-after"]) for r in answers]
-    assert [r.status_code for r in answers] == [429, 429] and abs(waits[0] - waits[1]) <= 1 and 290 <= waits[0] <= 300
+    assert [r.status_code for r in answers] == [429, 429]
+    assert all(300 - took - 1 <= wait <= 300 for wait in waits), (waits, took)
     for response, wait in zip(answers, waits, strict=True):
         assert response.json() == {"detail": f"Too many failed logins. Try again in {wait} seconds.",
                                    "code": "throttled"}
@@ -736,3 +795,160 @@ def test_malformed_cookies_are_answered_alike(env: tuple[tuple[Side, Side], Shop
     mono, _ = both(sides, "POST", LOGIN, body={"email": SEEDED, "password": PASSWORD}, client="10.9.7.2",
                    headers=({"Cookie": "sessionid=bad!; csrftoken=short"},) * 2)
     assert [c.split("=")[0] for c in mono.cookies] == ["csrftoken", "sessionid"]
+
+
+# --- the password change ----------------------------------------------------------------------------------------------
+
+PASSWORD_URL = "/api/accounts/password/"
+NEW_PASSWORD = "a-brand-new-password-2"
+OLD_WRONG = {"old_password": ["Your old password was entered incorrectly. Please enter it again."]}
+
+
+def _auth(sides: tuple[Side, Side], who: str, svc_who: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """``who``'s credential on each side (the service's as the router sends it, or ``svc_who``'s)."""
+    return sides[0].auth[who], sides[1].auth[svc_who or who]
+
+
+def _change(old: str, new: str) -> dict[str, str]:
+    return {"old_password": old, "new_password": new}
+
+
+def test_password_change_refusals_answer_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """Nobody, methods, OPTIONS, bad bodies, the validators for this user, a wrong old password (alone and with a bad
+    new one): the same answers, and nothing changed (the right password still changes it afterwards)."""
+    sides = env[0]
+    anonymous, _ = both(sides, "POST", PASSWORD_URL, body=_change(PASSWORD, NEW_PASSWORD), client="10.9.8.1")
+    assert anonymous.status == 401
+    both(sides, "POST", PASSWORD_URL, body=_change(PASSWORD, NEW_PASSWORD), client="10.9.8.1",
+         headers=({"Authorization": "Token " + "0" * 40},) * 2)
+    for svc_who in ("pw", "pw-raw"):
+        auth = _auth(sides, "pw", svc_who)
+        for method in ("GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"):
+            both(sides, method, PASSWORD_URL, headers=auth, client="10.9.8.1")
+        both(sides, "POST", PASSWORD_URL + "?format=xml", body={}, headers=auth, client="10.9.8.1")
+        for body in ({}, _change("", ""), {"old_password": None, "new_password": ["x"]},
+                     _change(PASSWORD, "x" * 129), _change("x" * 129, NEW_PASSWORD), [], "text", None, 5):
+            answer, _ = both(sides, "POST", PASSWORD_URL, body=body, headers=auth, client="10.9.8.1")
+            assert answer.status == 400, body
+        for content, content_type in ((b"{", JSON), (b"", JSON), (b"old_password=&new_password=", FORM),
+                                      (b'{"old_password": "x"}', "text/plain")):
+            both(sides, "POST", PASSWORD_URL, content=content, content_type=content_type, headers=auth,
+                 client="10.9.8.1")
+        for new in ("short1!", "password123", "83920174652", "12345", PW_USERS["pw"], "Password.Change"):
+            answer, _ = both(sides, "POST", PASSWORD_URL, body=_change(PASSWORD, new), headers=auth,
+                             client="10.9.8.1")
+            assert answer.status == 400 and set(json.loads(answer.body)) == {"new_password"}, new
+    auth = _auth(sides, "pw")
+    wrong, _ = both(sides, "POST", PASSWORD_URL, body=_change("not-the-password", NEW_PASSWORD), headers=auth,
+                    client="10.9.8.2")
+    assert json.loads(wrong.body) == OLD_WRONG
+    both_wrong, _ = both(sides, "POST", PASSWORD_URL, body=_change(f" {PASSWORD}", "123"), headers=auth,
+                         client="10.9.8.2")
+    assert set(json.loads(both_wrong.body)) == {"old_password", "new_password"}
+    exchange(sides, "GET", ME, who="pw")
+
+
+def test_password_change_by_token_answers_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """A token caller's change: 204 and nothing else (no session looked at), the token kept, the new password
+    logging in on both sides and the old one not, and no longer the old password to change it with."""
+    sides = env[0]
+    auth = _auth(sides, "pw")
+    done, _ = both(sides, "POST", PASSWORD_URL, body=_change(PASSWORD, NEW_PASSWORD), headers=auth,
+                   client="10.9.8.3")
+    assert (done.status, done.body, done.cookies, done.headers["vary"]) == (204, b"", [], None)
+    assert exchange(sides, "GET", ME, who="pw")[0] == 200   # the token is kept
+    assert exchange(sides, "GET", ME, who="pw-raw")[0] == 200
+    logged_in, _ = both(sides, "POST", LOGIN, body={"email": PW_USERS["pw"], "password": NEW_PASSWORD},
+                        client="10.9.8.3")
+    assert logged_in.status == 200
+    refused, _ = both(sides, "POST", LOGIN, body={"email": PW_USERS["pw"], "password": PASSWORD}, client="10.9.8.3")
+    assert refused.status == 400
+    again, _ = both(sides, "POST", PASSWORD_URL, body=_change(PASSWORD, "another-new-password-3"), headers=auth,
+                    client="10.9.8.3")
+    assert json.loads(again.body) == OLD_WRONG
+
+
+def test_password_change_is_throttled_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """Five wrong old passwords (the account's own, from a client address of its own): the sixth change is 429 on
+    both, right password or not, as the login then is. Retry-After is each side's own count of the seconds until its
+    first failure leaves the window: each is held to the time the case took (every wrong old password costs a real
+    hash on each side, one side after the other), not to the other side's."""
+    sides = env[0]
+    auth = _auth(sides, "pw-throttle")
+    started = time.monotonic()
+    for _ in range(5):
+        both(sides, "POST", PASSWORD_URL, body=_change("wrong-password", NEW_PASSWORD), headers=auth,
+             client="10.9.8.4")
+    for path, body in ((PASSWORD_URL, _change(PASSWORD, NEW_PASSWORD)),
+                       (LOGIN, {"email": PW_USERS["pw-throttle"], "password": PASSWORD})):
+        answers = [side.http.post(path, json=body, headers={**auth[i], "X-Forwarded-For": "10.9.8.4"})
+                   for i, side in enumerate(sides)]
+        took = time.monotonic() - started
+        assert [r.status_code for r in answers] == [429, 429], path
+        for response in answers:
+            wait = int(response.headers["retry-after"])
+            assert 300 - took - 1 <= wait <= 300, (path, wait, took)
+            assert response.json() == {"detail": f"Too many failed logins. Try again in {wait} seconds.",
+                                       "code": "throttled"}
+            assert "set-cookie" not in response.headers
+        assert {h: answers[0].headers.get(h) for h in COMPARED_HEADERS if h != "retry-after"} == \
+            {h: answers[1].headers.get(h) for h in COMPARED_HEADERS if h != "retry-after"}
+
+
+def _browser_sessions(side: Side, email: str, client: str) -> list[tuple[str, str, str]]:
+    """Two logins of ``email`` at ``side`` (as two browsers): each one's session key, CSRF cookie and token."""
+    out = []
+    for _ in range(2):
+        answer = side.http.post(LOGIN, json={"email": email, "password": PASSWORD}, headers={"X-Forwarded-For": client})
+        side.http.cookies.clear()
+        assert answer.status_code == 200, answer.text
+        out.append((answer.cookies["sessionid"], answer.cookies["csrftoken"], answer.json()["token"]))
+    return out
+
+
+def test_password_change_by_session_keeps_that_session_alike(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """A session caller's change, each side on its own account (a session the monolith's own login opened, and one
+    the service's login opened at the monolith): 403 without the CSRF token; then 204 with the session's new key
+    (no CSRF rotation) on both. The monolith: that session kept, the other one ended, the token kept. The service:
+    once the monolith's copy holds the service's new hash (the reverse sync, simulated), the same; and the monolith's
+    login page takes the service's new password (Django verifies the service's hash)."""
+    sides, shop = env
+    mono, svc = sides
+    mono_sessions = _browser_sessions(mono, PW_USERS["pw-mono"], "10.9.8.5")
+    svc_sessions = _browser_sessions(svc, PW_USERS["pw-svc"], "10.9.8.6")
+    cookies = tuple(f"sessionid={key}; csrftoken={csrf}" for key, csrf, _ in (mono_sessions[0], svc_sessions[0]))
+    no_csrf, _ = both(sides, "POST", PASSWORD_URL, body=_change(PASSWORD, NEW_PASSWORD), client="10.9.8.7",
+                      headers=tuple({"Cookie": cookie} for cookie in cookies))  # type: ignore[arg-type]
+    assert (no_csrf.status, json.loads(no_csrf.body)) == (403, {"detail": "CSRF Failed: CSRF token missing."})
+    with_csrf = tuple({"Cookie": cookie, "X-CSRFToken": csrf}
+                      for cookie, (_, csrf, _) in zip(cookies, (mono_sessions[0], svc_sessions[0]), strict=True))
+    done, svc_done = both(sides, "POST", PASSWORD_URL, body=_change(PASSWORD, NEW_PASSWORD), client="10.9.8.7",
+                          headers=with_csrf)  # type: ignore[arg-type]
+    assert (done.status, done.body, done.headers["vary"]) == (204, b"", "Cookie")
+    assert [c.split("=")[0] for c in done.cookies] == ["sessionid"] and "HttpOnly" in done.cookies[0]
+    kept = {"mono": _session_key(done), "svc": _session_key(svc_done)}
+    assert kept["mono"] != mono_sessions[0][0] and kept["svc"] != svc_sessions[0][0]
+
+    def me(side: Side, headers: dict[str, str]) -> httpx.Response:
+        answer = side.http.get(ME, headers=headers)
+        side.http.cookies.clear()
+        return answer
+
+    for side, who, key, sessions in ((mono, "pw-mono", kept["mono"], mono_sessions),
+                                     (svc, "pw-svc", kept["svc"], svc_sessions)):
+        if side is svc:
+            shop.reverse_sync(PW_USERS["pw-svc"])
+        this = me(side, {"Cookie": f"sessionid={key}"})
+        assert (this.status_code, this.json().get("email")) == (200, PW_USERS[who]), (who, this.text)
+        other = me(side, {"Cookie": f"sessionid={sessions[1][0]}"})
+        assert other.status_code == 401 and other.headers["set-cookie"].startswith('sessionid=""'), who
+        assert me(side, {"Authorization": f"Token {sessions[0][2]}"}).status_code == 200, who
+
+    # The monolith's login page, with the password changed at the service (its copy as the reverse sync leaves it).
+    page = mono.http.get("/accounts/login/")
+    token = page.cookies["csrftoken"]
+    for password, status in ((PASSWORD, 200), (NEW_PASSWORD, 302)):
+        answer = mono.http.post("/accounts/login/", headers={"X-Forwarded-For": "10.9.8.8"}, data={
+            "username": PW_USERS["pw-svc"], "password": password, "csrfmiddlewaretoken": token})
+        assert answer.status_code == status, (password, answer.status_code)
+    mono.http.cookies.clear()
