@@ -6,11 +6,18 @@ The switch lives in the database (``FeatureSwitch``), so every worker sees a fli
 waits that second out before it returns, so whoever runs it (a migration plan's hook at the cutover, its undo at
 a rollback) knows no worker still uses the old side when it lifts the write freeze. ``remote`` refuses while the
 settings are incomplete, or (unless ``--no-probe``) while the service does not answer an authorised probe.
+
+With ``STRANGLER_HOOK_GO=stdin`` in its environment (a plan's hook marked ``prepare: true``, started before the
+write freeze) the command does its start-up and its checks, prints ``ready``, and reads one line from stdin: on
+``go`` it switches (and waits out the second) as above; on anything else, or at the end of its input (the plan's
+runner gave up or died), it exits with status 3 and leaves the switch as it was.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -19,6 +26,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from legacy_monolith import switches
 from legacy_monolith.models import FeatureSwitch
+
+GO_ENV = "STRANGLER_HOOK_GO"  # the plan runner's go protocol (strangler.plans.hooks), by its environment variable
+NO_GO_STATUS = 3
 
 
 class GatewayCommand(BaseCommand):
@@ -40,9 +50,6 @@ class GatewayCommand(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="status as JSON")
 
     def handle(self, *args, mode: str, no_probe: bool, no_wait: bool, as_json: bool, **options) -> None:
-        if mode == "status":
-            self._status(as_json=as_json)
-            return
         if mode == "remote":
             problems = type(self).problems()
             if problems:
@@ -53,6 +60,11 @@ class GatewayCommand(BaseCommand):
                 if problem:
                     raise CommandError(f"refusing to switch the {self.gateway} gateway to remote: {problem} "
                                        "(--no-probe to switch anyway)")
+        if os.environ.get(GO_ENV) == "stdin":
+            self._wait_for_go(mode)
+        if mode == "status":
+            self._status(as_json=as_json)
+            return
         was = switches.is_enabled(self.switch)
         switches.set_switch(self.switch, mode == "remote", note=f"python manage.py {self.gateway}_gateway {mode}")
         where = (f"the {self.gateway} service at {getattr(settings, self.url_setting)}" if mode == "remote"
@@ -62,6 +74,16 @@ class GatewayCommand(BaseCommand):
         if not no_wait:
             time.sleep(switches.CACHE_SECONDS)  # every process's cached value has expired by now
         self.switched(mode)
+
+    def _wait_for_go(self, mode: str) -> None:
+        """Ready (started, checked): the runner's ``go`` on stdin lets the command act; nothing else does."""
+        self.stdout.write("ready")
+        self.stdout.flush()
+        line = sys.stdin.readline()
+        if line.strip() != "go":
+            said = f"got {line.strip()!r}" if line else "its input ended"
+            raise CommandError(f"{self.gateway} gateway: no go from the plan's runner ({said}); {mode} not done, the "
+                               "switch is as it was", returncode=NO_GO_STATUS)
 
     def switched(self, mode: str) -> None:
         """What a gateway does once every worker uses the side ``mode`` names (nothing, by default)."""

@@ -17,7 +17,7 @@ no infinities. The layout::
     endpoints: {reads: ROUTE | [ROUTE, ...], writes: ROUTE | [ROUTE, ...]}
     steps: [provision, capture, copy, sync, verify, {contract: {...}}, {shadow: {...}}, {canary: {...}},
             {cutover: {...}}, decommission]
-    hooks: [{name, at: cutover, do: [argv...], undo: [argv...], timeout: 30}]
+    hooks: [{name, at: cutover, do: [argv...], undo: [argv...], timeout: 30, prepare: false}]
     requires: [PLAN NAME, ...]              # plans cut over before this one's cutover (strangler.plans.requires)
 
 The values' rules are :mod:`strangler.planfile.values`; the kinds of step, each with its settings' model,
@@ -163,6 +163,9 @@ class HookSection(Spec):
     do: Argv
     undo: Argv
     timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # The command speaks the go protocol (strangler.plans.hooks): started before the write freeze with
+    # STRANGLER_HOOK_GO=stdin, it does its start-up and checks, prints "ready", and acts only on "go" on stdin.
+    prepare: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class Hook:
     do: tuple[str, ...]
     undo: tuple[str, ...]
     timeout: float
+    prepare: bool = False  # started before the freeze, acting on a go (strangler.plans.hooks)
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,7 @@ class _Reading:
             earlier = first.setdefault(spec.name, i)
             if earlier != i:  # sub-steps are recorded by name: two of one name would share a record
                 self.problem(f"hooks[{i}].name", f"{spec.name!r} is already the name of hooks[{earlier}]")
-            hooks.append(Hook(spec.name, spec.at, tuple(spec.do), tuple(spec.undo), spec.timeout))
+            hooks.append(Hook(spec.name, spec.at, tuple(spec.do), tuple(spec.undo), spec.timeout, spec.prepare))
         return _every(hooks, value)
 
     def requires(self, value: Any) -> tuple[str, ...] | None:

@@ -69,6 +69,13 @@ def _switch(ctx: Context, lease: Lease, owner: str, previous_canary: float | Non
 
 
 def cutover(ctx: Context, step_id: str, spec: CutoverSpec) -> dict[str, Any]:
+    # Hooks marked prepare start now, while writes still flow, and are ready (or have failed the step) before the
+    # freeze; at the hook point they only act. Any that did not get its go is stood down on the way out.
+    with hooks.Preparation(ctx, step_id, ctx.plan.hooks_at("cutover")) as prepared:
+        return _cutover(ctx, step_id, spec, prepared)
+
+
+def _cutover(ctx: Context, step_id: str, spec: CutoverSpec, prepared: hooks.Preparation) -> dict[str, Any]:
     split = ctx.split()
     state = ensure_guards(ctx).state
     if state == "split-brain":
@@ -81,6 +88,7 @@ def cutover(ctx: Context, step_id: str, spec: CutoverSpec) -> dict[str, Any]:
     if state == "monolith":
         # Most of the catching up, while writes still flow: the freeze then only waits for the last few.
         figures["catch_up"] = ctx.sync_until_caught_up(reverse=False, rounds=spec.max_sync_rounds, strict=False)
+    prepared.wait_ready()  # a hook that cannot be ready fails the step here: nothing frozen, nothing changed
     crashpoints.reached("cutover.before_freeze")
     lease = _lease(ctx, step_id, spec, "cutover")
     lease.acquire()
@@ -134,7 +142,7 @@ def cutover(ctx: Context, step_id: str, spec: CutoverSpec) -> dict[str, Any]:
         lease.set_on_expiry({r: c for r, c in ctx.placement("service", None).items()})
         crashpoints.reached("cutover.on_expiry_set")
         figures["hooks"] = hooks.do_all(ctx, step_id, ctx.plan.hooks_at("cutover"),
-                                        time_left=lambda: budget.remaining)
+                                        time_left=lambda: budget.remaining, prepared=prepared)
         budget.check("the hooks")
         crashpoints.reached("cutover.before_switch")
         _switch(ctx, lease, "service", None, "cutover")

@@ -19,7 +19,7 @@ from .conftest import CATALOG_PLAN, CATALOG_STEPS
 ORDER = "provision, capture, copy, sync, verify, contract, shadow, canary, cutover, decommission"
 KNOWN = "canary, capture, contract, copy, cutover, decommission, provision, shadow, sync, verify"
 GATEWAY = Hook(name="catalog-gateway", at="cutover", do=("{python}", "manage.py", "catalog_gateway", "remote"),
-               undo=("{python}", "manage.py", "catalog_gateway", "local"), timeout=30.0)
+               undo=("{python}", "manage.py", "catalog_gateway", "local"), timeout=30.0, prepare=True)
 
 
 def problems(path: Path) -> list[str]:
@@ -229,6 +229,7 @@ BAD = {
     "hook name": (_hook(name="catalog gateway"), ["hooks[0].name: 'catalog gateway' is not a name (letters, digits, "
                                                   "- and _, starting with a letter or digit; at most 63)"]),
     "hook typo": (_hook(tiemout=5), ["hooks[0].tiemout: unknown key (did you mean 'timeout'?)"]),
+    "hook prepare not a boolean": (_hook(prepare="yes"), ["hooks[0].prepare: expected true or false, got 'yes'"]),
     "hooks a string": (_top("hooks", "catalog_gateway"),
                        ["hooks: expected a list of hooks ({name, at, do, undo, timeout}), got 'catalog_gateway'"]),
     # The checks that were there before.
