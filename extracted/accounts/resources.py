@@ -33,7 +33,7 @@ from starlette.responses import Response
 
 from . import csrf
 from .authentication import INACTIVE, token_key, uses_token_scheme
-from .callers import authorise_service
+from .callers import authorise_service, session_consulted
 from .exceptions import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated, PermissionDenied
 from .identity import HEADER, Caller
 from .parsers import PARSERS
@@ -161,9 +161,10 @@ class Resource(View[Handler]):
                 if uses_token_scheme(request):  # DRF's token authentication, on the user's own token
                     raise AuthenticationFailed(INACTIVE if row is not None else None)
                 return None  # the session's user is anonymous once inactive (Django's ModelBackend)
-            # No Token scheme: the router resolved the caller's session cookie (passed on with the request), and
-            # DRF's SessionAuthentication holds a write to Django's CSRF check (the rule every service follows).
-            await csrf.enforce_for(request, identified)
+            if session_consulted(request):
+                # No Token scheme: the router resolved the caller's session cookie (passed on with the request), and
+                # DRF's SessionAuthentication would hold a write to Django's CSRF check.
+                await csrf.enforce(request)
         else:
             key = token_key(request)
             if key is None:
