@@ -9,7 +9,9 @@
     └── Unavailable
         ├── NotYet               503 not_yet    (cancel: not written yet; checkout without its saga running)
         ├── CheckoutPending      503 checkout_pending (still running: ask again with the same key)
-        └── CheckoutUnavailable  503 checkout_unavailable (the saga could not finish: nothing was ordered)
+        ├── CheckoutUnavailable  503 checkout_unavailable (the saga could not finish: nothing was ordered)
+        └── OwnerFrozen          503 write_freeze + Retry-After (an owner the checkout needs is frozen for a move;
+                                 nothing was ordered)
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ class CheckoutPending(Unavailable):
     default_detail = ("Your order is still being placed. Send the same request with the same Idempotency-Key "
                       "again to learn how it ended; it will not be placed twice.")
     retry_after = "2"
+
+
+class OwnerFrozen(Unavailable):
+    """An owner the request needed answered that its data is frozen for a move, for longer than the request
+    waited: the client is told what the freeze itself tells it."""
+
+    code = "write_freeze"
+
+    def __init__(self, detail: str, retry_after: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class CheckoutUnavailable(Unavailable):

@@ -9,10 +9,11 @@ buys them), so the record is the whole truth about them:
 - cart adds (``POST /api/cart/items/``): acknowledged ones make the cart the customer expects; refused ones
   (503 ``write_freeze``) do not; an ambiguous one (no answer) is settled by reading the cart again;
 - checkouts (``POST /api/orders/checkout/`` with an ``Idempotency-Key`` of their own): a 201 with an order id is
-  acknowledged, and its lines must be the expected cart; a refusal (503 ``write_freeze``, 400, 409) leaves the
-  cart as it was; an ambiguous answer (no answer, the router's 502/504, 503 ``checkout_pending``, any other 5xx)
-  is sent again with the same key, up to :data:`RETRIES` times (the customer is then told the outcome of that
-  one checkout); still ambiguous after that, it may or may not have placed an order;
+  acknowledged, and its lines must be the expected cart; a refusal (503 ``write_freeze``, 400, 409, and the
+  saga's 503 ``checkout_unavailable``, which says nothing was ordered) leaves the cart as it was; an ambiguous
+  answer (no answer, the router's 502/504, 503 ``checkout_pending``, any other 5xx) is sent again with the same
+  key, up to :data:`RETRIES` times (the customer is then told the outcome of that one checkout); still ambiguous
+  after that, it may or may not have placed an order;
 - cancels (``POST /api/orders/{id}/cancel/``) of some acknowledged orders: 200 acknowledged, a refusal leaves the
   order as it was, an ambiguous one is settled by reading the order.
 
@@ -234,8 +235,8 @@ class OrdersLedger:
                 if response.status_code == 201:
                     outcome, order = ACKNOWLEDGED, response.json()
                     break
-                if response.status_code in (400, 409, 422) or (response.status_code == 503
-                                                               and code in ("write_freeze", "read_only")):
+                if response.status_code in (400, 409, 422) or (response.status_code == 503 and code in (
+                        "write_freeze", "read_only", "checkout_unavailable")):
                     outcome = REFUSED
                     break
             time.sleep(min(0.2 * 2 ** attempt, 3.0))

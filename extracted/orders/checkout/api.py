@@ -37,6 +37,7 @@ from extracted.orders.errors import (
     IdempotencyKeyReused,
     InvalidTransition,
     NotYet,
+    OwnerFrozen,
 )
 from extracted.orders.exceptions import NotAuthenticated, ValidationFailed
 from extracted.orders.identity import Caller
@@ -104,6 +105,8 @@ async def _outcome(handle: WorkflowHandle[dict[str, Any]], pending: str | None =
     except Exception as exc:  # noqa: BLE001 - the workflow itself failed (a compensation that ran out of tries)
         raise CheckoutUnavailable(f"The request could not finish ({type(exc).__name__}); it is being put right. "
                                   "Ask again with the same Idempotency-Key.") from None
+    if "retry_after" in result:
+        raise OwnerFrozen(str(result["body"]["detail"]), str(result["retry_after"]))
     if "refused" in result:
         raise Declined(int(result["refused"]), result["body"])
     return result
@@ -134,6 +137,9 @@ async def _checkout(request: Request, user_id: int, state: State, load: Callable
         try:
             found = await run_in_threadpool(runtime().calls.saved_address, user_id, address_id)
         except Unreachable as exc:
+            if exc.frozen is not None:
+                raise OwnerFrozen("The order could not be placed: the address book is moving its data for a few "
+                                  "seconds. Nothing was ordered; try again shortly.", exc.frozen) from None
             raise CheckoutUnavailable(f"The address book did not answer ({exc}); nothing was ordered.") from None
         shipping = validation.saved_address(found)
     else:

@@ -11,6 +11,9 @@ carries a key that makes the repeat harmless (the reservation's ``Idempotency-Ke
   reservation, a cart that changed): the saga compensates and the client is told why;
 - :class:`Unreachable`: no answer, or one the caller cannot use (a timeout, a refused connection, a 5xx, a
   body that is not what the API promises): the step is retried, and the saga compensates once retries run out.
+  A write freeze (503 ``write_freeze`` or ``read_only``: the owner's data is moving) is one too, marked
+  ``frozen`` with the owner's Retry-After, so that a checkout the freeze outlasts is answered as the freeze
+  answers (503 ``write_freeze``: nothing was done, try again shortly), not as an owner that is down.
 
 Both exceptions keep only plain values, so DBOS can record them with the step and replay them.
 """
@@ -18,6 +21,7 @@ Both exceptions keep only plain values, so DBOS can record them with the step an
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,6 +46,8 @@ CART_TOKEN_ENV: Final = "CART_SERVICE_TOKEN"  # noqa: S105 - the variable's name
 # The orders service's own token: the monolith's shipping and accounts internal APIs check it, and so does the
 # shipping service's.
 SHIPPING_TOKEN_ENV: Final = "ORDERS_SERVICE_TOKEN"  # noqa: S105 - the variable's name
+# The codes of a 503 that says the owner's data is moving (the router's write freeze, a read-only copy).
+FROZEN: Final = frozenset({"write_freeze", "read_only"})
 
 
 class Refused(Exception):
@@ -56,14 +62,27 @@ class Refused(Exception):
 
 
 class Unreachable(Exception):
-    """No usable answer (``why``): worth another try."""
+    """No usable answer (``why``): worth another try. ``frozen``: the owner's Retry-After when it answered that its
+    data is frozen for a move (None for anything else)."""
 
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
+    def __init__(self, why: str, frozen: str | None = None) -> None:
+        super().__init__(why, frozen)   # both in args: DBOS pickles the exception with its step
+        self.why, self.frozen = why, frozen
 
     def __str__(self) -> str:
         return self.why
+
+
+def frozen_refusal(errors: Sequence[BaseException], what: str) -> dict[str, Any] | None:
+    """A workflow's result when the last of a step's ``errors`` was an owner's write freeze: 503 ``write_freeze``
+    with the owner's Retry-After, ``what`` saying what was not done (None when the step failed otherwise)."""
+    last = errors[-1] if errors else None
+    if not isinstance(last, Unreachable) or last.frozen is None:
+        return None
+    owner = str(last).split(":", 1)[0]
+    return {"refused": 503, "retry_after": last.frozen,
+            "body": {"detail": f"{what}: {owner} is moving its data and takes no writes for a few seconds. "
+                               "Nothing was changed; try again shortly.", "code": "write_freeze"}}
 
 
 @dataclass(frozen=True)
@@ -95,7 +114,10 @@ class Owner:
             return answer
         if response.status_code in refuse:
             raise Refused(response.status_code, answer, self.name)
-        raise Unreachable(f"{self.name}: {url} answered {response.status_code}: {answer}")
+        frozen = None
+        if response.status_code == 503 and answer.get("code") in FROZEN:
+            frozen = response.headers.get("retry-after") or "1"
+        raise Unreachable(f"{self.name}: {url} answered {response.status_code}: {answer}", frozen)
 
 
 class Calls:

@@ -19,7 +19,7 @@ from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 
 from extracted.orders.checkout import records
-from extracted.orders.checkout.calls import Refused
+from extracted.orders.checkout.calls import Refused, frozen_refusal
 from extracted.orders.checkout.crashpoints import reached
 from extracted.orders.checkout.runtime import runtime
 from extracted.orders.checkout.saga import BACKWARD, FORWARD
@@ -52,7 +52,10 @@ def cancel(order_id: int) -> dict[str, Any]:
         shipment = cancel_shipment(order_id)
     except Refused as refused:
         return {"refused": refused.status, "body": refused.body}
-    except DBOSMaxStepRetriesExceeded:
+    except DBOSMaxStepRetriesExceeded as why:
+        frozen = frozen_refusal(why.errors, "The order could not be cancelled")
+        if frozen is not None:
+            return frozen
         return {"refused": 503, "body": {"detail": UNAVAILABLE, "code": "cancel_unavailable"}}
     quantities = mark_cancelled(order_id)
     return_stock(order_id, quantities)

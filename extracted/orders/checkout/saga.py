@@ -26,8 +26,9 @@ carries the checkout's key, so a step run twice (a crash after its effect, befor
 effect once. A checkout that dies for good leaves its reservation to expire by itself (the catalog's sweeper).
 
 The workflow's result is plain data: ``{"placed": order id, "shipment": {...}}`` or ``{"refused": status,
-"body": {...}}``. Crash points (``ORDERS_CRASH_AT=checkout.after_reserve``, see :mod:`.crashpoints`) sit
-inside each step after its effect, before DBOS records it: the worst moment to die.
+"body": {...}}`` (with ``"retry_after"`` when an owner's write freeze outlasted a step's tries).
+Crash points (``ORDERS_CRASH_AT=checkout.after_reserve``, see :mod:`.crashpoints`) sit inside each step after
+its effect, before DBOS records it: the worst moment to die.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded
 
 from extracted.orders.checkout import records
-from extracted.orders.checkout.calls import Refused, Unreachable
+from extracted.orders.checkout.calls import Refused, Unreachable, frozen_refusal
 from extracted.orders.checkout.crashpoints import failing, reached
 from extracted.orders.checkout.runtime import runtime
 
@@ -177,6 +178,9 @@ def checkout(workflow_id: str, user_id: int, shipping: dict[str, str], carrier: 
             COMPENSATIONS[name](*args)
         if isinstance(why, Refused):
             return {"refused": why.status, "body": why.body}
+        frozen = frozen_refusal(why.errors, "The order could not be placed")
+        if frozen is not None:
+            return frozen
         return {"refused": 503, "body": {"detail": _unavailable(why), "code": "checkout_unavailable"}}
     return {"placed": order_id, "shipment": shipment}
 
