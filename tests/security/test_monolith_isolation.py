@@ -67,7 +67,8 @@ def _methods(pattern: URLPattern) -> set[str] | None:
     callback = pattern.callback
     actions = getattr(callback, "actions", None)
     if actions:
-        return {action.upper() for action in actions}
+        # DRF's view adds "head" to this very dict at its first GET, so what an earlier test asked shows here.
+        return {action.upper() for action in actions if action not in ("options", "head", "trace")}
     view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view is None:
         return None
