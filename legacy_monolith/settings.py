@@ -227,6 +227,11 @@ ACCOUNTS_SERVICE_TOKEN = os.environ.get("ACCOUNTS_SERVICE_TOKEN", "")
 # How long a remote login waits for the reverse sync to bring the user's (upgraded or new) password hash before it
 # opens the session (legacy_monolith/accounts/gateway.py: wait_for_the_copy).
 ACCOUNTS_SYNC_WAIT = float(os.environ.get("ACCOUNTS_SYNC_WAIT", "2"))
+# In remote mode an API token is the service's to vouch for (legacy_monolith/authentication.py): a token it vouched
+# for is taken for this many seconds without asking again, so a logout at the service is refused here within it
+# (under the router's identity cache of 5 s and the documented bound of 6 s; the reverse sync's lag, 2-3 s under the
+# e2e's traffic and unbounded when its follower is down, no longer decides).
+ACCOUNTS_TOKEN_CACHE_SECONDS = float(os.environ.get("ACCOUNTS_TOKEN_CACHE_SECONDS", "3"))
 # Peers whose X-Forwarded-For names the client (the router sets it to the client's address, whatever the client
 # sent): the login throttle counts failures per client by it (legacy_monolith/accounts/throttle.py).
 TRUSTED_PROXIES = frozenset(p.strip() for p in os.environ.get("SHOP_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")

@@ -1,4 +1,5 @@
-"""``make demo``: the catalog, the cart, the orders and shipping move to their own services under live traffic.
+"""``make demo``: the catalog, the cart, the orders, shipping and the accounts move to their own services under
+live traffic.
 
 Seeds the shop, starts the monolith (gunicorn), the router and — once its database is provisioned — the
 catalog service and the plan's sync follower, drives background traffic through the router (browse,
@@ -12,8 +13,10 @@ monolith's event relay and the orders' follower started at its shadow step) with
 Idempotency-Key, some cancelling, each order held to what its customer was told, the stock to the orders); then
 migration_plans/shipping.yaml (the shipping service, its event relay and its follower started at its shadow step)
 with the shipments ledger (scripts/ledger/shipments.py: shipments asked for as the checkout saga asks, moved along
-by staff, read by their customers, each held to what was told) while the orders ledger's checkouts go on. It
-prints a report: requests per backend per step,
+by staff, read by their customers, each held to what was told) while the orders ledger's checkouts go on; then
+migration_plans/accounts.yaml (the accounts service and its follower started at its shadow step; the plan ends at
+its cutover) with the login ledger (scripts/ledger/logins.py: token holders, page sessions, a registrant, each
+logout refused everywhere within the bound). It prints a report: requests per backend per step,
 failed requests, acknowledged writes checked against both ledgers and the problems found, rows copied and
 verified, parity, time per step. Everything it starts is stopped on exit or Ctrl-C; logs and the report stay
 under var/demo/.
@@ -43,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.ledger import WriteLedger  # noqa: E402
 from scripts.ledger.carts import CartLedger  # noqa: E402
+from scripts.ledger.logins import LoginLedger  # noqa: E402
 from scripts.ledger.orders import OrdersLedger  # noqa: E402
 from scripts.ledger.shipments import ShipmentsLedger  # noqa: E402
 from scripts.stack import Ports, Stack  # noqa: E402
@@ -91,7 +95,7 @@ def main() -> int:
 
     ports = Ports.free() if args.free_ports else Ports()
     taken = [p for p in (ports.monolith, ports.router, ports.admin, ports.service, ports.cart, ports.orders,
-                         ports.shipping) if port_in_use(p)]
+                         ports.shipping, ports.accounts) if port_in_use(p)]
     if taken:
         console.print(f"[red]Ports {taken} are taken; stop what runs there or pass --free-ports.[/red]")
         return 2
@@ -103,6 +107,7 @@ def main() -> int:
     carts: CartLedger | None = None
     orders: OrdersLedger | None = None
     shipments: ShipmentsLedger | None = None
+    logins: LoginLedger | None = None
     report: dict[str, Any] = {"steps": []}
     try:
         console.rule("Setting up")
@@ -124,6 +129,7 @@ def main() -> int:
             phases = [("catalog", stack.plan_path, steps[:-1]), ("cart", stack.cart_plan_path, cart[:-1]),
                       ("orders", stack.orders_plan_path, plan_steps(stack, stack.orders_plan_path)),
                       ("shipping", stack.shipping_plan_path, plan_steps(stack, stack.shipping_plan_path)),
+                      ("accounts", stack.accounts_plan_path, plan_steps(stack, stack.accounts_plan_path)),
                       ("catalog", stack.plan_path, steps[-1:]), ("cart", stack.cart_plan_path, cart[-1:])]
         traffic = Traffic(stack.router_url)
         traffic.start()
@@ -157,6 +163,13 @@ def main() -> int:
                                             customers=["customer3@example.com", "customer4@example.com"],
                                             readers=["customer8@example.com", "customer9@example.com"])
                 shipments.start()
+            if name == "accounts":
+                # Token holders who log in, keep address books and log out (each logout refused everywhere within
+                # the bound), page visitors with session cookies, a registrant.
+                logins = LoginLedger(stack.router_url, users=[f"customer{n}@example.com" for n in (10, 11, 12)],
+                                     page_users=["customer13@example.com", "customer14@example.com"], pause=0.1,
+                                     logout_every=40, login_every=6.0)
+                logins.start()
             for step in plan_steps_:
                 if step == "shadow" and name not in stack.processes:
                     if name == "catalog":
@@ -169,6 +182,9 @@ def main() -> int:
                         stack.start_relay()
                         stack.start_orders_service()
                         stack.start_follower(stack.orders_plan_path, "orders-follower")
+                    elif name == "accounts":
+                        stack.start_accounts_service()
+                        stack.start_follower(stack.accounts_plan_path, "accounts-follower")
                     else:
                         stack.start_shipping_service()
                         stack.start_shipping_relay()
@@ -211,6 +227,11 @@ def main() -> int:
             shipments_report = asdict(shipments.check())
             report["shipments_ledger"] = {**shipments_report, "problems_total": len(shipments_report["problems"]),
                                           "problems": shipments_report["problems"][:200]}
+        if logins is not None:
+            logins.stop()
+            logins_report = asdict(logins.check())
+            report["logins_ledger"] = {**logins_report, "problems_total": len(logins_report["problems"]),
+                                       "problems": logins_report["problems"][:200]}
         status = json.loads(stack.manage("strangler", "status", str(stack.plan_path), "--json").stdout)
         report["figures"] = status["figures"]
         report["failed_requests"] = traffic.tally.total("failed")
@@ -228,6 +249,7 @@ def main() -> int:
                      and report.get("cart_ledger", {"ok": True})["ok"]
                      and report.get("orders_ledger", {"ok": True})["ok"]
                      and report.get("shipments_ledger", {"ok": True})["ok"]
+                     and report.get("logins_ledger", {"ok": True})["ok"]
                      and all(s["ok"] for s in report["steps"])) else 1
     except (ProcessFailed, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
@@ -248,11 +270,14 @@ def main() -> int:
             orders.close()
         if shipments is not None:
             shipments.stop()
+        if logins is not None:
+            logins.stop()
+            logins.close()
         stack.stop()
 
 
 def print_report(report: dict[str, Any]) -> None:
-    table = Table(title="The catalog's, the cart's, the orders' and shipping's migrations")
+    table = Table(title="The catalog's, the cart's, the orders', shipping's and the accounts' migrations")
     for column in ("step", "time", "served by (requests)", "ok", "failed", "write-freeze 503s"):
         table.add_column(column)
     for step in report["steps"]:
@@ -316,6 +341,14 @@ def print_report(report: dict[str, Any]) -> None:
                       f"{shipments['reads']}")
         console.print(f"shipments ledger problems: {shipments['problems_total']}")
         for problem in shipments["problems"][:10]:
+            console.print(f"  {problem}")
+    logins = report.get("logins_ledger")
+    if logins:
+        console.print(f"login ledger: {logins['counts']}; {logins['tokens']} live tokens, {logins['sessions']} "
+                      f"sessions, {logins['registered']} registered, {logins['addresses']} addresses as told; "
+                      f"logged-out tokens refused after {logins['revocations'][-5:]} s (the slowest)")
+        console.print(f"login ledger problems: {logins['problems_total']}")
+        for problem in logins["problems"][:10]:
             console.print(f"  {problem}")
 
 

@@ -22,6 +22,7 @@ plan's hook at the cutover, its undo at a rollback).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any, Final, Protocol
@@ -29,7 +30,9 @@ from typing import Any, Final, Protocol
 import httpx
 from django.conf import settings
 from django.contrib.auth.models import User, update_last_login
+from django.core.cache import cache
 from django.utils.dateparse import parse_datetime
+from rest_framework.authtoken.models import Token
 
 from legacy_monolith import switches
 from legacy_monolith.accounts import throttle
@@ -58,7 +61,8 @@ class LocalAccounts:
         return authenticate_throttled(request, email=email, password=password)
 
     def token_user(self, key: str) -> User | None:
-        return None  # the monolith's own tokens: DRF has looked the key up already
+        token = Token.objects.select_related("user").filter(key=key).first()
+        return token.user if token is not None else None
 
 
 class RemoteAccounts:
@@ -88,15 +92,23 @@ class RemoteAccounts:
         return user
 
     def token_user(self, key: str) -> User | None:
-        """The user of a token the monolith's copy does not hold (yet), as the service has it; None when the service
-        does not know the key either."""
-        response = self._post(TOKEN_LOOKUP, {"key": key})
-        answer = response_json(response)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200 or not isinstance(answer, dict) or not isinstance(answer.get("user"), dict):
-            raise AccountsUnavailable(f"The accounts service answered {response.status_code} to a token look-up.")
-        return user_from(answer["user"])
+        """The user of a token as the service, which owns the tokens, has it; None when it does not know the key (a
+        logged-out token, or one that never was). What it vouched for is kept ``ACCOUNTS_TOKEN_CACHE_SECONDS``
+        (Django's cache, per process); a refusal is not kept, so that a token issued a moment ago is taken at once."""
+        cached = f"accounts-token:{hashlib.sha256(key.encode()).hexdigest()}"
+        data = cache.get(cached)
+        if not isinstance(data, dict):
+            response = self._post(TOKEN_LOOKUP, {"key": key})
+            answer = response_json(response)
+            if response.status_code == 404:
+                return None
+            if response.status_code != 200 or not isinstance(answer, dict) or not isinstance(answer.get("user"),
+                                                                                             dict):
+                raise AccountsUnavailable(f"The accounts service answered {response.status_code} to a token "
+                                          "look-up.")
+            data = answer["user"]
+            cache.set(cached, data, settings.ACCOUNTS_TOKEN_CACHE_SECONDS)
+        return user_from(data)
 
     def probe(self) -> str | None:
         """None when the service answers and takes the token (a login nobody can pass: 400 or 429)."""

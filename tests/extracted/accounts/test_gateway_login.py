@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import Client
+from rest_framework.authtoken.models import Token
 from sqlalchemy import Engine, create_engine, insert, select, update
 
 from extracted.accounts.migrate import upgrade_head
@@ -60,6 +62,7 @@ def remote(settings, service: tuple[str, Engine]) -> Iterator[Engine]:
     settings.PASSWORD_HASHERS = ["tests.extracted.accounts.test_logins.ThousandPBKDF2",
                                  "tests.extracted.accounts.test_logins.ThousandPBKDF2SHA1"]
     switches.set_switch(gateway.SWITCH, True)
+    cache.clear()   # the tokens the service vouched for in an earlier test
     yield engine
     switches.set_switch(gateway.SWITCH, False)
     with engine.begin() as conn:
@@ -169,6 +172,25 @@ def test_a_token_the_copy_does_not_hold_yet_is_asked_of_the_service(remote: Engi
     assert answer.json()["id"] == user.pk
     unknown = api.get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {'b' * 40}")
     assert unknown.status_code == 401 and unknown.json() == {"detail": "Invalid token."}
+
+
+def test_a_token_logged_out_at_the_service_is_refused_here_within_the_cache_bound(remote: Engine, settings) -> None:
+    """The monolith's copy still holds the token (the reverse sync is behind, or its follower stopped): what the
+    service, which owns the tokens, says decides, within ACCOUNTS_TOKEN_CACHE_SECONDS."""
+    settings.ACCOUNTS_TOKEN_CACHE_SECONDS = 1.0
+    user = User.objects.create(username="out@example.com", email="out@example.com", password=make_password("x"))
+    copy_to_service(remote, user)
+    key = "f" * 40
+    Token.objects.create(user=user, key=key)   # the copy's row, as the sync brought it
+    token_at_service(remote, user, key)
+    api = Client()
+    assert api.get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    with remote.begin() as conn:   # the logout, at the service
+        conn.exec_driver_sql("DELETE FROM tokens WHERE key = ?", (key,))
+    assert Token.objects.filter(key=key).exists()   # the copy still holds it
+    time.sleep(1.1)
+    answer = api.get("/api/accounts/me/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert answer.status_code == 401 and answer.json() == {"detail": "Invalid token."}
 
 
 def test_a_token_of_an_inactive_user_at_the_service_is_refused(remote: Engine) -> None:
