@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from sqlalchemy import create_engine, text
 
@@ -130,3 +131,13 @@ def assert_the_orders_held(stack: Stack, traffic: Traffic, ledger: OrdersLedger)
     assert all(answer.endswith("503 write_freeze") for answer in report.answers if "then" not in answer), \
         report.answers
     assert report.cancels.get("acknowledged", 0) > 3, report.cancels
+
+
+def staff_token(stack: Stack) -> str:
+    """The seeded staff user's API token, logged in through the router."""
+    with httpx.Client(base_url=stack.router_url, timeout=30) as http:
+        response = http.post("/api/accounts/login/", json={"email": "staff@example.com",
+                                                            "password": "shop-demo-password"})
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token

@@ -24,11 +24,8 @@ to the SQLite pass).
 
 from __future__ import annotations
 
-import json
 import re
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -36,6 +33,7 @@ import pytest
 from scripts.ledger.logins import PASSWORD, LoginLedger
 from scripts.stack import Ports, Stack
 from scripts.traffic import Traffic
+from tests.e2e.plan_runs import gateway_mode, run, settle
 from tests.support.plans import smaller_gates
 
 pytestmark = pytest.mark.slow
@@ -55,13 +53,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         running.stop()
 
 
-def run(stack: Stack, *args: str) -> dict[str, Any]:
-    done = stack.manage("strangler", *args, "--json", check=False)
-    assert done.returncode == 0, f"strangler {' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
-
-
 def run_to(stack: Stack, traffic: Traffic, ledger: LoginLedger, steps: tuple[str, ...]) -> None:
     for step in steps:
         traffic.step = ledger.step = step
@@ -70,21 +61,9 @@ def run_to(stack: Stack, traffic: Traffic, ledger: LoginLedger, steps: tuple[str
         print(f"accounts {step}: {[(s['step'], s['seconds']) for s in outcome['steps']]}")
 
 
-def gateway_mode(stack: Stack) -> str:
-    mode: str = json.loads(stack.manage("accounts_gateway", "status", "--json").stdout)["mode"]
-    return mode
-
-
 def backends(stack: Stack) -> set[str]:
     live = run(stack, "status", str(stack.accounts_plan_path))["live"]["routes"]
     return {live[name]["backend"] for name in ("accounts-reads", "accounts-writes")}
-
-
-def settle(condition: Callable[[], bool], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the ledger made too little progress"
-        time.sleep(0.2)
 
 
 def api_login(base: str, email: str, password: str = PASSWORD) -> httpx.Response:
@@ -164,7 +143,7 @@ def test_the_accounts_move_under_traffic_come_back_and_move_for_good(stack: Stac
         verify = status["figures"]["cutover"]["verify"]
         assert verify["ok"] and {t["target"] for t in verify["tables"]} == TABLES, verify
         assert backends(stack) == {"accounts"}
-        assert gateway_mode(stack) == "remote"
+        assert gateway_mode(stack, "accounts") == "remote"
 
         # A password changed at the service (its token kept), then the login page and the API with it.
         token = api_login(stack.router_url, changed).json()["token"]
@@ -186,7 +165,7 @@ def test_the_accounts_move_under_traffic_come_back_and_move_for_good(stack: Stac
         outcome = run(stack, "rollback", plan, "--to", "verify")
         assert outcome["ok"] and outcome["at"] == "verify", outcome
         traffic.step = ledger.step = "after-rollback"
-        assert gateway_mode(stack) == "local"
+        assert gateway_mode(stack, "accounts") == "local"
         assert backends(stack) == {"monolith"}
         assert_credentials(stack, early_token, kept, changed, new_password)
         assert api_login(stack.router_url, "customer14@example.com", "wrong").status_code == 429  # still counted
@@ -199,7 +178,7 @@ def test_the_accounts_move_under_traffic_come_back_and_move_for_good(stack: Stac
         # And out again (no decommission: the monolith still reads its copy of the users; the plan says why).
         run_to(stack, traffic, ledger, ("contract", "shadow", "cutover"))
         traffic.step = ledger.step = "after-second-cutover"
-        assert gateway_mode(stack) == "remote"
+        assert gateway_mode(stack, "accounts") == "remote"
         assert_credentials(stack, early_token, kept, changed, new_password)
         written = ledger.counts["acknowledged"]
         settle(lambda: ledger.counts["acknowledged"] >= written + 15)

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from extracted.catalog.db import make_engine
 from scripts.ledger import WriteLedger
 from scripts.stack import Ports, Stack
+from tests.e2e.plan_runs import staff_token
 from tests.support.servers import scratch_database
 
 pytestmark = pytest.mark.slow
@@ -35,13 +36,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             running.stop()
 
 
-def staff_token(stack: Stack) -> str:
-    with httpx.Client(base_url=stack.router_url, timeout=30) as http:
-        response = http.post("/api/accounts/login/", json={"email": "staff@example.com",
-                                                            "password": "shop-demo-password"})
-        response.raise_for_status()
-        token: str = response.json()["token"]
-        return token
 
 
 def freeze_writes(stack: Stack, seconds: float) -> None:

@@ -46,6 +46,7 @@ from tests.e2e.plan_runs import (
     run_to,
     settle,
     shop_stack,
+    staff_token,
 )
 from tests.support.plans import smaller_gates
 
@@ -99,7 +100,7 @@ def assert_shipments(shipments: ShipmentsLedger, base: str | None = None, **kw: 
 def one_shipment_each(stack: Stack, ledger: OrdersLedger) -> None:
     """Every acknowledged checkout's order has exactly one shipment at shipping's owner (the saga asked for it
     through the router, whichever side owned the shipments then), cancelled exactly when its cancel was."""
-    staff = {"Authorization": f"Token {ledger_staff_token(stack)}"}
+    staff = {"Authorization": f"Token {staff_token(stack)}"}
     problems = []
     # The orders ledger goes on checking out: what was placed before the reading began is what is checked (an
     # order is acknowledged only after its shipment was asked for).
@@ -117,19 +118,12 @@ def one_shipment_each(stack: Stack, ledger: OrdersLedger) -> None:
     assert not problems, problems[:10]
 
 
-def ledger_staff_token(stack: Stack) -> str:
-    with httpx.Client(base_url=stack.router_url, timeout=30) as http:
-        response = http.post("/api/accounts/login/", json={"email": "staff@example.com",
-                                                            "password": "shop-demo-password"})
-        response.raise_for_status()
-        token: str = response.json()["token"]
-        return token
 
 
 def orders_follow_the_service(stack: Stack, ledger: OrdersLedger) -> None:
     """A shipment staff move at the shipping service moves its order at the orders service (the service's
     outbox, its relay, the bus, the orders' follower): pack an acknowledged order's shipment, see it processing."""
-    staff = {"Authorization": f"Token {ledger_staff_token(stack)}"}
+    staff = {"Authorization": f"Token {staff_token(stack)}"}
     with httpx.Client(base_url=stack.router_url, timeout=30, headers=staff) as http:
         for customer in ledger.customers:
             for placed in reversed(customer.placed):
