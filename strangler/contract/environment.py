@@ -199,16 +199,17 @@ class Environment:
         self.databases.append(self.service_db)
         split_plan = replace(base, source=SourceSpec(database=ALIAS),
                              service=replace(base.service, default_database_url=self.service_db.url))
-        # The callers first, then the copy: a service that owns the users and their credentials (an accounts
-        # extraction) takes them with the rest, as its real copy holds the real users'. Made after the copy, the
-        # user's token was the monolith's alone and the service refused it (401 against 200).
-        self.credentials = identities.create(ALIAS)
-        connections[ALIAS].close()
         with self._service_database_env():
             split = datasplit.bind(split_plan)
             try:
                 # The real monolith may be past its cutover: its copy would refuse writes the check sends.
                 ownership.remove(split, "monolith")
+                # The callers once the guard is off (a plan owning the users, past its cutover, had them refused),
+                # and before the copy: a service that owns the users and their credentials (an accounts
+                # extraction) takes them with the rest, as its real copy holds the real users'. Made after the
+                # copy, the user's token was the monolith's alone and the service refused it (401 against 200).
+                self.credentials = identities.create(ALIAS)
+                connections[ALIAS].close()
                 datasplit.provision(split)
                 datasplit.copy(split)
                 report = datasplit.verify(split)
