@@ -33,7 +33,7 @@ from starlette.responses import Response
 
 from . import csrf
 from .authentication import INACTIVE, token_key, uses_token_scheme
-from .callers import authorise_service, session_consulted
+from .callers import authorise_service
 from .exceptions import ApiError, AuthenticationFailed, MethodNotAllowed, NotAuthenticated, PermissionDenied
 from .identity import HEADER, Caller
 from .parsers import PARSERS
@@ -161,10 +161,9 @@ class Resource(View[Handler]):
                 if uses_token_scheme(request):  # DRF's token authentication, on the user's own token
                     raise AuthenticationFailed(INACTIVE if row is not None else None)
                 return None  # the session's user is anonymous once inactive (Django's ModelBackend)
-            if session_consulted(request):
-                # No Token scheme: the router resolved the caller's session cookie (passed on with the request), and
-                # DRF's SessionAuthentication would hold a write to Django's CSRF check.
-                await csrf.enforce(request)
+            # No Token scheme: the router resolved the caller's session cookie (passed on with the request), and
+            # DRF's SessionAuthentication holds a write to Django's CSRF check (the rule every service follows).
+            await csrf.enforce_for(request, identified)
         else:
             key = token_key(request)
             if key is None:

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from extracted.cart import csrf
-from extracted.cart.callers import authorise_service, session_consulted
+from extracted.cart.callers import authorise_service
 from extracted.cart.catalog import Catalog
 from extracted.cart.exceptions import MethodNotAllowed
 from extracted.cart.rendering import json_response, options_body
@@ -99,10 +99,9 @@ class Resource(View[Handler]):
         visitor = self.visitor(request)
         negotiate(request)
         caller = self.authenticate(request)
+        await csrf.enforce_for(request, caller)  # a logged-in browser (its session cookie said who it is): a write
         if caller is not None:
             visitor.user_id = caller.user_id
-            if session_consulted(request):  # a logged-in browser: its session cookie said who it is
-                await csrf.enforce(request)
         else:
             # The monolith's session authentication reads the session here, for every method: a stale cookie's
             # removal is answered even to a 405.

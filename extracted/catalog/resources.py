@@ -2,10 +2,12 @@
 
 For each request a :class:`Resource` runs what DRF's ``APIView`` runs before and around the handler:
 negotiation (400 for a query over 1000 fields, 404 for ``?format=`` other than json, 406), authentication
-(the router's identity token; a refused one is the monolith's own 401/403), permission (401/403), the method
-(405, or DRF's OPTIONS metadata), then the handler (which looks up the object (404), parses the body
-(400/415), validates it (400) and writes (409)). Errors become answers in :class:`~.views.View` (the
-template's), with the headers DRF and Django's middleware add: ``Allow`` and ``Vary: Cookie``.
+(the router's identity token; a refused one is the monolith's own 401/403; a write by a caller the router
+resolved from a session cookie, without its CSRF token, is DRF's 403 ``CSRF Failed``: :mod:`.csrf`),
+permission (401/403), the method (405, or DRF's OPTIONS metadata), then the handler (which looks up the object
+(404), parses the body (400/415), validates it (400) and writes (409)). Errors become answers in
+:class:`~.views.View` (the template's), with the headers DRF and Django's middleware add: ``Allow`` and
+``Vary: Cookie``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from extracted.catalog import csrf
 from extracted.catalog.callers import authorise_service
 from extracted.catalog.exceptions import ApiError, MethodNotAllowed, NotAuthenticated, PermissionDenied
 from extracted.catalog.identity import Caller
@@ -66,6 +69,7 @@ class Resource(View[Handler]):
     async def dispatch(self, request: Request, state: State) -> Response:
         negotiate(request)
         caller = self.authenticate(request)
+        await csrf.enforce_for(request, caller)  # DRF's SessionAuthentication: a session caller's write
         method = request.method
         if self.staff_only or method not in SAFE_METHODS:
             if caller is None:
@@ -97,7 +101,8 @@ class Resource(View[Handler]):
 
 
 class ServiceResource(Resource):
-    """An internal URL for other services (not for shoppers): authorised by ``X-Service-Token`` alone."""
+    """An internal URL for other services (not for shoppers): authorised by ``X-Service-Token`` alone (no session
+    caller: never CSRF-checked)."""
 
     async def dispatch(self, request: Request, state: State) -> Response:
         authorise_service(request)

@@ -2,10 +2,12 @@
 
 For each request a :class:`Resource` runs what DRF's ``APIView`` runs before and around the handler:
 negotiation (400 for a query over 1000 fields, 404 for ``?format=`` other than json, 406), authentication
-(the router's identity token; a refused one is the monolith's own 401/403), permission (401/403: the view's
-permission classes, :data:`AUTHENTICATED` or :data:`STAFF_OR_CATALOG`), the method (405, or DRF's OPTIONS
-metadata), then the handler (which looks up the order: 404). Errors become answers in :class:`~.views.View`
-(the template's), with the headers DRF and Django's middleware add: ``Allow`` and ``Vary: Cookie``.
+(the router's identity token; a refused one is the monolith's own 401/403; a write by a caller the router
+resolved from a session cookie, without its CSRF token, is DRF's 403 ``CSRF Failed``: :mod:`.csrf`),
+permission (401/403: the view's permission classes, :data:`AUTHENTICATED` or :data:`STAFF_OR_CATALOG`), the
+method (405, or DRF's OPTIONS metadata), then the handler (which looks up the order: 404). Errors become
+answers in :class:`~.views.View` (the template's), with the headers DRF and Django's middleware add: ``Allow``
+and ``Vary: Cookie``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from extracted.orders import csrf
 from extracted.orders.callers import authorise_service, holds_service_token
 from extracted.orders.exceptions import MethodNotAllowed, NotAuthenticated, PermissionDenied
 from extracted.orders.identity import Caller
@@ -89,6 +92,7 @@ class Resource(View[Handler]):
     async def dispatch(self, request: Request, state: State) -> Response:
         negotiate(request)
         caller = self.authenticate(request)
+        await csrf.enforce_for(request, caller)  # DRF's SessionAuthentication: a session caller's write
         self.permission(request, caller)
         method = request.method
         handler = self.handlers.get(method)
@@ -111,7 +115,7 @@ class Resource(View[Handler]):
 
 class ServiceResource(Resource):
     """An internal URL for other services and the monolith's gateway (not for shoppers): authorised by
-    ``X-Service-Token`` = ``ORDERS_SERVICE_TOKEN`` alone."""
+    ``X-Service-Token`` = ``ORDERS_SERVICE_TOKEN`` alone (no session caller: never CSRF-checked)."""
 
     async def dispatch(self, request: Request, state: State) -> Response:
         negotiate(request)

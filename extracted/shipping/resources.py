@@ -4,13 +4,14 @@ point the template gives a new service; the catalog, the cart and orders each gr
 
 For each request a :class:`Resource` runs what DRF's ``APIView`` runs before and around the handler:
 negotiation (400 for a query over 1000 fields, 404 for ``?format=`` other than json, 406), authentication
-(the router's identity token; a refused one is the monolith's own 401/403), permission (401/403: the view's
-permission classes, :data:`ALLOW_ANY`, :data:`AUTHENTICATED`, :data:`STAFF_ONLY` or
-:data:`STAFF_OR_READ_ONLY`, or a function of the same shape), the method (405, or DRF's OPTIONS metadata),
-then the handler. Errors become answers in :class:`~.views.View` (the template's, every service's copy), with
-the headers DRF and Django's middleware add: ``Allow`` and ``Vary: Cookie``; a write the database refuses as
-read-only (the data is moving) is 503 ``read_only``. :class:`ServiceResource` is an internal URL other services
-call with ``X-Service-Token``.
+(the router's identity token; a refused one is the monolith's own 401/403; a write by a caller the router
+resolved from a session cookie, without its CSRF token, is DRF's 403 ``CSRF Failed``: :mod:`.csrf`),
+permission (401/403: the view's permission classes, :data:`ALLOW_ANY`, :data:`AUTHENTICATED`,
+:data:`STAFF_ONLY` or :data:`STAFF_OR_READ_ONLY`, or a function of the same shape), the method (405, or DRF's
+OPTIONS metadata), then the handler. Errors become answers in :class:`~.views.View` (the template's, every
+service's copy), with the headers DRF and Django's middleware add: ``Allow`` and ``Vary: Cookie``; a write the
+database refuses as read-only (the data is moving) is 503 ``read_only``. :class:`ServiceResource` is an internal
+URL other services call with ``X-Service-Token`` (no session caller: never CSRF-checked).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import csrf
 from .callers import authorise_service
 from .exceptions import MethodNotAllowed, NotAuthenticated, PermissionDenied
 from .identity import Caller
@@ -103,6 +105,7 @@ class Resource(View[Handler]):
     async def dispatch(self, request: Request, state: State) -> Response:
         negotiate(request)
         caller = self.authenticate(request)
+        await csrf.enforce_for(request, caller)  # DRF's SessionAuthentication: a session caller's write
         self.permission(request, caller)
         method = request.method
         handler = self.handlers.get(method)

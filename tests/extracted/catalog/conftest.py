@@ -85,14 +85,26 @@ def client(engine: Engine, monkeypatch: pytest.MonkeyPatch, orders: FakeOrders) 
         yield c
 
 
+# A browser's CSRF cookie and header (a secret of 32 letters and digits, as Django makes them).
+CSRF_SECRET = "CatalogTestsBrowserCsrfSecret012"
+CSRF: dict[str, str] = {"Cookie": f"csrftoken={CSRF_SECRET}", "X-CSRFToken": CSRF_SECRET}
+
+
+def browser(token: str) -> dict[str, str]:
+    """A browser behind the router: its session resolved to the identity token ``token`` (no ``Authorization:
+    Token``), its CSRF cookie and header passed on (a write by session is held to Django's CSRF check:
+    test_csrf.py)."""
+    return {"X-Identity-Token": token, **CSRF}
+
+
 @pytest.fixture
 def staff_headers() -> dict[str, str]:
-    return {"X-Identity-Token": mint(1, staff=True)}
+    return browser(mint(1, staff=True))
 
 
 @pytest.fixture
 def customer_headers() -> dict[str, str]:
-    return {"X-Identity-Token": mint(2, staff=False)}
+    return browser(mint(2, staff=False))
 
 
 # --- stock: the internal endpoints' tests (test_stock, test_reservations) ------------------------------------------

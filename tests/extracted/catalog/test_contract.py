@@ -33,6 +33,7 @@ SECRET = "contract-tests-identity-secret-0123456789"
 PLAN = ROOT / "migration_plans" / "catalog.yaml"
 P = "/api/catalog/products/"
 C = "/api/catalog/categories/"
+FORM = "application/x-www-form-urlencoded"
 # Every header a client or a cache acts on (Content-Length is left out: gunicorn sends some answers chunked).
 COMPARED_HEADERS = ("content-type", "allow", "www-authenticate", "vary", "location", "x-frame-options",
                     "x-content-type-options", "referrer-policy", "cross-origin-opener-policy")
@@ -478,3 +479,81 @@ def test_chunked_bodies_are_read(sides: tuple[Side, Side]) -> None:
     status, product = exchange(sides, "PATCH", P + "14/", raw=chunked(b'{"price": "7.77"}'), **W)
     assert (status, product["price"]) == (200, "7.77")  # the monolith used to ignore a chunked body
     assert exchange(sides, "PATCH", P + "14/", raw=chunked(b"x" * 11_000_000), **W)[0] == 413
+
+
+def _browsers(sides: tuple[Side, Side]) -> dict[str, str]:
+    """Staff and a customer logged in by session at the monolith (``/api/accounts/login/``: a session cookie and a
+    CSRF cookie), as each side sees them: the monolith their cookies, the service the same cookies (the router
+    passes them on) and the identity token the router mints from the session. Their CSRF secrets, by who."""
+    mono, svc = sides
+    secrets = {}
+    for who, email in (("staff-browser", "staff@example.com"), ("customer-browser", "customer1@example.com")):
+        with httpx.Client(base_url=mono.http.base_url, timeout=30) as browser:
+            login = browser.post("/api/accounts/login/", json={"email": email, "password": "shop-demo-password"})
+            assert login.status_code == 200, login.text
+            session, secrets[who] = browser.cookies["sessionid"], browser.cookies["csrftoken"]
+        user, now = login.json()["user"], int(time.time())
+        identity = jwt.encode({"sub": str(user["id"]), "staff": user["is_staff"], "iat": now, "exp": now + 3600,
+                               "iss": "strangler-router", "aud": "strangler-services"}, SECRET, algorithm="HS256")
+        mono.auth[who] = {"Cookie": f"sessionid={session}; csrftoken={secrets[who]}"}
+        svc.auth[who] = {"X-Identity-Token": identity, **mono.auth[who]}
+    return secrets
+
+
+def test_a_logged_in_browser_writes_with_its_csrf_token(sides: tuple[Side, Side]) -> None:
+    """A caller logged in by session (no Authorization header): DRF's SessionAuthentication wants the CSRF token on
+    every write, right after authentication (before the permission's 403, the method's 405 and the object's 404);
+    a POST's body the parsers refuse is their 400/415 from inside the check. Reads, and callers by token (every
+    other test's), are not held to it. The Set-Cookie of a renewed CSRF cookie is not compared here."""
+    secrets = _browsers(sides)
+    try:
+        for who in ("staff-browser", "customer-browser"):
+            csrf, session = secrets[who], sides[0].auth[who]["Cookie"].split(";")[0]
+            assert exchange(sides, "GET", P + "1/", who=who)[0] == 200
+            assert exchange(sides, "OPTIONS", P, who=who)[0] == 200
+            for headers in ({}, {"X-CSRFToken": "a" * 32}, {"X-CSRFToken": "short"}, {"X-CSRFToken": "!" * 64},
+                            {"X-CSRFToken": csrf, "Origin": "http://evil.example"}, {"Origin": "null"},
+                            {"X-CSRFToken": csrf, "Cookie": f"{session}; csrftoken=short"}):
+                for method, path in (("POST", P), ("PUT", P + "1/"), ("PATCH", P + "999999/"), ("DELETE", P + "1/"),
+                                     ("POST", P + "1/stock/"), ("POST", C), ("DELETE", C + "1/"), ("PUT", P)):
+                    status, answer = exchange(sides, method, path, who=who, body={"name": "x"}, headers=headers)
+                    assert status == 403 and answer["detail"].startswith("CSRF Failed: "), (headers, answer)
+            # A URL no view answers is Django's 404, before DRF.
+            assert exchange(sides, "PATCH", C + "abc/", who=who, body={})[0] == 404
+            # The session's cookie alone: no CSRF cookie at all.
+            status, answer = exchange(sides, "DELETE", P + "1/", who=who,
+                                      headers={"Cookie": session, "X-CSRFToken": csrf})
+            assert (status, answer) == (403, {"detail": "CSRF Failed: CSRF cookie not set."})
+            big = b'{"description": "' + b"d" * 2_000_000 + b'"}'
+            for raw, content_type in ((b'{"sku": ', "application/json"), (b"sku=x", "text/plain"), (b"sku=x", None),
+                                      (b"a=1", "multipart/form-data"), (big, "application/json"),
+                                      (b"csrfmiddlewaretoken=" + b"x" * 2_000_000, FORM)):
+                for headers in ({}, {"X-CSRFToken": csrf}):
+                    status, _ = exchange(sides, "POST", P, who=who, raw=raw, content_type=content_type,
+                                         headers=headers)
+                    assert status in (400, 415), (raw, content_type, status)
+            # With the token, the permission and the method answer as before (a customer may not write).
+            staff = who == "staff-browser"
+            assert exchange(sides, "PUT", P, who=who, body={}, headers={"X-CSRFToken": csrf})[0] == (
+                405 if staff else 403)
+            assert exchange(sides, "POST", P, who=who, body={}, headers={"X-CSRFToken": csrf})[0] == (
+                400 if staff else 403)
+        csrf, who = secrets["staff-browser"], "staff-browser"
+        new = {"sku": "CSRF-1", "name": "Guarded knife", "price": "9.90", "stock": 3, "category": 3}
+        status, made = exchange(sides, "POST", P, who=who, body=new, headers={"X-CSRFToken": csrf}, write=True)
+        assert status == 201, made
+        product = f"{P}{made['id']}/"
+        assert exchange(sides, "PATCH", product, who=who, body={"name": "Renamed"}, write=True,
+                        headers={"X-CSRFToken": csrf, "Origin": "http://localhost"})[0] == 200
+        assert exchange(sides, "POST", product + "stock/", who=who, write=True, content_type=FORM,
+                        raw=f"delta=2&reason=delivery&csrfmiddlewaretoken={csrf}".encode())[0] == 200
+        assert exchange(sides, "POST", P, who=who, write=True, content_type=FORM,
+                        raw=f"sku=CSRF-2&name=Form&price=1.00&category=3&csrfmiddlewaretoken={csrf}".encode())[0] == 201
+        status, category = exchange(sides, "POST", C, who=who, body={"name": "Guarded", "slug": "guarded"},
+                                    headers={"X-CSRFToken": csrf}, write=True)
+        assert status == 201, category
+        assert exchange(sides, "DELETE", f"{C}{category['id']}/", who=who, headers={"X-CSRFToken": csrf})[0] == 204
+        exchange(sides, "GET", P + "?search=CSRF-&ordering=id", write=True)
+    finally:
+        for side in sides:
+            side.http.cookies.clear()  # a renewed CSRF cookie must not follow the other tests' callers

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from strangler.processes import ManagedProcess, free_port
-from tests.extracted.catalog.conftest import SECRET, mint
+from tests.extracted.catalog.conftest import SECRET, browser, mint
 from tests.legacy_monolith.catalog.races import assert_nothing_lost, edits_racing_stock
 from tests.support.servers import scratch_database
 
@@ -43,7 +43,7 @@ def running_service(tmp_path: Path) -> Iterator[httpx.Client]:
         with process:
             base = f"http://127.0.0.1:{port}"
             process.wait_healthy(f"{base}/healthz")
-            staff = {"X-Identity-Token": mint(1, staff=True, ttl=900)}
+            staff = browser(mint(1, staff=True, ttl=900))
             with httpx.Client(base_url=base, headers=staff, timeout=30) as http:
                 yield http
 
@@ -59,7 +59,7 @@ def test_a_patch_racing_stock_changes_loses_neither(tmp_path):
         assert created.status_code == 201, created.text
         product = created.json()["id"]
 
-        result = edits_racing_stock(base, product, {"X-Identity-Token": staff["x-identity-token"]},
+        result = edits_racing_stock(base, product, browser(staff["x-identity-token"]),
                                     initial_stock=INITIAL_STOCK)
 
         final = http.get(f"/api/catalog/products/{product}/").json()
@@ -79,7 +79,7 @@ def test_two_moves_at_once_never_make_a_loop(tmp_path):
             barrier = threading.Barrier(2)
 
             def move(child: int, parent: int, barrier: threading.Barrier = barrier) -> int:
-                with httpx.Client(base_url=base, headers={"X-Identity-Token": token}, timeout=30) as client:
+                with httpx.Client(base_url=base, headers=browser(token), timeout=30) as client:
                     barrier.wait()
                     return client.patch(f"/api/catalog/categories/{child}/", json={"parent": parent}).status_code
 

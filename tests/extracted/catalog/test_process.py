@@ -13,7 +13,7 @@ import pytest
 from extracted.catalog.db import make_engine
 from extracted.catalog.migrate import head_revision
 from strangler.processes import ManagedProcess, free_port
-from tests.extracted.catalog.conftest import PRODUCTS, SECRET, mint
+from tests.extracted.catalog.conftest import PRODUCTS, SECRET, browser, mint
 from tests.extracted.catalog.dataset import load, monolith_rows
 
 REPO = Path(__file__).resolve().parents[3]
@@ -64,7 +64,7 @@ def test_serves_http_as_a_real_process(tmp_path):
             assert listed.json()["next"] == f"{base}{PRODUCTS}?page=2&page_size=5"
             assert client.get(f"{PRODUCTS}1/").json()["sku"] == "SKU-0000001"
             created = client.post(PRODUCTS, json={"sku": "E2E", "name": "n", "price": "1.00", "category": 1},
-                                  headers={"X-Identity-Token": mint(1, staff=True)})
+                                  headers=browser(mint(1, staff=True)))
             assert created.status_code == 201, created.text
             assert client.post(PRODUCTS, json={}).status_code == 401
             assert client.get("/healthz").json() == {"status": "ok", "database": "sqlite"}

@@ -39,6 +39,10 @@ TOKENS = {"CATALOG_SERVICE_TOKEN": "saga-catalog-token", "CART_SERVICE_TOKEN": "
 SHIP_TO = {"full_name": "Åsa Öberg", "line1": "Storgatan 1", "city": "Malmö", "postal_code": "211 22",
            "country": "se"}
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+# The shoppers here are browsers logged in by session (the router's identity token alone says who they are): their
+# writes carry the CSRF cookie and header DRF's SessionAuthentication wants (a secret of 32 letters and digits).
+CSRF_SECRET = "SagaTestsBrowserCsrfSecret012345"
+CSRF = {"Cookie": f"csrftoken={CSRF_SECRET}", "X-CSRFToken": CSRF_SECRET}
 
 
 def mint(user_id: int, *, staff: bool = False) -> str:
@@ -100,7 +104,7 @@ class Stage:
 
     def checkout(self, user_id: int, body: dict[str, Any] | None = None, *, key: str | None = None,
                  timeout: float = 60.0) -> httpx.Response:
-        headers = {"X-Identity-Token": mint(user_id), "Host": "localhost"}
+        headers = {"X-Identity-Token": mint(user_id), "Host": "localhost", **CSRF}
         if key is not None:
             headers["Idempotency-Key"] = key
         sent = {"shipping_address": SHIP_TO} if body is None else body

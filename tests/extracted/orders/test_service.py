@@ -79,8 +79,15 @@ def client(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClie
         yield c
 
 
+# A browser's CSRF cookie and header (a secret of 32 letters and digits, as Django makes them).
+CSRF_SECRET = "OrdersTestsBrowserCsrfSecret0123"
+CSRF = {"Cookie": f"csrftoken={CSRF_SECRET}", "X-CSRFToken": CSRF_SECRET}
+
+
 def me(user_id: int = 2, staff: bool = False) -> dict[str, str]:
-    return {"X-Identity-Token": mint(user_id, staff=staff)}
+    """A browser behind the router: its session resolved to an identity token, its CSRF cookie and header passed
+    on (a write by session is held to Django's CSRF check: the CSRF tests below)."""
+    return {"X-Identity-Token": mint(user_id, staff=staff), **CSRF}
 
 
 def test_an_order_as_the_monolith_renders_it(client: TestClient) -> None:
@@ -150,6 +157,66 @@ def test_the_writes_answer_503_not_yet_after_authentication_and_the_look_up(clie
     with client.app.state.orders.engine.connect() as conn:  # nothing was written
         assert [r.status for r in conn.execute(orders.select().order_by(orders.c.id))] == ["placed", "shipped",
                                                                                           "placed"]
+
+
+# --- CSRF: a write by a caller the router resolved from a session cookie --------------------------------------------
+# DRF's SessionAuthentication holds it to Django's CSRF check: 403 ``CSRF Failed: <reason>`` right after
+# authentication (before the permission, the method's 405 and the order's look-up), nothing written. Reads, token
+# callers, anonymous callers and the internal URLs are not checked. The check is the template's (its reasons are held
+# to Django's own middleware by tests/strangler/scaffold/test_template_csrf.py); test_contract.py compares with the
+# monolith, and the checkout tests (checkout/) write through it with their CSRF token.
+
+CSRF_REFUSALS = [
+    ({}, "CSRF cookie not set."),
+    ({"Cookie": f"csrftoken={CSRF_SECRET}"}, "CSRF token missing."),
+    ({"Cookie": f"csrftoken={CSRF_SECRET}", "X-CSRFToken": "x" * 32},
+     "CSRF token from the 'X-Csrftoken' HTTP header incorrect."),
+    ({"Cookie": f"csrftoken={CSRF_SECRET}", "X-CSRFToken": "!" * 32},
+     "CSRF token from the 'X-Csrftoken' HTTP header has invalid characters."),
+    ({"Cookie": "csrftoken=", "X-CSRFToken": CSRF_SECRET}, "CSRF cookie has incorrect length."),
+    ({**CSRF, "Origin": "null"}, "Origin checking failed - null does not match any trusted origins."),
+]
+
+
+def _orders_now(client: TestClient) -> list[str]:
+    with client.app.state.orders.engine.connect() as conn:
+        return [r.status for r in conn.execute(orders.select().order_by(orders.c.id))]
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/api/orders/checkout/"), ("POST", "/api/orders/1/cancel/"),
+                                              ("POST", "/api/orders/2/cancel/"), ("POST", "/api/orders/999/cancel/"),
+                                              ("POST", "/api/orders/"), ("DELETE", "/api/orders/1/"),
+                                              ("PUT", "/api/orders/product-references/7/")])
+def test_a_session_write_without_a_valid_csrf_token_is_403_before_anything_else(
+        client: TestClient, method: str, path: str) -> None:
+    for staff in (False, True):
+        for extra, reason in CSRF_REFUSALS:
+            sent = {"X-Identity-Token": mint(1 if staff else 2, staff=staff), **extra}
+            response = client.request(method, path, json={"address": 1}, headers=sent)
+            assert (response.status_code, response.json()) == (403, {"detail": f"CSRF Failed: {reason}"}), extra
+            assert response.headers["vary"] == "Cookie"
+    assert _orders_now(client) == ["placed", "shipped", "placed"]
+
+
+def test_a_session_write_with_its_csrf_token_and_other_callers_go_on(client: TestClient) -> None:
+    """Past the check, the handler answers (here: 503 not_yet, the app has no saga; another's order 404; 405)."""
+    assert client.post("/api/orders/1/cancel/", headers={**me(), "Origin": "http://testserver"}).status_code == 503
+    assert client.post("/api/orders/2/cancel/", headers=me()).status_code == 404
+    assert client.delete("/api/orders/1/", headers=me()).status_code == 405
+    form = client.post("/api/orders/checkout/", content=f"address=1&csrfmiddlewaretoken={CSRF_SECRET}",
+                       headers={"X-Identity-Token": mint(2), "Cookie": f"csrftoken={CSRF_SECRET}",
+                                "Content-Type": "application/x-www-form-urlencoded"})
+    assert (form.status_code, form.json()["code"]) == (503, "not_yet")
+    # Authorization: Token: DRF's token authentication answered, which enforces no CSRF.
+    token = {"X-Identity-Token": mint(2), "Authorization": "Token 0123456789abcdef0123456789abcdef01234567"}
+    assert client.post("/api/orders/1/cancel/", headers=token).json()["code"] == "not_yet"
+    # Reads are never checked; nor is an anonymous caller (the permission's 401), nor an internal URL.
+    assert client.get("/api/orders/1/", headers={"X-Identity-Token": mint(2)}).status_code == 200
+    assert client.options("/api/orders/", headers={"X-Identity-Token": mint(2)}).status_code == 200
+    assert client.post("/api/orders/1/cancel/", headers={"Cookie": "sessionid=abc123"}).status_code == 401
+    internal = client.post("/api/orders/internal/checkout/", json={}, headers={"X-Identity-Token": mint(2)})
+    assert internal.status_code != 403 and "CSRF" not in internal.text
+    assert _orders_now(client) == ["placed", "shipped", "placed"]
 
 
 @pytest.mark.parametrize(("value", "text"), [

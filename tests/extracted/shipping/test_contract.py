@@ -673,3 +673,59 @@ def test_internal_calls_need_the_orders_token(env: tuple[tuple[Side, Side], Shop
     exchange(sides, "GET", path, headers={} if token is None else {"X-Service-Token": token})
     exchange(sides, "OPTIONS", path, headers={"X-Service-Token": ORDERS_TOKEN})
     exchange(sides, "GET", path, headers={"X-Service-Token": ORDERS_TOKEN})
+
+
+def test_a_logged_in_browser_writes_with_its_csrf_token(env: tuple[tuple[Side, Side], Shop]) -> None:
+    """Staff and a customer logged in by session at the monolith (their session and CSRF cookies; the service gets
+    the same cookies and the identity token the router mints from the session, no Authorization header): DRF's
+    SessionAuthentication wants the CSRF token on every write, right after authentication (before the permission's
+    403, the method's 405 and the shipment's 404); a POST's body the parsers refuse is their 400/415 from inside
+    the check. Reads are not held to it, nor are callers by token (every other test's); with the token staff move
+    a shipment, by header or by a form's field, on both sides alike."""
+    sides, shop = env
+    mono, svc = sides
+    secrets = {}
+    for who, email in (("staff-browser", USERS["staff"]), ("customer-browser", USERS["customer"])):
+        with httpx.Client(base_url=mono.http.base_url, timeout=30) as browser:
+            login = browser.post("/api/accounts/login/", json={"email": email, "password": PASSWORD})
+            assert login.status_code == 200, login.text
+            session, secrets[who] = browser.cookies["sessionid"], browser.cookies["csrftoken"]
+        mono.auth[who] = {"Cookie": f"sessionid={session}; csrftoken={secrets[who]}"}
+        svc.auth[who] = {"X-Identity-Token": _identity(login.json()["user"]), **mono.auth[who]}
+    pending = shop.take("pending")
+    try:
+        for who, csrf in secrets.items():
+            session, staff = mono.auth[who]["Cookie"].split(";")[0], who == "staff-browser"
+            assert exchange(sides, "GET", f"{S}{shop.mine[0]}/", who=who)[0] == 200
+            assert exchange(sides, "OPTIONS", f"{S}{pending}/status/", who=who)[0] == (200 if staff else 403)
+            for headers in ({}, {"X-CSRFToken": "a" * 32}, {"X-CSRFToken": "short"}, {"X-CSRFToken": "!" * 64},
+                            {"X-CSRFToken": csrf, "Origin": "http://evil.example"}, {"Origin": "null"},
+                            {"X-CSRFToken": csrf, "Cookie": session},
+                            {"X-CSRFToken": csrf, "Cookie": f"{session}; csrftoken=short"}):
+                for method, path in (("POST", f"{S}{pending}/status/"), ("POST", f"{S}999999/status/"),
+                                     ("PUT", f"{S}{pending}/status/"), ("POST", S), ("DELETE", f"{S}{pending}/")):
+                    status, answer = exchange(sides, method, path, who=who, content=b'{"status": "packed"}',
+                                              content_type=JSON, headers=headers)
+                    assert status == 403 and answer["detail"].startswith("CSRF Failed: "), (headers, answer)
+            for content, content_type in ((b'{"status": ', JSON), (b"status=packed", "text/plain"),
+                                          (b"a=1", "multipart/form-data")):
+                for headers in ({}, {"X-CSRFToken": csrf}):
+                    status, _ = exchange(sides, "POST", f"{S}{pending}/status/", who=who, content=content,
+                                         content_type=content_type, headers=headers)
+                    assert status in (400, 415), (content, content_type, status)
+            # With the token, the permission, the method and the look-up answer as before.
+            assert exchange(sides, "PUT", f"{S}{pending}/status/", who=who, headers={"X-CSRFToken": csrf})[0] == (
+                405 if staff else 403)
+            assert post(sides, f"{S}999999/status/", {"status": "packed"}, who=who,
+                        headers={"X-CSRFToken": csrf})[0] == (404 if staff else 403)
+        csrf = secrets["staff-browser"]
+        status, moved = post(sides, f"{S}{pending}/status/", {"status": "packed"}, who="staff-browser",
+                             headers={"X-CSRFToken": csrf, "Origin": "http://localhost"})
+        assert (status, moved["status"]) == (200, "packed")
+        status, moved = exchange(sides, "POST", f"{S}{pending}/status/", who="staff-browser", content_type=FORM,
+                                 content=f"status=shipped&tracking_number=CSRF-1&csrfmiddlewaretoken={csrf}".encode())
+        assert (status, moved["status"]) == (200, "shipped")
+        exchange(sides, "GET", f"{S}{pending}/", who="staff")
+    finally:
+        for side in sides:
+            side.http.cookies.clear()  # a renewed CSRF cookie must not follow the other tests' callers

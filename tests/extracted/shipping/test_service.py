@@ -43,8 +43,15 @@ def mint(user_id: int, *, staff: bool = False) -> str:
                        "aud": "strangler-services"}, SECRET, algorithm="HS256")
 
 
+# A browser's CSRF cookie and header (a secret of 32 letters and digits, as Django makes them).
+CSRF_SECRET = "ShippingTestsBrowserCsrfSecret01"
+CSRF = {"cookie": f"csrftoken={CSRF_SECRET}", "x-csrftoken": CSRF_SECRET}
+
+
 def who(user_id: int, *, staff: bool = False) -> dict[str, str]:
-    return {"x-identity-token": mint(user_id, staff=staff)}
+    """A browser behind the router: its session resolved to an identity token, its CSRF cookie and header passed
+    on (a write by session is held to Django's CSRF check: test_csrf.py)."""
+    return {"x-identity-token": mint(user_id, staff=staff), **CSRF}
 
 
 @pytest.fixture
@@ -244,3 +251,78 @@ def test_only_the_orders_service_token_opens_the_internal_api(client: TestClient
     assert (wrong.status_code, wrong.json()["detail"]) == (401, "Invalid service token.")
     monkeypatch.setenv("ORDERS_SERVICE_TOKEN", "")
     assert client.post(url, json={"order": 1, "user": 1}, headers={"x-service-token": ""}).status_code == 503
+
+
+# --- CSRF: a write by a caller the router resolved from a session cookie --------------------------------------------
+# DRF's SessionAuthentication holds it to Django's CSRF check: 403 ``CSRF Failed: <reason>`` right after
+# authentication (before the permission's 403 and the method's 405), nothing moved. Reads, token callers, anonymous
+# callers and the saga's internal URLs are not checked. The check is the template's (its reasons are held to Django's
+# own middleware by tests/strangler/scaffold/test_template_csrf.py); test_contract.py compares with the monolith.
+
+CSRF_REFUSALS = [
+    ({}, "CSRF cookie not set."),
+    ({"cookie": f"csrftoken={CSRF_SECRET}"}, "CSRF token missing."),
+    ({"cookie": f"csrftoken={CSRF_SECRET}", "x-csrftoken": "x" * 64},
+     "CSRF token from the 'X-Csrftoken' HTTP header incorrect."),
+    ({"cookie": "csrftoken=" + "x" * 33, "x-csrftoken": CSRF_SECRET}, "CSRF cookie has incorrect length."),
+    ({**CSRF, "origin": "http://evil.example"},
+     "Origin checking failed - http://evil.example does not match any trusted origins."),
+]
+
+
+def session(user_id: int = STAFF, *, staff: bool = True) -> dict[str, str]:
+    """A browser logged in by session, as the router passes it on: the identity token alone says who it is."""
+    return {"x-identity-token": mint(user_id, staff=staff)}
+
+
+def status_of(engine: Engine, shipment: int) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(select(shipments.c.status).where(shipments.c.id == shipment)).scalar_one())
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", S + "1/status/"), ("PUT", S + "1/status/"),
+                                              ("POST", S), ("DELETE", S + "1/")])
+@pytest.mark.parametrize("staff", [True, False])
+def test_a_session_write_without_a_valid_csrf_token_is_403_before_permission_and_method(
+        client: TestClient, engine: Engine, method: str, path: str, staff: bool) -> None:
+    caller = session() if staff else session(CUSTOMER, staff=False)
+    for extra, reason in CSRF_REFUSALS:
+        response = client.request(method, path, json={"status": "packed"}, headers={**caller, **extra})
+        assert (response.status_code, response.json()) == (403, {"detail": f"CSRF Failed: {reason}"}), extra
+        assert response.headers["vary"] == "Cookie"
+    assert status_of(engine, 1) == "pending" and events_of(engine) == []
+
+
+def test_a_session_write_with_its_csrf_token_goes_on(client: TestClient, engine: Engine) -> None:
+    moved = client.post(S + "1/status/", json={"status": "packed"},
+                        headers={**session(), **CSRF, "origin": "http://127.0.0.1"})  # this host's Origin, over HTTP
+    assert (moved.status_code, moved.json()["status"]) == (200, "packed")
+    # A form's csrfmiddlewaretoken field stands for the header.
+    form = client.post(S + "1/status/",
+                       content=f"status=shipped&tracking_number=TRK-9&csrfmiddlewaretoken={CSRF_SECRET}",
+                       headers={**session(), "cookie": f"csrftoken={CSRF_SECRET}",
+                                "content-type": "application/x-www-form-urlencoded"})
+    assert (form.status_code, form.json()["status"]) == (200, "shipped"), form.text
+    assert status_of(engine, 1) == "shipped"
+    # After the check, the permission and the method answer as before.
+    refused = client.post(S + "1/status/", json={"status": "in_transit"},
+                          headers={**session(CUSTOMER, staff=False), **CSRF})
+    assert (refused.status_code, refused.json()) == (403, {
+        "detail": "You do not have permission to perform this action."})
+    assert client.put(S + "1/status/", json={}, headers={**session(), **CSRF}).status_code == 405
+
+
+def test_reads_token_callers_anonymous_callers_and_the_internal_api_are_not_checked(client: TestClient,
+                                                                                    engine: Engine) -> None:
+    for method in ("GET", "HEAD", "OPTIONS"):
+        assert client.request(method, S + "1/", headers=session()).status_code == 200
+    token = {**session(), "authorization": "Token 0123456789abcdef0123456789abcdef01234567"}
+    moved = client.post(S + "1/status/", json={"status": "packed"}, headers=token)
+    assert (moved.status_code, moved.json()["status"]) == (200, "packed")
+    anonymous = client.post(S + "1/status/", json={"status": "delivered"}, headers={"cookie": "sessionid=abc123"})
+    assert (anonymous.status_code, anonymous.json()) == (401, {
+        "detail": "Authentication credentials were not provided."})
+    assert status_of(engine, 1) == "packed"
+    made = client.post(REQUEST, json={"order": 99, "user": CUSTOMER},
+                       headers={"x-service-token": ORDERS_TOKEN, **session(), "cookie": "sessionid=abc123"})
+    assert made.status_code == 201, made.text

@@ -37,6 +37,7 @@ HELD: dict[str, tuple[str, ...]] = {
     "views.py": SERVICES,     # what every resources.py builds on: answers, Allow, Vary, negotiation, authentication
     "identity.py": SERVICES,
     "callers.py": SERVICES,
+    "csrf.py": SERVICES,      # DRF's CSRF check of a session caller's write (resources.py calls enforce_for)
     "db.py": SERVICES,
     "base.py": SERVICES,      # what models.py derives from: the declarative base and its naming, ID, TIMESTAMP
     "migrate.py": SERVICES,

@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from tests.extracted.orders.conftest import Stage, mint
+from tests.extracted.orders.conftest import CSRF, Stage, mint
 
 FORWARD_POINTS = ["after_reserve", "after_create_order", "after_clear_cart", "after_request_shipment",
                   "after_commit", "after_place_order"]
@@ -95,7 +95,7 @@ def test_killed_inside_a_cancel_it_finishes_and_gives_the_stock_back_once(stage:
     order = stage.checkout(user).json()
     with pytest.raises(httpx.HTTPError):
         httpx.post(f"{stage.orders_url}/api/orders/{order['id']}/cancel/", timeout=30,
-                   headers={"X-Identity-Token": mint(user), "Host": "localhost"})
+                   headers={"X-Identity-Token": mint(user), "Host": "localhost", **CSRF})
     stage.wait_killed()
     stage.start_orders()
     try:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.extracted.orders.conftest import SHIP_TO, Stage, mint
+from tests.extracted.orders.conftest import CSRF, SHIP_TO, Stage, mint
 
 
 def test_a_checkout_places_the_order_and_every_owner_agrees(running: Stage) -> None:
@@ -101,7 +101,7 @@ def test_a_bad_body_is_refused_as_the_monolith_refuses_it(running: Stage, body: 
 
 def _cancel(stage: Stage, user: int, order_id: int) -> httpx.Response:
     return httpx.post(f"{stage.orders_url}/api/orders/{order_id}/cancel/", timeout=60,
-                      headers={"X-Identity-Token": mint(user), "Host": "localhost"})
+                      headers={"X-Identity-Token": mint(user), "Host": "localhost", **CSRF})
 
 
 def test_cancel_gives_the_stock_back_once_and_cancels_the_shipment(running: Stage) -> None:
