@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from extracted.orders.checkout.calls import Unreachable, frozen_refusal
-from tests.extracted.orders.conftest import Stage, mint
+from tests.extracted.orders.conftest import CSRF, Stage, mint
 
 RETRY_AFTER = "4"
 
@@ -111,7 +111,7 @@ def test_a_cancel_during_the_freeze_is_answered_as_a_freeze_and_changes_nothing(
     stage.start_orders(ORDERS_SHIPPING_URL=frozen_shipping)
     try:
         answer = httpx.post(f"{stage.orders_url}/api/orders/{order['id']}/cancel/", timeout=60,
-                            headers={"X-Identity-Token": mint(user), "Host": "localhost"})
+                            headers={"X-Identity-Token": mint(user), "Host": "localhost", **CSRF})
         assert (answer.status_code, answer.json()["code"]) == (503, "write_freeze"), answer.text
         assert answer.headers["retry-after"] == RETRY_AFTER
         assert [o["status"] for o in stage.orders_of(user)] == ["placed"] and stage.stock(knife) == 4
