@@ -67,7 +67,6 @@ AUDIENCE = "strangler-services"
 HEADER = b"x-identity-token"
 MIN_SECRET_LENGTH = 32
 CACHE_ENTRIES = 10_000
-RESOLVE_TIMEOUT = 2.0
 MAX_REFUSAL_BODY = 2048  # a refusal body carried in a token (larger: its text as ``detail``)
 
 
@@ -168,7 +167,7 @@ class IdentityBridge(Addon):
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=RESOLVE_TIMEOUT)
+            self._client = httpx.AsyncClient()
         return self._client
 
     async def request(self, flow: Flow) -> Reply | None:
@@ -267,7 +266,8 @@ class IdentityBridge(Addon):
     async def _ask_monolith(self, spec: IdentitySpec, header: str, value: str) -> tuple[Answer, bool]:
         self.lookups += 1
         try:
-            response = await self.client().get(self.resolve_target(spec), headers={header: value} if header else {})
+            response = await self.client().get(self.resolve_target(spec), headers={header: value} if header else {},
+                                               timeout=spec.timeout)
         except httpx.HTTPError as exc:
             log.warning("identity look-up failed: %s: %s", type(exc).__name__, exc)
             return LookupFailed(f"{type(exc).__name__}"), False  # an outage is not remembered

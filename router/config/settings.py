@@ -50,6 +50,10 @@ class IdentitySpec(Spec):
     resolve_url: str
     cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
     token_ttl: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # How long a look-up may take. Its backend answers /me/ behind whatever else it is doing: the demo's monolith
+    # (two sync workers) took over 2 s (the bound before it was a setting) while a burst of logins hashed passwords
+    # (PBKDF2, 1,000,000 iterations each), and two browsing requests were refused 503 identity_unavailable.
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
     secret_env: EnvName = "ROUTER_IDENTITY_SECRET"  # noqa: S105 - names the variable holding the secret
     session_cookie: str = "sessionid"
     # Where the look-up's JSON answer holds the user's id and staff flag (a null id: anonymous, cached).

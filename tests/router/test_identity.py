@@ -165,9 +165,11 @@ def _bridge(answer: httpx.Response | Exception, **identity: object) -> tuple[Ide
     from router.control.state import TableHolder
 
     calls: list[int] = []
+    timeouts: list[object] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
+        timeouts.append(request.extensions.get("timeout"))
         if isinstance(answer, Exception):
             raise answer
         return answer
@@ -179,7 +181,9 @@ def _bridge(answer: httpx.Response | Exception, **identity: object) -> tuple[Ide
         "routes": {"moved": {"path": "/api/", "backend": "svc"}},
         "identity": {"resolve_url": "http://monolith.test/me/", **identity}}), origin="test")
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return IdentityBridge(holder, client), calls
+    bridge = IdentityBridge(holder, client)
+    bridge.timeouts = timeouts  # type: ignore[attr-defined]  # what each look-up was sent with, for the tests
+    return bridge, calls
 
 
 def _run(bridge: IdentityBridge, credential: str = "Token abc") -> tuple[Any, Any]:
@@ -229,7 +233,19 @@ def test_a_failed_look_up_is_a_503_not_a_stranger_and_is_not_cached(monkeypatch:
     assert reply is None and flow.user_id is None
 
 
+def test_a_look_up_waits_identity_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 s by default (a monolith busy hashing a burst of logins answered /me/ after more than 2 s), or as set."""
+    monkeypatch.setenv("ROUTER_IDENTITY_SECRET", SECRET)
+    for setting, seconds in (({}, 5.0), ({"timeout": 1.5}, 1.5)):
+        bridge, _ = _bridge(httpx.Response(200, json={"id": 7}), **setting)
+        _run(bridge)
+        assert bridge.timeouts == [{"connect": seconds, "read": seconds, "write": seconds,  # type: ignore[attr-defined]
+                                    "pool": seconds}]
+
+
 @pytest.mark.parametrize(("setting", "problem"), [
+    ({"timeout": 0}, "identity.timeout: "),
+    ({"timeout": "soon"}, "identity.timeout: "),
     ({"user_id_field": "user[0]"}, "identity.user_id_field: 'user[0]' is not a field path"),
     ({"on_failure": "ignore"}, "identity.on_failure: "),
 ])
