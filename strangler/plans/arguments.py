@@ -9,7 +9,7 @@ GROUPS = ("plan", "run", "rollback", "status", "follow")
 
 
 def add_parsers(groups: Any) -> None:
-    plan = groups.add_parser("plan", help="plan files: check", description="Work with plan files.")
+    plan = groups.add_parser("plan", help="plan files: check, order", description="Work with plan files.")
     plan_ops = plan.add_subparsers(dest="plan_operation", metavar="OPERATION", required=True)
     check = plan_ops.add_parser(
         "check", help="validate a plan and print its steps",
@@ -20,6 +20,14 @@ def add_parsers(groups: Any) -> None:
     check.add_argument("--json", action="store_true", help='print {"ok": ..., "problems": [...], "steps": [...]}')
     check.add_argument("--offline", action="store_true",
                        help="the schema only: no router, databases or commands are looked at")
+    order = plan_ops.add_parser(
+        "order", help="the order to run plans in, from their requires:",
+        description="The order to run the plans in, worked out from what each requires (a plan runs after the "
+                    "plans it requires), and why each stands where it does. Plans that do not depend on each "
+                    "other keep the order given (a directory's files by name). Exit status 2 when no order "
+                    "exists (a cycle) or a plan requires one not given.")
+    order.add_argument("files", metavar="FILE|DIR", nargs="+", help="plan files, or directories of them")
+    order.add_argument("--json", action="store_true", help='print {"ok": ..., "order": [...]} (or "problems")')
 
     run = groups.add_parser("run", help="run a plan from where it stands to STEP (default: the end)")
     run.add_argument("file", metavar="FILE")

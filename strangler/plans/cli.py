@@ -18,6 +18,7 @@ from strangler.plans.arguments import GROUPS, add_parsers
 from strangler.plans.checks import check_world
 from strangler.plans.exceptions import PlanFileError, PlanRunError
 from strangler.plans.executor import Executor
+from strangler.plans.order import load_plans, plan_files, plan_order
 from strangler.plans.schema import executor_plan, load_executor_plan
 from strangler.plans.state import StateStore, default_path
 
@@ -26,7 +27,9 @@ __all__ = ["GROUPS", "add_parsers", "handle"]
 def handle(options: dict[str, Any], out: Output) -> None:
     group = options["group"]
     try:
-        if group == "plan":
+        if group == "plan" and options["plan_operation"] == "order":
+            _order(options, out)
+        elif group == "plan":
             _check(options, out)
         elif group == "status":
             _status(options, out)
@@ -89,6 +92,18 @@ def _check(options: dict[str, Any], out: Output) -> None:
         out.write(f"  hook {hook.name} at {hook.at}: do {' '.join(hook.do)}; undo {' '.join(hook.undo)}\n")
     out.write("  checked: the schema only (--offline)\n" if options["offline"] else
               "  checked: the schema, the router's routes and backends, the databases, the commands\n")
+
+
+def _order(options: dict[str, Any], out: Output) -> None:
+    try:
+        placed = plan_order(load_plans(plan_files(options["files"])))
+    except PlanFileError as exc:
+        _refuse(options, out, None, exc.problems)
+    if options["json"]:
+        out.write(json.dumps({"ok": True, "order": [p.to_dict() for p in placed]}, indent=2) + "\n")
+        return
+    for i, plan in enumerate(placed, 1):
+        out.write(f"{i}. {plan.name} ({plan.path}): {plan.why}\n")
 
 
 def _names(routes: tuple[str, ...]) -> str:
