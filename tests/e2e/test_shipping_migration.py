@@ -122,11 +122,15 @@ def one_shipment_each(stack: Stack, ledger: OrdersLedger) -> None:
 
 def orders_follow_the_service(stack: Stack, ledger: OrdersLedger) -> None:
     """A shipment staff move at the shipping service moves its order at the orders service (the service's
-    outbox, its relay, the bus, the orders' follower): pack an acknowledged order's shipment, see it processing."""
+    outbox, its relay, the bus, the orders' follower): pack an acknowledged order's shipment, see it processing.
+
+    Not one of the customer's last three live orders: the ledger, still running, cancels among those, and a cancel
+    that raced the packing left the order cancelled, never processing (a CI-length run failed so, once in five);
+    one cancelled all the same (the window moves as orders come and go) is passed over for the next."""
     staff = {"Authorization": f"Token {staff_token(stack)}"}
     with httpx.Client(base_url=stack.router_url, timeout=30, headers=staff) as http:
         for customer in ledger.customers:
-            for placed in reversed(customer.placed):
+            for placed in reversed([order for order in customer.placed if order.cancelled is False][:-3]):
                 shipment = http.get("/api/shipping/shipments/", params={"order": placed.id}).json()["results"]
                 if not shipment or shipment[0]["status"] != "pending":
                     continue
@@ -134,8 +138,10 @@ def orders_follow_the_service(stack: Stack, ledger: OrdersLedger) -> None:
                 if moved.status_code != 200:  # cancelled meanwhile by its customer: another one
                     continue
                 order_url, client = f"/api/orders/{placed.id}/", customer.client
-                settle(lambda: client.get(order_url).json()["status"] == "processing", 30)  # noqa: B023 - called now
-                return
+                settle(lambda: client.get(order_url).json()["status"] in ("processing", "cancelled"),  # noqa: B023
+                       30)
+                if client.get(order_url).json()["status"] == "processing":
+                    return
     raise AssertionError("no pending shipment of an acknowledged order to move")
 
 
